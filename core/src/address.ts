@@ -1,0 +1,53 @@
+import { isIP, isIPv6 } from 'node:net';
+import { resolve } from 'node:path';
+
+/** Port used when a bind address gives only a host (pulsar's DEFAULT_PORT). */
+export const DEFAULT_PORT = 8060;
+
+export type Address =
+  | { readonly kind: 'tcp'; readonly host: string | undefined; readonly port: number; readonly text: string }
+  | { readonly kind: 'unix'; readonly path: string; readonly text: string };
+
+export const BIND_FORMS = 'HOST, HOST:PORT, :PORT, [IPv6]:PORT or unix:PATH, with PORT from 0 to 65535';
+
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+function parsePort(text: string): number {
+  if (!/^\d{1,5}$/.test(text)) throw new Error(`port "${text}" is not a number`);
+  const port = Number(text);
+  if (port > 65535) throw new Error(`port ${port} is out of range`);
+  return port;
+}
+
+/**
+ * Parse one bind address. Forms: `HOST`, `HOST:PORT`, `:PORT` (all interfaces),
+ * `[v6]:PORT` (or a bare IPv6 address), `unix:PATH`. Throws with the reason.
+ */
+export function parseAddress(text: string): Address {
+  if (text.startsWith('unix:')) {
+    const path = text.slice(5);
+    if (path === '') throw new Error('unix: needs a path');
+    return { kind: 'unix', path: resolve(path), text };
+  }
+  if (text.startsWith('[')) {
+    const m = /^\[([^\]]+)\](?::(\d*))?$/.exec(text);
+    if (!m || !isIPv6(m[1]!)) throw new Error(`"${text}" is not [IPv6]:PORT`);
+    const port = m[2] === undefined ? DEFAULT_PORT : parsePort(m[2]);
+    return { kind: 'tcp', host: m[1], port, text: `[${m[1]}]:${port}` };
+  }
+  if (isIPv6(text)) return { kind: 'tcp', host: text, port: DEFAULT_PORT, text: `[${text}]:${DEFAULT_PORT}` };
+  const colon = text.lastIndexOf(':');
+  const host = colon === -1 ? text : text.slice(0, colon);
+  const port = colon === -1 ? DEFAULT_PORT : parsePort(text.slice(colon + 1));
+  if (host === '') return { kind: 'tcp', host: undefined, port, text: `:${port}` };
+  if (!isIP(host) && !HOSTNAME.test(host)) throw new Error(`"${host}" is not a host name or IP address`);
+  return { kind: 'tcp', host, port, text: `${host}:${port}` };
+}
+
+/** How an address reads in logs and info once bound (the real port when 0 was asked for). */
+export function formatAddress(addr: Address, port?: number): string {
+  if (addr.kind === 'unix') return `unix:${addr.path}`;
+  const p = port ?? addr.port;
+  if (addr.host === undefined) return `:${p}`;
+  return isIPv6(addr.host) ? `[${addr.host}]:${p}` : `${addr.host}:${p}`;
+}

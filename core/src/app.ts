@@ -1,0 +1,130 @@
+import { resolve } from 'node:path';
+import type { Discovery } from './boot.js';
+import type { Cfg } from './core-settings.js';
+import { StartupError, UsageError, errorMessage } from './errors.js';
+import { createHooks, guardHooks, type Hooks } from './hooks.js';
+import { defaultExport, importModule } from './import-module.js';
+import { createLogger, type Logger } from './logger.js';
+import type { LoadedPlugin } from './plugins.js';
+import type { Handler, Protocol } from './protocol.js';
+import type { ServerStats } from './server.js';
+import type { ResolvedSettings } from './settings.js';
+import { timeLimit } from './time-limit.js';
+
+/** What `monitorStart` taps get: one server's bound sockets, before workers spawn. */
+export interface Monitor {
+  readonly name: string;
+  readonly app: App;
+  readonly cfg: Cfg;
+  /** Addresses as bound (real ports). */
+  readonly addresses: readonly string[];
+}
+
+/** What `workerStart` taps get: the process about to accept connections. */
+export interface Worker {
+  /** 0 when the arbiter serves itself. */
+  readonly id: number;
+  readonly pid: number;
+  readonly name: string;
+  readonly app: App;
+  readonly cfg: Cfg;
+  readonly stats: ServerStats;
+}
+
+/** The info document (design §9); `info` taps add to it. */
+export type Info = Record<string, any>;
+
+const echo: Handler = (message) => message;
+
+/**
+ * One server's application: its settings, hooks and plugins applied, its protocol
+ * factory and handler. Plugins tap `app.hooks`; `app.cfg` holds every setting.
+ */
+export class App {
+  readonly hooks: Hooks = createHooks();
+  readonly cfg: Cfg;
+  readonly name: string;
+  readonly log: Logger;
+  readonly protocol: (cfg: Cfg) => Protocol<any, any>;
+  handler: Handler = echo;
+  private applying: string | undefined;
+
+  private constructor(
+    readonly discovery: Discovery,
+    readonly settings: ResolvedSettings,
+    readonly plugins: readonly LoadedPlugin[],
+    protocolPlugin: LoadedPlugin,
+  ) {
+    this.cfg = settings.values as Cfg;
+    this.name = this.cfg.name ?? protocolPlugin.plugin.name;
+    this.log = createLogger(this.cfg.log_level, this.name);
+    this.protocol = protocolPlugin.plugin.protocol!;
+    guardHooks(this.hooks, {
+      log: this.log,
+      currentPlugin: () => this.applying,
+      startupTimeout: () => this.cfg.plugin_timeout * 1000,
+    });
+  }
+
+  /** Build the app: check there is one protocol, apply every plugin, load the handler. */
+  static async create(discovery: Discovery, settings: ResolvedSettings): Promise<App> {
+    const plugins = discovery.plugins;
+    const protocols = plugins.filter((p) => p.plugin.protocol);
+    if (protocols.length === 0) {
+      throw new UsageError('no protocol: name a protocol plugin with --plugin (echo, line, netstring) or in the config\'s plugins');
+    }
+    if (protocols.length > 1) {
+      throw new UsageError(`plugins ${protocols.map((p) => `"${p.plugin.name}"`).join(' and ')} each supply a protocol; a server has one`);
+    }
+    const app = new App(discovery, settings, plugins, protocols[0]!);
+    await app.applyPlugins();
+    app.handler = await app.loadHandler();
+    return app;
+  }
+
+  private async applyPlugins(): Promise<void> {
+    const ms = this.cfg.plugin_timeout * 1000;
+    for (const { plugin } of this.plugins) {
+      if (!plugin.apply) continue;
+      this.applying = plugin.name;
+      try {
+        await timeLimit(Promise.resolve().then(() => plugin.apply!(this)), ms, () => `plugin "${plugin.name}" did not finish apply within ${ms / 1000}s`);
+      } catch (err) {
+        throw err instanceof StartupError ? err : new StartupError(`plugin "${plugin.name}" failed in apply: ${errorMessage(err)}`);
+      } finally {
+        this.applying = undefined;
+      }
+    }
+  }
+
+  private async loadHandler(): Promise<Handler> {
+    const given = this.cfg.handler;
+    if (typeof given === 'function') return given as Handler;
+    if (typeof given === 'string') {
+      const source = this.settings.sources.handler!;
+      const base = source.kind === 'config' && this.discovery.config ? this.discovery.config.dir : this.discovery.cwd;
+      const file = resolve(base, given);
+      let mod: unknown;
+      try {
+        mod = await importModule(file);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ERR_MODULE_NOT_FOUND' || code === 'ENOENT') throw new UsageError(`invalid ${source.where === 'default' ? 'handler' : source.where} "${given}": no such module ${file}`);
+        throw new StartupError(`handler ${file} failed to load: ${errorMessage(err).split('\n')[0]}`);
+      }
+      const handler = defaultExport(mod);
+      if (typeof handler !== 'function') throw new UsageError(`handler ${file}: the default export is not a function (message, request) => response`);
+      return handler as Handler;
+    }
+    const supplying = this.plugins.filter((p) => p.plugin.handler);
+    if (supplying.length > 1) {
+      throw new UsageError(`plugins ${supplying.map((p) => `"${p.plugin.name}"`).join(' and ')} each supply a handler; choose one with --handler`);
+    }
+    return supplying.length === 1 ? supplying[0]!.plugin.handler!(this.cfg) : echo;
+  }
+
+  /** Run the `info` waterfall over `base`. */
+  info(base: Info): Promise<Info> {
+    return this.hooks.info.promise(base);
+  }
+}

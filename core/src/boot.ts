@@ -1,0 +1,100 @@
+import { resolve } from 'node:path';
+import { loadConfig, type LoadedConfig } from './config.js';
+import { coreSettings, NOT_IN_CONFIG } from './core-settings.js';
+import { UsageError } from './errors.js';
+import { loadPlugins, type LoadedPlugin } from './plugins.js';
+import type { PluginSpec } from './setting-types.js';
+import { type Layers, type ResolvedSettings, SettingsRegistry } from './settings.js';
+
+export interface DiscoverOptions {
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** The command line parsed so far, by long flag; only `config` and `plugin` are read here. */
+  readonly cli: Readonly<Record<string, unknown>>;
+  /** Folders the built-in plugins resolve from when the project has not installed them (the CLI's own). */
+  readonly builtinDirs?: readonly string[];
+}
+
+/** What start-up found: the config file, the plugins, and every setting they declare. */
+export interface Discovery {
+  readonly cwd: string;
+  readonly registry: SettingsRegistry;
+  readonly config: LoadedConfig | null;
+  readonly plugins: readonly LoadedPlugin[];
+  /** Settings layers for a command line: default < config file < environment < command line. */
+  layers(cli: Readonly<Record<string, unknown>>): Layers;
+}
+
+function pluginName(spec: PluginSpec): string {
+  return typeof spec === 'string' ? spec : spec[0];
+}
+
+/**
+ * Find the config file, load the plugins it (or the command line, or SS_PLUGIN) names,
+ * and register their settings. Values are checked later by `resolveSettings`, once the
+ * command line has been parsed against every known flag.
+ */
+/** A registry holding the core settings only. */
+export function coreRegistry(): SettingsRegistry {
+  const registry = new SettingsRegistry();
+  registry.add('core', coreSettings);
+  return registry;
+}
+
+export async function discover(opts: DiscoverOptions): Promise<Discovery> {
+  const registry = coreRegistry();
+  const bootLayers: Layers = { env: opts.env, cli: opts.cli };
+  const configSetting = registry.get('config')!;
+  const configFile = registry.resolveOne(configSetting, bootLayers).value as string | undefined;
+  const config = await loadConfig(opts.cwd, configFile === undefined ? undefined : resolve(opts.cwd, configFile));
+
+  const coreValues: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config?.config ?? {})) {
+    const setting = registry.get(key);
+    if (!setting || NOT_IN_CONFIG.has(key)) {
+      const known = registry.all().filter((s) => !NOT_IN_CONFIG.has(s.name)).map((s) => s.name).join(', ');
+      throw new UsageError(`config ${config!.file}: unknown setting "${key}" (core settings: ${known}; plugin settings go with the plugin: ['line', { maxLine: '8kb' }])`);
+    }
+    coreValues[key] = value;
+  }
+  const configLayer = config ? { file: config.file, values: coreValues } : undefined;
+  const pluginsSetting = registry.get('plugins')!;
+  const { value, source } = registry.resolveOne(pluginsSetting, { ...bootLayers, config: configLayer });
+  const specs = value as PluginSpec[];
+
+  // Options given with a plugin in the config apply whenever that plugin is loaded.
+  const configOptions = new Map<string, Readonly<Record<string, unknown>>>();
+  const configSpecs = config && Array.isArray(coreValues.plugins) ? registry.parse(pluginsSetting, coreValues.plugins, { kind: 'config', where: config.file }) as PluginSpec[] : [];
+  for (const spec of configSpecs) if (typeof spec !== 'string') configOptions.set(spec[0], spec[1]);
+
+  const baseDir = source.kind === 'config' ? config!.dir : opts.cwd;
+  const fallbacks = [opts.cwd, ...(opts.builtinDirs ?? [])];
+  const withOptions = specs.map((s): PluginSpec => (typeof s === 'string' && configOptions.has(s) ? [s, configOptions.get(s)!] : s));
+  const plugins = await loadPlugins(withOptions, baseDir, fallbacks);
+
+  const pluginValues: Record<string, unknown> = {};
+  for (const loaded of plugins) {
+    registry.add(loaded.plugin.name, loaded.plugin.settings ?? {});
+    for (const [key, v] of Object.entries(loaded.options)) {
+      const setting = registry.get(key);
+      if (!setting || setting.owner !== loaded.plugin.name) {
+        const own = registry.ownedBy(loaded.plugin.name).map((s) => s.name).join(', ') || 'none';
+        throw new UsageError(`config ${config?.file ?? ''}: plugin "${pluginName(loaded.spec)}" has no setting "${key}" (its settings: ${own})`);
+      }
+      pluginValues[key] = v;
+    }
+  }
+  const values = { ...coreValues, ...pluginValues };
+  return {
+    cwd: opts.cwd,
+    registry,
+    config,
+    plugins,
+    layers: (cli) => ({ env: opts.env, cli, config: config ? { file: config.file, values } : undefined }),
+  };
+}
+
+/** Check and resolve every setting; a bad value is a `UsageError` naming the setting. */
+export function resolveSettings(discovery: Discovery, cli: Readonly<Record<string, unknown>>): ResolvedSettings {
+  return discovery.registry.resolve(discovery.layers(cli));
+}

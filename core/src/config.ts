@@ -1,0 +1,55 @@
+import { dirname } from 'node:path';
+import { cosmiconfig, type Loader } from 'cosmiconfig';
+import { UsageError, errorMessage } from './errors.js';
+import { defaultExport, importModule } from './import-module.js';
+import type { Handler } from './protocol.js';
+
+/** A config file's contents (design §6). Plugin settings go with their plugin: `['line', { maxLine: '8kb' }]`. */
+export interface Config {
+  bind?: string | readonly string[];
+  backlog?: number | string;
+  keep_alive?: number | string;
+  graceful_timeout?: number | string;
+  name?: string;
+  plugins?: ReadonlyArray<string | readonly [string, Readonly<Record<string, unknown>>]>;
+  handler?: string | Handler;
+  plugin_timeout?: number | string;
+  log_level?: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** Gives a config file its types. */
+export function defineConfig<const C extends Config>(config: C): C {
+  return config;
+}
+
+export interface LoadedConfig {
+  readonly file: string;
+  readonly dir: string;
+  readonly config: Readonly<Record<string, unknown>>;
+}
+
+const loadModule: Loader = async (file) => defaultExport(await importModule(file));
+
+const explorer = cosmiconfig('socketserver', {
+  searchStrategy: 'none',
+  cache: false,
+  loaders: { '.ts': loadModule, '.mts': loadModule, '.cts': loadModule, '.js': loadModule, '.mjs': loadModule },
+});
+
+/** Load the named config file, or search the working directory. Null when there is none. */
+export async function loadConfig(cwd: string, file?: string): Promise<LoadedConfig | null> {
+  let result;
+  try {
+    result = file ? await explorer.load(file) : await explorer.search(cwd);
+  } catch (err) {
+    const where = file ?? cwd;
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(err).split('\n')[0];
+    throw new UsageError(`config ${where}: ${reason}`);
+  }
+  if (!result || result.isEmpty) return result ? { file: result.filepath, dir: dirname(result.filepath), config: {} } : null;
+  const config: unknown = result.config;
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    throw new UsageError(`config ${result.filepath}: expected an object of settings (export default defineConfig({ ... }))`);
+  }
+  return { file: result.filepath, dir: dirname(result.filepath), config: config as Record<string, unknown> };
+}

@@ -1,0 +1,300 @@
+import type { Socket } from 'node:net';
+import { Cumulator } from './cumulator.js';
+import { ProtocolError, errorMessage } from './errors.js';
+import type { Protocol } from './protocol.js';
+import type { Server } from './server.js';
+
+type Encoded = Buffer | Uint8Array | string;
+
+/** One message on a connection, as hooks and the handler see it. */
+export class Request<M = unknown> {
+  /** The handler's result once known (what `postRequest` gets). */
+  response: unknown = undefined;
+  /** Reply bytes waiting for earlier replies (pipelining with async handlers). */
+  encoded: Encoded | undefined = undefined;
+  done = false;
+
+  constructor(
+    readonly connection: Connection,
+    /** 1 for the first message on the connection. */
+    readonly seq: number,
+    readonly message: M,
+  ) {}
+}
+
+/** Replies waiting for an async handler before more are read from this client. */
+export const MAX_IN_FLIGHT = 1024;
+
+const BLOCKED_WRITE = 1; // the client is not reading our replies
+const BLOCKED_IN_FLIGHT = 2; // too many async replies outstanding
+const kConnection = Symbol('connection');
+
+type Owned = Socket & { [kConnection]: Connection };
+
+// Listeners shared by every socket (no closures per connection: idle connections stay small).
+function onData(this: Owned, chunk: Buffer) { this[kConnection].receive(chunk); }
+function onDrain(this: Owned) { this[kConnection].unblock(BLOCKED_WRITE); }
+function onEnd(this: Owned) { this[kConnection].finish(); }
+function onTimeout(this: Owned) { this[kConnection].idle(); }
+function onError(this: Owned, err: Error) { this[kConnection].socketError(err); }
+function onClose(this: Owned) { this[kConnection].closed(); }
+function onFinish(this: Socket) { this.destroy(); }
+
+/**
+ * The loop of design §3 and §4 for one client: bytes in, decode every complete
+ * message, call the handler, and write the replies of one read with one write, in
+ * request order even when async handlers finish out of order. Stops reading a client
+ * that is not reading its replies, or that has too many async requests outstanding.
+ */
+export class Connection {
+  /** Messages received so far. */
+  requests = 0;
+  /** Why the connection closed, if it did not close cleanly. */
+  error: Error | undefined = undefined;
+  private readonly protocol: Protocol<unknown, unknown>;
+  private pending: Cumulator | null = null;
+  private queue: Request[] | null = null;
+  private queueHead = 0;
+  private first: Encoded | null = null;
+  private more: Uint8Array[] | null = null;
+  private blocked = 0;
+  private reading = false;
+  private ending = false;
+  private dead = false;
+
+  constructor(
+    readonly server: Server,
+    readonly socket: Socket,
+    /** Unique within the process; names the connection in logs. */
+    readonly id: number,
+  ) {
+    this.protocol = server.newProtocol();
+    (socket as Owned)[kConnection] = this;
+    socket.on('data', onData);
+    socket.on('drain', onDrain);
+    socket.on('end', onEnd);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    if (server.keepAliveMs > 0) {
+      socket.setTimeout(server.keepAliveMs);
+      socket.on('timeout', onTimeout);
+    }
+  }
+
+  get remoteAddress(): string | undefined { return this.socket.remoteAddress; }
+  get remotePort(): number | undefined { return this.socket.remotePort; }
+  /** `host:port` of the client, or `unix` for a unix-socket client. */
+  get peer(): string {
+    const { remoteAddress: host, remotePort: port } = this.socket;
+    if (host === undefined) return 'unix';
+    return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  }
+  /** Async replies not yet written. */
+  get inFlight(): number { return this.queue === null ? 0 : this.queue.length - this.queueHead; }
+
+  /** One read from the client. */
+  receive(chunk: Buffer): void {
+    let data = this.pending === null ? chunk : this.pending.append(chunk);
+    const protocol = this.protocol;
+    this.reading = true;
+    try {
+      while (data.length > 0) {
+        const decoded = protocol.decode(data);
+        const message = decoded[0];
+        const rest = decoded[1];
+        if (message === undefined) {
+          data = rest;
+          break;
+        }
+        if (rest.length >= data.length) throw new Error('protocol decode returned a message without consuming input');
+        data = rest;
+        this.dispatch(message);
+        if (this.dead) return;
+      }
+    } catch (err) {
+      this.fail(err instanceof ProtocolError ? 'bad input' : 'protocol failed', err);
+      return;
+    } finally {
+      this.reading = false;
+    }
+    if (data.length !== 0) (this.pending ??= new Cumulator()).keep(data);
+    else if (this.pending !== null) this.pending.keep(data);
+    this.flush();
+  }
+
+  private dispatch(message: unknown): void {
+    const server = this.server;
+    const request = new Request(this, ++this.requests, message);
+    server.requests++;
+    if (server.preRequest !== undefined) server.preRequest.call(request);
+    let result: unknown;
+    try {
+      result = server.handler(message, request);
+    } catch (err) {
+      this.fail('handler failed', err);
+      return;
+    }
+    if (result instanceof Promise) this.await(request, result);
+    else if (result !== null && typeof result === 'object' && !(result instanceof Uint8Array) &&
+             typeof (result as PromiseLike<unknown>).then === 'function') {
+      this.await(request, Promise.resolve(result));
+    } else this.reply(request, result);
+  }
+
+  private reply(request: Request, result: unknown): void {
+    request.response = result;
+    if (this.server.postRequest !== undefined) this.server.postRequest.call(request, result);
+    if (result === undefined) {
+      if (this.queue !== null) this.enqueueDone(request, undefined);
+      return;
+    }
+    const encoded = this.protocol.encode(result);
+    if (this.queue !== null) this.enqueueDone(request, encoded);
+    else this.push(encoded);
+  }
+
+  private enqueueDone(request: Request, encoded: Encoded | undefined): void {
+    request.encoded = encoded;
+    request.done = true;
+    this.queue!.push(request);
+  }
+
+  private await(request: Request, promise: Promise<unknown>): void {
+    (this.queue ??= []).push(request);
+    if (this.inFlight >= MAX_IN_FLIGHT) this.block(BLOCKED_IN_FLIGHT);
+    promise.then(
+      (result) => this.settle(request, result),
+      (err) => this.fail('handler failed', err),
+    );
+  }
+
+  private settle(request: Request, result: unknown): void {
+    if (this.dead) return;
+    try {
+      request.response = result;
+      if (this.server.postRequest !== undefined) this.server.postRequest.call(request, result);
+      request.encoded = result === undefined ? undefined : this.protocol.encode(result);
+    } catch (err) {
+      this.fail('protocol failed', err);
+      return;
+    }
+    request.done = true;
+    const queue = this.queue!;
+    let i = this.queueHead;
+    for (; i < queue.length && queue[i]!.done; i++) {
+      const encoded = queue[i]!.encoded;
+      if (encoded !== undefined) this.push(encoded);
+    }
+    if (i === queue.length) {
+      this.queue = null;
+      this.queueHead = 0;
+    } else this.queueHead = i;
+    if (this.inFlight < MAX_IN_FLIGHT) this.unblock(BLOCKED_IN_FLIGHT);
+    if (!this.reading) this.flush();
+  }
+
+  /** Add one encoded reply to the batch written at the end of this read. */
+  private push(encoded: Encoded): void {
+    if (this.first === null) this.first = encoded;
+    else (this.more ??= []).push(typeof encoded === 'string' ? Buffer.from(encoded) : encoded);
+  }
+
+  private flush(): void {
+    const first = this.first;
+    if (first !== null) {
+      this.first = null;
+      const more = this.more;
+      let data: Encoded = first;
+      if (more !== null && more.length > 0) {
+        const head = typeof first === 'string' ? Buffer.from(first) : first;
+        let total = head.length;
+        for (let i = 0; i < more.length; i++) total += more[i]!.length;
+        const out = Buffer.allocUnsafe(total);
+        out.set(head, 0);
+        let offset = head.length;
+        for (let i = 0; i < more.length; i++) {
+          out.set(more[i]!, offset);
+          offset += more[i]!.length;
+        }
+        more.length = 0;
+        data = out;
+      }
+      if (!this.socket.write(data)) this.block(BLOCKED_WRITE);
+    }
+    if (this.ending && this.queue === null) this.close();
+  }
+
+  private block(reason: number): void {
+    if (this.blocked === 0) this.socket.pause();
+    this.blocked |= reason;
+  }
+
+  /** @internal */
+  unblock(reason: number): void {
+    if ((this.blocked & reason) === 0) return;
+    this.blocked &= ~reason;
+    if (this.blocked === 0 && !this.dead && !this.ending) this.socket.resume();
+  }
+
+  /** @internal The client finished sending: close once every reply is written. */
+  finish(): void {
+    this.ending = true;
+    if (this.queue === null && !this.reading) this.close();
+  }
+
+  /** @internal No read or write for keep_alive seconds. */
+  idle(): void {
+    if (this.queue !== null || this.dead) return; // a handler is still working: not idle
+    this.server.log.debug({ conn: this.id, peer: this.peer }, `connection ${this.id} (${this.peer}): idle for ${this.server.keepAliveMs / 1000}s; closed`);
+    this.destroy();
+  }
+
+  /**
+   * Stop serving this client: close at once if nothing is in flight, otherwise
+   * stop reading and close after the outstanding replies are written.
+   */
+  shutdown(): void {
+    if (this.dead) return;
+    this.ending = true;
+    this.socket.pause();
+    if (this.queue === null) this.close();
+  }
+
+  /** Send what is written, then close both directions. */
+  private close(): void {
+    if (!this.socket.writableEnded) this.socket.end(onFinish);
+  }
+
+  /** Close now, dropping anything unwritten. */
+  destroy(): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.queue = null;
+    this.socket.destroy();
+  }
+
+  /** Log one line naming the connection and the reason, then close it. */
+  fail(what: string, err: unknown): void {
+    if (this.dead) return;
+    this.error = err instanceof Error ? err : new Error(String(err));
+    const log = this.server.log;
+    const line = `connection ${this.id} (${this.peer}): ${what}: ${errorMessage(err)}; closed`;
+    if (err instanceof ProtocolError) log.warn({ conn: this.id, peer: this.peer }, line);
+    else log.error({ conn: this.id, peer: this.peer, err }, line);
+    this.destroy();
+  }
+
+  /** @internal A reset or broken pipe: the client went away. */
+  socketError(err: Error): void {
+    if (this.error !== undefined) return;
+    this.error = err;
+    this.server.log.debug({ conn: this.id, peer: this.peer }, `connection ${this.id} (${this.peer}): ${err.message}`);
+  }
+
+  /** @internal */
+  closed(): void {
+    this.dead = true;
+    this.queue = null;
+    this.server.remove(this);
+  }
+}

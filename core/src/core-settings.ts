@@ -1,0 +1,68 @@
+import type { Address } from './address.js';
+import type { SettingDef } from './settings.js';
+import type { PluginSpec } from './setting-types.js';
+
+/** The core settings of design §7 that a single process uses. */
+export const coreSettings = {
+  bind: {
+    flags: ['-b', '--bind'], type: 'bind', repeatable: true, default: '127.0.0.1:8060', meta: 'ADDRESS',
+    section: 'Server',
+    desc: 'Address to listen on: HOST, HOST:PORT, :PORT, [v6]:PORT or unix:PATH; repeatable; port 0 picks a free port',
+  },
+  backlog: {
+    flags: ['--backlog'], type: 'int', min: 1, max: 2 ** 31 - 1, default: 2048, section: 'Server',
+    desc: 'Listen backlog, and the most clients one process serves at once',
+  },
+  keep_alive: {
+    flags: ['--keep-alive'], type: 'seconds', min: 0, default: 15, section: 'Server',
+    desc: 'Seconds a connection may stay idle (no read, no write) before it is closed; 0 = never',
+  },
+  graceful_timeout: {
+    flags: ['--graceful-timeout'], type: 'seconds', min: 0, default: 30, section: 'Server',
+    desc: 'Seconds to let connections finish on stop before closing them',
+  },
+  name: {
+    flags: ['-n', '--name'], type: 'string', section: 'Server',
+    desc: 'Server name in logs and info (default: the protocol plugin\'s name)',
+  },
+  plugins: {
+    flags: ['--plugin'], type: 'plugins', repeatable: true, meta: 'NAME', section: 'Plugins',
+    desc: 'Plugin to load: a name (echo, line, netstring, or an installed package) or a path; repeatable',
+  },
+  handler: {
+    flags: ['--handler'], type: 'handler', meta: 'FILE', section: 'Plugins',
+    desc: 'Module whose default export handles each message (default: echo)',
+  },
+  plugin_timeout: {
+    flags: ['--plugin-timeout'], type: 'seconds', min: 0, default: 10, section: 'Plugins',
+    desc: 'Seconds a plugin may take to start (apply, monitorStart, workerStart) before start-up fails naming it; 0 = no limit',
+  },
+  log_level: {
+    flags: ['--log-level'], type: 'enum', choices: ['debug', 'info', 'warn', 'error'], default: 'info',
+    section: 'Logging', desc: 'Least severe level logged: debug, info, warn or error',
+  },
+  config: {
+    flags: ['-c', '--config'], type: 'path', meta: 'FILE', section: 'Config',
+    desc: 'Config file (default: socketserver.config.ts|js|mjs, .socketserverrc*, or package.json#socketserver in the current directory)',
+  },
+} as const satisfies Record<string, SettingDef>;
+
+/** Settings a config file may not set (they choose the config file itself). */
+export const NOT_IN_CONFIG: ReadonlySet<string> = new Set(['config']);
+
+/** Resolved core settings, as plugins and the server see them. */
+export interface CoreSettings {
+  readonly bind: readonly Address[];
+  readonly backlog: number;
+  readonly keep_alive: number;
+  readonly graceful_timeout: number;
+  readonly name: string | undefined;
+  readonly plugins: readonly PluginSpec[];
+  readonly handler: string | Function | undefined;
+  readonly plugin_timeout: number;
+  readonly log_level: 'debug' | 'info' | 'warn' | 'error';
+  readonly config: string | undefined;
+}
+
+/** What `protocol(cfg)`, `handler(cfg)` and hooks receive: core settings plus every plugin's. */
+export type Cfg = CoreSettings & Readonly<Record<string, unknown>>;

@@ -1,0 +1,26 @@
+/**
+ * The three kinds of failure the project distinguishes, each with its own reaction:
+ * a user's mistake (exit 2, one line), a failure to start (exit 1), and malformed
+ * network input (that connection is closed, everyone else is served).
+ */
+
+/** A mistake on the command line, in the environment or in a config file: exit 2, one line, no stack. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+  readonly exitCode = 2;
+}
+
+/** The server could not start (address in use, a plugin failing at boot): exit 1. */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+  readonly exitCode = 1;
+}
+
+/** Malformed or over-long input from a client. Thrown by a protocol's decode; closes that connection. */
+export class ProtocolError extends Error {
+  override readonly name = 'ProtocolError';
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,100 @@
+import { AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook, type Tap } from 'tapable';
+import type { Logger } from 'pino';
+import { errorMessage, StartupError } from './errors.js';
+import { timeLimit } from './time-limit.js';
+import type { Connection, Request } from './connection.js';
+import type { Monitor, Worker, Info } from './app.js';
+
+/** Start-up hooks fail start-up; every other tap that throws is logged and skipped. */
+const STARTUP = new Set(['monitorStart', 'workerStart']);
+
+export function createHooks() {
+  return Object.freeze({
+    /** Arbiter: sockets are bound, before workers spawn. */
+    monitorStart: new AsyncSeriesHook<[Monitor]>(['monitor']),
+    /** Worker: before it accepts connections. */
+    workerStart: new AsyncSeriesHook<[Worker]>(['worker']),
+    connectionMade: new SyncHook<[Connection]>(['connection']),
+    preRequest: new SyncHook<[Request]>(['request']),
+    postRequest: new SyncHook<[Request, unknown]>(['request', 'response']),
+    connectionLost: new SyncHook<[Connection, Error | undefined]>(['connection', 'error']),
+    /** Arbiter and workers: each tap may add to the info and returns it. */
+    info: new AsyncSeriesWaterfallHook<[Info]>(['info']),
+    /** Worker: after it stopped accepting and its connections are closed. */
+    workerStop: new AsyncSeriesHook<[Worker]>(['worker']),
+  });
+}
+
+export type Hooks = ReturnType<typeof createHooks>;
+export type HookName = keyof Hooks;
+
+export interface GuardOptions {
+  log: Logger;
+  /** The plugin being applied when a tap is registered, to name it in errors. */
+  currentPlugin(): string | undefined;
+  /** Start-up hook time limit in milliseconds (0 = none). */
+  startupTimeout(): number;
+}
+
+function who(tap: Tap, plugin: string | undefined): string {
+  return plugin && plugin !== tap.name ? `plugin "${plugin}" (tap "${tap.name}")` : `plugin "${tap.name}"`;
+}
+
+/**
+ * Wrap every tap as it is registered (a tapable `register` interceptor) so that a
+ * failing tap is reported with the plugin's name: start-up hooks fail start-up (with a
+ * time limit), the others log the error and carry on. Sync wrappers keep a fixed arity
+ * so the per-request path allocates nothing.
+ */
+export function guardHooks(hooks: Hooks, opts: GuardOptions): void {
+  for (const [hookName, hook] of Object.entries(hooks) as [HookName, Hooks[HookName]][]) {
+    hook.intercept({
+      register(tap: Tap & { fn: Function; type: string }) {
+        const fn = tap.fn;
+        const plugin = opts.currentPlugin();
+        const name = who(tap, plugin);
+        const report = (err: unknown) =>
+          opts.log.error({ plugin: plugin ?? tap.name, hook: hookName, err }, `${name} failed in ${hookName}: ${errorMessage(err)}`);
+        if (STARTUP.has(hookName)) {
+          const fail = (err: unknown) =>
+            err instanceof StartupError ? err : new StartupError(`${name} failed in ${hookName}: ${errorMessage(err)}`);
+          const run = (arg: unknown): Promise<void> => {
+            const p = tap.type === 'async'
+              ? new Promise<void>((res, rej) => fn(arg, (err?: unknown) => (err ? rej(err) : res())))
+              : Promise.resolve().then(() => fn(arg));
+            return timeLimit(p, opts.startupTimeout(), () => `${name} did not finish ${hookName} within ${opts.startupTimeout() / 1000}s`)
+              .catch((err) => { throw fail(err); });
+          };
+          return { ...tap, type: 'promise', fn: run } as typeof tap;
+        }
+        if (hookName === 'info') {
+          const run = async (info: Info) => {
+            try {
+              const out = tap.type === 'async'
+                ? await new Promise((res, rej) => fn(info, (err: unknown, v: unknown) => (err ? rej(err) : res(v))))
+                : await fn(info);
+              return out === undefined ? info : out;
+            } catch (err) {
+              report(err);
+              return info;
+            }
+          };
+          return { ...tap, type: 'promise', fn: run } as typeof tap;
+        }
+        const run = (a: unknown, b: unknown) => {
+          try {
+            fn(a, b);
+          } catch (err) {
+            report(err);
+          }
+        };
+        return { ...tap, fn: run } as typeof tap;
+      },
+    } as never);
+  }
+}
+
+/** The hook to call per request, or undefined when nothing taps it (so an untapped hook costs one check). */
+export function tapped<H extends { taps: unknown[] }>(hook: H): H | undefined {
+  return hook.taps.length > 0 ? hook : undefined;
+}

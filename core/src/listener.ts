@@ -1,0 +1,79 @@
+import { createConnection, createServer, type Server as NetServer, type Socket } from 'node:net';
+import { lstat, unlink } from 'node:fs/promises';
+import { type Address, formatAddress } from './address.js';
+import { StartupError, UsageError } from './errors.js';
+
+export interface Listener {
+  readonly address: Address;
+  readonly server: NetServer;
+  /** The address as bound: the real port when 0 was asked for. */
+  readonly bound: string;
+}
+
+/** Is something accepting on this unix socket path? */
+function unixInUse(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createConnection({ path });
+    probe.once('connect', () => { probe.destroy(); resolve(true); });
+    probe.once('error', () => resolve(false));
+  });
+}
+
+/** A socket file left by a server that did not stop cleanly is removed; a live one is an error. */
+async function clearStaleUnixSocket(addr: Extract<Address, { kind: 'unix' }>): Promise<void> {
+  const stat = await lstat(addr.path).catch(() => undefined);
+  if (!stat) return;
+  if (!stat.isSocket()) throw new StartupError(`cannot bind ${addr.text}: ${addr.path} exists and is not a socket`);
+  if (await unixInUse(addr.path)) throw new StartupError(`cannot bind ${addr.text}: address in use`);
+  await unlink(addr.path);
+}
+
+const REASONS: Record<string, string> = {
+  EADDRINUSE: 'address in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'address not available on this machine',
+  ENOENT: 'no such directory',
+};
+
+/**
+ * Listen on one address. `setting` names where the address came from (`--bind`,
+ * `SS_BIND`, ...) for the error when a host name does not resolve.
+ */
+export async function listen(addr: Address, backlog: number, onConnection: (s: Socket) => void, setting: string): Promise<Listener> {
+  if (addr.kind === 'unix') await clearStaleUnixSocket(addr);
+  const server = createServer({ noDelay: true, allowHalfOpen: true }, onConnection);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    const options = addr.kind === 'unix' ? { path: addr.path, backlog } : { host: addr.host, port: addr.port, backlog };
+    server.listen(options, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  }).catch((err: NodeJS.ErrnoException) => {
+    const code = err.code ?? '';
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME') {
+      throw new UsageError(`invalid ${setting} "${addr.text}": cannot resolve host "${addr.kind === 'tcp' ? addr.host : ''}"`);
+    }
+    throw new StartupError(`cannot bind ${addr.text}: ${REASONS[code] ?? err.message}`);
+  });
+  const info = server.address();
+  const port = info !== null && typeof info === 'object' ? info.port : undefined;
+  return { address: addr, server, bound: formatAddress(addr, port) };
+}
+
+/** Listen on every address, or none: on failure the ones already bound are closed. */
+export async function listenAll(addrs: readonly Address[], backlog: number, onConnection: (s: Socket) => void, setting: string): Promise<Listener[]> {
+  const listeners: Listener[] = [];
+  try {
+    for (const addr of addrs) listeners.push(await listen(addr, backlog, onConnection, setting));
+  } catch (err) {
+    await closeAll(listeners);
+    throw err;
+  }
+  return listeners;
+}
+
+/** Stop accepting. A unix socket's file is removed as its listener closes. */
+export async function closeAll(listeners: readonly Listener[]): Promise<void> {
+  await Promise.all(listeners.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve()))));
+}

@@ -1,0 +1,48 @@
+import { StartupError, UsageError, errorMessage } from './errors.js';
+import { defaultExport, importModule } from './import-module.js';
+import { pluginProblem, type PluginDef } from './plugin.js';
+import { resolvePlugin, type Resolution } from './plugin-resolve.js';
+import type { PluginSpec } from './setting-types.js';
+
+export interface LoadedPlugin {
+  /** The name or path as configured. */
+  readonly spec: string;
+  /** Options given with it in a config file: `['line', { maxLine: '8kb' }]`. */
+  readonly options: Readonly<Record<string, unknown>>;
+  readonly resolution: Resolution;
+  readonly plugin: PluginDef;
+}
+
+/**
+ * Resolve, import and check the configured plugins, in order. Names must be unique
+ * and every declared dependency loaded (checked here, at boot, like Fastify).
+ */
+export async function loadPlugins(specs: readonly PluginSpec[], baseDir: string, fallbackDirs: readonly string[]): Promise<LoadedPlugin[]> {
+  const loaded: LoadedPlugin[] = [];
+  for (const spec of specs) {
+    const [name, options] = typeof spec === 'string' ? [spec, {}] : spec;
+    const resolution = resolvePlugin(name, baseDir, fallbackDirs);
+    let mod: unknown;
+    try {
+      mod = await importModule(resolution.file);
+    } catch (err) {
+      throw new StartupError(`plugin "${name}" (${resolution.file}) failed to load: ${errorMessage(err).split('\n')[0]}`);
+    }
+    const plugin = defaultExport(mod);
+    const problem = pluginProblem(plugin);
+    if (problem) throw new UsageError(`plugin "${name}" (${resolution.file}): ${problem}`);
+    loaded.push({ spec: name, options, resolution, plugin: plugin as PluginDef });
+  }
+  const names = new Map<string, string>();
+  for (const { spec, plugin } of loaded) {
+    const other = names.get(plugin.name);
+    if (other !== undefined) throw new UsageError(`plugin "${plugin.name}" is loaded twice (as "${other}" and "${spec}")`);
+    names.set(plugin.name, spec);
+  }
+  for (const { plugin } of loaded) {
+    for (const dep of plugin.dependencies ?? []) {
+      if (!names.has(dep)) throw new UsageError(`plugin "${plugin.name}" needs plugin "${dep}", which is not loaded (add --plugin ${dep})`);
+    }
+  }
+  return loaded;
+}

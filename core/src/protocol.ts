@@ -1,0 +1,23 @@
+import type { Request } from './connection.js';
+
+/**
+ * Framing for one connection (design §3). One instance per connection, so a decoder
+ * may keep state between calls (how far it has scanned, the length it expects).
+ *
+ * `decode(data)` gets the unconsumed bytes: the `rest` it returned last time followed
+ * by whatever arrived since. It returns `[message, rest]`, or `[undefined, rest]` when
+ * more data is needed; the framework calls it again while it returns messages. It throws
+ * `ProtocolError` on malformed or over-long input, which closes that connection.
+ * To keep cost linear in the bytes received, a decoder should not rescan bytes it has
+ * already seen: the framework keeps `rest` and appends to it without copying it again.
+ */
+export interface Protocol<M = Buffer, R = M> {
+  decode(data: Buffer): [message: M | undefined, rest: Buffer];
+  encode(message: R): Buffer | Uint8Array | string;
+}
+
+/** Responses a handler may give: something the protocol encodes, or undefined for no reply. */
+export type HandlerResult<R> = R | undefined | Promise<R | undefined>;
+
+/** Message in, response out (design §4). Replies on one connection go out in request order. */
+export type Handler<M = any, R = any> = (message: M, request: Request<M>) => HandlerResult<R>;

@@ -1,0 +1,127 @@
+import type { Socket } from 'node:net';
+import type { App } from './app.js';
+import { Connection } from './connection.js';
+import { tapped } from './hooks.js';
+import type { Logger } from './logger.js';
+import type { Handler, Protocol } from './protocol.js';
+
+/** Counters a worker reports in info. */
+export interface ServerStats {
+  readonly active: number;
+  readonly received: number;
+  readonly requests: number;
+}
+
+/**
+ * Serves the connections of one process across all its listeners: the per-process
+ * cap on concurrent clients (backlog), the keep-alive timeout, and graceful shutdown.
+ * Connections accepted before `start()` wait (unread) until start-up is done.
+ */
+export class Server implements ServerStats {
+  readonly connections = new Set<Connection>();
+  received = 0;
+  requests = 0;
+  readonly log: Logger;
+  readonly keepAliveMs: number;
+  readonly handler: Handler;
+  // Per-request hooks, undefined when untapped (snapshotted at start: tap in apply or workerStart).
+  preRequest: App['hooks']['preRequest'] | undefined;
+  postRequest: App['hooks']['postRequest'] | undefined;
+  private connectionMade: App['hooks']['connectionMade'] | undefined;
+  private connectionLost: App['hooks']['connectionLost'] | undefined;
+  private readonly backlog: number;
+  private nextId = 0;
+  private started = false;
+  private early: Socket[] = [];
+  private refusedSince = 0;
+  private refusedLogAt = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(readonly app: App) {
+    this.log = app.log;
+    this.keepAliveMs = app.cfg.keep_alive * 1000;
+    this.backlog = app.cfg.backlog;
+    this.handler = app.handler;
+  }
+
+  get active(): number {
+    return this.connections.size;
+  }
+
+  /** @internal A fresh protocol instance for a new connection. */
+  newProtocol(): Protocol<unknown, unknown> {
+    return this.app.protocol(this.app.cfg);
+  }
+
+  /** Begin serving, including connections that arrived during start-up. */
+  start(): void {
+    const hooks = this.app.hooks;
+    this.preRequest = tapped(hooks.preRequest);
+    this.postRequest = tapped(hooks.postRequest);
+    this.connectionMade = tapped(hooks.connectionMade);
+    this.connectionLost = tapped(hooks.connectionLost);
+    this.started = true;
+    const early = this.early;
+    this.early = [];
+    for (const socket of early) if (!socket.destroyed) this.accept(socket);
+  }
+
+  /** A listener's `connection` event. */
+  readonly accept = (socket: Socket): void => {
+    if (!this.started) {
+      this.early.push(socket);
+      return;
+    }
+    this.received++;
+    if (this.connections.size >= this.backlog) {
+      this.refuse(socket);
+      return;
+    }
+    const connection = new Connection(this, socket, ++this.nextId);
+    this.connections.add(connection);
+    if (this.connectionMade !== undefined) this.connectionMade.call(connection);
+  };
+
+  /** Over the cap: close at once, and say so at most once a second however many arrive. */
+  private refuse(socket: Socket): void {
+    socket.on('error', () => {});
+    socket.destroy();
+    this.refusedSince++;
+    const now = Date.now();
+    if (now - this.refusedLogAt >= 1000) {
+      this.log.warn({ refused: this.refusedSince, backlog: this.backlog },
+        `${this.refusedSince} connection(s) refused: already serving backlog=${this.backlog} clients`);
+      this.refusedLogAt = now;
+      this.refusedSince = 0;
+    }
+  }
+
+  /** @internal */
+  remove(connection: Connection): void {
+    if (!this.connections.delete(connection)) return;
+    if (this.connectionLost !== undefined) this.connectionLost.call(connection, connection.error);
+    if (this.connections.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /**
+   * Close every connection: idle ones now, busy ones once their replies are written.
+   * Whatever is still open after `graceMs` is closed by force. Resolves when none is left.
+   */
+  async shutdown(graceMs: number): Promise<void> {
+    for (const socket of this.early.splice(0)) socket.destroy();
+    for (const connection of this.connections) connection.shutdown();
+    if (this.connections.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const drained = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    const forced = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        if (this.connections.size > 0) this.log.warn(`closing ${this.connections.size} connection(s) still open after ${graceMs / 1000}s`);
+        for (const connection of this.connections) connection.destroy();
+        resolve();
+      }, graceMs);
+    });
+    await Promise.race([drained, forced]);
+    clearTimeout(timer);
+    if (this.connections.size > 0) await drained;
+  }
+}

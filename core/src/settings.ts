@@ -1,0 +1,153 @@
+import { UsageError } from './errors.js';
+import { InvalidValue, parseOne, type SettingType } from './setting-types.js';
+
+/** How a core or plugin setting is declared (see design §5 and §7). */
+export interface SettingDef {
+  /** Command-line flags, e.g. `['-b', '--bind']`; the long one also names the `SS_*` variable. */
+  readonly flags: readonly string[];
+  readonly type?: SettingType;
+  /** Written as a user would write it (`'64kb'`, `15`); parsed like any other value. */
+  readonly default?: unknown;
+  readonly desc: string;
+  readonly section?: string;
+  /** Placeholder in help, e.g. `ADDRESS`. */
+  readonly meta?: string;
+  readonly choices?: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
+  /** May be given several times; the value is a list. */
+  readonly repeatable?: boolean;
+  /** Extra check after type parsing: return the value, or throw an Error saying what is accepted. */
+  readonly validate?: (value: any) => unknown;
+}
+
+export interface Setting extends SettingDef {
+  /** Key in the config file and in the resolved settings (`keep_alive`, `maxLine`). */
+  readonly name: string;
+  /** `core`, or the name of the plugin that declared it. */
+  readonly owner: string;
+  /** Long flag without dashes (`keep-alive`): the key the argument parser gives. */
+  readonly long: string;
+  readonly short: string | undefined;
+  /** Environment variable: `SS_` + the long flag (`SS_KEEP_ALIVE`). */
+  readonly env: string;
+}
+
+export type SourceKind = 'default' | 'config' | 'env' | 'cli';
+export interface Source {
+  readonly kind: SourceKind;
+  /** `default`, the config file's path, the variable (`SS_BIND`) or the flag (`--bind`). */
+  readonly where: string;
+}
+
+export interface Layers {
+  /** Values from the config file, keyed by setting name. */
+  readonly config?: { readonly file: string; readonly values: Readonly<Record<string, unknown>> };
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Parsed command line, keyed by long flag (`keep-alive`). */
+  readonly cli?: Readonly<Record<string, unknown>>;
+}
+
+export interface ResolvedSettings {
+  readonly values: Readonly<Record<string, unknown>>;
+  readonly sources: Readonly<Record<string, Source>>;
+}
+
+export function envName(long: string): string {
+  return `SS_${long.replace(/-/g, '_').toUpperCase()}`;
+}
+
+function describe(raw: unknown): string {
+  if (typeof raw === 'function') return '[function]';
+  try {
+    return JSON.stringify(raw) ?? String(raw);
+  } catch {
+    return String(raw);
+  }
+}
+
+/**
+ * Every setting the running server knows: core's and those of the loaded plugins.
+ * Resolves each through the layers default < config file < SS_* environment < command line.
+ */
+export class SettingsRegistry {
+  private readonly byName = new Map<string, Setting>();
+  private readonly byFlag = new Map<string, Setting>();
+
+  add(owner: string, defs: Readonly<Record<string, SettingDef>>): void {
+    for (const [name, def] of Object.entries(defs)) {
+      const who = owner === 'core' ? 'core' : `plugin "${owner}"`;
+      const long = def.flags.find((f) => f.startsWith('--'))?.slice(2);
+      const short = def.flags.find((f) => /^-[^-]$/.test(f))?.slice(1);
+      if (!long) throw new UsageError(`${who}: setting ${name} needs a --long flag`);
+      const taken = this.byName.get(name) ?? this.byFlag.get(long) ?? (short ? this.byFlag.get(short) : undefined);
+      if (taken) throw new UsageError(`${who}: setting ${name} (--${long}) clashes with ${taken.name} of ${taken.owner}`);
+      const setting: Setting = { ...def, name, owner, long, short, env: envName(long) };
+      this.byName.set(name, setting);
+      this.byFlag.set(long, setting);
+      if (short) this.byFlag.set(short, setting);
+    }
+  }
+
+  get(name: string): Setting | undefined {
+    return this.byName.get(name);
+  }
+
+  all(): Setting[] {
+    return [...this.byName.values()];
+  }
+
+  ownedBy(owner: string): Setting[] {
+    return this.all().filter((s) => s.owner === owner);
+  }
+
+  /** Parse one raw value for a setting; `where` names the source in the error. */
+  parse(setting: Setting, raw: unknown, source: Source): unknown {
+    const type = setting.type ?? 'string';
+    const one = (v: unknown) => {
+      const parsed = parseOne(type, v, setting);
+      return setting.validate ? setting.validate(parsed) : parsed;
+    };
+    try {
+      if (!setting.repeatable) return one(Array.isArray(raw) && source.kind === 'cli' ? raw[raw.length - 1] : raw);
+      const list = typeof raw === 'string' && source.kind === 'env' ? raw.split(',').filter((s) => s.trim() !== '')
+        : Array.isArray(raw) ? raw : [raw];
+      return list.map(one);
+    } catch (err) {
+      const accepts = err instanceof InvalidValue ? err.message : `expected ${(err as Error).message}`;
+      const where = source.kind === 'cli' ? source.where : source.kind === 'env' ? setting.env
+        : source.kind === 'config' ? `${setting.name} in ${source.where}` : `default of ${setting.name} (${setting.owner})`;
+      throw new UsageError(`invalid ${where} ${describe(raw)}: ${accepts}`);
+    }
+  }
+
+  /** The value of one setting and where it came from. */
+  resolveOne(setting: Setting, layers: Layers): { value: unknown; source: Source } {
+    const cliRaw = layers.cli?.[setting.long];
+    const envRaw = layers.env?.[setting.env];
+    const configValues = layers.config?.values;
+    let source: Source;
+    let raw: unknown;
+    if (cliRaw !== undefined) [source, raw] = [{ kind: 'cli', where: `--${setting.long}` }, cliRaw];
+    else if (envRaw !== undefined && envRaw !== '') [source, raw] = [{ kind: 'env', where: setting.env }, envRaw];
+    else if (configValues && Object.hasOwn(configValues, setting.name) && configValues[setting.name] !== undefined) {
+      [source, raw] = [{ kind: 'config', where: layers.config!.file }, configValues[setting.name]];
+    } else {
+      source = { kind: 'default', where: 'default' };
+      if (setting.default === undefined) return { value: setting.repeatable ? [] : undefined, source };
+      raw = setting.default;
+    }
+    return { value: this.parse(setting, raw, source), source };
+  }
+
+  resolve(layers: Layers): ResolvedSettings {
+    const values: Record<string, unknown> = {};
+    const sources: Record<string, Source> = {};
+    for (const setting of this.byName.values()) {
+      const r = this.resolveOne(setting, layers);
+      values[setting.name] = r.value;
+      sources[setting.name] = r.source;
+    }
+    return { values: Object.freeze(values), sources: Object.freeze(sources) };
+  }
+}
