@@ -1,0 +1,71 @@
+import { createHooks, type Discovery, type HookName, type LoadedPlugin } from '@socketserver/core';
+
+interface PluginReport {
+  name: string;
+  configured: string;
+  package: string | null;
+  version: string | null;
+  file: string;
+  protocol: boolean;
+  handler: boolean;
+  dependencies: readonly string[];
+  settings: { name: string; flag: string; default: unknown }[];
+  hooks: HookName[];
+  error?: string;
+}
+
+/** Hooks a plugin taps, found by applying it to a scratch hook table (apply should only tap). */
+async function tappedHooks(loaded: LoadedPlugin, discovery: Discovery): Promise<HookName[]> {
+  const hooks = createHooks();
+  const scratch = { hooks, cfg: {}, name: loaded.plugin.name, log: console, discovery };
+  await loaded.plugin.apply?.(scratch as never);
+  return (Object.keys(hooks) as HookName[]).filter((h) => hooks[h].taps.length > 0);
+}
+
+/** `ss plugins`: what each configured name resolved to and what the plugin provides. */
+export async function pluginsCommand(discovery: Discovery, json: boolean): Promise<number> {
+  const reports: PluginReport[] = [];
+  for (const loaded of discovery.plugins) {
+    const { plugin, resolution } = loaded;
+    const report: PluginReport = {
+      name: plugin.name,
+      configured: loaded.spec,
+      package: resolution.packageName ?? null,
+      version: resolution.version ?? plugin.version ?? null,
+      file: resolution.file,
+      protocol: plugin.protocol !== undefined,
+      handler: plugin.handler !== undefined,
+      dependencies: plugin.dependencies ?? [],
+      settings: discovery.registry.ownedBy(plugin.name).map((s) => ({ name: s.name, flag: `--${s.long}`, default: s.default })),
+      hooks: [],
+    };
+    try {
+      report.hooks = await tappedHooks(loaded, discovery);
+    } catch (err) {
+      report.error = `apply failed: ${(err as Error).message}`;
+    }
+    reports.push(report);
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ config: discovery.config?.file ?? null, plugins: reports }, null, 2)}\n`);
+    return 0;
+  }
+  if (reports.length === 0) {
+    process.stdout.write('no plugins configured (use --plugin NAME or plugins: [...] in the config)\n');
+    return 0;
+  }
+  for (const r of reports) {
+    const from = r.package ? `${r.package}${r.version ? `@${r.version}` : ''}` : 'file';
+    const provides = [r.protocol && 'protocol', r.handler && 'handler'].filter(Boolean).join(', ') || 'hooks only';
+    process.stdout.write([
+      `${r.configured} -> ${from} (${r.file})`,
+      `  name:     ${r.name}`,
+      `  provides: ${provides}`,
+      `  settings: ${r.settings.map((s) => `${s.flag} (default ${s.default})`).join(', ') || '-'}`,
+      `  hooks:    ${r.hooks.join(', ') || '-'}`,
+      ...(r.dependencies.length ? [`  needs:    ${r.dependencies.join(', ')}`] : []),
+      ...(r.error ? [`  error:    ${r.error}`] : []),
+    ].join('\n') + '\n');
+  }
+  return 0;
+}

@@ -1,0 +1,48 @@
+import sade from 'sade';
+import { version, type Setting } from '@socketserver/core';
+
+export type Options = Record<string, unknown>;
+export interface Actions {
+  serve(opts: Options): Promise<number>;
+  config(opts: Options): Promise<number>;
+  plugins(opts: Options): Promise<number>;
+}
+
+function describe(s: Setting): string {
+  const owner = s.owner === 'core' ? '' : `[${s.owner}] `;
+  const dflt = s.default === undefined ? '' : `; default ${s.default}`;
+  return `${owner}${s.desc} (env ${s.env}${dflt})`;
+}
+
+function addSettings(prog: sade.Sade, settings: readonly Setting[]): void {
+  for (const s of settings) {
+    const flags = s.short ? `-${s.short}, --${s.long}` : `--${s.long}`;
+    // No default passed to sade: a default must not look like a command-line value.
+    prog.option(flags, describe(s));
+  }
+}
+
+/** The `ss` command line for the settings known once the plugins are loaded. */
+export function buildProgram(settings: readonly Setting[], actions: Actions): sade.Sade {
+  const prog = sade('ss').version(version);
+  prog.command('serve')
+    .describe('Serve the configured protocol, handler and hook plugins. Settings come from defaults < config file < SS_* environment < command line.')
+    .example('serve --plugin echo')
+    .example('serve --plugin line --bind :7000 --max-line 8kb')
+    .example('serve --config ./socketserver.config.ts');
+  addSettings(prog, settings);
+  prog.action((opts: Options) => actions.serve(opts));
+
+  prog.command('config')
+    .describe('Print every setting with its value and where that value came from.')
+    .option('--json', 'Print JSON');
+  addSettings(prog, settings);
+  prog.action((opts: Options) => actions.config(opts));
+
+  prog.command('plugins')
+    .describe('Show what each configured plugin name resolves to, with its protocol, handler, settings and hooks.')
+    .option('--json', 'Print JSON');
+  addSettings(prog, settings.filter((s) => s.name === 'config' || s.name === 'plugins'));
+  prog.action((opts: Options) => actions.plugins(opts));
+  return prog;
+}
