@@ -95,6 +95,7 @@ export class Connection {
   /** One read from the client. */
   receive(chunk: Buffer): void {
     let data = this.pending === null ? chunk : this.pending.append(chunk);
+    if (data === undefined) return; // the decoder said the next message needs more
     const protocol = this.protocol;
     this.reading = true;
     try {
@@ -117,7 +118,7 @@ export class Connection {
     } finally {
       this.reading = false;
     }
-    if (data.length !== 0) (this.pending ??= new Cumulator()).keep(data);
+    if (data.length !== 0) (this.pending ??= new Cumulator()).keep(data, protocol.expected);
     else if (this.pending !== null) this.pending.keep(data);
     this.flush();
   }
@@ -262,7 +263,9 @@ export class Connection {
 
   /** Send what is written, then close both directions. */
   private close(): void {
-    if (!this.socket.writableEnded) this.socket.end(onFinish);
+    if (this.socket.writableEnded) return;
+    this.socket.once('finish', onFinish);
+    this.socket.end();
   }
 
   /** Close now, dropping anything unwritten. */

@@ -14,6 +14,12 @@ import type { Request } from './connection.js';
 export interface Protocol<M = Buffer, R = M> {
   decode(data: Buffer): [message: M | undefined, rest: Buffer];
   encode(message: R): Buffer | Uint8Array | string;
+  /**
+   * Optional: after `decode` asked for more data, how many bytes `data` must hold for the
+   * next message, when the decoder knows (a length prefix). The framework then holds
+   * reads without decoding and joins them once into a buffer of that size.
+   */
+  readonly expected?: number;
 }
 
 /** Responses a handler may give: something the protocol encodes, or undefined for no reply. */

@@ -24,6 +24,11 @@ export class NetstringProtocol implements Protocol<Buffer, Buffer | Uint8Array |
 
   constructor(readonly maxLength: number) {}
 
+  /** Bytes the pending frame needs in all, once its prefix is parsed (lets the framework join reads once). */
+  get expected(): number {
+    return this.frame;
+  }
+
   decode(data: Buffer): [Buffer | undefined, Buffer] {
     if (this.frame === 0 && !this.parsePrefix(data)) return [undefined, data];
     const frame = this.frame;

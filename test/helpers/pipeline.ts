@@ -1,0 +1,75 @@
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { App, discover, resolveSettings, Server } from '@socketserver/core';
+import { REPO } from './ss.js';
+
+/**
+ * Stands in for a net.Socket: what the server writes is collected, and a test feeds
+ * reads with `receive`. Lets a test drive the real pipeline (cumulator, protocol,
+ * handler, ordering, batching) without the network.
+ */
+export class FakeSocket extends EventEmitter {
+  readonly written: Buffer[] = [];
+  writes = 0;
+  paused = false;
+  destroyed = false;
+  writableEnded = false;
+  /** What write() returns: false simulates a client that is not reading. */
+  writable = true;
+  remoteAddress = '127.0.0.1';
+  remotePort = 40000;
+
+  write(data: string | Uint8Array): boolean {
+    this.writes++;
+    // Kept as given, like a real socket's write: no copy.
+    this.written.push(typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    return this.writable;
+  }
+  pause(): this { this.paused = true; return this; }
+  resume(): this { this.paused = false; return this; }
+  setTimeout(): this { return this; }
+  end(): this {
+    this.writableEnded = true;
+    this.emit('finish');
+    return this;
+  }
+  destroy(): this {
+    if (!this.destroyed) {
+      this.destroyed = true;
+      queueMicrotask(() => this.emit('close'));
+    }
+    return this;
+  }
+  receive(chunk: Buffer | string): void {
+    this.emit('data', typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  }
+  /** Everything written so far, as one buffer. */
+  output(): Buffer {
+    return Buffer.concat(this.written);
+  }
+}
+
+export interface Pipeline {
+  app: App;
+  server: Server;
+  /** A new connection on a fake socket. */
+  connect(): FakeSocket;
+}
+
+/** Build the app exactly as `ss serve ARGS` would (same discovery and settings), without binding. */
+export async function pipeline(cli: Record<string, unknown>): Promise<Pipeline> {
+  const opts = { 'log-level': 'error', ...cli };
+  const discovery = await discover({ cwd: REPO, env: {}, cli: opts, builtinDirs: [`${REPO}cli`] });
+  const app = await App.create(discovery, resolveSettings(discovery, opts));
+  const server = new Server(app);
+  server.start();
+  return {
+    app,
+    server,
+    connect() {
+      const socket = new FakeSocket();
+      server.accept(socket as unknown as Socket);
+      return socket;
+    },
+  };
+}

@@ -1,0 +1,142 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** The real `ss` command, as `npx ss` runs it. */
+export const SS_BIN = fileURLToPath(new URL('../../../cli/bin/ss.js', import.meta.url));
+export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) if (child.pid) try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+});
+
+/** A running `ss serve`, with its log lines parsed as they arrive. */
+export class SsProcess {
+  readonly logs: LogLine[] = [];
+  stderr = '';
+  stdout = '';
+  readonly exited: Promise<Exit>;
+  private waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+  private partial = '';
+
+  constructor(readonly child: ChildProcess) {
+    running.add(child);
+    child.stdout!.setEncoding('utf8').on('data', (s: string) => { this.stdout += s; });
+    child.stderr!.setEncoding('utf8').on('data', (s: string) => this.onStderr(s));
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal });
+    }));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  private onStderr(s: string): void {
+    this.stderr += s;
+    const lines = (this.partial + s).split('\n');
+    this.partial = lines.pop()!;
+    for (const text of lines) {
+      let line: LogLine;
+      try {
+        line = JSON.parse(text) as LogLine;
+      } catch {
+        continue;
+      }
+      this.logs.push(line);
+      this.waiters = this.waiters.filter((w) => (w.pred(line) ? (w.resolve(line), false) : true));
+    }
+  }
+
+  /** The first log line (already seen or still to come) matching `pred`. */
+  waitForLog(pred: (l: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> {
+    const seen = this.logs.find(pred);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs}ms; stderr:\n${this.stderr}`)), timeoutMs);
+      this.waiters.push({ pred, resolve: (l) => { clearTimeout(timer); resolve(l); } });
+      void this.exited.then((e) => reject(new Error(`ss exited (${e.code ?? e.signal}) before the log line; stderr:\n${this.stderr}`)));
+    });
+  }
+
+  /** Addresses from the "listening on" lines, in bind order. */
+  get addresses(): string[] {
+    return this.logs.filter((l) => typeof l.address === 'string' && l.msg.startsWith('listening on')).map((l) => l.address as string);
+  }
+
+  /** Port of the first TCP address. */
+  get port(): number {
+    const addr = this.addresses.find((a) => !a.startsWith('unix:'));
+    if (!addr) throw new Error('no TCP address bound');
+    return Number(addr.slice(addr.lastIndexOf(':') + 1));
+  }
+
+  /** Signal the process and wait for it to exit (SIGKILL after `timeoutMs`). */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<Exit> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
+    process.kill(this.pid, signal);
+    const timer = setTimeout(() => { try { process.kill(this.pid, 'SIGKILL'); } catch { /* gone */ } }, timeoutMs);
+    const exit = await this.exited;
+    clearTimeout(timer);
+    return exit;
+  }
+}
+
+export interface SpawnOptions {
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  /** Run as this user (a test running as root uses it to make permissions bite). */
+  uid?: number;
+  gid?: number;
+}
+
+function spawnSs(args: readonly string[], opts: SpawnOptions): ChildProcess {
+  const env: Record<string, string | undefined> = { ...process.env, ...opts.env };
+  for (const key of Object.keys(env)) if (key.startsWith('SS_') && !(opts.env && key in opts.env)) delete env[key];
+  return spawn(process.execPath, [SS_BIN, ...args], {
+    cwd: opts.cwd ?? REPO, env, stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.uid !== undefined ? { uid: opts.uid } : {}), ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
+  });
+}
+
+/**
+ * Start `ss serve ARGS` and resolve once it serves. Stopped by pid at teardown via `t.teardown(() => ss.stop())`.
+ * Binds 127.0.0.1:0 unless ARGS has a --bind.
+ */
+export async function startSs(args: readonly string[], opts: SpawnOptions = {}): Promise<SsProcess> {
+  const withBind = args.some((a) => a === '-b' || a.startsWith('--bind')) || opts.env?.SS_BIND ? args : [...args, '--bind', '127.0.0.1:0'];
+  const ss = new SsProcess(spawnSs(['serve', ...withBind], opts));
+  try {
+    await ss.waitForLog((l) => l.msg.startsWith('serving '), 20_000);
+  } catch (err) {
+    await ss.stop('SIGKILL');
+    throw err;
+  }
+  return ss;
+}
+
+export interface Result extends Exit {
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `ss ARGS` to completion (killed after `timeoutMs`). */
+export async function runSs(args: readonly string[], opts: SpawnOptions & { timeoutMs?: number } = {}): Promise<Result> {
+  const ss = new SsProcess(spawnSs(args, opts));
+  const timer = setTimeout(() => { try { process.kill(ss.pid, 'SIGKILL'); } catch { /* gone */ } }, opts.timeoutMs ?? 20_000);
+  const exit = await ss.exited;
+  clearTimeout(timer);
+  return { ...exit, stdout: ss.stdout, stderr: ss.stderr };
+}
