@@ -25,6 +25,8 @@ export class Request<M = unknown> {
 /** Replies waiting for an async handler before more are read from this client. */
 export const MAX_IN_FLIGHT = 1024;
 
+/** How long a failed connection may take to send the replies it was owed before it is closed. */
+const LINGER_MS = 2000;
 const BLOCKED_WRITE = 1; // the client is not reading our replies
 const BLOCKED_IN_FLIGHT = 2; // too many async replies outstanding
 const kConnection = Symbol('connection');
@@ -276,7 +278,10 @@ export class Connection {
     this.socket.destroy();
   }
 
-  /** Log one line naming the connection and the reason, then close it. */
+  /**
+   * Log one line naming the connection and the reason, then close it. Replies already
+   * produced for earlier requests are still sent; nothing more is read or answered.
+   */
   fail(what: string, err: unknown): void {
     if (this.dead) return;
     this.error = err instanceof Error ? err : new Error(String(err));
@@ -284,7 +289,18 @@ export class Connection {
     const line = `connection ${this.id} (${this.peer}): ${what}: ${errorMessage(err)}; closed`;
     if (err instanceof ProtocolError) log.warn({ conn: this.id, peer: this.peer }, line);
     else log.error({ conn: this.id, peer: this.peer, err }, line);
-    this.destroy();
+    this.queue = null;
+    this.flush();
+    if (this.socket.writableLength === 0) {
+      this.destroy();
+      return;
+    }
+    // Let the earlier replies drain, but not for long: this client is not served any more.
+    this.dead = true;
+    this.socket.pause();
+    this.socket.once('finish', onFinish);
+    this.socket.end();
+    setTimeout(onFinish.bind(this.socket), LINGER_MS).unref();
   }
 
   /** @internal A reset or broken pipe: the client went away. */
