@@ -2,4 +2,6 @@
 // Launcher kept outside dist/ so npm can link the `ss` bin before the first build.
 import { run } from '../dist/main.js';
 
-process.exitCode = await run(process.argv);
+// Exit as soon as the command is done: a stopped server must not linger on timers
+// that handlers or plugins left behind.
+process.exit(await run(process.argv));
