@@ -10,9 +10,12 @@ export class Client {
   received = Buffer.alloc(0);
   closed = false;
   error: Error | undefined;
+  /** Our port (kept: a closed socket no longer has one). */
+  readonly localPort: number | undefined;
   private waiters: (() => void)[] = [];
 
   private constructor(readonly socket: Socket) {
+    this.localPort = socket.localPort;
     socket.on('data', (chunk: Buffer) => {
       this.received = Buffer.concat([this.received, chunk]);
       this.wake();
