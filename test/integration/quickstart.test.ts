@@ -1,0 +1,22 @@
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { Client } from '../helpers/client.js';
+import { REPO, startSs } from '../helpers/ss.js';
+
+test('npx ss is this project\'s CLI (npm linked the workspace bin)', (t) => {
+  const out = spawnSync(join(REPO, 'node_modules/.bin/ss'), ['--version'], { encoding: 'utf8' });
+  t.is(out.status, 0);
+  t.regex(out.stdout, /^ss \d+\.\d+\.\d+\n$/);
+});
+
+test('ss serve in the repository serves its own socketserver.config.ts (line protocol)', async (t) => {
+  // SS_BIND beats the config's 127.0.0.1:8060 so the test takes a free port.
+  const ss = await startSs([], { env: { SS_BIND: '127.0.0.1:0' } });
+  t.teardown(() => ss.stop());
+  t.is(ss.logs.find((l) => l.msg.startsWith('serving'))!.name, 'line');
+  const c = await Client.open(ss.port);
+  c.send('from the example config\n');
+  t.deepEqual(await c.lines(1), ['from the example config']);
+  c.destroy();
+});
