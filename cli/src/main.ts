@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mri from 'mri';
 import { coreRegistry, discover, version, UsageError, type Discovery, type SettingsRegistry } from '@socketserver/core';
@@ -9,7 +10,7 @@ import { pluginsCommand } from './commands/plugins.js';
 
 const COMMANDS = new Set(['serve', 'config', 'plugins']);
 /** The built-in plugins are this package's dependencies: they resolve from here without any install. */
-const CLI_DIR = fileURLToPath(new URL('..', import.meta.url));
+const CLI_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
 
 /** Setting values given on the command line, by long flag. */
 function cliValues(opts: Options, registry: SettingsRegistry): Record<string, unknown> {
