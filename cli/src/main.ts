@@ -21,7 +21,7 @@ function cliValues(opts: Options, registry: SettingsRegistry): Record<string, un
 
 async function main(args: string[]): Promise<number> {
   const core = coreRegistry();
-  const pre = mri(normalizeArgv(args, core.all()), { boolean: ['help', 'version', 'json'], alias: { h: 'help', v: 'version' } });
+  const pre = mri(normalizeArgv(args, core.all()), { boolean: ['help', 'version', 'json'], string: ['plugin', 'config'], alias: { h: 'help', v: 'version' } });
   const command = pre._[0];
   if (command === undefined || !COMMANDS.has(String(command))) {
     if (command !== undefined) throw new UsageError(`unknown command "${command}" (commands: serve, config, plugins; see ss --help)`);

@@ -24,6 +24,7 @@ function parsePort(text: string): number {
  * `[v6]:PORT` (or a bare IPv6 address), `unix:PATH`. Throws with the reason.
  */
 export function parseAddress(text: string): Address {
+  if (text === '') throw new Error('an address is needed');
   if (text.startsWith('unix:')) {
     const path = text.slice(5);
     if (path === '') throw new Error('unix: needs a path');

@@ -14,7 +14,7 @@ export async function importModule(file: string): Promise<unknown> {
   if (!jiti) {
     const { createJiti } = await import('jiti');
     // No cache on disk (read-only folders) and none in memory (a reload re-reads files).
-    jiti = createJiti(import.meta.url, { fsCache: false, moduleCache: false });
+    jiti = createJiti(import.meta.url, { fsCache: false, moduleCache: false, interopDefault: false });
   }
   return jiti.import(file);
 }
