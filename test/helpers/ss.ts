@@ -34,7 +34,8 @@ export class SsProcess {
     running.add(child);
     child.stdout!.setEncoding('utf8').on('data', (s: string) => { this.stdout += s; });
     child.stderr!.setEncoding('utf8').on('data', (s: string) => this.onStderr(s));
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+    // 'close', not 'exit': it comes once stdout and stderr have been read to the end.
+    this.exited = new Promise((resolve) => child.once('close', (code, signal) => {
       running.delete(child);
       resolve({ code, signal });
     }));
@@ -96,6 +97,8 @@ export class SsProcess {
 
 export interface SpawnOptions {
   cwd?: string;
+  /** startSs adds `--bind 127.0.0.1:0` unless a bind is given; false serves exactly the arguments (a config's own bind). */
+  freePort?: boolean;
   env?: Record<string, string | undefined>;
   /** Run as this user (a test running as root uses it to make permissions bite). */
   uid?: number;
@@ -116,7 +119,8 @@ function spawnSs(args: readonly string[], opts: SpawnOptions): ChildProcess {
  * Binds 127.0.0.1:0 unless ARGS has a --bind.
  */
 export async function startSs(args: readonly string[], opts: SpawnOptions = {}): Promise<SsProcess> {
-  const withBind = args.some((a) => a === '-b' || a.startsWith('--bind')) || opts.env?.SS_BIND ? args : [...args, '--bind', '127.0.0.1:0'];
+  const given = opts.freePort === false || args.some((a) => a === '-b' || a.startsWith('--bind')) || opts.env?.SS_BIND;
+  const withBind = given ? args : [...args, '--bind', '127.0.0.1:0'];
   const ss = new SsProcess(spawnSs(['serve', ...withBind], opts));
   try {
     await ss.waitForLog((l) => l.msg.startsWith('serving '), 20_000);

@@ -4,6 +4,8 @@ import { pipeline } from '../helpers/pipeline.js';
 
 test('info: the document of §9 through the info waterfall; a throwing tap is logged and skipped', async (t) => {
   const { app } = await pipeline({ plugin: ['line'], bind: '127.0.0.1:0' });
+  const errors: string[] = [];
+  app.log.error = ((_fields: unknown, msg: string) => { errors.push(msg); }) as typeof app.log.error;
   app.hooks.info.tap('adds', (info) => ({ ...info, extra: { answer: 42 } }));
   app.hooks.info.tap('breaks', () => { throw new Error('info tap exploded'); });
   app.hooks.info.tapPromise('adds-later', async (info) => ({ ...info, later: true }));
@@ -18,4 +20,5 @@ test('info: the document of §9 through the info waterfall; a throwing tap is lo
   t.deepEqual(Object.keys(info.workers[0]).sort(), ['connections', 'id', 'memory', 'pid', 'requests', 'uptime']);
   t.deepEqual(info.extra, { answer: 42 }, 'a tap added to it');
   t.true(info.later, 'taps after a throwing one still ran');
+  t.deepEqual(errors, ['plugin "breaks" failed in info: info tap exploded']);
 });
