@@ -1,0 +1,333 @@
+// `npm run bench`: ss against the hand-written baseline server, side by side.
+//
+//   npm run bench -- [--duration 3] [--warmup 1] [--rounds 3] [--only line-p1,idle-memory]
+//
+// Noise on this machine is about ±10% and client and server share its cores, so each
+// workload runs ss and the baseline alternately (A B A B ...), each run on a fresh
+// server process, and reports medians and ratios. Exit 1 if any run saw a wrong reply,
+// a dropped connection or an unanswered request; missed performance targets only print
+// "not met".
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startSs } from '../helpers/ss.js';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+
+const { values: opt } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '1' },
+    rounds: { type: 'string', default: '3' },
+    only: { type: 'string' },
+  },
+});
+const duration = Number(opt.duration);
+const warmup = Number(opt.warmup);
+const rounds = Number(opt.rounds);
+if (!(duration > 0 && duration <= 600) || !(warmup >= 0 && warmup <= 600) || !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 50)) {
+  console.error('bench: --duration (0..600], --warmup [0..600], --rounds 1..50');
+  process.exit(2);
+}
+
+interface SocketWorkload { name: string; title: string; proto: string; pipeline: number; size: number }
+const SOCKET_WORKLOADS: SocketWorkload[] = [
+  { name: 'line-p1', title: 'line 64 B, pipeline 1', proto: 'line', pipeline: 1, size: 64 },
+  { name: 'line-p16', title: 'line 64 B, pipeline 16', proto: 'line', pipeline: 16, size: 64 },
+  { name: 'netstring-p1', title: 'netstring 64 B, pipeline 1', proto: 'netstring', pipeline: 1, size: 64 },
+  { name: 'echo-16k', title: 'echo 16 KiB, pipeline 1', proto: 'echo', pipeline: 1, size: 16384 },
+];
+const NAMES = ['netstring-64m', ...SOCKET_WORKLOADS.map((w) => w.name), 'idle-memory'];
+const only = opt.only ? opt.only.split(',').map((s) => s.trim()).filter(Boolean) : NAMES;
+for (const n of only) {
+  if (!NAMES.includes(n)) {
+    console.error(`bench: unknown workload "${n}"; one of ${NAMES.join(', ')}`);
+    process.exit(2);
+  }
+}
+
+const CONNS = 50;
+const IDLE_CONNS = 10_000;
+
+// ---- child processes: every one is tracked and stopped by its pid, whatever happens ----
+
+const children = new Set<ChildProcess>();
+function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+function killAll(signal: NodeJS.Signals): void {
+  for (const c of children) if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) {
+    try { process.kill(c.pid, signal); } catch { /* already gone */ }
+  }
+}
+let interrupted = false;
+process.on('exit', () => killAll('SIGKILL'));
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    interrupted = true;
+    console.error(`bench: ${sig}, stopping`);
+    killAll('SIGTERM');
+    setTimeout(() => process.exit(130), 500);
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
+}
+
+/** SIGTERM by pid, SIGKILL after 3 s. */
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  try { process.kill(child.pid, 'SIGTERM'); } catch { return; }
+  const timer = setTimeout(() => { try { process.kill(child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 3000);
+  await exited(child);
+  clearTimeout(timer);
+}
+
+/** Run `node FILE ARGS` to completion (killed after `capMs`); the last stdout line as JSON. */
+async function runNode(file: string, args: string[], capMs: number, nodeArgs: string[] = []): Promise<Record<string, any>> {
+  const child = track(spawn(process.execPath, [...nodeArgs, HERE + file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => { out += s; });
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => { err += s; });
+  const timer = setTimeout(() => { try { process.kill(child.pid!, 'SIGKILL'); } catch { /* gone */ } }, capMs);
+  await exited(child);
+  clearTimeout(timer);
+  const last = out.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(last) as Record<string, any>;
+  } catch {
+    throw new Error(`${file} ${args.join(' ')} exited ${child.exitCode ?? child.signalCode} without a result\n${err}`);
+  }
+}
+
+/** `pid` is the process we started (and stop); `servingPid` the one that says it serves (measured). */
+interface Server { name: 'ss' | 'baseline'; pid: number; servingPid: number; port: number; child: ChildProcess }
+
+async function startServer(name: Server['name'], proto: string, ssArgs: string[] = []): Promise<Server> {
+  if (name === 'ss') {
+    // Default log level: `startSs` waits for the info-level "serving" line; nothing is logged per request.
+    const ss = await startSs(['--plugin', proto, ...ssArgs]);
+    track(ss.child);
+    const serving = ss.logs.find((l) => l.msg.startsWith('serving '))?.pid;
+    return { name, pid: ss.pid, servingPid: typeof serving === 'number' ? serving : ss.pid, port: ss.port, child: ss.child };
+  }
+  const child = track(spawn(process.execPath, [HERE + 'baseline-server.js', proto, '0'], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('baseline server did not start within 10 s')), 10_000);
+    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+      out += s;
+      const m = /listening 127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+    });
+    child.once('exit', () => { clearTimeout(timer); reject(new Error('baseline server exited at start')); });
+  });
+  return { name, pid: child.pid!, servingPid: child.pid!, port, child };
+}
+
+/** Resident set of one process, in KiB. */
+function rssKb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]);
+}
+
+const TICK_MS = 10; // USER_HZ = 100 on Linux
+/** CPU time (ms) all CPUs spent busy since boot, from /proc/stat. */
+function machineCpuMs(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return (f.reduce((a, b) => a + b, 0) - f[3]! - f[4]!) * TICK_MS; // all but idle and iowait
+}
+/** CPU time (ms) one process has used, from /proc/PID/stat (utime + stime). */
+function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * TICK_MS;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+};
+
+// ---- workloads ----
+
+interface Row { workload: string; ss: string; baseline: string; ratio: number; ssP99: string; baseP99: string; target: string; met: boolean }
+const rows: Row[] = [];
+const failures: string[] = [];
+
+const fmtRate = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : `${(x / 1e3).toFixed(1)}k`);
+const fmtMs = (us: number) => `${(us / 1000).toFixed(2)} ms`;
+
+// Client and server already share the cores: anything else running skews the numbers.
+const MAX_FOREIGN = 0.25; // cores
+const RETRIES = 2;
+const warnings: string[] = [];
+
+/** Wait (at most `maxMs`) until other processes leave the CPUs mostly idle; none of ours runs now. */
+async function waitQuiet(maxMs: number, name?: string): Promise<void> {
+  const until = Date.now() + maxMs;
+  let busy = 0;
+  do {
+    const a = machineCpuMs();
+    await sleep(500);
+    busy = (machineCpuMs() - a) / 500;
+  } while (busy > 0.15 && Date.now() < until);
+  if (busy > 0.15 && name) {
+    warnings.push(`before ${name}: CPUs ${Math.round(busy * 100)}% busy with other processes; its numbers may be noisy`);
+    console.error(`bench: warning: ${warnings.at(-1)}`);
+  }
+}
+
+/** One run: fresh server, loadgen against it, server stopped. `foreign`: cores other processes used meanwhile. */
+async function measure(w: SocketWorkload, name: Server['name'], args: string[]): Promise<{ res: Record<string, any>; foreign: number }> {
+  const server = await startServer(name, w.proto);
+  try {
+    await sleep(300); // let start-up work (JIT, GC of boot garbage) settle
+    const t0 = Date.now();
+    const m0 = machineCpuMs();
+    const s0 = processCpuMs(server.servingPid);
+    const res = await runNode('loadgen.js', [...args, '--port', String(server.port)], (warmup + duration + 25) * 1000);
+    // Machine CPU not used by this server or this loadgen (kernel network work on otherwise
+    // idle CPUs lands here too, but only a few % of a core).
+    const foreign = (machineCpuMs() - m0 - (processCpuMs(server.servingPid) - s0) - res.cpu_ms) / (Date.now() - t0);
+    return { res, foreign };
+  } finally {
+    await stopProcess(server.child);
+  }
+}
+
+async function socketWorkload(w: SocketWorkload): Promise<void> {
+  const got: Record<Server['name'], { rps: number[]; p99: number[] }> = { ss: { rps: [], p99: [] }, baseline: { rps: [], p99: [] } };
+  const args = ['--proto', w.proto, '--conns', String(CONNS), '--pipeline', String(w.pipeline), '--size', String(w.size),
+    '--warmup', String(warmup), '--duration', String(duration)];
+  for (let r = 0; r < rounds; r++) {
+    for (const name of ['ss', 'baseline'] as const) {
+      const label = `${w.name} round ${r + 1} ${name.padEnd(8)}`;
+      let run = await measure(w, name, args);
+      // Other processes on the machine (tests, builds) skew a run: redo it once things are quiet, a bounded number of times.
+      for (let retry = 0; run.foreign > MAX_FOREIGN && retry < RETRIES; retry++) {
+        console.error(`  ${label} disturbed (${run.foreign.toFixed(2)} cores used by other processes): again`);
+        await waitQuiet(30_000);
+        run = await measure(w, name, args);
+      }
+      const { res, foreign } = run;
+      if (foreign > MAX_FOREIGN) warnings.push(`${label.trim()}: ${foreign.toFixed(2)} cores used by other processes during the run`);
+      const bad = res.mismatches + res.proto_errors + res.conn_errors + res.closes + res.stalled;
+      if (bad > 0 || res.established !== CONNS || res.requests === 0) failures.push(`${label.trim()}: ${JSON.stringify(res)}`);
+      got[name].rps.push(res.rps);
+      got[name].p99.push(res.latency_us.p99);
+      console.error(`  ${label} ${fmtRate(res.rps).padStart(7)} req/s  p50 ${fmtMs(res.latency_us.p50)}  p99 ${fmtMs(res.latency_us.p99)}` +
+        `  (other load ${foreign.toFixed(2)} cores)${bad ? `  ERRORS ${bad}` : ''}`);
+    }
+  }
+  const ss = median(got.ss.rps);
+  const base = median(got.baseline.rps);
+  const ratio = ss / base;
+  rows.push({ workload: w.title, ss: `${fmtRate(ss)} req/s`, baseline: `${fmtRate(base)} req/s`, ratio,
+    ssP99: fmtMs(median(got.ss.p99)), baseP99: fmtMs(median(got.baseline.p99)), target: '≥ 0.90', met: ratio >= 0.9 });
+}
+
+/** Bytes of server RSS per idle connection: before connecting vs while holding IDLE_CONNS. */
+async function idleMemory(): Promise<void> {
+  const perConn: Record<Server['name'], number[]> = { ss: [], baseline: [] };
+  for (let r = 0; r < rounds; r++) {
+    for (const name of ['ss', 'baseline'] as const) {
+      // ss keeps its default keep-alive (15 s, longer than the hold): its per-connection timer is measured too.
+      const server = await startServer(name, 'line', ['--backlog', String(IDLE_CONNS * 2)]);
+      let child: ChildProcess | undefined;
+      try {
+        await sleep(1000);
+        const before = rssKb(server.servingPid);
+        child = track(spawn(process.execPath, [HERE + 'idle-clients.js', '--proto', 'line', '--port', String(server.port),
+          '--conns', String(IDLE_CONNS), '--hold', '10'], { stdio: ['pipe', 'pipe', 'pipe'] }));
+        let out = '';
+        let err = '';
+        child.stderr!.setEncoding('utf8').on('data', (s: string) => { err += s; });
+        const established = await new Promise<Record<string, any>>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('idle clients did not connect within 40 s')), 40_000);
+          child!.stdout!.setEncoding('utf8').on('data', (s: string) => {
+            out += s;
+            const line = out.split('\n').find((l) => l.includes('"established"'));
+            if (line) { clearTimeout(timer); resolve(JSON.parse(line)); }
+          });
+          child!.once('exit', () => { clearTimeout(timer); reject(new Error(`idle clients exited early\n${err}`)); });
+        });
+        // Hold ~4 s in all (under ss's 15 s keep-alive), sampling RSS in the second half.
+        await sleep(1500);
+        const samples: number[] = [];
+        for (let i = 0; i < 5; i++) { samples.push(rssKb(server.servingPid)); await sleep(500); }
+        child.stdin!.end('go\n');
+        await Promise.race([exited(child), sleep(20_000)]);
+        const done = JSON.parse(out.trim().split('\n').pop() ?? '{}') as Record<string, any>;
+        const bytes = ((median(samples) - before) * 1024) / IDLE_CONNS;
+        perConn[name].push(bytes);
+        if (established.established !== IDLE_CONNS || done.answered !== IDLE_CONNS || done.mismatches || done.closes || done.errors) {
+          failures.push(`idle-memory ${name} round ${r + 1}: ${JSON.stringify(done)}`);
+        }
+        console.error(`  idle-memory round ${r + 1} ${name.padEnd(8)} ${Math.round(bytes)} B/conn (RSS ${before} → ${median(samples)} KiB, ` +
+          `connected in ${established.ms} ms, ${done.answered}/${IDLE_CONNS} answered)`);
+      } finally {
+        if (child) await stopProcess(child);
+        await stopProcess(server.child);
+      }
+    }
+  }
+  const ss = median(perConn.ss);
+  const base = median(perConn.baseline);
+  const ratio = ss / base;
+  rows.push({ workload: `memory per idle connection (${IDLE_CONNS} held)`, ss: `${Math.round(ss)} B`, baseline: `${Math.round(base)} B`,
+    ratio, ssP99: '-', baseP99: '-', target: '≤ 1.25', met: ratio <= 1.25 });
+}
+
+/** In-process per-byte cost of one 64 MiB netstring, 64 KiB vs 1 MiB reads (its own process). */
+async function bigNetstring(): Promise<void> {
+  const res = await runNode('big-netstring.js', ['--reps', String(Math.max(5, rounds))], 150_000, ['--expose-gc']);
+  if (res.errors) failures.push(`netstring-64m: ${JSON.stringify(res)}`);
+  console.error(`  netstring-64m ms per 64 KiB-read run: ${res.runs_ms_64k.join(' ')}; per 1 MiB-read run: ${res.runs_ms_1m.join(' ')}`);
+  rows.push({ workload: 'netstring 64 MiB: ms/MiB, 64 KiB reads vs 1 MiB reads (ss, in-process)',
+    ss: `${res.ms_per_mib_64k.toFixed(2)} ms/MiB`, baseline: `${res.ms_per_mib_1m.toFixed(2)} ms/MiB`, ratio: res.ratio,
+    ssP99: '-', baseP99: '-', target: '≤ 1.50', met: res.ratio <= 1.5 });
+}
+
+
+async function main(): Promise<number> {
+  console.error(`bench: ${only.join(', ')}; ${rounds} round(s) of ${warmup} s warmup + ${duration} s, ${CONNS} connections`);
+
+  // First, before any socket workload: its 64 MiB allocations must not disturb them.
+  if (only.includes('netstring-64m')) await waitQuiet(10_000, 'netstring-64m').then(bigNetstring);
+  for (const w of SOCKET_WORKLOADS) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => socketWorkload(w));
+  if (only.includes('idle-memory')) await waitQuiet(10_000, 'idle-memory').then(idleMemory);
+
+  console.log('\n| workload | ss | baseline | ratio | ss p99 | baseline p99 | target | met |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    console.log(`| ${r.workload} | ${r.ss} | ${r.baseline} | ${r.ratio.toFixed(2)} | ${r.ssP99} | ${r.baseP99} | ${r.target} | ${r.met ? 'yes' : 'NOT MET'} |`);
+  }
+  for (const w of warnings) console.log(`warning: ${w}`);
+  const allMet = rows.every((r) => r.met);
+  console.log(`\n${allMet ? 'all targets met' : `targets not met: ${rows.filter((r) => !r.met).map((r) => r.workload).join('; ')}`}`);
+  if (failures.length > 0) {
+    console.log(`\nVALIDATION ERRORS in ${failures.length} run(s):`);
+    for (const f of failures) console.log(`  ${f}`);
+    return 1;
+  }
+  return 0;
+}
+
+main().then((code) => {
+  process.exitCode = code;
+  killAll('SIGKILL'); // nothing should be left; make sure
+}, (err) => {
+  if (!interrupted) console.error('bench failed:', err); // else: a child we stopped, not news
+  killAll('SIGTERM');
+  process.exitCode = 1;
+});
