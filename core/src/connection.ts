@@ -8,10 +8,9 @@ type Encoded = Buffer | Uint8Array | string;
 
 /** One message on a connection, as hooks and the handler see it. */
 export class Request<M = unknown> {
-  /** The handler's result once known (what `postRequest` gets). */
+  /** The handler's result once known (what `postRequest` gets, and what is encoded). */
   response: unknown = undefined;
-  /** Reply bytes waiting for earlier replies (pipelining with async handlers). */
-  encoded: Encoded | undefined = undefined;
+  /** Answered, and waiting only for earlier replies (pipelining with async handlers). */
   done = false;
 
   constructor(
@@ -57,8 +56,9 @@ export class Connection {
   private pending: Cumulator | null = null;
   private queue: Request[] | null = null;
   private queueHead = 0;
-  private first: Encoded | null = null;
-  private more: Uint8Array[] | null = null;
+  /** Responses to write at the end of this read (encoded together at flush). */
+  private replies: unknown[] | null = null;
+  private replyCount = 0;
   private blocked = 0;
   private reading = false;
   private ending = false;
@@ -101,28 +101,49 @@ export class Connection {
     const protocol = this.protocol;
     this.reading = true;
     try {
-      while (data.length > 0) {
-        const decoded = protocol.decode(data);
-        const message = decoded[0];
-        const rest = decoded[1];
-        if (message === undefined) {
-          data = rest;
-          break;
-        }
-        if (rest.length >= data.length) throw new Error('protocol decode returned a message without consuming input');
-        data = rest;
-        this.dispatch(message);
-        if (this.dead) return;
-      }
+      data = protocol.decodeAt !== undefined ? this.decodeAt(data) : this.decodeEach(data);
     } catch (err) {
       this.fail(err instanceof ProtocolError ? 'bad input' : 'protocol failed', err);
       return;
     } finally {
       this.reading = false;
     }
+    if (this.dead) return;
     if (data.length !== 0) (this.pending ??= new Cumulator()).keep(data, protocol.expected);
     else if (this.pending !== null) this.pending.keep(data);
     this.flush();
+  }
+
+  /** Dispatch every complete message in `data`; return what is left (cursor form: one slice per read). */
+  private decodeAt(data: Buffer): Buffer {
+    const protocol = this.protocol;
+    let start = 0;
+    while (start < data.length) {
+      const message = protocol.decodeAt!(data, start);
+      if (message === undefined) break;
+      const next = protocol.next!;
+      if (!(next > start)) throw new Error('protocol decodeAt returned a message without consuming input');
+      start = next;
+      this.dispatch(message);
+      if (this.dead) break;
+    }
+    return start === 0 ? data : data.subarray(start);
+  }
+
+  /** The same with `decode`'s `[message, rest]` form. */
+  private decodeEach(data: Buffer): Buffer {
+    const protocol = this.protocol;
+    while (data.length > 0) {
+      const decoded = protocol.decode(data);
+      const message = decoded[0];
+      const rest = decoded[1];
+      if (message === undefined) return rest;
+      if (rest.length >= data.length) throw new Error('protocol decode returned a message without consuming input');
+      data = rest;
+      this.dispatch(message);
+      if (this.dead) break;
+    }
+    return data;
   }
 
   private dispatch(message: unknown): void {
@@ -147,19 +168,10 @@ export class Connection {
   private reply(request: Request, result: unknown): void {
     request.response = result;
     if (this.server.postRequest !== undefined) this.server.postRequest.call(request, result);
-    if (result === undefined) {
-      if (this.queue !== null) this.enqueueDone(request, undefined);
-      return;
-    }
-    const encoded = this.protocol.encode(result);
-    if (this.queue !== null) this.enqueueDone(request, encoded);
-    else this.push(encoded);
-  }
-
-  private enqueueDone(request: Request, encoded: Encoded | undefined): void {
-    request.encoded = encoded;
-    request.done = true;
-    this.queue!.push(request);
+    if (this.queue !== null) {
+      request.done = true; // behind a reply still being worked on
+      this.queue.push(request);
+    } else if (result !== undefined) this.push(result);
   }
 
   private await(request: Request, promise: Promise<unknown>): void {
@@ -173,20 +185,14 @@ export class Connection {
 
   private settle(request: Request, result: unknown): void {
     if (this.dead) return;
-    try {
-      request.response = result;
-      if (this.server.postRequest !== undefined) this.server.postRequest.call(request, result);
-      request.encoded = result === undefined ? undefined : this.protocol.encode(result);
-    } catch (err) {
-      this.fail('protocol failed', err);
-      return;
-    }
+    request.response = result;
+    if (this.server.postRequest !== undefined) this.server.postRequest.call(request, result);
     request.done = true;
     const queue = this.queue!;
     let i = this.queueHead;
     for (; i < queue.length && queue[i]!.done; i++) {
-      const encoded = queue[i]!.encoded;
-      if (encoded !== undefined) this.push(encoded);
+      const response = queue[i]!.response;
+      if (response !== undefined) this.push(response);
     }
     if (i === queue.length) {
       this.queue = null;
@@ -196,35 +202,56 @@ export class Connection {
     if (!this.reading) this.flush();
   }
 
-  /** Add one encoded reply to the batch written at the end of this read. */
-  private push(encoded: Encoded): void {
-    if (this.first === null) this.first = encoded;
-    else (this.more ??= []).push(typeof encoded === 'string' ? Buffer.from(encoded) : encoded);
+  /** Add one response to the batch written at the end of this read. */
+  private push(response: unknown): void {
+    (this.replies ??= [])[this.replyCount++] = response;
   }
 
+  /** Encode the batched responses together and write them with one write. */
   private flush(): void {
-    const first = this.first;
-    if (first !== null) {
-      this.first = null;
-      const more = this.more;
-      let data: Encoded = first;
-      if (more !== null && more.length > 0) {
-        const head = typeof first === 'string' ? Buffer.from(first) : first;
-        let total = head.length;
-        for (let i = 0; i < more.length; i++) total += more[i]!.length;
-        const out = Buffer.allocUnsafe(total);
-        out.set(head, 0);
-        let offset = head.length;
-        for (let i = 0; i < more.length; i++) {
-          out.set(more[i]!, offset);
-          offset += more[i]!.length;
-        }
-        more.length = 0;
-        data = out;
+    const count = this.replyCount;
+    if (count > 0) {
+      this.replyCount = 0;
+      let data: Encoded;
+      try {
+        data = this.encode(this.replies!, count);
+      } catch (err) {
+        this.fail('protocol failed', err);
+        return;
       }
       if (!this.socket.write(data)) this.block(BLOCKED_WRITE);
     }
     if (this.ending && this.queue === null) this.close();
+  }
+
+  private encode(replies: unknown[], count: number): Encoded {
+    const protocol = this.protocol;
+    if (protocol.encodeInto !== undefined) {
+      let total = 0;
+      for (let i = 0; i < count; i++) total += protocol.encodedLength!(replies[i]);
+      const out = Buffer.allocUnsafe(total);
+      let offset = 0;
+      for (let i = 0; i < count; i++) {
+        offset = protocol.encodeInto(replies[i], out, offset);
+        replies[i] = undefined;
+      }
+      return out;
+    }
+    if (count === 1) {
+      const one = protocol.encode(replies[0]);
+      replies[0] = undefined;
+      return one;
+    }
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      const encoded = protocol.encode(replies[i]);
+      const part = typeof encoded === 'string' ? Buffer.from(encoded) : encoded;
+      parts.push(part);
+      total += part.length;
+      replies[i] = undefined;
+    }
+    return Buffer.concat(parts, total);
   }
 
   private block(reason: number): void {
@@ -284,6 +311,7 @@ export class Connection {
    */
   fail(what: string, err: unknown): void {
     if (this.dead) return;
+    this.dead = true; // nothing more is read or answered (and a failing flush cannot come back here)
     this.error = err instanceof Error ? err : new Error(String(err));
     const log = this.server.log;
     const line = `connection ${this.id} (${this.peer}): ${what}: ${errorMessage(err)}; closed`;
@@ -291,16 +319,16 @@ export class Connection {
     else log.error({ conn: this.id, peer: this.peer, err }, line);
     this.queue = null;
     this.flush();
-    if (this.socket.writableLength === 0) {
-      this.destroy();
+    const socket = this.socket;
+    if (socket.writableLength === 0) {
+      socket.destroy();
       return;
     }
     // Let the earlier replies drain, but not for long: this client is not served any more.
-    this.dead = true;
-    this.socket.pause();
-    this.socket.once('finish', onFinish);
-    this.socket.end();
-    setTimeout(onFinish.bind(this.socket), LINGER_MS).unref();
+    socket.pause();
+    socket.once('finish', onFinish);
+    socket.end();
+    setTimeout(onFinish.bind(socket), LINGER_MS).unref();
   }
 
   /** @internal A reset or broken pipe: the client went away. */

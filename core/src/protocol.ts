@@ -10,16 +10,34 @@ import type { Request } from './connection.js';
  * `ProtocolError` on malformed or over-long input, which closes that connection.
  * To keep cost linear in the bytes received, a decoder should not rescan bytes it has
  * already seen: the framework keeps `rest` and appends to it without copying it again.
+ * `encode` turns a response into bytes (and is what a client uses to send).
+ *
+ * The optional members let the framework go faster; `decode` and `encode` must still work.
  */
 export interface Protocol<M = Buffer, R = M> {
   decode(data: Buffer): [message: M | undefined, rest: Buffer];
   encode(message: R): Buffer | Uint8Array | string;
   /**
-   * Optional: after `decode` asked for more data, how many bytes `data` must hold for the
-   * next message, when the decoder knows (a length prefix). The framework then holds
-   * reads without decoding and joins them once into a buffer of that size.
+   * After a decode asked for more data: how many bytes `data` must hold for the next
+   * message, when the decoder knows (a length prefix). The framework then holds reads
+   * without decoding and joins them once into a buffer of that size.
    */
   readonly expected?: number;
+  /**
+   * Cursor form of `decode`, preferred when present: the message that begins at `start`
+   * in `data`, or undefined when it is not complete yet (scan state is then kept relative
+   * to `start`, where the next call's data will begin). After a message, `next` is where
+   * the following one begins. Saves slicing `rest` for every message.
+   */
+  decodeAt?(data: Buffer, start: number): M | undefined;
+  readonly next?: number;
+  /**
+   * With `encodeInto`, preferred to `encode`: every reply of one read is encoded straight
+   * into one buffer of the summed lengths, then written once.
+   */
+  encodedLength?(message: R): number;
+  /** Write `message` encoded into `out` at `offset`; return the offset after it. */
+  encodeInto?(message: R, out: Buffer, offset: number): number;
 }
 
 /** Responses a handler may give: something the protocol encodes, or undefined for no reply. */

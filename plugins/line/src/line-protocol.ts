@@ -3,38 +3,61 @@ import { ProtocolError, type Protocol } from '@socketserver/core';
 const NL = 0x0a;
 const CR = 0x0d;
 
+type Reply = Buffer | Uint8Array | string;
+
 /**
  * Messages are the bytes up to `\n`; a trailing `\r` is stripped. Replies get `\n`.
  *
  * Malformed input: a line longer than `maxLine` bytes (not counting `\r\n`) is a
  * `ProtocolError`, raised as soon as the pending bytes prove it, without waiting for
- * the newline. Bytes already scanned for `\n` are not scanned again.
+ * the newline. Bytes already searched for `\n` are not searched again.
  */
-export class LineProtocol implements Protocol<Buffer, Buffer | Uint8Array | string> {
-  /** How far the pending data has been searched for a newline. */
+export class LineProtocol implements Protocol<Buffer, Reply> {
+  /** Where the line after the last one decoded begins. */
+  next = 0;
+  /** How much of the pending line has been searched for a newline. */
   private scanned = 0;
 
   constructor(readonly maxLine: number) {}
 
-  decode(data: Buffer): [Buffer | undefined, Buffer] {
-    const nl = data.indexOf(NL, this.scanned);
+  decodeAt(data: Buffer, start: number): Buffer | undefined {
+    const nl = data.indexOf(NL, start + this.scanned);
     if (nl === -1) {
+      const pending = data.length - start;
       // One byte of slack: it may be the `\r` of a line of exactly maxLine bytes.
-      if (data.length > this.maxLine + 1) this.tooLong();
-      this.scanned = data.length;
-      return [undefined, data];
+      if (pending > this.maxLine + 1) this.tooLong();
+      this.scanned = pending;
+      return undefined;
     }
     this.scanned = 0;
-    const end = nl > 0 && data[nl - 1] === CR ? nl - 1 : nl;
-    if (end > this.maxLine) this.tooLong();
-    return [data.subarray(0, end), data.subarray(nl + 1)];
+    const end = nl > start && data[nl - 1] === CR ? nl - 1 : nl;
+    if (end - start > this.maxLine) this.tooLong();
+    this.next = nl + 1;
+    return data.subarray(start, end);
   }
 
-  encode(message: Buffer | Uint8Array | string): Buffer {
-    if (typeof message === 'string') return Buffer.from(`${message}\n`);
-    const out = Buffer.allocUnsafe(message.length + 1);
-    out.set(message, 0);
-    out[message.length] = NL;
+  decode(data: Buffer): [Buffer | undefined, Buffer] {
+    const line = this.decodeAt(data, 0);
+    return line === undefined ? [undefined, data] : [line, data.subarray(this.next)];
+  }
+
+  encodedLength(message: Reply): number {
+    return (typeof message === 'string' ? Buffer.byteLength(message) : message.length) + 1;
+  }
+
+  encodeInto(message: Reply, out: Buffer, offset: number): number {
+    if (typeof message === 'string') offset += out.write(message, offset);
+    else {
+      out.set(message, offset);
+      offset += message.length;
+    }
+    out[offset] = NL;
+    return offset + 1;
+  }
+
+  encode(message: Reply): Buffer {
+    const out = Buffer.allocUnsafe(this.encodedLength(message));
+    this.encodeInto(message, out, 0);
     return out;
   }
 
