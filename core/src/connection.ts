@@ -34,9 +34,12 @@ type Owned = Socket & { [kConnection]: Connection };
 
 // Listeners shared by every socket (no closures per connection: idle connections stay small).
 function onData(this: Owned, chunk: Buffer) { this[kConnection].receive(chunk); }
-function onDrain(this: Owned) { this[kConnection].unblock(BLOCKED_WRITE); }
+function onDrain(this: Owned) {
+  const connection = this[kConnection];
+  connection.lastActive = Date.now(); // the client read our replies: not idle
+  connection.unblock(BLOCKED_WRITE);
+}
 function onEnd(this: Owned) { this[kConnection].finish(); }
-function onTimeout(this: Owned) { this[kConnection].idle(); }
 function onError(this: Owned, err: Error) { this[kConnection].socketError(err); }
 function onClose(this: Owned) { this[kConnection].closed(); }
 function onFinish(this: Socket) { this.destroy(); }
@@ -52,6 +55,8 @@ export class Connection {
   requests = 0;
   /** Why the connection closed, if it did not close cleanly. */
   error: Error | undefined = undefined;
+  /** When it last read or wrote (Date.now()): the server's keep-alive sweep compares it. */
+  lastActive = Date.now();
   private readonly protocol: Protocol<unknown, unknown>;
   private pending: Cumulator | null = null;
   private queue: Request[] | null = null;
@@ -73,14 +78,9 @@ export class Connection {
     this.protocol = server.newProtocol();
     (socket as Owned)[kConnection] = this;
     socket.on('data', onData);
-    socket.on('drain', onDrain);
     socket.on('end', onEnd);
     socket.on('error', onError);
     socket.on('close', onClose);
-    if (server.keepAliveMs > 0) {
-      socket.setTimeout(server.keepAliveMs);
-      socket.on('timeout', onTimeout);
-    }
   }
 
   get remoteAddress(): string | undefined { return this.socket.remoteAddress; }
@@ -96,6 +96,7 @@ export class Connection {
 
   /** One read from the client. */
   receive(chunk: Buffer): void {
+    this.lastActive = Date.now();
     let data = this.pending === null ? chunk : this.pending.append(chunk);
     if (data === undefined) return; // the decoder said the next message needs more
     const protocol = this.protocol;
@@ -219,6 +220,7 @@ export class Connection {
         this.fail('protocol failed', err);
         return;
       }
+      this.lastActive = Date.now();
       if (!this.socket.write(data)) this.block(BLOCKED_WRITE);
     }
     if (this.ending && this.queue === null) this.close();
@@ -256,6 +258,7 @@ export class Connection {
 
   private block(reason: number): void {
     if (this.blocked === 0) this.socket.pause();
+    if (reason === BLOCKED_WRITE && (this.blocked & BLOCKED_WRITE) === 0) this.socket.once('drain', onDrain);
     this.blocked |= reason;
   }
 
@@ -272,7 +275,7 @@ export class Connection {
     if (this.queue === null && !this.reading) this.close();
   }
 
-  /** @internal No read or write for keep_alive seconds. */
+  /** @internal No read or write for keep_alive seconds (the server's sweep found it). */
   idle(): void {
     if (this.queue !== null || this.dead) return; // a handler is still working: not idle
     this.server.log.debug({ conn: this.id, peer: this.peer }, `connection ${this.id} (${this.peer}): idle for ${this.server.keepAliveMs / 1000}s; closed`);

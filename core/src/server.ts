@@ -36,6 +36,7 @@ export class Server implements ServerStats {
   private refusedSince = 0;
   private refusedLogAt = 0;
   private idleWaiters: (() => void)[] = [];
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(readonly app: App) {
     this.log = app.log;
@@ -61,6 +62,12 @@ export class Server implements ServerStats {
     this.connectionMade = tapped(hooks.connectionMade);
     this.connectionLost = tapped(hooks.connectionLost);
     this.started = true;
+    if (this.keepAliveMs > 0) {
+      // One timer for every connection (as Node's http server does) rather than one each:
+      // idle connections stay small. An idle one is closed after keep_alive to keep_alive + period.
+      const period = Math.min(1000, Math.max(50, this.keepAliveMs / 4));
+      this.sweeper = setInterval(() => this.sweep(), period).unref();
+    }
     const early = this.early;
     this.early = [];
     for (const socket of early) if (!socket.destroyed) this.accept(socket);
@@ -81,6 +88,12 @@ export class Server implements ServerStats {
     this.connections.add(connection);
     if (this.connectionMade !== undefined) this.connectionMade.call(connection);
   };
+
+  /** Close the connections that neither read nor wrote for keep_alive. */
+  private sweep(): void {
+    const since = Date.now() - this.keepAliveMs;
+    for (const connection of this.connections) if (connection.lastActive <= since) connection.idle();
+  }
 
   /** Over the cap: close at once, and say so at most once a second however many arrive. */
   private refuse(socket: Socket): void {
@@ -108,6 +121,7 @@ export class Server implements ServerStats {
    * Whatever is still open after `graceMs` is closed by force. Resolves when none is left.
    */
   async shutdown(graceMs: number): Promise<void> {
+    clearInterval(this.sweeper);
     for (const socket of this.early.splice(0)) socket.destroy();
     for (const connection of this.connections) connection.shutdown();
     if (this.connections.size === 0) return;

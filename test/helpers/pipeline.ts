@@ -27,7 +27,6 @@ export class FakeSocket extends EventEmitter {
   }
   pause(): this { this.paused = true; return this; }
   resume(): this { this.paused = false; return this; }
-  setTimeout(): this { return this; }
   end(): this {
     this.writableEnded = true;
     this.emit('finish');
