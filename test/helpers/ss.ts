@@ -100,18 +100,12 @@ export interface SpawnOptions {
   /** startSs adds `--bind 127.0.0.1:0` unless a bind is given; false serves exactly the arguments (a config's own bind). */
   freePort?: boolean;
   env?: Record<string, string | undefined>;
-  /** Run as this user (a test running as root uses it to make permissions bite). */
-  uid?: number;
-  gid?: number;
 }
 
 function spawnSs(args: readonly string[], opts: SpawnOptions): ChildProcess {
   const env: Record<string, string | undefined> = { ...process.env, ...opts.env };
   for (const key of Object.keys(env)) if (key.startsWith('SS_') && !(opts.env && key in opts.env)) delete env[key];
-  return spawn(process.execPath, [SS_BIN, ...args], {
-    cwd: opts.cwd ?? REPO, env, stdio: ['ignore', 'pipe', 'pipe'],
-    ...(opts.uid !== undefined ? { uid: opts.uid } : {}), ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
-  });
+  return spawn(process.execPath, [SS_BIN, ...args], { cwd: opts.cwd ?? REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /**
