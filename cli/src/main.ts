@@ -42,7 +42,7 @@ async function main(args: string[]): Promise<number> {
   const prog = buildProgram(settings, {
     serve: (opts) => serveCommand(discovery!, cliValues(opts, registry)),
     config: (opts) => configCommand(discovery!, cliValues(opts, registry), opts.json === true),
-    plugins: (opts) => pluginsCommand(discovery!, opts.json === true),
+    plugins: (opts) => pluginsCommand(discovery!, cliValues(opts, registry), opts.json === true),
   });
   const parsed = prog.parse(['node', 'ss', ...normalizeArgv(args, settings)], {
     lazy: true,

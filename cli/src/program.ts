@@ -42,7 +42,7 @@ export function buildProgram(settings: readonly Setting[], actions: Actions): sa
   prog.command('plugins')
     .describe('Show what each configured plugin name resolves to, with its protocol, handler, settings and hooks.')
     .option('--json', 'Print JSON');
-  addSettings(prog, settings.filter((s) => s.name === 'config' || s.name === 'plugins'));
+  addSettings(prog, settings);
   prog.action((opts: Options) => actions.plugins(opts));
   return prog;
 }

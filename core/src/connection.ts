@@ -10,7 +10,7 @@ type Encoded = Buffer | Uint8Array | string;
 export class Request<M = unknown> {
   /** The handler's result once known (what `postRequest` gets, and what is encoded). */
   response: unknown = undefined;
-  /** Answered, and waiting only for earlier replies (pipelining with async handlers). */
+  /** @internal Answered, and waiting only for earlier replies (pipelining with async handlers). */
   done = false;
 
   constructor(
@@ -329,8 +329,7 @@ export class Connection {
     }
     // Let the earlier replies drain, but not for long: this client is not served any more.
     socket.pause();
-    socket.once('finish', onFinish);
-    socket.end();
+    this.close();
     setTimeout(onFinish.bind(socket), LINGER_MS).unref();
   }
 

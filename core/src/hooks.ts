@@ -5,8 +5,21 @@ import { timeLimit } from './time-limit.js';
 import type { Connection, Request } from './connection.js';
 import type { Monitor, Worker, Info } from './app.js';
 
-/** Start-up hooks fail start-up; every other tap that throws is logged and skipped. */
-const STARTUP = new Set(['monitorStart', 'workerStart']);
+/**
+ * What a failing tap does, by hook: a start-up tap fails start-up (and has a time
+ * limit); any other tap is logged with its plugin's name and skipped — a sync one at no
+ * extra cost per call, an async one still awaited, a waterfall one passing its input on.
+ */
+const KIND = {
+  monitorStart: 'startup',
+  workerStart: 'startup',
+  connectionMade: 'sync',
+  preRequest: 'sync',
+  postRequest: 'sync',
+  connectionLost: 'sync',
+  info: 'waterfall',
+  workerStop: 'async',
+} as const;
 
 export function createHooks() {
   return Object.freeze({
@@ -48,47 +61,38 @@ function who(tap: Tap, plugin: string | undefined): string {
  */
 export function guardHooks(hooks: Hooks, opts: GuardOptions): void {
   for (const [hookName, hook] of Object.entries(hooks) as [HookName, Hooks[HookName]][]) {
+    const kind = KIND[hookName];
     hook.intercept({
       register(tap: Tap & { fn: Function; type: string }) {
         const fn = tap.fn;
         const plugin = opts.currentPlugin();
         const name = who(tap, plugin);
-        const report = (err: unknown) =>
-          opts.log.error({ plugin: plugin ?? tap.name, hook: hookName, err }, `${name} failed in ${hookName}: ${errorMessage(err)}`);
-        if (STARTUP.has(hookName)) {
-          const fail = (err: unknown) =>
-            err instanceof StartupError ? err : new StartupError(`${name} failed in ${hookName}: ${errorMessage(err)}`);
-          const run = (arg: unknown): Promise<void> => {
-            const p = tap.type === 'async'
-              ? new Promise<void>((res, rej) => fn(arg, (err?: unknown) => (err ? rej(err) : res())))
-              : Promise.resolve().then(() => fn(arg));
-            return timeLimit(p, opts.startupTimeout(), () => `${name} did not finish ${hookName} within ${opts.startupTimeout() / 1000}s`)
-              .catch((err) => { throw fail(err); });
-          };
-          return { ...tap, type: 'promise', fn: run } as typeof tap;
-        }
-        if (hookName === 'info') {
-          const run = async (info: Info) => {
+        const failed = (err: unknown) => `${name} failed in ${hookName}: ${errorMessage(err)}`;
+        const report = (err: unknown) => opts.log.error({ plugin: plugin ?? tap.name, hook: hookName, err }, failed(err));
+        if (kind === 'sync') {
+          const run = (a: unknown, b: unknown) => {
             try {
-              const out = tap.type === 'async'
-                ? await new Promise((res, rej) => fn(info, (err: unknown, v: unknown) => (err ? rej(err) : res(v))))
-                : await fn(info);
-              return out === undefined ? info : out;
+              fn(a, b);
             } catch (err) {
               report(err);
-              return info;
             }
           };
-          return { ...tap, type: 'promise', fn: run } as typeof tap;
+          return { ...tap, fn: run } as typeof tap;
         }
-        const run = (a: unknown, b: unknown) => {
-          try {
-            fn(a, b);
-          } catch (err) {
-            report(err);
-          }
-        };
-        return { ...tap, fn: run } as typeof tap;
+        // Whatever the tap's own style (tap, tapAsync, tapPromise), call it as a promise.
+        const call = (arg: unknown): Promise<unknown> => tap.type === 'async'
+          ? new Promise((resolve, reject) => fn(arg, (err: unknown, value: unknown) => (err ? reject(err) : resolve(value))))
+          : Promise.resolve().then(() => fn(arg));
+        let run: (arg: unknown) => Promise<unknown>;
+        if (kind === 'startup') {
+          run = (arg) => timeLimit(call(arg), opts.startupTimeout(), () => `${name} did not finish ${hookName} within ${opts.startupTimeout() / 1000}s`)
+            .then(() => undefined, (err) => { throw err instanceof StartupError ? err : new StartupError(failed(err)); });
+        } else if (kind === 'waterfall') {
+          run = (arg) => call(arg).then((out) => (out === undefined ? arg : out), (err) => { report(err); return arg; });
+        } else {
+          run = (arg) => call(arg).then(() => undefined, report);
+        }
+        return { ...tap, type: 'promise', fn: run } as typeof tap;
       },
     } as never);
   }

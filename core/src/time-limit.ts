@@ -6,7 +6,6 @@ export function timeLimit<T>(promise: Promise<T>, ms: number, message: () => str
   let timer: NodeJS.Timeout | undefined;
   const limit = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new StartupError(message())), ms);
-    timer.unref();
   });
   return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
 }

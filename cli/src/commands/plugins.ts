@@ -1,4 +1,4 @@
-import { createHooks, type Discovery, type HookName, type LoadedPlugin } from '@socketserver/core';
+import { createHooks, createLogger, resolveSettings, type Discovery, type HookName, type LoadedPlugin, type ResolvedSettings } from '@socketserver/core';
 
 interface PluginReport {
   name: string;
@@ -14,16 +14,17 @@ interface PluginReport {
   error?: string;
 }
 
-/** Hooks a plugin taps, found by applying it to a scratch hook table (apply should only tap). */
-async function tappedHooks(loaded: LoadedPlugin, discovery: Discovery): Promise<HookName[]> {
+/** Hooks a plugin taps, found by applying it to a scratch app with a fresh hook table (apply should only tap). */
+async function tappedHooks(loaded: LoadedPlugin, discovery: Discovery, settings: ResolvedSettings): Promise<HookName[]> {
   const hooks = createHooks();
-  const scratch = { hooks, cfg: {}, name: loaded.plugin.name, log: console, discovery };
+  const scratch = { hooks, cfg: settings.values, settings, name: loaded.plugin.name, log: createLogger('silent'), discovery };
   await loaded.plugin.apply?.(scratch as never);
   return (Object.keys(hooks) as HookName[]).filter((h) => hooks[h].taps.length > 0);
 }
 
 /** `ss plugins`: what each configured name resolved to and what the plugin provides. */
-export async function pluginsCommand(discovery: Discovery, json: boolean): Promise<number> {
+export async function pluginsCommand(discovery: Discovery, cli: Record<string, unknown>, json: boolean): Promise<number> {
+  const settings = resolveSettings(discovery, cli);
   const reports: PluginReport[] = [];
   for (const loaded of discovery.plugins) {
     const { plugin, resolution } = loaded;
@@ -40,7 +41,7 @@ export async function pluginsCommand(discovery: Discovery, json: boolean): Promi
       hooks: [],
     };
     try {
-      report.hooks = await tappedHooks(loaded, discovery);
+      report.hooks = await tappedHooks(loaded, discovery, settings);
     } catch (err) {
       report.error = `apply failed: ${(err as Error).message}`;
     }
