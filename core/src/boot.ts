@@ -25,10 +25,6 @@ export interface Discovery {
   layers(cli: Readonly<Record<string, unknown>>): Layers;
 }
 
-function pluginName(spec: PluginSpec): string {
-  return typeof spec === 'string' ? spec : spec[0];
-}
-
 /**
  * Find the config file, load the plugins it (or the command line, or SS_PLUGIN) names,
  * and register their settings. Values are checked later by `resolveSettings`, once the
@@ -79,7 +75,7 @@ export async function discover(opts: DiscoverOptions): Promise<Discovery> {
       const setting = registry.get(key);
       if (!setting || setting.owner !== loaded.plugin.name) {
         const own = registry.ownedBy(loaded.plugin.name).map((s) => s.name).join(', ') || 'none';
-        throw new UsageError(`config ${config?.file ?? ''}: plugin "${pluginName(loaded.spec)}" has no setting "${key}" (its settings: ${own})`);
+        throw new UsageError(`config ${config?.file ?? ''}: plugin "${loaded.spec}" has no setting "${key}" (its settings: ${own})`);
       }
       pluginValues[key] = v;
     }
