@@ -1,6 +1,7 @@
 export { definePlugin, type PluginDef } from './plugin.js';
 export { defineConfig, type Config } from './config.js';
 export type { Protocol, Handler, HandlerResult } from './protocol.js';
+export { CursorProtocol } from './cursor-protocol.js';
 export { ProtocolError, UsageError, StartupError } from './errors.js';
 export { SettingsRegistry, type SettingDef, type Setting, type Source, type ResolvedSettings } from './settings.js';
 export type { SettingType, PluginSpec } from './setting-types.js';

@@ -1,4 +1,4 @@
-import { ProtocolError, type Protocol } from '@socketserver/core';
+import { CursorProtocol, ProtocolError } from '@socketserver/core';
 
 const NL = 0x0a;
 const CR = 0x0d;
@@ -12,13 +12,13 @@ type Reply = Buffer | Uint8Array | string;
  * `ProtocolError`, raised as soon as the pending bytes prove it, without waiting for
  * the newline. Bytes already searched for `\n` are not searched again.
  */
-export class LineProtocol implements Protocol<Buffer, Reply> {
-  /** Where the line after the last one decoded begins. */
-  next = 0;
+export class LineProtocol extends CursorProtocol<Buffer, Reply> {
   /** How much of the pending line has been searched for a newline. */
   private scanned = 0;
 
-  constructor(readonly maxLine: number) {}
+  constructor(readonly maxLine: number) {
+    super();
+  }
 
   decodeAt(data: Buffer, start: number): Buffer | undefined {
     const nl = data.indexOf(NL, start + this.scanned);
@@ -36,11 +36,6 @@ export class LineProtocol implements Protocol<Buffer, Reply> {
     return data.subarray(start, end);
   }
 
-  decode(data: Buffer): [Buffer | undefined, Buffer] {
-    const line = this.decodeAt(data, 0);
-    return line === undefined ? [undefined, data] : [line, data.subarray(this.next)];
-  }
-
   encodedLength(message: Reply): number {
     return (typeof message === 'string' ? Buffer.byteLength(message) : message.length) + 1;
   }
@@ -53,12 +48,6 @@ export class LineProtocol implements Protocol<Buffer, Reply> {
     }
     out[offset] = NL;
     return offset + 1;
-  }
-
-  encode(message: Reply): Buffer {
-    const out = Buffer.allocUnsafe(this.encodedLength(message));
-    this.encodeInto(message, out, 0);
-    return out;
   }
 
   private tooLong(): never {

@@ -1,4 +1,4 @@
-import { ProtocolError, type Protocol } from '@socketserver/core';
+import { CursorProtocol, ProtocolError } from '@socketserver/core';
 
 const COLON = 0x3a;
 const COMMA = 0x2c;
@@ -18,16 +18,16 @@ type Reply = Buffer | Uint8Array | string;
  * The length prefix is parsed once; while the payload arrives only its size is compared,
  * and `expected` tells the framework the frame's size so it can join the reads once.
  */
-export class NetstringProtocol implements Protocol<Buffer, Reply> {
-  /** Where the frame after the last one decoded begins. */
-  next = 0;
+export class NetstringProtocol extends CursorProtocol<Buffer, Reply> {
   /** Digits of the pending length prefix parsed so far, and their value. */
   private digits = 0;
   private length = 0;
   /** Size of the whole pending frame once its prefix is complete, else 0. */
   private frame = 0;
 
-  constructor(readonly maxLength: number) {}
+  constructor(readonly maxLength: number) {
+    super();
+  }
 
   /** Bytes the pending frame needs in all, once its prefix is parsed. */
   get expected(): number {
@@ -43,11 +43,6 @@ export class NetstringProtocol implements Protocol<Buffer, Reply> {
     this.frame = this.digits = this.length = 0;
     this.next = end;
     return payload;
-  }
-
-  decode(data: Buffer): [Buffer | undefined, Buffer] {
-    const payload = this.decodeAt(data, 0);
-    return payload === undefined ? [undefined, data] : [payload, data.subarray(this.next)];
   }
 
   /** Scan the length digits not yet seen; true once the `:` is found. */
@@ -89,11 +84,6 @@ export class NetstringProtocol implements Protocol<Buffer, Reply> {
     return offset + 1;
   }
 
-  encode(message: Reply): Buffer {
-    const out = Buffer.allocUnsafe(this.encodedLength(message));
-    this.encodeInto(message, out, 0);
-    return out;
-  }
 }
 
 function decimalDigits(n: number): number {
