@@ -23,7 +23,7 @@ test('keep-alive closes an idle connection and spares an active one', async (t) 
   t.true(Date.now() - opened < 15_000);
 });
 
-test('keep-alive counts writes: a slow reply keeps the connection open', async (t) => {
+test('keep-alive: a connection waiting for a slow reply is not idle', async (t) => {
   const ss = await startSs(['--plugin', 'line', '--keep-alive', '1', '--handler', './test/fixtures/runtime/handler.ts']);
   t.teardown(() => ss.stop());
   const c = await Client.open(ss.port);
