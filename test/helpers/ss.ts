@@ -108,6 +108,11 @@ function spawnSs(args: readonly string[], opts: SpawnOptions): ChildProcess {
   return spawn(process.execPath, [SS_BIN, ...args], { cwd: opts.cwd ?? REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+/** Start `ss ARGS` without waiting for anything (the test decides when it is ready). */
+export function launchSs(args: readonly string[], opts: SpawnOptions = {}): SsProcess {
+  return new SsProcess(spawnSs(args, opts));
+}
+
 /**
  * Start `ss serve ARGS` and resolve once it serves. Stopped by pid at teardown via `t.teardown(() => ss.stop())`.
  * Binds 127.0.0.1:0 unless ARGS has a --bind.
@@ -115,7 +120,7 @@ function spawnSs(args: readonly string[], opts: SpawnOptions): ChildProcess {
 export async function startSs(args: readonly string[], opts: SpawnOptions = {}): Promise<SsProcess> {
   const given = opts.freePort === false || args.some((a) => a === '-b' || a.startsWith('--bind')) || opts.env?.SS_BIND;
   const withBind = given ? args : [...args, '--bind', '127.0.0.1:0'];
-  const ss = new SsProcess(spawnSs(['serve', ...withBind], opts));
+  const ss = launchSs(['serve', ...withBind], opts);
   try {
     await ss.waitForLog((l) => l.msg.startsWith('serving '), 20_000);
   } catch (err) {
@@ -132,7 +137,7 @@ export interface Result extends Exit {
 
 /** Run `ss ARGS` to completion (killed after `timeoutMs`). */
 export async function runSs(args: readonly string[], opts: SpawnOptions & { timeoutMs?: number } = {}): Promise<Result> {
-  const ss = new SsProcess(spawnSs(args, opts));
+  const ss = launchSs(args, opts);
   const timer = setTimeout(() => { try { process.kill(ss.pid, 'SIGKILL'); } catch { /* gone */ } }, opts.timeoutMs ?? 20_000);
   const exit = await ss.exited;
   clearTimeout(timer);

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '../helpers/client.js';
-import { startSs } from '../helpers/ss.js';
+import { launchSs, startSs } from '../helpers/ss.js';
 
 test('several binds at once: two TCP ports and a unix socket, port 0 logged as the real port', async (t) => {
   const path = join(mkdtempSync(join(tmpdir(), 'ss-binds-')), 's.sock');
@@ -95,4 +95,27 @@ test('INT: quick stop, exit 0', async (t) => {
   t.true(Date.now() - started < 3000, 'did not wait for the slow request');
   await busy.waitClose();
   t.is(String(busy.received), '');
+});
+
+test('--log-level debug shows a keep-alive close; --log-level warn hides info lines', async (t) => {
+  const ss = await startSs(['--plugin', 'line', '--keep-alive', '0.3', '--log-level', 'debug']);
+  t.teardown(() => ss.stop());
+  const c = await Client.open(ss.port);
+  await c.waitClose();
+  const line = await ss.waitForLog((l) => /idle for 0\.3s; closed/.test(l.msg));
+  t.is(line.level, 20);
+
+  const path = join(mkdtempSync(join(tmpdir(), 'ss-quiet-')), 'q.sock');
+  const quiet = launchSs(['serve', '--plugin', 'line', '--bind', `unix:${path}`, '--log-level', 'warn']);
+  t.teardown(() => quiet.stop());
+  let client: Client | undefined;
+  for (let i = 0; i < 100 && !client; i++) { // until it accepts (≤ 10 s)
+    client = await Client.open(path).catch(() => undefined);
+    if (!client) await new Promise((r) => setTimeout(r, 100));
+  }
+  client!.send('still served\n');
+  t.deepEqual(await client!.lines(1), ['still served']);
+  client!.destroy();
+  t.is((await quiet.stop()).code, 0);
+  t.is(quiet.logs.filter((l) => l.level < 40).length, 0, quiet.stderr);
 });
