@@ -1,4 +1,5 @@
 import type { App, Info, Monitor, Worker } from './app.js';
+import { releaseCompiler } from './import-module.js';
 import { closeAll, listenAll, type Listener } from './listener.js';
 import { Server } from './server.js';
 import { version } from './version.js';
@@ -46,6 +47,7 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
     throw err;
   }
   server.start();
+  releaseCompiler(); // everything is loaded: keep the serving heap small
   app.log.info({ workers: 0 }, `serving ${app.name} in process ${process.pid}`);
 
   let stopping: Promise<void> | undefined;

@@ -1,0 +1,14 @@
+import test from 'ava';
+import { serve } from '@socketserver/core';
+import { pipeline } from '../helpers/pipeline.js';
+
+test('serving lets go of the TypeScript compiler and undoes its global changes to Error', async (t) => {
+  const original = { prepare: Error.prepareStackTrace, limit: Error.stackTraceLimit };
+  // Built in the repository, so socketserver.config.ts is compiled on the way.
+  const { app } = await pipeline({ plugin: ['echo'], bind: '127.0.0.1:0', handler: './test/fixtures/runtime/handler.ts' });
+  t.not(Error.stackTraceLimit, original.limit, 'the compiler did change it while loading');
+  const running = await serve(app, { signals: false });
+  t.teardown(() => running.stop('quick'));
+  t.is(Error.stackTraceLimit, original.limit);
+  t.is(Error.prepareStackTrace, original.prepare);
+});
