@@ -1,7 +1,7 @@
 import { AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook, type Tap } from 'tapable';
 import type { Logger } from 'pino';
-import { errorMessage, StartupError } from './errors.js';
-import { timeLimit } from './time-limit.js';
+import { errorMessage } from './errors.js';
+import { startupStep } from './time-limit.js';
 import type { Connection, Request } from './connection.js';
 import type { Monitor, Worker, Info } from './app.js';
 
@@ -85,8 +85,7 @@ export function guardHooks(hooks: Hooks, opts: GuardOptions): void {
           : Promise.resolve().then(() => fn(arg));
         let run: (arg: unknown) => Promise<unknown>;
         if (kind === 'startup') {
-          run = (arg) => timeLimit(call(arg), opts.startupTimeout(), () => `${name} did not finish ${hookName} within ${opts.startupTimeout() / 1000}s`)
-            .then(() => undefined, (err) => { throw err instanceof StartupError ? err : new StartupError(failed(err)); });
+          run = (arg) => startupStep(() => call(arg), opts.startupTimeout(), name, hookName).then(() => undefined);
         } else if (kind === 'waterfall') {
           run = (arg) => call(arg).then((out) => (out === undefined ? arg : out), (err) => { report(err); return arg; });
         } else {

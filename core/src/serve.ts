@@ -32,9 +32,8 @@ export interface Running {
 export async function serve(app: App, { signals = true } = {}): Promise<Running> {
   const started = Date.now();
   const server = new Server(app);
-  const bindSource = app.settings.sources.bind!;
   const listeners = await listenAll(app.cfg.bind, app.cfg.backlog, server.accept,
-    bindSource.kind === 'config' ? `bind in ${bindSource.where}` : bindSource.kind === 'default' ? 'bind' : bindSource.where);
+    app.discovery.registry.nameSource('bind', app.settings.sources.bind!));
   for (const l of listeners) app.log.info({ address: l.bound }, `listening on ${l.bound}`);
 
   const monitor: Monitor = { name: app.name, app, cfg: app.cfg, addresses: listeners.map((l) => l.bound) };
@@ -62,7 +61,7 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
       const closed = closeAll(listeners);
       if (mode === 'graceful') await server.shutdown(app.cfg.graceful_timeout * 1000);
       else await server.shutdown(0);
-      await app.hooks.workerStop.promise(worker).catch((err) => app.log.error({ err }, 'workerStop failed'));
+      await app.hooks.workerStop.promise(worker); // failing taps are logged by the hook guard
       await closed;
       for (const [signal, handler] of handlers) process.off(signal, handler);
       app.log.info('stopped');

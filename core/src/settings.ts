@@ -57,6 +57,16 @@ export function envName(long: string): string {
   return `SS_${long.replace(/-/g, '_').toUpperCase()}`;
 }
 
+/** How an error names a setting's value by its source: `--bind`, `SS_BIND`, `bind in FILE`. */
+export function sourceName(setting: Setting, source: Source): string {
+  switch (source.kind) {
+    case 'cli': return source.where;
+    case 'env': return setting.env;
+    case 'config': return `${setting.name} in ${source.where}`;
+    default: return `default of ${setting.name} (${setting.owner})`;
+  }
+}
+
 function describe(raw: unknown): string {
   if (typeof raw === 'function') return '[function]';
   try {
@@ -97,6 +107,11 @@ export class SettingsRegistry {
     return [...this.byName.values()];
   }
 
+  /** `sourceName` for a resolved setting. */
+  nameSource(name: string, source: Source): string {
+    return sourceName(this.byName.get(name)!, source);
+  }
+
   ownedBy(owner: string): Setting[] {
     return this.all().filter((s) => s.owner === owner);
   }
@@ -115,9 +130,7 @@ export class SettingsRegistry {
       return list.map(one);
     } catch (err) {
       const accepts = err instanceof InvalidValue ? err.message : `expected ${(err as Error).message}`;
-      const where = source.kind === 'cli' ? source.where : source.kind === 'env' ? setting.env
-        : source.kind === 'config' ? `${setting.name} in ${source.where}` : `default of ${setting.name} (${setting.owner})`;
-      throw new UsageError(`invalid ${where} ${describe(raw)}: ${accepts}`);
+      throw new UsageError(`invalid ${sourceName(setting, source)} ${describe(raw)}: ${accepts}`);
     }
   }
 
