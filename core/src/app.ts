@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Discovery } from './boot.js';
 import type { Cfg } from './core-settings.js';
@@ -9,7 +10,7 @@ import type { LoadedPlugin } from './plugins.js';
 import type { Handler, Protocol } from './protocol.js';
 import type { ServerStats } from './server.js';
 import type { ResolvedSettings } from './settings.js';
-import { timeLimit } from './time-limit.js';
+import { startupStep } from './time-limit.js';
 
 /** What `monitorStart` taps get: one server's bound sockets, before workers spawn. */
 export interface Monitor {
@@ -83,14 +84,11 @@ export class App {
   }
 
   private async applyPlugins(): Promise<void> {
-    const ms = this.cfg.plugin_timeout * 1000;
     for (const { plugin } of this.plugins) {
       if (!plugin.apply) continue;
       this.applying = plugin.name;
       try {
-        await timeLimit(Promise.resolve().then(() => plugin.apply!(this)), ms, () => `plugin "${plugin.name}" did not finish apply within ${ms / 1000}s`);
-      } catch (err) {
-        throw err instanceof StartupError ? err : new StartupError(`plugin "${plugin.name}" failed in apply: ${errorMessage(err)}`);
+        await startupStep(() => plugin.apply!(this), this.cfg.plugin_timeout * 1000, `plugin "${plugin.name}"`, 'apply');
       } finally {
         this.applying = undefined;
       }
@@ -104,12 +102,11 @@ export class App {
       const source = this.settings.sources.handler!;
       const base = source.kind === 'config' && this.discovery.config ? this.discovery.config.dir : this.discovery.cwd;
       const file = resolve(base, given);
+      if (!existsSync(file)) throw new UsageError(`invalid ${this.discovery.registry.nameSource('handler', source)} "${given}": no such module ${file}`);
       let mod: unknown;
       try {
         mod = await importModule(file);
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ERR_MODULE_NOT_FOUND' || code === 'ENOENT') throw new UsageError(`invalid ${source.where === 'default' ? 'handler' : source.where} "${given}": no such module ${file}`);
         throw new StartupError(`handler ${file} failed to load: ${errorMessage(err).split('\n')[0]}`);
       }
       const handler = defaultExport(mod);

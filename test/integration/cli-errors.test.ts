@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { Client } from '../helpers/client.js';
 import { assertOneLineError } from '../helpers/assert.js';
 import { runSs, startSs } from '../helpers/ss.js';
-import { tempDir } from '../helpers/temp.js';
+import { FIXTURES, tempDir } from '../helpers/temp.js';
+
+const RUNTIME = join(FIXTURES, 'runtime');
 
 const BIND0 = ['--bind', '127.0.0.1:0'];
 
@@ -34,6 +36,12 @@ const USAGE_ERRORS: { title: string; args: string[]; env?: Record<string, string
   { title: 'SS_BACKLOG=abc', args: ['serve', '--plugin', 'echo', ...BIND0], env: { SS_BACKLOG: 'abc' }, mentions: ['SS_BACKLOG', 'abc', 'whole number'] },
   { title: 'SS_BIND=127.0.0.1:70000', args: ['serve', '--plugin', 'echo'], env: { SS_BIND: '127.0.0.1:70000' }, mentions: ['SS_BIND', '70000', 'HOST:PORT'] },
   { title: 'no protocol plugin', args: ['serve', ...BIND0], mentions: ['protocol', '--plugin'] },
+  { title: '--handler naming no module', args: ['serve', '--plugin', 'line', ...BIND0, '--handler', './nope.ts'], mentions: ['--handler', './nope.ts', 'no such module'] },
+  { title: 'SS_HANDLER naming no module', args: ['serve', '--plugin', 'line', ...BIND0], env: { SS_HANDLER: './nope.mjs' }, mentions: ['SS_HANDLER', 'no such module'] },
+  { title: '--handler whose default export is not a function', args: ['serve', '--plugin', 'line', ...BIND0, '--handler', join(RUNTIME, 'not-a-handler.mjs')],
+    mentions: ['not-a-handler.mjs', 'not a function'] },
+  { title: 'two plugins each supplying a handler', args: ['serve', '--plugin', 'line', ...BIND0, '--plugin', join(RUNTIME, 'shout-handler.mjs'), '--plugin', join(RUNTIME, 'whisper-handler.mjs')],
+    mentions: ['"shout"', '"whisper"', 'handler', '--handler'] },
 ];
 
 for (const c of USAGE_ERRORS) {

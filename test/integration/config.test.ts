@@ -298,6 +298,15 @@ const BAD_CONFIGS: { title: string; source: string; mentions: string[] }[] = [
   },
 ];
 
+test('a config\'s handler path is resolved from the config\'s folder; one naming no module exits 2 naming it', async (t) => {
+  const dir = tempDir(t, 'handlerconf');
+  const elsewhere = tempDir(t, 'handlercwd');
+  const conf = join(dir, 'socketserver.config.ts');
+  writeFileSync(conf, `export default { bind: '127.0.0.1:0', plugins: ['line'], handler: './nope.ts' };\n`);
+  const r = await runSs(['serve', '--config', conf], { cwd: elsewhere, timeoutMs: 15_000 });
+  assertOneLineError(t, r, 2, [`handler in ${conf}`, '"./nope.ts"', `no such module ${join(dir, 'nope.ts')}`]);
+});
+
 for (const bad of BAD_CONFIGS) {
   test(`bad config, ${bad.title}: exit 2 with one line naming the file and setting`, async (t) => {
     const dir = tempDir(t, 'badconf');

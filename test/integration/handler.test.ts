@@ -53,3 +53,20 @@ test('the client closing its side still gets every reply (half-close)', async (t
   await c.waitClose();
   t.is(String(c.received), 'a\nb\n');
 });
+
+test('a plugin may supply the handler (built from its settings); --handler takes precedence', async (t) => {
+  const plugin = ['--plugin', 'line', '--plugin', './test/fixtures/runtime/shout-handler.mjs'];
+  const ss = await startSs([...plugin, '--mark', '?']);
+  t.teardown(() => ss.stop());
+  const c = await Client.open(ss.port);
+  c.send('hello\n');
+  t.deepEqual(await c.lines(1), ['HELLO?']);
+  c.destroy();
+
+  const given = await startSs([...plugin, '--handler', './test/fixtures/runtime/sync-handler.mjs']);
+  t.teardown(() => given.stop());
+  const d = await Client.open(given.port);
+  d.send('quiet\n');
+  t.deepEqual(await d.lines(1), ['QUIET'], 'sync-handler.mjs answers, not the plugin (which would add "!")');
+  d.destroy();
+});
