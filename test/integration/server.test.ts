@@ -84,17 +84,42 @@ test('TERM: an in-flight request is answered, the connection closed, exit 0', as
   t.is((await exit).code, 0);
 });
 
-test('INT: quick stop, exit 0', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--handler', './test/fixtures/runtime/handler.ts']);
+for (const signal of ['SIGINT', 'SIGQUIT'] as const) {
+  test(`${signal}: quick stop, exit 0`, async (t) => {
+    const ss = await startSs(['--plugin', 'line', '--handler', './test/fixtures/runtime/handler.ts']);
+    t.teardown(() => ss.stop());
+    const busy = await Client.open(ss.port);
+    busy.send('slow:5000:never\n');
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    t.is((await ss.stop(signal)).code, 0);
+    t.true(Date.now() - started < 3000, 'did not wait for the slow request');
+    await busy.waitClose();
+    t.is(String(busy.received), '');
+  });
+}
+
+test('TERM: a request still running after --graceful-timeout is cut off; exit 0', async (t) => {
+  const ss = await startSs(['--plugin', 'line', '--handler', './test/fixtures/runtime/handler.ts', '--graceful-timeout', '0.5']);
   t.teardown(() => ss.stop());
   const busy = await Client.open(ss.port);
-  busy.send('slow:5000:never\n');
+  busy.send('slow:8000:too late\n');
   await new Promise((r) => setTimeout(r, 100));
   const started = Date.now();
-  t.is((await ss.stop('SIGINT')).code, 0);
-  t.true(Date.now() - started < 3000, 'did not wait for the slow request');
+  t.is((await ss.stop('SIGTERM')).code, 0);
+  const took = Date.now() - started;
+  t.true(took >= 400 && took < 5000, `stopped after ${took} ms`);
   await busy.waitClose();
   t.is(String(busy.received), '');
+  t.truthy(ss.logs.find((l) => l.level === 40 && /closing 1 connection\(s\) still open after 0\.5s/.test(l.msg)));
+});
+
+test('--name names the server in its logs', async (t) => {
+  const ss = await startSs(['--plugin', 'line', '--name', 'edge-7']);
+  t.teardown(() => ss.stop());
+  const serving = ss.logs.find((l) => l.msg.startsWith('serving'))!;
+  t.is(serving.msg, `serving edge-7 in process ${ss.pid}`);
+  t.true(ss.logs.every((l) => l.name === 'edge-7'));
 });
 
 test('--log-level debug shows a keep-alive close; --log-level warn hides info lines', async (t) => {
