@@ -18,6 +18,8 @@ export interface DiscoverOptions {
 /** What start-up found: the config file, the plugins, and every setting they declare. */
 export interface Discovery {
   readonly cwd: string;
+  /** The server's key in the config's `servers`, or undefined for a single-server config. */
+  readonly server: string | undefined;
   readonly registry: SettingsRegistry;
   readonly config: LoadedConfig | null;
   readonly plugins: readonly LoadedPlugin[];
@@ -25,11 +27,6 @@ export interface Discovery {
   layers(cli: Readonly<Record<string, unknown>>): Layers;
 }
 
-/**
- * Find the config file, load the plugins it (or the command line, or SS_PLUGIN) names,
- * and register their settings. Values are checked later by `resolveSettings`, once the
- * command line has been parsed against every known flag.
- */
 /** A registry holding the core settings only. */
 export function coreRegistry(): SettingsRegistry {
   const registry = new SettingsRegistry();
@@ -37,19 +34,70 @@ export function coreRegistry(): SettingsRegistry {
   return registry;
 }
 
+/** Server names a config declares under `servers`, or null for a single-server config. */
+function declaredServers(config: LoadedConfig | null): string[] | null {
+  const servers = config?.config.servers;
+  if (servers === undefined) return null;
+  if (servers === null || typeof servers !== 'object' || Array.isArray(servers) || Object.keys(servers).length === 0) {
+    throw new UsageError(`config ${config!.file}: invalid servers: expected an object of servers by name (servers: { echo: { plugins: ['echo'], bind: ':7000' } })`);
+  }
+  for (const [name, entry] of Object.entries(servers)) {
+    if (!/^[\w.-]+$/.test(name)) throw new UsageError(`config ${config!.file}: invalid server name "${name}": letters, digits, _ . - only`);
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+      throw new UsageError(`config ${config!.file}: invalid servers.${name}: expected an object of settings`);
+    }
+  }
+  return Object.keys(servers);
+}
+
+/** Settings that name one server's sockets and plugins: with several servers they go in each server's entry. */
+const PER_SERVER = ['bind', 'plugins', 'name'] as const;
+
+/**
+ * Find the config file, load the plugins it (or the command line, or SS_PLUGIN) names,
+ * and register their settings: one discovery per server (a config's `servers`, else one).
+ * Values are checked later by `resolveSettings`, once the command line has been parsed
+ * against every known flag. `only` picks one server by name (a worker's).
+ */
+export async function discoverServers(opts: DiscoverOptions, only?: string): Promise<Discovery[]> {
+  const boot = coreRegistry();
+  const configSetting = boot.get('config')!;
+  const configFile = boot.resolveOne(configSetting, { env: opts.env, cli: opts.cli }).value as string | undefined;
+  const config = await loadConfig(opts.cwd, configFile === undefined ? undefined : resolve(opts.cwd, configFile));
+  const names = declaredServers(config);
+  if (names === null) return [await discoverServer(opts, config, undefined)];
+  if (names.length > 1) {
+    for (const key of PER_SERVER) {
+      const setting = boot.get(key)!;
+      const given = opts.cli[setting.long] !== undefined ? `--${setting.long}` : opts.env[setting.env] ? setting.env : undefined;
+      if (given) throw new UsageError(`${given}: the config ${config!.file} declares servers ${names.join(', ')}; set ${key} in each server's entry`);
+    }
+  }
+  if (only !== undefined && !names.includes(only)) throw new UsageError(`config ${config!.file}: no server "${only}" (servers: ${names.join(', ')})`);
+  const out: Discovery[] = [];
+  for (const name of only === undefined ? names : [only]) out.push(await discoverServer(opts, config, name));
+  return out;
+}
+
+/** The one server of `opts` (for a config with `servers`, the first). */
 export async function discover(opts: DiscoverOptions): Promise<Discovery> {
+  return (await discoverServers(opts))[0]!;
+}
+
+async function discoverServer(opts: DiscoverOptions, config: LoadedConfig | null, server: string | undefined): Promise<Discovery> {
   const registry = coreRegistry();
   const bootLayers: Layers = { env: opts.env, cli: opts.cli };
-  const configSetting = registry.get('config')!;
-  const configFile = registry.resolveOne(configSetting, bootLayers).value as string | undefined;
-  const config = await loadConfig(opts.cwd, configFile === undefined ? undefined : resolve(opts.cwd, configFile));
+  const { servers, ...top } = (config?.config ?? {}) as Record<string, unknown>;
+  // A server's entry overrides the top level, which holds what all servers share; its key is its default name.
+  const entries = server === undefined ? top : { ...top, name: server, ...(servers as Record<string, Record<string, unknown>>)[server] };
 
   const coreValues: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(config?.config ?? {})) {
+  for (const [key, value] of Object.entries(entries)) {
     const setting = registry.get(key);
     if (!setting || NOT_IN_CONFIG.has(key)) {
       const known = registry.all().filter((s) => !NOT_IN_CONFIG.has(s.name)).map((s) => s.name).join(', ');
-      throw new UsageError(`config ${config!.file}: unknown setting "${key}" (core settings: ${known}; plugin settings go with the plugin: ['line', { maxLine: '8kb' }])`);
+      const where = server === undefined || !Object.hasOwn((servers as Record<string, object>)[server]!, key) ? '' : ` in servers.${server}`;
+      throw new UsageError(`config ${config!.file}: unknown setting "${key}"${where} (core settings: ${known}; plugin settings go with the plugin: ['line', { maxLine: '8kb' }])`);
     }
     coreValues[key] = value;
   }
@@ -83,6 +131,7 @@ export async function discover(opts: DiscoverOptions): Promise<Discovery> {
   const values = { ...coreValues, ...pluginValues };
   return {
     cwd: opts.cwd,
+    server,
     registry,
     config,
     plugins,

@@ -15,10 +15,22 @@ export interface Config {
   handler?: string | Handler;
   plugin_timeout?: number | string;
   log_level?: 'debug' | 'info' | 'warn' | 'error';
+  workers?: number | string;
+  concurrency?: 'process' | 'thread';
+  balance?: 'auto' | 'round-robin' | 'reuse-port';
+  timeout?: number | string;
+  max_requests?: number | string;
+  max_requests_jitter?: number | string;
+  pidfile?: string;
+}
+
+/** A config file: settings for one server, or shared settings plus `servers` by name (each a monitor with its own workers). */
+export interface ConfigFile extends Config {
+  servers?: Readonly<Record<string, Config>>;
 }
 
 /** Gives a config file its types. */
-export function defineConfig<const C extends Config>(config: C): C {
+export function defineConfig<const C extends ConfigFile>(config: C): C {
   return config;
 }
 
@@ -39,7 +51,7 @@ const NOT_AN_OBJECT = 'expected an object of settings (export default defineConf
 const loadModule: Loader = async (file) => {
   let mod: unknown;
   try {
-    mod = await importModule(file);
+    mod = await importModule(file, { fresh: true });
   } catch (err) {
     throw new UsageError(`config ${file}: ${oneLine(err)}`);
   }

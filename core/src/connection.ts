@@ -26,6 +26,8 @@ export const MAX_IN_FLIGHT = 1024;
 
 /** How long a failed connection may take to send the replies it was owed before it is closed. */
 const LINGER_MS = 2000;
+/** How long a connection accepted just before a drain has to send its first request. */
+const FRESH_GRACE_MS = 1000;
 const BLOCKED_WRITE = 1; // the client is not reading our replies
 const BLOCKED_IN_FLIGHT = 2; // too many async replies outstanding
 const kConnection = Symbol('connection');
@@ -150,7 +152,7 @@ export class Connection {
   private dispatch(message: unknown): void {
     const server = this.server;
     const request = new Request(this, ++this.requests, message);
-    server.requests++;
+    if (++server.requests === server.requestLimit) server.limitReached();
     if (server.preRequest !== undefined) server.preRequest.call(request);
     let result: unknown;
     try {
@@ -288,6 +290,13 @@ export class Connection {
    */
   shutdown(): void {
     if (this.dead) return;
+    if (this.requests === 0 && this.pending === null && this.socket.bytesRead === 0) {
+      // Accepted just before the drain began: its client has had no chance to ask. Its
+      // first read is answered, then it is closed (flush sees `ending`).
+      this.ending = true;
+      setTimeout(() => { if (this.requests === 0 && this.queue === null) this.close(); }, FRESH_GRACE_MS).unref();
+      return;
+    }
     this.ending = true;
     this.socket.pause();
     if (this.queue === null) this.close();

@@ -9,6 +9,34 @@ export const coreSettings = {
     section: 'Server',
     desc: 'Address to listen on: HOST, HOST:PORT, :PORT, [v6]:PORT or unix:PATH; repeatable; port 0 picks a free port',
   },
+  workers: {
+    flags: ['-w', '--workers'], type: 'int', min: 0, max: 1024, default: 1, section: 'Processes',
+    desc: 'Worker processes serving the bound sockets; 0 serves in the arbiter itself',
+  },
+  concurrency: {
+    flags: ['--concurrency'], type: 'enum', choices: ['process', 'thread'], default: 'process', section: 'Processes',
+    desc: 'process: worker processes; thread: serve in the arbiter (sets workers to 0)',
+  },
+  balance: {
+    flags: ['--balance'], type: 'enum', choices: ['auto', 'round-robin', 'reuse-port'], default: 'auto', section: 'Processes',
+    desc: 'How connections reach workers: round-robin (the arbiter accepts and hands each on), reuse-port (every worker listens, the kernel spreads; TCP on Node >= 22.12) or auto (the faster for this Node)',
+  },
+  timeout: {
+    flags: ['-t', '--timeout'], type: 'seconds', min: 0, default: 30, section: 'Processes',
+    desc: 'A worker whose event loop is blocked this long is killed and replaced; 0 = never',
+  },
+  max_requests: {
+    flags: ['--max-requests'], type: 'int', min: 0, max: 2 ** 53 - 1, default: 0, section: 'Processes',
+    desc: 'A worker is replaced gracefully after serving this many requests; 0 = never',
+  },
+  max_requests_jitter: {
+    flags: ['--max-requests-jitter'], type: 'int', min: 0, max: 2 ** 53 - 1, default: 0, section: 'Processes',
+    desc: 'A random 0..N added to max_requests per worker, so workers do not restart together',
+  },
+  pidfile: {
+    flags: ['-p', '--pidfile'], type: 'path', meta: 'FILE', section: 'Processes',
+    desc: 'Write the arbiter\'s pid here at start and remove it at exit; a stale one is replaced, a live one refused',
+  },
   backlog: {
     flags: ['--backlog'], type: 'int', min: 1, max: 2 ** 31 - 1, default: 2048, section: 'Server',
     desc: 'Listen backlog, and the most clients one process serves at once',
@@ -53,6 +81,13 @@ export const NOT_IN_CONFIG: ReadonlySet<string> = new Set(['config']);
 /** Resolved core settings, as plugins and the server see them. */
 export interface CoreSettings {
   readonly bind: readonly Address[];
+  readonly workers: number;
+  readonly concurrency: 'process' | 'thread';
+  readonly balance: 'auto' | 'round-robin' | 'reuse-port';
+  readonly timeout: number;
+  readonly max_requests: number;
+  readonly max_requests_jitter: number;
+  readonly pidfile: string | undefined;
   readonly backlog: number;
   readonly keep_alive: number;
   readonly graceful_timeout: number;

@@ -40,10 +40,13 @@ function loadCompiler(): NonNullable<typeof compiler> {
 /**
  * Import a module by absolute path. TypeScript files (and what they import) are
  * transpiled in memory by jiti, loaded only when needed: nothing is written next to
- * them, so a read-only folder works. Everything else is a native `import()`.
+ * them, so a read-only folder works. Everything else is a native `import()`; `fresh`
+ * reads it again even if this process imported it before.
  */
-export async function importModule(file: string): Promise<unknown> {
-  if (!TS.test(file)) return import(pathToFileURL(file).href);
+let generation = 0;
+export async function importModule(file: string, { fresh = false } = {}): Promise<unknown> {
+  // Node keeps every ES module it imported: a query makes a reload (HUP) read the file again.
+  if (!TS.test(file)) return import(pathToFileURL(file).href + (fresh ? `?load=${++generation}` : ''));
   if (!jiti) {
     const { createJiti } = await import('jiti');
     // No cache on disk (read-only folders) and none in memory (a reload re-reads files).

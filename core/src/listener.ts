@@ -39,12 +39,20 @@ const REASONS: Record<string, string> = {
  * Listen on one address. `setting` names where the address came from (`--bind`,
  * `SS_BIND`, ...) for the error when a host name does not resolve.
  */
-export async function listen(addr: Address, backlog: number, onConnection: (s: Socket) => void, setting: string): Promise<Listener> {
+export interface ListenOptions {
+  /** The arbiter hands sockets on unread. */
+  readonly pauseOnConnect?: boolean;
+  /** Join the port's SO_REUSEPORT group (a worker beside the arbiter; Node >= 22.12). */
+  readonly reusePort?: boolean;
+}
+
+export async function listen(addr: Address, backlog: number, onConnection: (s: Socket) => void, setting: string, opts: ListenOptions = {}): Promise<Listener> {
   if (addr.kind === 'unix') await clearStaleUnixSocket(addr);
-  const server = createServer({ noDelay: true, allowHalfOpen: true }, onConnection);
+  const server = createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: opts.pauseOnConnect === true }, onConnection);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    const options = addr.kind === 'unix' ? { path: addr.path, backlog } : { host: addr.host, port: addr.port, backlog };
+    const options = addr.kind === 'unix' ? { path: addr.path, backlog }
+      : { host: addr.host, port: addr.port, backlog, ...(opts.reusePort ? { reusePort: true } : {}) };
     server.listen(options, () => {
       server.off('error', reject);
       resolve();
@@ -62,10 +70,10 @@ export async function listen(addr: Address, backlog: number, onConnection: (s: S
 }
 
 /** Listen on every address, or none: on failure the ones already bound are closed. */
-export async function listenAll(addrs: readonly Address[], backlog: number, onConnection: (s: Socket) => void, setting: string): Promise<Listener[]> {
+export async function listenAll(addrs: readonly Address[], backlog: number, onConnection: (s: Socket, index: number) => void, setting: string, opts: ListenOptions = {}): Promise<Listener[]> {
   const listeners: Listener[] = [];
   try {
-    for (const addr of addrs) listeners.push(await listen(addr, backlog, onConnection, setting));
+    for (const [i, addr] of addrs.entries()) listeners.push(await listen(addr, backlog, (s) => onConnection(s, i), setting, opts));
   } catch (err) {
     await closeAll(listeners);
     throw err;
@@ -73,7 +81,17 @@ export async function listenAll(addrs: readonly Address[], backlog: number, onCo
   return listeners;
 }
 
-/** Stop accepting. A unix socket's file is removed as its listener closes. */
+const closing = new WeakMap<NetServer, Promise<void>>();
+
+/** Stop accepting (again: the same promise). A unix socket's file is removed as its listener closes. */
 export async function closeAll(listeners: readonly Listener[]): Promise<void> {
-  await Promise.all(listeners.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve()))));
+  await Promise.all(listeners.map((l) => {
+    let closed = closing.get(l.server);
+    if (!closed) {
+      // A server that is not listening never emits 'close' again: nothing to wait for.
+      closed = l.server.listening ? new Promise<void>((resolve) => l.server.close(() => resolve())) : Promise.resolve();
+      closing.set(l.server, closed);
+    }
+    return closed;
+  }));
 }

@@ -1,16 +1,22 @@
 import type { App, Info, Monitor, Worker } from './app.js';
-import { releaseCompiler } from './import-module.js';
+import { openControl } from './control.js';
 import { closeAll, listenAll, type Listener } from './listener.js';
-import { Server } from './server.js';
+import { Pidfile } from './pidfile.js';
+import type { Server } from './server.js';
+import { Serving, type StopMode } from './serving.js';
 import { version } from './version.js';
 
-export type StopMode = 'graceful' | 'quick';
+export type { StopMode };
 
-/** Signals and what they do to a server serving in its own process. */
-export const SIGNALS: Readonly<Record<string, StopMode>> = {
+/** Signals and what they do to a server serving in its own process (workers 0). */
+export const SIGNALS: Readonly<Record<string, StopMode | 'ignored'>> = {
   SIGTERM: 'graceful', // stop accepting, finish in-flight requests, close, force after graceful_timeout
   SIGINT: 'quick',
   SIGQUIT: 'quick',
+  // Reload and resizing need worker processes; without these handlers the signals would kill us.
+  SIGHUP: 'ignored',
+  SIGTTIN: 'ignored',
+  SIGTTOU: 'ignored',
 };
 
 export interface Running {
@@ -30,39 +36,50 @@ export interface Running {
  * table above stops it.
  */
 export async function serve(app: App, { signals = true } = {}): Promise<Running> {
-  const started = Date.now();
-  const server = new Server(app);
-  const listeners = await listenAll(app.cfg.bind, app.cfg.backlog, server.accept,
-    app.discovery.registry.nameSource('bind', app.settings.sources.bind!));
-  for (const l of listeners) app.log.info({ address: l.bound }, `listening on ${l.bound}`);
-
-  const monitor: Monitor = { name: app.name, app, cfg: app.cfg, addresses: listeners.map((l) => l.bound) };
-  const worker: Worker = { id: 0, pid: process.pid, name: app.name, app, cfg: app.cfg, stats: server };
+  const pidfile = app.cfg.pidfile ? Pidfile.create(app.cfg.pidfile) : undefined;
+  const serving = new Serving(app, 0);
+  const server = serving.server;
+  let listeners: Listener[];
   try {
-    await app.hooks.monitorStart.promise(monitor);
-    await app.hooks.workerStart.promise(worker);
+    listeners = await listenAll(app.cfg.bind, app.cfg.backlog, server.accept,
+      app.discovery.registry.nameSource('bind', app.settings.sources.bind!));
   } catch (err) {
-    await closeAll(listeners);
+    pidfile?.remove();
     throw err;
   }
-  server.start();
-  releaseCompiler(); // everything is loaded: keep the serving heap small
+  serving.listeners = listeners;
+  for (const l of listeners) app.log.info({ address: l.bound }, `listening on ${l.bound}`);
+  process.title = `ss arbiter [${app.name}]`;
+
+  const monitor: Monitor = { name: app.name, app, cfg: app.cfg, addresses: listeners.map((l) => l.bound) };
+  try {
+    await app.hooks.monitorStart.promise(monitor);
+    await serving.start();
+  } catch (err) {
+    await closeAll(listeners);
+    pidfile?.remove();
+    throw err;
+  }
+  const info = (): Promise<Info> => app.info({
+    arbiter: { pid: process.pid, name: app.name, uptime: (Date.now() - serving.started) / 1000, version, state: serving.state },
+    monitors: [{ name: app.name, addresses: monitor.addresses, workers: { wanted: 0, alive: 0 } }],
+    workers: [serving.entry()],
+  });
+  const control = await openControl(info, app.log);
   app.log.info({ workers: 0 }, `serving ${app.name} in process ${process.pid}`);
 
-  let stopping: Promise<void> | undefined;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((resolve) => { resolveStopped = resolve; });
   const handlers = new Map<string, () => void>();
+  let stopping: Promise<void> | undefined;
 
   const stop = (mode: StopMode): Promise<void> => {
-    if (stopping && mode === 'quick') for (const c of server.connections) c.destroy();
+    if (!stopping) app.log.info(`stopping (${mode})`);
+    const done = serving.stop(mode);
     return (stopping ??= (async () => {
-      app.log.info(`stopping (${mode})`);
-      const closed = closeAll(listeners);
-      if (mode === 'graceful') await server.shutdown(app.cfg.graceful_timeout * 1000);
-      else await server.shutdown(0);
-      await app.hooks.workerStop.promise(worker); // failing taps are logged by the hook guard
-      await closed;
+      await done;
+      await control?.close();
+      pidfile?.remove();
       for (const [signal, handler] of handlers) process.off(signal, handler);
       app.log.info('stopped');
       resolveStopped();
@@ -71,20 +88,13 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
 
   if (signals) {
     for (const [signal, mode] of Object.entries(SIGNALS)) {
-      const handler = () => void stop(mode);
+      const handler = mode === 'ignored'
+        ? () => app.log.warn(`${signal} ignored: reload and resizing need worker processes (--workers 1 or more)`)
+        : () => void stop(mode);
       handlers.set(signal, handler);
       process.on(signal, handler);
     }
   }
 
-  const info = (): Promise<Info> => app.info({
-    arbiter: { pid: process.pid, uptime: (Date.now() - started) / 1000, version, state: stopping ? 'stopping' : 'running' },
-    monitors: [{ name: app.name, addresses: monitor.addresses, workers: { wanted: 0, alive: 0 } }],
-    workers: [{
-      id: 0, pid: process.pid, uptime: (Date.now() - started) / 1000, requests: server.requests,
-      connections: { active: server.active, received: server.received }, memory: process.memoryUsage.rss(),
-    }],
-  });
-
-  return { listeners, server, worker, info, stop, stopped };
+  return { listeners, server, worker: serving.worker, info, stop, stopped };
 }

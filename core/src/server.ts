@@ -21,6 +21,9 @@ export class Server implements ServerStats {
   readonly connections = new Set<Connection>();
   received = 0;
   requests = 0;
+  /** `limitReached` is called when `requests` reaches this (max_requests). */
+  requestLimit = Infinity;
+  limitReached: () => void = () => {};
   readonly log: Logger;
   readonly keepAliveMs: number;
   readonly handler: Handler;
@@ -32,6 +35,7 @@ export class Server implements ServerStats {
   private readonly backlog: number;
   private nextId = 0;
   private started = false;
+  private stopping = false;
   private early: Socket[] = [];
   private refusedSince = 0;
   private refusedLogAt = 0;
@@ -87,6 +91,7 @@ export class Server implements ServerStats {
     const connection = new Connection(this, socket, ++this.nextId);
     this.connections.add(connection);
     if (this.connectionMade !== undefined) this.connectionMade.call(connection);
+    if (this.stopping) connection.shutdown(); // handed over just before a drain: answered once, then closed
   };
 
   /** Close the connections that neither read nor wrote for keep_alive. */
@@ -121,6 +126,7 @@ export class Server implements ServerStats {
    * Whatever is still open after `graceMs` is closed by force. Resolves when none is left.
    */
   async shutdown(graceMs: number): Promise<void> {
+    this.stopping = true;
     clearInterval(this.sweeper);
     for (const socket of this.early.splice(0)) socket.destroy();
     for (const connection of this.connections) connection.shutdown();

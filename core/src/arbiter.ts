@@ -1,0 +1,253 @@
+import { App, type Info } from './app.js';
+import { resolveSettings, type Discovery } from './boot.js';
+import { openControl, type Control } from './control.js';
+import { StartupError, UsageError, errorMessage } from './errors.js';
+import { releaseCompiler } from './import-module.js';
+import type { WorkerBoot } from './ipc.js';
+import { closeAll, listenAll } from './listener.js';
+import { createLogger, type Logger } from './logger.js';
+import { Monitor, type MonitorHost } from './monitor.js';
+import { Pidfile } from './pidfile.js';
+import type { StopMode } from './serving.js';
+import { version } from './version.js';
+
+type Action = StopMode | 'reload' | 'more' | 'fewer';
+
+/** What each signal asks of the arbiter (design §8). Workers ignore SIGINT and obey the arbiter. */
+export const ARBITER_SIGNALS: Readonly<Record<string, Action>> = {
+  SIGTERM: 'graceful', // stop accepting, finish in-flight requests, close idle connections, force after graceful_timeout
+  SIGINT: 'quick',
+  SIGQUIT: 'quick',
+  SIGHUP: 'reload', // re-read config and plugins, start new workers, drain the old ones
+  SIGTTIN: 'more', // one worker more (in every server)
+  SIGTTOU: 'fewer', // one worker fewer, never below one
+};
+
+/** Node >= 22.12 (or >= 23.1) lets several sockets listen on one port (SO_REUSEPORT). */
+export function supportsReusePort(v = process.versions.node): boolean {
+  const [major = 0, minor = 0] = v.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
+
+/**
+ * The default way connections reach workers, from `npm run bench` on each Node version
+ * (see the README): round-robin through the arbiter.
+ */
+export function defaultBalance(): 'round-robin' | 'reuse-port' {
+  return 'round-robin';
+}
+
+export interface ArbiterOptions {
+  readonly cwd: string;
+  /** The command line by long flag: workers resolve their settings from it too. */
+  readonly cli: Readonly<Record<string, unknown>>;
+  readonly builtinDirs: readonly string[];
+  /** Discover config and plugins again (HUP). */
+  rediscover(): Promise<Discovery[]>;
+}
+
+/** Build each server's app in the arbiter: a bad config or plugin fails here, before any worker. */
+async function createApps(discoveries: readonly Discovery[], cli: Readonly<Record<string, unknown>>): Promise<App[]> {
+  const apps: App[] = [];
+  for (const d of discoveries) apps.push(await App.create(d, resolveSettings(d, cli)));
+  if (apps.length > 1) {
+    const alone = apps.find((a) => a.cfg.workers === 0 || a.cfg.concurrency === 'thread');
+    if (alone) throw new UsageError(`server ${alone.name}: workers 0 (serving in the arbiter) needs a config with one server; give it workers >= 1`);
+  }
+  const pidfiles = new Set(apps.map((a) => a.cfg.pidfile));
+  if (pidfiles.size > 1) throw new UsageError('pidfile: one arbiter has one pidfile; set it at the top level of the config, not per server');
+  return apps;
+}
+
+/**
+ * The arbiter (gunicorn's): binds every server's addresses, runs `monitorStart`, keeps each
+ * monitor's workers alive, and maps signals to actions. `run` resolves with the exit code
+ * once a requested stop is complete.
+ */
+export class Arbiter implements MonitorHost {
+  readonly log: Logger;
+  readonly monitors: Monitor[] = [];
+  stopping = false;
+  private readonly started = Date.now();
+  private pidfile: Pidfile | undefined;
+  private control: Control | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private readonly handlers = new Map<string, () => void>();
+  private finish: ((code: number) => void) | undefined;
+  private failure: string | undefined;
+  private reloading = false;
+
+  private constructor(private readonly apps: App[], private readonly opts: ArbiterOptions) {
+    this.log = apps.length === 1 ? apps[0]!.log : createLogger(apps[0]!.cfg.log_level, 'arbiter');
+  }
+
+  static async create(discoveries: readonly Discovery[], opts: ArbiterOptions): Promise<Arbiter> {
+    return new Arbiter(await createApps(discoveries, opts.cli), opts);
+  }
+
+  get name(): string {
+    return this.monitors.map((m) => m.name).join(', ');
+  }
+
+  /** Serve until a signal stops us; the exit code. */
+  async run(): Promise<number> {
+    const pidfile = this.apps[0]!.cfg.pidfile;
+    if (pidfile) this.pidfile = Pidfile.create(pidfile);
+    try {
+      await this.bind();
+      process.title = `ss arbiter [${this.name}]`;
+      for (const m of this.monitors) await m.app.hooks.monitorStart.promise(m.view());
+    } catch (err) {
+      await this.release();
+      throw err;
+    }
+    const exit = new Promise<number>((resolve) => { this.finish = resolve; });
+    for (const [signal, action] of Object.entries(ARBITER_SIGNALS)) {
+      const handler = () => this.signal(signal, action);
+      this.handlers.set(signal, handler);
+      process.on(signal, handler);
+    }
+    this.control = await openControl(() => this.info(), this.log);
+    this.ticker = setInterval(() => this.tick(), 250);
+    for (const m of this.monitors) {
+      m.manage();
+      void m.serving.then(() => {
+        releaseCompiler();
+        m.log.info({ workers: m.wanted, pids: [...m.workers].map((w) => w.pid) },
+          `serving ${m.name} with ${m.wanted} worker${m.wanted === 1 ? '' : 's'} (arbiter pid ${process.pid})`);
+      });
+    }
+    const code = await exit;
+    if (this.failure) throw new StartupError(this.failure);
+    return code;
+  }
+
+  /** Bind every address of every server, or none (design §8: errors at once, exit 1). */
+  private async bind(): Promise<void> {
+    for (const app of this.apps) {
+      const balance = app.cfg.balance === 'auto' ? defaultBalance() : app.cfg.balance;
+      if (balance === 'reuse-port' && !supportsReusePort()) {
+        throw new UsageError(`invalid ${app.discovery.registry.nameSource('balance', app.settings.sources.balance!)} "reuse-port": needs Node >= 22.12 (this is ${process.versions.node}); use round-robin`);
+      }
+      let monitor: Monitor | undefined;
+      const listeners = await listenAll(app.cfg.bind, app.cfg.backlog, (socket) => monitor!.route(socket),
+        app.discovery.registry.nameSource('bind', app.settings.sources.bind!), { pauseOnConnect: true });
+      const reusePort = listeners.map((l) => (balance === 'reuse-port' && l.address.kind === 'tcp'
+        ? { ...l.address, port: Number(l.bound.slice(l.bound.lastIndexOf(':') + 1)) } : null));
+      monitor = new Monitor(this, app, app.discovery.server, listeners, reusePort);
+      this.monitors.push(monitor);
+      for (const l of listeners) app.log.info({ address: l.bound }, `listening on ${l.bound}`);
+    }
+  }
+
+  boot(monitor: Monitor, id: number): WorkerBoot {
+    const timeout = monitor.app.cfg.timeout;
+    return {
+      cwd: this.opts.cwd, cli: this.opts.cli, builtinDirs: this.opts.builtinDirs, server: monitor.server,
+      name: monitor.name, id, beat: timeout > 0 ? Math.min(1, timeout / 4) : 0, reusePort: monitor.reusePort,
+    };
+  }
+
+  bootFailed(monitor: Monitor, message: string): void {
+    this.failure = `server ${monitor.name}: ${message}`;
+    this.stop('quick');
+  }
+
+  private signal(signal: string, action: Action): void {
+    this.log.info({ signal }, `${signal}: ${action === 'more' ? 'one worker more' : action === 'fewer' ? 'one worker fewer' : action}`);
+    switch (action) {
+      case 'graceful': case 'quick': this.stop(action); break;
+      case 'reload': void this.reload(); break;
+      case 'more': this.resize(+1); break;
+      case 'fewer': this.resize(-1); break;
+    }
+  }
+
+  private resize(by: number): void {
+    if (this.stopping) return;
+    for (const m of this.monitors) {
+      m.wanted = Math.max(1, m.wanted + by);
+      m.manage();
+    }
+  }
+
+  /** HUP: build the apps again from the config; if that works, replace every worker, new before old. */
+  private async reload(): Promise<void> {
+    if (this.stopping || this.reloading) return;
+    this.reloading = true;
+    try {
+      let apps: App[];
+      try {
+        apps = await createApps(await this.opts.rediscover(), this.opts.cli);
+      } catch (err) {
+        this.log.error(`reload failed, still serving the previous config: ${errorMessage(err)}`);
+        return;
+      }
+      for (const app of apps) {
+        const m = this.monitors.find((x) => x.server === app.discovery.server);
+        if (!m) {
+          this.log.warn(`server ${app.name} is new in the config: restart ss to start it`);
+          continue;
+        }
+        const bound = m.listeners.map((l) => l.address.text).join(' ');
+        if (app.cfg.bind.map((a) => a.text).join(' ') !== bound) this.log.warn(`server ${m.name}: bind changed in the config; restart ss to listen there (still on ${bound})`);
+        m.app = app;
+        m.wanted = app.cfg.workers;
+        for (const w of m.workers) w.retiring = true;
+        m.manage();
+      }
+      releaseCompiler();
+    } finally {
+      this.reloading = false;
+    }
+  }
+
+  /** Stop accepting and stop every worker; `run` resolves once they are all gone. */
+  stop(mode: StopMode): void {
+    if (this.stopping && mode === 'graceful') return;
+    this.stopping = true;
+    for (const m of this.monitors) {
+      void closeAll(m.listeners);
+      m.stop(mode);
+    }
+    this.exited();
+  }
+
+  /** A worker exited: when stopping and none is left, clean up and finish. */
+  exited(): void {
+    if (!this.stopping || this.monitors.some((m) => m.workers.size > 0)) return;
+    void this.release().then(() => {
+      this.log.info('stopped');
+      this.finish?.(this.failure ? 1 : 0);
+    });
+  }
+
+  private async release(): Promise<void> {
+    clearInterval(this.ticker);
+    for (const [signal, handler] of this.handlers) process.off(signal, handler);
+    this.handlers.clear();
+    await Promise.all(this.monitors.map((m) => closeAll(m.listeners)));
+    await this.control?.close();
+    this.pidfile?.remove();
+  }
+
+  /** The supervision loop's periodic part: heartbeats and overdue stops. */
+  private tick(): void {
+    const now = Date.now();
+    for (const m of this.monitors) m.check(now);
+  }
+
+  /** The info document (design §9): arbiter, monitors, workers, then each server's `info` taps. */
+  async info(): Promise<Info> {
+    const workers = (await Promise.all(this.monitors.map((m) => m.workerInfo()))).flat();
+    let doc: Info = {
+      arbiter: { pid: process.pid, name: this.name, uptime: (Date.now() - this.started) / 1000, version, state: this.stopping ? 'stopping' : this.reloading ? 'reloading' : 'running' },
+      monitors: this.monitors.map((m) => ({
+        name: m.name, addresses: m.listeners.map((l) => l.bound), workers: { wanted: m.wanted, alive: m.alive },
+      })),
+      workers,
+    };
+    for (const m of this.monitors) doc = await m.app.info(doc);
+    return doc;
+  }
+}

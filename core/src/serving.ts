@@ -1,0 +1,56 @@
+import type { App, Info, Worker } from './app.js';
+import { releaseCompiler } from './import-module.js';
+import { closeAll, type Listener } from './listener.js';
+import { Server } from './server.js';
+
+export type StopMode = 'graceful' | 'quick';
+
+/**
+ * One process serving one app: the arbiter itself (workers 0, id 0) or a worker (id 1..N).
+ * `start` runs `workerStart` and begins accepting; `stop` stops accepting, lets requests in
+ * flight finish (graceful, up to graceful_timeout) and runs `workerStop`.
+ */
+export class Serving {
+  readonly server: Server;
+  readonly worker: Worker;
+  readonly started = Date.now();
+  /** Listeners this process accepts on itself, closed first on stop. */
+  listeners: readonly Listener[] = [];
+  private stopping: Promise<void> | undefined;
+
+  constructor(readonly app: App, id: number) {
+    this.server = new Server(app);
+    this.worker = { id, pid: process.pid, name: app.name, app, cfg: app.cfg, stats: this.server };
+  }
+
+  get state(): 'running' | 'stopping' {
+    return this.stopping ? 'stopping' : 'running';
+  }
+
+  async start(): Promise<void> {
+    await this.app.hooks.workerStart.promise(this.worker);
+    this.server.start();
+    releaseCompiler(); // everything is loaded: keep the serving heap small
+  }
+
+  /** A second, quick stop during a graceful one closes what is left at once. */
+  stop(mode: StopMode): Promise<void> {
+    if (this.stopping && mode === 'quick') for (const c of this.server.connections) c.destroy();
+    return (this.stopping ??= (async () => {
+      const closed = closeAll(this.listeners);
+      await this.server.shutdown(mode === 'graceful' ? this.app.cfg.graceful_timeout * 1000 : 0);
+      await this.app.hooks.workerStop.promise(this.worker); // failing taps are logged by the hook guard
+      await closed;
+    })());
+  }
+
+  /** This process's entry in the info document's `workers` (design §9). */
+  entry(): Info {
+    const s = this.server;
+    return {
+      server: this.app.name, id: this.worker.id, pid: process.pid, uptime: (Date.now() - this.started) / 1000,
+      state: this.state, requests: s.requests, connections: { active: s.active, received: s.received },
+      memory: process.memoryUsage.rss(),
+    };
+  }
+}
