@@ -1,48 +1,57 @@
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mri from 'mri';
-import { coreRegistry, discover, version, UsageError, type Discovery, type SettingsRegistry } from '@socketserver/core';
+import { coreRegistry, discoverServers, version, UsageError, type Discovery, type DiscoverOptions, type Setting } from '@socketserver/core';
 import { normalizeArgv } from './argv.js';
 import { buildProgram, type Options } from './program.js';
 import { serveCommand } from './commands/serve.js';
 import { configCommand } from './commands/config.js';
 import { pluginsCommand } from './commands/plugins.js';
+import { infoCommand } from './commands/info.js';
 
-const COMMANDS = new Set(['serve', 'config', 'plugins']);
+const COMMANDS = new Set(['serve', 'config', 'plugins', 'info']);
 /** The built-in plugins are this package's dependencies: they resolve from here without any install. */
 const CLI_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
 
 /** Setting values given on the command line, by long flag. */
-function cliValues(opts: Options, registry: SettingsRegistry): Record<string, unknown> {
+function cliValues(opts: Options, settings: readonly Setting[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const s of registry.all()) if (opts[s.long] !== undefined) out[s.long] = opts[s.long];
+  for (const s of settings) if (opts[s.long] !== undefined) out[s.long] = opts[s.long];
   return out;
+}
+
+/** Every flag any server knows (servers of one config may load different plugins). */
+function allSettings(discoveries: readonly Discovery[]): Setting[] {
+  const byFlag = new Map<string, Setting>();
+  for (const d of discoveries) for (const s of d.registry.all()) if (!byFlag.has(s.long)) byFlag.set(s.long, s);
+  return [...byFlag.values()];
 }
 
 async function main(args: string[]): Promise<number> {
   const core = coreRegistry();
-  const pre = mri(normalizeArgv(args, core.all()), { boolean: ['help', 'version', 'json'], string: ['plugin', 'config'], alias: { h: 'help', v: 'version' } });
+  const pre = mri(normalizeArgv(args, core.all()), { boolean: ['help', 'version', 'json'], string: ['plugin', 'config', 'bind', 'name'], alias: { h: 'help', v: 'version' } });
   const command = pre._[0];
   if (command === undefined || !COMMANDS.has(String(command))) {
-    if (command !== undefined) throw new UsageError(`unknown command "${command}" (commands: serve, config, plugins; see ss --help)`);
+    if (command !== undefined) throw new UsageError(`unknown command "${command}" (commands: serve, config, plugins, info; see ss --help)`);
     if (pre.version) process.stdout.write(`ss ${version}\n`);
     else buildProgram(core.all(), null as never).help();
     return pre.help || pre.version ? 0 : 2;
   }
 
-  let discovery: Discovery | undefined;
+  const boot: DiscoverOptions = { cwd: process.cwd(), env: process.env, cli: { config: pre.config, plugin: pre.plugin, bind: pre.bind, name: pre.name }, builtinDirs: [CLI_DIR] };
+  let discoveries: Discovery[] | undefined;
   try {
-    discovery = await discover({ cwd: process.cwd(), env: process.env, cli: { config: pre.config, plugin: pre.plugin }, builtinDirs: [CLI_DIR] });
+    discoveries = await discoverServers(boot);
   } catch (err) {
     if (!pre.help) throw err;
     process.stderr.write(`ss: ${(err as Error).message} (showing core settings only)\n`);
   }
-  const registry = discovery?.registry ?? core;
-  const settings = registry.all();
+  const settings = discoveries ? allSettings(discoveries) : core.all();
   const prog = buildProgram(settings, {
-    serve: (opts) => serveCommand(discovery!, cliValues(opts, registry)),
-    config: (opts) => configCommand(discovery!, cliValues(opts, registry), opts.json === true),
-    plugins: (opts) => pluginsCommand(discovery!, cliValues(opts, registry), opts.json === true),
+    serve: (opts) => serveCommand(discoveries!, cliValues(opts, settings), boot),
+    config: (opts) => configCommand(discoveries!, cliValues(opts, settings), opts.json === true),
+    plugins: (opts) => pluginsCommand(discoveries!, cliValues(opts, settings), opts.json === true),
+    info: (opts) => infoCommand(discoveries!, cliValues(opts, settings), opts),
   });
   const parsed = prog.parse(['node', 'ss', ...normalizeArgv(args, settings)], {
     lazy: true,

@@ -6,6 +6,7 @@ export interface Actions {
   serve(opts: Options): Promise<number>;
   config(opts: Options): Promise<number>;
   plugins(opts: Options): Promise<number>;
+  info(opts: Options): Promise<number>;
 }
 
 function describe(s: Setting): string {
@@ -44,5 +45,14 @@ export function buildProgram(settings: readonly Setting[], actions: Actions): sa
     .option('--json', 'Print JSON');
   addSettings(prog, settings);
   prog.action((opts: Options) => actions.plugins(opts));
+
+  prog.command('info')
+    .describe('Print the info of a running server: arbiter, servers, workers, and what info hook plugins add. Finds the server by --pid, else by --pidfile (flag, SS_PIDFILE or config), else the only server this user runs.')
+    .option('--json', 'Print JSON')
+    .option('--pid', 'The arbiter\'s pid')
+    .example('info')
+    .example('info --pidfile /run/ss.pid --json');
+  addSettings(prog, settings);
+  prog.action((opts: Options) => actions.info(opts));
   return prog;
 }

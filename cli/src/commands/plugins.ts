@@ -22,8 +22,29 @@ async function tappedHooks(loaded: LoadedPlugin, discovery: Discovery, settings:
   return (Object.keys(hooks) as HookName[]).filter((h) => hooks[h].taps.length > 0);
 }
 
-/** `ss plugins`: what each configured name resolved to and what the plugin provides. */
-export async function pluginsCommand(discovery: Discovery, cli: Record<string, unknown>, json: boolean): Promise<number> {
+/** `ss plugins`: what each configured name resolved to and what the plugin provides (per server, with several). */
+export async function pluginsCommand(discoveries: Discovery[], cli: Record<string, unknown>, json: boolean): Promise<number> {
+  const config = discoveries[0]!.config?.file ?? null;
+  if (discoveries.length === 1) {
+    const reports = await pluginReports(discoveries[0]!, cli);
+    if (json) process.stdout.write(`${JSON.stringify({ config, plugins: reports }, null, 2)}\n`);
+    else printReports(reports);
+    return 0;
+  }
+  const servers: Record<string, PluginReport[]> = {};
+  for (const d of discoveries) servers[d.server!] = await pluginReports(d, cli);
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ config, servers }, null, 2)}\n`);
+    return 0;
+  }
+  for (const [i, [name, reports]] of Object.entries(servers).entries()) {
+    process.stdout.write(`${i > 0 ? '\n' : ''}server ${name}\n`);
+    printReports(reports);
+  }
+  return 0;
+}
+
+async function pluginReports(discovery: Discovery, cli: Record<string, unknown>): Promise<PluginReport[]> {
   const settings = resolveSettings(discovery, cli);
   const reports: PluginReport[] = [];
   for (const loaded of discovery.plugins) {
@@ -47,13 +68,13 @@ export async function pluginsCommand(discovery: Discovery, cli: Record<string, u
     }
     reports.push(report);
   }
-  if (json) {
-    process.stdout.write(`${JSON.stringify({ config: discovery.config?.file ?? null, plugins: reports }, null, 2)}\n`);
-    return 0;
-  }
+  return reports;
+}
+
+function printReports(reports: readonly PluginReport[]): void {
   if (reports.length === 0) {
     process.stdout.write('no plugins configured (use --plugin NAME or plugins: [...] in the config)\n');
-    return 0;
+    return;
   }
   for (const r of reports) {
     const from = r.package ? `${r.package}${r.version ? `@${r.version}` : ''}` : 'file';
@@ -68,5 +89,4 @@ export async function pluginsCommand(discovery: Discovery, cli: Record<string, u
       ...(r.error ? [`  error:    ${r.error}`] : []),
     ].join('\n') + '\n');
   }
-  return 0;
 }

@@ -1,9 +1,22 @@
-import { App, resolveSettings, serve, type Discovery } from '@socketserver/core';
+import { App, Arbiter, discoverServers, resolveSettings, serve, type DiscoverOptions, type Discovery } from '@socketserver/core';
 
-/** `ss serve`: build the app and serve until a signal stops it. */
-export async function serveCommand(discovery: Discovery, cli: Record<string, unknown>): Promise<number> {
-  const app = await App.create(discovery, resolveSettings(discovery, cli));
-  const running = await serve(app);
-  await running.stopped;
-  return 0;
+/**
+ * `ss serve`: with workers 0 (or concurrency thread) and one server, serve in this process;
+ * otherwise this process is the arbiter of worker processes.
+ */
+export async function serveCommand(discoveries: Discovery[], cli: Record<string, unknown>, boot: DiscoverOptions): Promise<number> {
+  if (discoveries.length === 1) {
+    const settings = resolveSettings(discoveries[0]!, cli);
+    const { workers, concurrency } = settings.values as { workers: number; concurrency: string };
+    if (workers === 0 || concurrency === 'thread') {
+      const running = await serve(await App.create(discoveries[0]!, settings));
+      await running.stopped;
+      return 0;
+    }
+  }
+  const arbiter = await Arbiter.create(discoveries, {
+    cwd: boot.cwd, cli, builtinDirs: boot.builtinDirs ?? [],
+    rediscover: () => discoverServers({ ...boot, cli }),
+  });
+  return arbiter.run();
 }
