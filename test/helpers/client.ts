@@ -97,3 +97,15 @@ export class Client {
     this.socket.destroy();
   }
 }
+
+/** One request on a fresh connection: connect, send `line`, read one reply line, close. Rejects on any failure. */
+export async function ask(target: Target, line: string, timeoutMs = 5000): Promise<string> {
+  const c = await Client.open(target);
+  try {
+    c.send(`${line}\n`);
+    const [reply] = await c.lines(1, timeoutMs);
+    return reply!;
+  } finally {
+    c.destroy();
+  }
+}

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** The real `ss` command, as `npx ss` runs it. */
@@ -142,4 +143,42 @@ export async function runSs(args: readonly string[], opts: SpawnOptions & { time
   const exit = await ss.exited;
   clearTimeout(timer);
   return { ...exit, stdout: ss.stdout, stderr: ss.stderr };
+}
+
+/** `ss info --json` for the server whose arbiter has this pid. */
+export async function ssInfo(pid: number, opts: SpawnOptions = {}): Promise<Record<string, any>> {
+  const r = await runSs(['info', '--json', '--pid', String(pid)], opts);
+  if (r.code !== 0) throw new Error(`ss info exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Record<string, any>;
+}
+
+/** A process's title as ps shows it (its command line). */
+export function processTitle(pid: number): string {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+/g, ' ').trim();
+}
+
+/** Poll `check` every 100 ms until it returns a value other than undefined; reject after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < until) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+/** Is a process with this pid alive? */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -32,7 +32,11 @@ test('hooks run in lifecycle order with their arguments (a hook plugin counting 
   t.deepEqual(all.slice(0, 2).map((e) => e.hook), ['monitorStart', 'workerStart']);
   t.deepEqual(all[0]!.addresses, ss.addresses);
   t.is(all[0]!.name, 'line');
-  t.is(all[1]!.pid, ss.pid);
+  // monitorStart runs in the arbiter; workerStart in worker 1, another process.
+  const serving = ss.logs.find((l) => l.msg.startsWith('serving '))!;
+  t.deepEqual(serving.pids, [all[1]!.pid]);
+  t.not(all[1]!.pid, ss.pid);
+  t.is(all[1]!.id, 1);
   t.is(all.at(-1)!.hook, 'workerStop');
 
   const perConnection = (conn: unknown) => all.filter((e) => e.conn === conn).map((e) => {

@@ -118,7 +118,7 @@ test('--name names the server in its logs', async (t) => {
   const ss = await startSs(['--plugin', 'line', '--name', 'edge-7']);
   t.teardown(() => ss.stop());
   const serving = ss.logs.find((l) => l.msg.startsWith('serving'))!;
-  t.is(serving.msg, `serving edge-7 in process ${ss.pid}`);
+  t.is(serving.msg, `serving edge-7 with 1 worker (arbiter pid ${ss.pid})`);
   t.true(ss.logs.every((l) => l.name === 'edge-7'));
 });
 

@@ -20,6 +20,7 @@ for (const [title, args, mentions] of cases) {
     const started = Date.now();
     const r = await runSs(['serve', ...PLUGIN, ...args]);
     assertOneLineError(t, { ...r, stderr: r.stderr.split('\n').filter((l) => !l.startsWith('{')).join('\n') }, 1, mentions);
-    t.true(Date.now() - started < 10_000, 'no waiting beyond the time limit');
+    // With workers, start-up is tried 3 times before the arbiter gives up.
+    t.true(Date.now() - started < 20_000, 'no waiting beyond the time limits');
   });
 }

@@ -1,0 +1,178 @@
+import test from 'ava';
+import { supportsReusePort } from '@socketserver/core';
+import { ask, Client } from '../helpers/client.js';
+import { eventually, isAlive, launchSs, processTitle, ssInfo, startSs, type SsProcess } from '../helpers/ss.js';
+
+const PID_HANDLER = './test/fixtures/runtime/pid-handler.mjs';
+/** Both ways connections reach workers where this Node has both. */
+const BALANCES = supportsReusePort() ? ['round-robin', 'reuse-port'] : ['round-robin'];
+
+/** Pids of the workers ready so far, from the arbiter's log. */
+function readyPids(ss: SsProcess): number[] {
+  return ss.logs.filter((l) => /^worker \d+ ready/.test(l.msg)).map((l) => l.workerPid as number);
+}
+
+/** Pids that answer `pid` over `count` fresh connections. */
+async function servingPids(port: number, count: number): Promise<Set<number>> {
+  const pids = new Set<number>();
+  for (let i = 0; i < count; i++) pids.add(Number(await ask(port, 'pid')));
+  return pids;
+}
+
+test('--workers 2: two worker processes titled "ss worker N [line]" serve, under an arbiter titled "ss arbiter [line]"', async (t) => {
+  const ss = await startSs(['--plugin', 'line', '--workers', '2', '--handler', PID_HANDLER]);
+  t.teardown(() => ss.stop());
+  const workers = readyPids(ss);
+  t.is(workers.length, 2);
+  t.is(processTitle(ss.pid), 'ss arbiter [line]');
+  t.deepEqual(workers.map(processTitle).sort(), ['ss worker 1 [line]', 'ss worker 2 [line]']);
+  // Round-robin by default on this Node: both take connections.
+  const pids = await servingPids(ss.port, 10);
+  t.deepEqual([...pids].sort(), [...workers].sort());
+  t.false(pids.has(ss.pid), 'the arbiter does not serve');
+  t.is((await ss.stop('SIGTERM')).code, 0);
+  t.false(workers.some(isAlive), 'workers are gone when the arbiter is');
+});
+
+test('--workers 0 and --concurrency thread serve in the arbiter itself', async (t) => {
+  for (const args of [['--workers', '0'], ['--concurrency', 'thread', '--workers', '3']]) {
+    const ss = await startSs(['--plugin', 'line', '--handler', PID_HANDLER, ...args]);
+    t.teardown(() => ss.stop());
+    t.is(await ask(ss.port, 'pid'), String(ss.pid), args.join(' '));
+    t.is(processTitle(ss.pid), 'ss arbiter [line]');
+    t.is((await ss.stop('SIGTERM')).code, 0);
+  }
+});
+
+for (const balance of BALANCES) {
+  test(`${balance}: a worker killed with SIGKILL is replaced by a new one, and requests are still served`, async (t) => {
+    const ss = await startSs(['--plugin', 'line', '--workers', '2', '--balance', balance, '--handler', PID_HANDLER]);
+    t.teardown(() => ss.stop());
+    const [victim, other] = readyPids(ss);
+    process.kill(victim!, 'SIGKILL');
+    const replaced = await ss.waitForLog((l) => new RegExp(`\\(pid ${victim}\\) exited with signal SIGKILL: replacing it`).test(l.msg));
+    t.is(replaced.level, 40);
+    const fresh = await eventually(() => readyPids(ss).find((p) => p !== victim && p !== other), 'a new worker');
+    t.true(isAlive(fresh));
+    const pids = await servingPids(ss.port, 12);
+    t.false(pids.has(victim!));
+    t.true(pids.has(fresh) || balance === 'reuse-port', 'the new worker takes connections');
+    const info = await ssInfo(ss.pid);
+    t.deepEqual(info.workers.map((w: { pid: number }) => w.pid).sort(), [other, fresh].sort());
+  });
+}
+
+test('a worker whose event loop is blocked is killed after --timeout and replaced', async (t) => {
+  const ss = await startSs(['--plugin', 'line', '--workers', '1', '--timeout', '2', '--handler', PID_HANDLER]);
+  t.teardown(() => ss.stop());
+  const [stuck] = readyPids(ss);
+  const c = await Client.open(ss.port);
+  c.send('block\n');
+  const killed = await ss.waitForLog((l) => /silent for 2s \(event loop blocked\?\): killed, replacing it/.test(l.msg), 10_000);
+  t.is(killed.workerPid, stuck);
+  await c.waitClose(5000);
+  t.is(String(c.received), '', 'the blocked request got no answer: its worker was killed');
+  const answer = Number(await ask(ss.port, 'pid'));
+  t.not(answer, stuck);
+  t.false(isAlive(stuck!));
+});
+
+test('a worker that fails to start stops the arbiter after 3 tries: exit 1 naming the plugin, no respawn loop', async (t) => {
+  const run = launchSs(['serve', '--plugin', 'line', '--workers', '2', '--bind', '127.0.0.1:0',
+    '--plugin', './test/fixtures/runtime/startup-trouble.mjs', '--trouble', 'callback-error-worker-start']);
+  t.teardown(() => run.stop('SIGKILL'));
+  const exit = await run.exited;
+  t.is(exit.code, 1);
+  const last = run.stderr.trim().split('\n').at(-1)!;
+  t.regex(last, /^ss: server line: worker failed to start 3 times in a row: .*plugin "trouble".*workerStart called back with an error/);
+  t.is(run.logs.filter((l) => /failed to start:/.test(l.msg)).length, 3, 'three tries, then stop');
+  t.false(run.logs.some((l) => l.msg.startsWith('serving ')));
+});
+
+for (const balance of BALANCES) {
+  test(`${balance}: --max-requests recycles workers under a request loop with no failed request`, async (t) => {
+    const ss = await startSs(['--plugin', 'line', '--workers', '2', '--balance', balance, '--max-requests', '15',
+      '--max-requests-jitter', '5', '--handler', PID_HANDLER]);
+    t.teardown(() => ss.stop());
+    const seen = new Set<number>();
+    const failures: string[] = [];
+    // A worker keeps serving until its replacement is ready (capacity never drops), so pace the loop.
+    const until = Date.now() + 20_000;
+    for (let i = 0; i < 2000 && seen.size < 4 && Date.now() < until; i++) {
+      try {
+        seen.add(Number(await ask(ss.port, 'pid')));
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    t.deepEqual(failures, []);
+    t.true(seen.size >= 3, `worker pids seen: ${[...seen].join(' ')}`);
+    const recycled = ss.logs.filter((l) => /served \d+ requests \(max_requests\): replacing it/.test(l.msg));
+    t.true(recycled.length >= 2);
+    for (const l of recycled) t.true((l.requests as number) >= 15 && (l.requests as number) <= 20, `recycled after ${l.requests}`);
+    const info = await eventually(async () => {
+      const i = await ssInfo(ss.pid);
+      return i.monitors[0].workers.alive === 2 ? i : undefined;
+    }, 'two workers alive');
+    t.is(info.monitors[0].workers.wanted, 2);
+  });
+}
+
+test('TERM: an in-flight slow request (an async handler sleeping 800 ms) is answered, then exit 0', async (t) => {
+  const ss = await startSs(['--plugin', 'line', '--workers', '2', '--handler', './test/fixtures/runtime/handler.ts']);
+  t.teardown(() => ss.stop());
+  const workers = readyPids(ss);
+  const c = await Client.open(ss.port);
+  c.send('slow:800:finished\n');
+  await new Promise((r) => setTimeout(r, 200));
+  const started = Date.now();
+  const exit = await ss.stop('SIGTERM');
+  t.is(exit.code, 0);
+  t.true(Date.now() - started >= 400, 'waited for the request');
+  t.deepEqual(await c.lines(1), ['finished']);
+  await c.waitClose();
+  t.false(workers.some(isAlive));
+});
+
+test('SIGINT to a worker is ignored; SIGINT to the arbiter stops everything quickly, exit 0', async (t) => {
+  const ss = await startSs(['--plugin', 'line', '--workers', '1', '--handler', PID_HANDLER]);
+  t.teardown(() => ss.stop());
+  const [worker] = readyPids(ss);
+  process.kill(worker!, 'SIGINT');
+  await new Promise((r) => setTimeout(r, 300));
+  t.is(await ask(ss.port, 'pid'), String(worker), 'the worker still serves');
+  const exit = await ss.stop('SIGINT');
+  t.is(exit.code, 0);
+  t.false(isAlive(worker!));
+});
+
+test('workers stop when the arbiter is killed outright', async (t) => {
+  const ss = await startSs(['--plugin', 'line', '--workers', '2']);
+  const workers = readyPids(ss);
+  await ss.stop('SIGKILL');
+  await eventually(() => (workers.some(isAlive) ? undefined : true), 'workers to exit', 5000);
+  t.pass();
+});
+
+test('TTIN and TTOU: one worker more, one fewer, as ss info shows', async (t) => {
+  const ss = await startSs(['--plugin', 'line', '--workers', '1']);
+  t.teardown(() => ss.stop());
+  const count = async (n: number) => eventually(async () => {
+    const info = await ssInfo(ss.pid);
+    const m = info.monitors[0].workers;
+    return m.wanted === n && m.alive === n && info.workers.length === n ? info : undefined;
+  }, `${n} workers`);
+  process.kill(ss.pid, 'SIGTTIN');
+  const two = await count(2);
+  t.deepEqual(two.workers.map((w: { id: number }) => w.id).sort(), [1, 2]);
+  process.kill(ss.pid, 'SIGTTIN');
+  await count(3);
+  process.kill(ss.pid, 'SIGTTOU');
+  const back = await count(2);
+  t.deepEqual(back.workers.map((w: { id: number }) => w.id).sort(), [1, 2], 'the highest slot went');
+  process.kill(ss.pid, 'SIGTTOU');
+  process.kill(ss.pid, 'SIGTTOU');
+  await count(1); // never fewer than one
+  t.is(await ask(ss.port, 'still'), 'still');
+});
