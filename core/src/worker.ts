@@ -36,6 +36,10 @@ export async function runWorker(): Promise<void> {
   process.title = `ss worker ${b.id} [${b.name}]`;
   // The heartbeat stops when the event loop is blocked; the arbiter then kills us after `timeout`.
   if (b.beat > 0) setInterval(send, b.beat * 1000, { t: 'beat' }).unref();
+  // A stop asked for during start-up is kept, and done as soon as there is something to stop.
+  let early: 'graceful' | 'quick' | undefined;
+  const duringBoot = (m: ToWorker) => { if (m.t === 'stop') early ??= m.mode; };
+  process.on('message', duringBoot);
 
   let serving: Serving;
   try {
@@ -55,6 +59,7 @@ export async function runWorker(): Promise<void> {
     else process.exit(1);
     return;
   }
+  process.off('message', duringBoot);
   const { app, server } = serving;
   const cfg = app.cfg;
   if (cfg.max_requests > 0) {
@@ -93,7 +98,8 @@ export async function runWorker(): Promise<void> {
         break;
     }
   });
-  send({ t: 'ready' });
+  if (early) stop(early);
+  else send({ t: 'ready' });
 }
 
 /** Log a worker's own unexpected failure before it dies, naming the worker. */
