@@ -130,10 +130,12 @@ export class Arbiter implements MonitorHost {
         throw new UsageError(`invalid ${app.discovery.registry.nameSource('balance', app.settings.sources.balance!)} "reuse-port": needs Node >= 22.12 (this is ${process.versions.node}); use round-robin`);
       }
       let monitor: Monitor | undefined;
-      const listeners = await listenAll(app.cfg.bind, app.cfg.backlog, (socket) => monitor!.route(socket),
-        app.discovery.registry.nameSource('bind', app.settings.sources.bind!), { pauseOnConnect: true });
+      const listeners = await listenAll(app.cfg.bind, app.cfg.backlog, () => {},
+        app.discovery.registry.nameSource('bind', app.settings.sources.bind!), { onHandle: (h) => monitor!.route(h), reusePort: balance === 'reuse-port' });
+      // The arbiter stays in each port's SO_REUSEPORT group (and hands on what it accepts), so
+      // the port is never free for another program while workers come and go.
       const reusePort = listeners.map((l) => (balance === 'reuse-port' && l.address.kind === 'tcp'
-        ? { ...l.address, port: Number(l.bound.slice(l.bound.lastIndexOf(':') + 1)) } : null));
+        ? { ...l.address, port: Number(l.bound.slice(l.bound.lastIndexOf(':') + 1)), text: l.bound } : null));
       monitor = new Monitor(this, app, app.discovery.server, listeners, reusePort);
       this.monitors.push(monitor);
       for (const l of listeners) app.log.info({ address: l.bound }, `listening on ${l.bound}`);

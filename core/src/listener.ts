@@ -39,16 +39,25 @@ const REASONS: Record<string, string> = {
  * Listen on one address. `setting` names where the address came from (`--bind`,
  * `SS_BIND`, ...) for the error when a host name does not resolve.
  */
+/** A connection as libuv accepted it (a TCP or pipe handle), before any net.Socket exists. */
+export interface NativeHandle {
+  close(): void;
+}
+
 export interface ListenOptions {
-  /** The arbiter hands sockets on unread. */
-  readonly pauseOnConnect?: boolean;
+  /**
+   * Take each accepted connection as its native handle instead of a net.Socket: the arbiter
+   * only passes connections on to workers, so building a Socket for each would be wasted.
+   * This is how node:cluster's round-robin takes them (the listen handle's `onconnection`).
+   */
+  readonly onHandle?: (handle: NativeHandle) => void;
   /** Join the port's SO_REUSEPORT group (a worker beside the arbiter; Node >= 22.12). */
   readonly reusePort?: boolean;
 }
 
 export async function listen(addr: Address, backlog: number, onConnection: (s: Socket) => void, setting: string, opts: ListenOptions = {}): Promise<Listener> {
   if (addr.kind === 'unix') await clearStaleUnixSocket(addr);
-  const server = createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: opts.pauseOnConnect === true }, onConnection);
+  const server = createServer({ noDelay: true, allowHalfOpen: true }, onConnection);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     const options = addr.kind === 'unix' ? { path: addr.path, backlog }
@@ -64,6 +73,12 @@ export async function listen(addr: Address, backlog: number, onConnection: (s: S
     }
     throw new StartupError(`cannot bind ${addr.text}: ${REASONS[code] ?? err.message}`);
   });
+  const onHandle = opts.onHandle;
+  if (onHandle) {
+    (server as unknown as { _handle: { onconnection: (err: number, handle?: NativeHandle) => void } })._handle.onconnection = (err, handle) => {
+      if (err === 0 && handle) onHandle(handle); // an accept error (EMFILE...) drops that one connection, as net does
+    };
+  }
   const info = server.address();
   const port = info !== null && typeof info === 'object' ? info.port : undefined;
   return { address: addr, server, bound: formatAddress(addr, port) };

@@ -1,10 +1,9 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Address } from './address.js';
 import type { App, Info, Monitor as MonitorView } from './app.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './ipc.js';
-import type { Listener } from './listener.js';
+import type { Listener, NativeHandle } from './listener.js';
 import type { Logger } from './logger.js';
 import type { StopMode } from './serving.js';
 
@@ -32,7 +31,7 @@ export class WorkerProcess {
 
   get pid(): number { return this.child.pid!; }
 
-  send(message: ToWorker, handle?: Socket, done?: (err: Error | null) => void): void {
+  send(message: ToWorker, handle?: NativeHandle, done?: (err: Error | null) => void): void {
     if (!this.child.connected) {
       done?.(new Error('worker gone'));
       return;
@@ -64,8 +63,8 @@ export class Monitor {
   bootFailures = 0;
   private ready: WorkerProcess[] = [];
   private next = 0;
-  /** Sockets accepted while no worker was ready (start-up, or every worker died). */
-  private held: Socket[] = [];
+  /** Connections accepted while no worker was ready (start-up, or every worker died). */
+  private held: NativeHandle[] = [];
   private respawnAt = 0;
   private respawnTimer: NodeJS.Timeout | undefined;
   private infoRequests = new Map<number, (info: Info) => void>();
@@ -97,7 +96,7 @@ export class Monitor {
   }
 
   /** A connection the arbiter accepted: hand it to the next ready worker. */
-  readonly route = (socket: Socket): void => {
+  readonly route = (handle: NativeHandle): void => {
     let worker: WorkerProcess | undefined;
     while (this.ready.length > 0) {
       worker = this.ready[this.next++ % this.ready.length]!;
@@ -106,16 +105,14 @@ export class Monitor {
       worker = undefined;
     }
     if (worker === undefined) {
-      if (this.held.length >= this.app.cfg.backlog) {
-        socket.destroy();
-        return;
-      }
-      socket.on('error', () => {});
-      this.held.push(socket);
+      if (this.held.length >= this.app.cfg.backlog) handle.close();
+      else this.held.push(handle);
       return;
     }
-    worker.send({ t: 'conn' }, socket, (err) => {
-      if (err && !socket.destroyed) this.route(socket); // that worker just died: another takes it
+    worker.send({ t: 'conn' }, handle, (err) => {
+      // Sent: the worker holds its own descriptor now. Not sent (that worker just died): another takes it.
+      if (err) this.route(handle);
+      else handle.close();
     });
   };
 
@@ -168,7 +165,7 @@ export class Monitor {
         this.bootFailures = 0;
         this.ready.push(worker);
         this.log.info({ worker: worker.id, workerPid: worker.pid }, `worker ${worker.id} ready (pid ${worker.pid})`);
-        for (const socket of this.held.splice(0)) if (!socket.destroyed) this.route(socket);
+        for (const handle of this.held.splice(0)) this.route(handle);
         this.manage();
         if (this.firstReady && this.ready.length >= this.wanted) {
           this.firstReady();
@@ -247,7 +244,7 @@ export class Monitor {
   /** Stop every worker; resolves at once (the arbiter waits for `workers` to empty). */
   stop(mode: StopMode): void {
     clearTimeout(this.respawnTimer);
-    for (const socket of this.held.splice(0)) socket.destroy();
+    for (const handle of this.held.splice(0)) handle.close();
     for (const w of this.workers) this.drain(w, mode);
   }
 

@@ -1,9 +1,9 @@
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { App } from './app.js';
 import { discoverServers, resolveSettings } from './boot.js';
 import { errorMessage } from './errors.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './ipc.js';
-import { listen, type Listener } from './listener.js';
+import { listen, type Listener, type NativeHandle } from './listener.js';
 import { createLogger } from './logger.js';
 import { Serving } from './serving.js';
 
@@ -78,13 +78,14 @@ export async function runWorker(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('graceful'));
   process.on('SIGQUIT', () => stop('quick'));
-  process.on('message', (m: ToWorker, handle?: Socket) => {
+  process.on('message', (m: ToWorker, handle?: NativeHandle) => {
     switch (m.t) {
       case 'conn':
         if (handle) {
-          handle.setNoDelay(true);
-          handle.allowHalfOpen = true;
-          server.accept(handle);
+          // What net.Server does with a connection it accepted itself.
+          const socket = new Socket({ handle, readable: true, writable: true, allowHalfOpen: true } as never);
+          socket.setNoDelay(true);
+          server.accept(socket);
         }
         break;
       case 'stop':
