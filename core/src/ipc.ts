@@ -1,4 +1,3 @@
-import type { Address } from './address.js';
 import type { Info } from './app.js';
 import type { StopMode } from './serve.js';
 
@@ -15,15 +14,19 @@ export interface WorkerBoot {
   readonly id: number;
   /** Seconds between heartbeats (a fraction of timeout). */
   readonly beat: number;
-  /** TCP addresses, with their real ports, that the worker listens on itself (reuse-port); index = the arbiter's listener. */
-  readonly reusePort: readonly (Address | null)[];
 }
 
-/** Arbiter → worker. A `conn` message carries a client socket as its handle. */
+/**
+ * Arbiter → worker. `conn` carries a client connection as its handle; `listen` a listening
+ * socket of the worker's slot (reuse-port), which the worker accepts on until it stops.
+ * `stop` with `handover`: give those sockets back to the arbiter rather than close them, so
+ * that connections waiting in their queues reach the slot's next worker.
+ */
 export type ToWorker =
   | { readonly t: 'boot'; readonly boot: WorkerBoot }
   | { readonly t: 'conn' }
-  | { readonly t: 'stop'; readonly mode: StopMode }
+  | { readonly t: 'listen' }
+  | { readonly t: 'stop'; readonly mode: StopMode; readonly handover: boolean }
   | { readonly t: 'info'; readonly req: number };
 
 /** Worker → arbiter. */
@@ -31,5 +34,6 @@ export type FromWorker =
   | { readonly t: 'ready' }
   | { readonly t: 'beat' }
   | { readonly t: 'retire'; readonly requests: number }
+  | { readonly t: 'handover' }
   | { readonly t: 'info'; readonly req: number; readonly info: Info }
   | { readonly t: 'failed'; readonly message: string };

@@ -73,12 +73,7 @@ export async function listen(addr: Address, backlog: number, onConnection: (s: S
     }
     throw new StartupError(`cannot bind ${addr.text}: ${REASONS[code] ?? err.message}`);
   });
-  const onHandle = opts.onHandle;
-  if (onHandle) {
-    (server as unknown as { _handle: { onconnection: (err: number, handle?: NativeHandle) => void } })._handle.onconnection = (err, handle) => {
-      if (err === 0 && handle) onHandle(handle); // an accept error (EMFILE...) drops that one connection, as net does
-    };
-  }
+  if (opts.onHandle) takeHandles(server, opts.onHandle);
   const info = server.address();
   const port = info !== null && typeof info === 'object' ? info.port : undefined;
   return { address: addr, server, bound: formatAddress(addr, port) };
@@ -94,6 +89,13 @@ export async function listenAll(addrs: readonly Address[], backlog: number, onCo
     throw err;
   }
   return listeners;
+}
+
+/** From now on, connections `server` accepts go to `onHandle` as native handles (see `ListenOptions.onHandle`). */
+export function takeHandles(server: NetServer, onHandle: (handle: NativeHandle) => void): void {
+  (server as unknown as { _handle: { onconnection: (err: number, handle?: NativeHandle) => void } })._handle.onconnection = (err, handle) => {
+    if (err === 0 && handle) onHandle(handle); // an accept error (EMFILE...) drops that one connection, as net does
+  };
 }
 
 const closing = new WeakMap<NetServer, Promise<void>>();

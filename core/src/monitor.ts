@@ -1,9 +1,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import type { Server as NetServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Address } from './address.js';
 import type { App, Info, Monitor as MonitorView } from './app.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './ipc.js';
-import type { Listener, NativeHandle } from './listener.js';
+import { listen, takeHandles, type Listener, type NativeHandle } from './listener.js';
+import { errorMessage } from './errors.js';
 import type { Logger } from './logger.js';
 import type { StopMode } from './serving.js';
 
@@ -31,13 +33,24 @@ export class WorkerProcess {
 
   get pid(): number { return this.child.pid!; }
 
-  send(message: ToWorker, handle?: NativeHandle, done?: (err: Error | null) => void): void {
+  send(message: ToWorker, handle?: NativeHandle | NetServer, done?: (err: Error | null) => void): void {
     if (!this.child.connected) {
       done?.(new Error('worker gone'));
       return;
     }
     this.child.send(message, handle as never, done ?? (() => {}));
   }
+}
+
+/**
+ * Reuse-port: the listening sockets of one worker slot. A worker holds them while it serves;
+ * when it drains it hands them back, and the arbiter (accepting on them meanwhile) gives them
+ * to the slot's next worker. They are never closed while connections may wait in their queues.
+ */
+interface Slot {
+  holder: WorkerProcess | null;
+  /** Held by the arbiter until a ready worker of the slot takes them. */
+  spare: NetServer[];
 }
 
 export interface MonitorHost {
@@ -67,6 +80,7 @@ export class Monitor {
   private held: NativeHandle[] = [];
   private respawnAt = 0;
   private respawnTimer: NodeJS.Timeout | undefined;
+  private readonly slots = new Map<number, Slot>();
   private infoRequests = new Map<number, (info: Info) => void>();
   private nextRequest = 0;
   private firstReady: (() => void) | undefined;
@@ -146,7 +160,10 @@ export class Monitor {
     const child = fork(WORKER_MAIN, [], { cwd: process.cwd(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const worker = new WorkerProcess(id, child);
     this.workers.add(worker);
-    child.on('message', (m: FromWorker) => this.message(worker, m));
+    child.on('message', (m: FromWorker, handle?: NetServer) => {
+      if (m.t === 'handover' && handle) this.handedOver(worker, handle);
+      else this.message(worker, m);
+    });
     child.on('error', () => {}); // a send to a dying worker; its 'exit' follows
     child.once('exit', (code, signal) => this.exited(worker, code, signal));
     worker.send({ t: 'boot', boot: this.host.boot(this, id) });
@@ -165,6 +182,7 @@ export class Monitor {
         this.bootFailures = 0;
         this.ready.push(worker);
         this.log.info({ worker: worker.id, workerPid: worker.pid }, `worker ${worker.id} ready (pid ${worker.pid})`);
+        void this.giveSockets(worker);
         for (const handle of this.held.splice(0)) this.route(handle);
         this.manage();
         if (this.firstReady && this.ready.length >= this.wanted) {
@@ -188,6 +206,49 @@ export class Monitor {
     }
   }
 
+  /** Reuse-port: give a ready worker its slot's sockets (spare or new), unless the slot's previous worker still has them. */
+  private async giveSockets(worker: WorkerProcess): Promise<void> {
+    const addrs = this.reusePort.filter((a): a is Address => a !== null);
+    if (addrs.length === 0) return;
+    let slot = this.slots.get(worker.id);
+    if (!slot) this.slots.set(worker.id, slot = { holder: null, spare: [] });
+    if (slot.holder !== null && slot.holder !== worker && this.workers.has(slot.holder)) return; // handed over when it drains
+    if (slot.spare.length === 0) {
+      try {
+        for (const addr of addrs) slot.spare.push((await listen(addr, this.app.cfg.backlog, () => {}, 'bind', { reusePort: true, onHandle: this.route })).server);
+      } catch (err) {
+        this.log.error({ worker: worker.id }, `worker ${worker.id}: no listening socket of its own (${errorMessage(err)}); the arbiter hands it connections`);
+      }
+    }
+    this.handTo(slot, worker);
+  }
+
+  private handTo(slot: Slot, worker: WorkerProcess): void {
+    if (worker.state !== 'ready' || this.host.stopping) return;
+    slot.holder = worker;
+    for (const server of slot.spare.splice(0)) {
+      worker.send({ t: 'listen' }, server, (err) => {
+        if (!err) server.close(); // the worker has its own descriptor now
+        else slot.spare.push(server);
+      });
+    }
+  }
+
+  /** A draining worker gave back one of its slot's sockets: accept on it here until the slot's next worker is ready. */
+  private handedOver(worker: WorkerProcess, server: NetServer): void {
+    takeHandles(server, this.route);
+    const slot = this.slots.get(worker.id) ?? { holder: null, spare: [] };
+    this.slots.set(worker.id, slot);
+    slot.spare.push(server);
+    if (slot.holder === worker) slot.holder = null;
+    if (this.host.stopping) {
+      for (const s of slot.spare.splice(0)) s.close();
+      return;
+    }
+    const next = [...this.workers].find((w) => w.id === worker.id && w.state === 'ready' && !w.retiring);
+    if (next && slot.spare.length === this.reusePort.filter((a) => a !== null).length) this.handTo(slot, next);
+  }
+
   /** Stop sending it connections and ask it to stop; SIGKILL if it has not after graceful_timeout. */
   drain(worker: WorkerProcess, mode: StopMode): void {
     if (worker.state === 'draining' && mode === 'graceful') return;
@@ -196,12 +257,14 @@ export class Monitor {
     const grace = mode === 'graceful' ? this.app.cfg.graceful_timeout : 0;
     worker.killAt = Math.min(worker.killAt, Date.now() + (grace + KILL_AFTER) * 1000);
     this.log.debug({ worker: worker.id, workerPid: worker.pid }, `worker ${worker.id} (pid ${worker.pid}): stopping (${mode})`);
-    worker.send({ t: 'stop', mode });
+    worker.send({ t: 'stop', mode, handover: !this.host.stopping });
   }
 
   private exited(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(worker);
     this.unready(worker);
+    const slot = this.slots.get(worker.id);
+    if (slot?.holder === worker) slot.holder = null; // its sockets went with it (a crash), or came back before
     const how = signal ? `signal ${signal}` : `code ${code}`;
     if (worker.state === 'booting' && !this.host.stopping) {
       this.bootFailures++;
@@ -245,6 +308,7 @@ export class Monitor {
   stop(mode: StopMode): void {
     clearTimeout(this.respawnTimer);
     for (const handle of this.held.splice(0)) handle.close();
+    for (const slot of this.slots.values()) for (const server of slot.spare.splice(0)) server.close();
     for (const w of this.workers) this.drain(w, mode);
   }
 

@@ -1,9 +1,9 @@
-import { Socket } from 'node:net';
+import { Socket, type Server as NetServer } from 'node:net';
 import { App } from './app.js';
 import { discoverServers, resolveSettings } from './boot.js';
 import { errorMessage } from './errors.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './ipc.js';
-import { listen, type Listener, type NativeHandle } from './listener.js';
+import type { NativeHandle } from './listener.js';
 import { createLogger } from './logger.js';
 import { Serving } from './serving.js';
 
@@ -38,7 +38,7 @@ export async function runWorker(): Promise<void> {
   if (b.beat > 0) setInterval(send, b.beat * 1000, { t: 'beat' }).unref();
   // A stop asked for during start-up is kept, and done as soon as there is something to stop.
   let early: 'graceful' | 'quick' | undefined;
-  const duringBoot = (m: ToWorker) => { if (m.t === 'stop') early ??= m.mode; };
+  const duringBoot = (m: ToWorker) => { if (m.t === 'stop') early ??= m.mode; }; // no sockets to hand over yet
   process.on('message', duringBoot);
 
   let serving: Serving;
@@ -47,11 +47,6 @@ export async function runWorker(): Promise<void> {
     const app = await App.create(discovery!, resolveSettings(discovery!, b.cli));
     serving = new Serving(app, b.id);
     await serving.start();
-    const listeners: Listener[] = [];
-    serving.listeners = listeners;
-    for (const addr of b.reusePort) {
-      if (addr) listeners.push(await listen(addr, app.cfg.backlog, serving.server.accept, 'bind', { reusePort: true }));
-    }
   } catch (err) {
     const known = typeof (err as { exitCode?: unknown }).exitCode === 'number';
     const message: FromWorker = { t: 'failed', message: known ? errorMessage(err) : (err as Error)?.stack ?? String(err) };
@@ -67,10 +62,17 @@ export async function runWorker(): Promise<void> {
     server.limitReached = () => send({ t: 'retire', requests: server.requests });
   }
 
+  /** Reuse-port: this slot's listening sockets, from the arbiter. */
+  const own: NetServer[] = [];
   let stopping = false;
-  const stop = (mode: 'graceful' | 'quick') => {
+  const stop = (mode: 'graceful' | 'quick', handover = false) => {
     if (!stopping) app.log.debug(`worker ${b.id}: stopping (${mode})`);
     stopping = true;
+    // Given back, not closed: closing would reset the connections waiting in their queues.
+    for (const listener of own.splice(0)) {
+      if (handover && process.connected) process.send!({ t: 'handover' } satisfies FromWorker, listener as never, () => listener.close());
+      else listener.close();
+    }
     void serving.stop(mode).then(() => {
       process.disconnect?.();
       process.exit(0);
@@ -78,18 +80,27 @@ export async function runWorker(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('graceful'));
   process.on('SIGQUIT', () => stop('quick'));
-  process.on('message', (m: ToWorker, handle?: NativeHandle) => {
+  process.on('message', (m: ToWorker, handle?: NativeHandle | NetServer) => {
     switch (m.t) {
       case 'conn':
         if (handle) {
           // What net.Server does with a connection it accepted itself.
-          const socket = new Socket({ handle, readable: true, writable: true, allowHalfOpen: true } as never);
+          const socket = new Socket({ handle: handle as NativeHandle, readable: true, writable: true, allowHalfOpen: true } as never);
           socket.setNoDelay(true);
           server.accept(socket);
         }
         break;
+      case 'listen':
+        if (handle && !stopping) {
+          const listener = handle as unknown as NetServer;
+          // What net.Server reads for each connection it accepts (createServer's options).
+          Object.assign(listener, { allowHalfOpen: true, noDelay: true });
+          listener.on('connection', server.accept);
+          own.push(listener);
+        }
+        break;
       case 'stop':
-        stop(m.mode);
+        stop(m.mode, m.handover);
         break;
       case 'info':
         app.info(serving.entry()).then(
