@@ -2,13 +2,16 @@
 //
 //   npm run bench -- [--duration 3] [--warmup 1] [--rounds 3] [--only line-p1,idle-memory]
 //
+// The cluster-* workloads run `ss serve --workers 2` against cluster-baseline (node:cluster,
+// 2 workers). A server's CPU is that of its whole process tree (arbiter and workers).
+//
 // Noise on this machine is about ±10% and client and server share its cores, so each
 // workload runs ss and the baseline alternately (A B A B ...), each run on a fresh
 // server process, and reports medians and ratios. Exit 1 if any run saw a wrong reply,
 // a dropped connection or an unanswered request; missed performance targets only print
 // "not met".
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startSs } from '../helpers/ss.js';
@@ -21,6 +24,8 @@ const { values: opt } = parseArgs({
     warmup: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '3' },
     only: { type: 'string' },
+    // ss --balance for the cluster workloads (default: ss's own choice for this Node).
+    balance: { type: 'string' },
   },
 });
 const duration = Number(opt.duration);
@@ -31,14 +36,25 @@ if (!(duration > 0 && duration <= 600) || !(warmup >= 0 && warmup <= 600) || !(N
   process.exit(2);
 }
 
-interface SocketWorkload { name: string; title: string; proto: string; pipeline: number; size: number }
+/** `workers`: server processes (ss --workers, cluster-baseline); 0 or absent: one process. */
+interface SocketWorkload { name: string; title: string; proto: string; pipeline: number; size: number; workers?: number }
 const SOCKET_WORKLOADS: SocketWorkload[] = [
   { name: 'line-p1', title: 'line 64 B, pipeline 1', proto: 'line', pipeline: 1, size: 64 },
   { name: 'line-p16', title: 'line 64 B, pipeline 16', proto: 'line', pipeline: 16, size: 64 },
   { name: 'netstring-p1', title: 'netstring 64 B, pipeline 1', proto: 'netstring', pipeline: 1, size: 64 },
   { name: 'echo-16k', title: 'echo 16 KiB, pipeline 1', proto: 'echo', pipeline: 1, size: 16384 },
 ];
-const NAMES = ['netstring-64m', ...SOCKET_WORKLOADS.map((w) => w.name), 'idle-memory'];
+const CLUSTER_WORKERS = 2;
+const CLUSTER_WORKLOADS: SocketWorkload[] = [
+  { name: 'cluster-line-p1', title: `line 64 B, pipeline 1, ${CLUSTER_WORKERS} workers`, proto: 'line', pipeline: 1, size: 64, workers: CLUSTER_WORKERS },
+  { name: 'cluster-line-p16', title: `line 64 B, pipeline 16, ${CLUSTER_WORKERS} workers`, proto: 'line', pipeline: 16, size: 64, workers: CLUSTER_WORKERS },
+];
+/** Connect, one 64 B line request, close: connections served per second. */
+const CONNECTS: SocketWorkload = {
+  name: 'cluster-connects', title: `line 64 B, connect + 1 request + close, ${CLUSTER_WORKERS} workers`, proto: 'line', pipeline: 1, size: 64,
+  workers: CLUSTER_WORKERS,
+};
+const NAMES = ['netstring-64m', ...SOCKET_WORKLOADS.map((w) => w.name), 'idle-memory', ...CLUSTER_WORKLOADS.map((w) => w.name), CONNECTS.name];
 const only = opt.only ? opt.only.split(',').map((s) => s.trim()).filter(Boolean) : NAMES;
 for (const n of only) {
   if (!NAMES.includes(n)) {
@@ -48,6 +64,7 @@ for (const n of only) {
 }
 
 const CONNS = 50;
+const CONNECT_LOOPS = 50;
 const IDLE_CONNS = 10_000;
 
 // ---- child processes: every one is tracked and stopped by its pid, whatever happens ----
@@ -58,9 +75,14 @@ function track(child: ChildProcess): ChildProcess {
   child.once('exit', () => children.delete(child));
   return child;
 }
+// Processes our children started (workers): pid -> start time, so a reused pid is never signalled.
+const descendants = new Map<number, string>();
 function killAll(signal: NodeJS.Signals): void {
   for (const c of children) if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) {
     try { process.kill(c.pid, signal); } catch { /* already gone */ }
+  }
+  for (const [pid, start] of descendants) if (running(pid, start)) {
+    try { process.kill(pid, signal); } catch { /* already gone */ }
   }
 }
 let interrupted = false;
@@ -107,18 +129,28 @@ async function runNode(file: string, args: string[], capMs: number, nodeArgs: st
   }
 }
 
-/** `pid` is the process we started (and stop); `servingPid` the one that says it serves (measured). */
+/**
+ * `pid` is the process we started (and stop); `servingPid` the one that says it serves (its
+ * memory is measured); CPU is measured over `pid` and all its descendants.
+ */
 interface Server { name: 'ss' | 'baseline'; pid: number; servingPid: number; port: number; child: ChildProcess }
 
-async function startServer(name: Server['name'], proto: string, ssArgs: string[] = []): Promise<Server> {
+async function startServer(name: Server['name'], proto: string, ssArgs: string[] = [], workers = 0): Promise<Server> {
   if (name === 'ss') {
     // Default log level: `startSs` waits for the info-level "serving" line; nothing is logged per request.
-    const ss = await startSs(['--plugin', proto, ...ssArgs]);
+    // With --workers the arbiter logs it once every worker is ready.
+    const cluster = workers > 0 ? ['--workers', String(workers), ...(opt.balance ? ['--balance', opt.balance] : [])] : [];
+    const ss = await startSs(['--plugin', proto, ...cluster, ...ssArgs]);
     track(ss.child);
-    const serving = ss.logs.find((l) => l.msg.startsWith('serving '))?.pid;
+    // An arbiter's "serving" line lists its workers' pids: with one worker, that worker serves.
+    const line = ss.logs.find((l) => l.msg.startsWith('serving '));
+    const pids = line?.pids;
+    const serving = Array.isArray(pids) && pids.length === 1 ? pids[0] : line?.pid;
+    rememberTree(ss.pid);
     return { name, pid: ss.pid, servingPid: typeof serving === 'number' ? serving : ss.pid, port: ss.port, child: ss.child };
   }
-  const child = track(spawn(process.execPath, [HERE + 'baseline-server.js', proto, '0'], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const argv = workers > 0 ? [HERE + 'cluster-baseline.js', proto, String(workers), '0'] : [HERE + 'baseline-server.js', proto, '0'];
+  const child = track(spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] }));
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error('baseline server did not start within 10 s')), 10_000);
@@ -129,7 +161,28 @@ async function startServer(name: Server['name'], proto: string, ssArgs: string[]
     });
     child.once('exit', () => { clearTimeout(timer); reject(new Error('baseline server exited at start')); });
   });
+  rememberTree(child.pid!);
   return { name, pid: child.pid!, servingPid: child.pid!, port, child };
+}
+
+/** Note the processes under `root` (a server we started), so that none is left running whatever happens. */
+function rememberTree(root: number): void {
+  for (const pid of processTree(root)) if (pid !== root) descendants.set(pid, startTime(pid) ?? '');
+}
+
+/** Stop a server we started, and make sure none of its processes (workers) outlives it. */
+async function stopServer(server: Server): Promise<void> {
+  rememberTree(server.pid); // workers may have been replaced since it started
+  await stopProcess(server.child);
+  // Its workers exit with it (or shortly after, once they see it gone); SIGKILL what is left after 3 s.
+  const until = Date.now() + 3000;
+  const left = () => [...descendants].filter(([pid, start]) => running(pid, start));
+  while (left().length > 0 && Date.now() < until) await sleep(50);
+  for (const [pid] of left()) {
+    console.error(`bench: process ${pid} outlived its server ${server.pid}: SIGKILL`);
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+  descendants.clear();
 }
 
 /** Resident set of one process, in KiB. */
@@ -145,11 +198,51 @@ function machineCpuMs(): number {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   return (f.reduce((a, b) => a + b, 0) - f[3]! - f[4]!) * TICK_MS; // all but idle and iowait
 }
-/** CPU time (ms) one process has used, from /proc/PID/stat (utime + stime). */
-function processCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * TICK_MS;
+/** Fields of /proc/PID/stat after the command name (f[0] is the state), or undefined if it is gone. */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+/** Start time of a process (ticks since boot, as text): with its pid, names it uniquely. */
+function startTime(pid: number): string | undefined {
+  return statFields(pid)?.[19];
+}
+/** Whether the process `pid` that started at `start` still runs (not gone, not a zombie). */
+function running(pid: number, start: string): boolean {
+  const f = statFields(pid);
+  return f !== undefined && f[0] !== 'Z' && f[19] === start;
+}
+/** `root` and all its descendants, found by scanning /proc for parent pids (no /proc/PID/task/TID/children here). */
+function processTree(root: number): number[] {
+  const kids = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const ppid = Number(statFields(Number(name))?.[1]);
+    if (!(ppid > 0)) continue;
+    const list = kids.get(ppid);
+    if (list) list.push(Number(name));
+    else kids.set(ppid, [Number(name)]);
+  }
+  const tree = [root];
+  for (let i = 0; i < tree.length; i++) tree.push(...(kids.get(tree[i]!) ?? []));
+  return tree;
+}
+/**
+ * CPU time (ms) a process tree has used, from /proc/PID/stat: utime + stime of each
+ * process, plus cutime + cstime (its children that exited and were reaped, whose own
+ * entries are gone). For a server: its one process, or its arbiter and workers.
+ */
+function serverCpuMs(root: number): number {
+  let ticks = 0;
+  for (const pid of processTree(root)) {
+    const f = statFields(pid);
+    if (f) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  }
+  return ticks * TICK_MS;
 }
 
 const median = (xs: number[]) => {
@@ -187,22 +280,38 @@ async function waitQuiet(maxMs: number, name?: string): Promise<void> {
   }
 }
 
-/** One run: fresh server, loadgen against it, server stopped. `foreign`: cores other processes used meanwhile. */
-async function measure(w: SocketWorkload, name: Server['name'], args: string[]): Promise<{ res: Record<string, any>; foreign: number }> {
-  const server = await startServer(name, w.proto);
+/**
+ * One run: fresh server, a load generator (`client`: loadgen.js or connect-rate.js) against it,
+ * server stopped. `foreign`: cores other processes used meanwhile.
+ */
+async function measure(w: SocketWorkload, name: Server['name'], args: string[], client = 'loadgen.js'): Promise<{ res: Record<string, any>; foreign: number }> {
+  const server = await startServer(name, w.proto, [], w.workers ?? 0);
   try {
     await sleep(300); // let start-up work (JIT, GC of boot garbage) settle
     const t0 = Date.now();
     const m0 = machineCpuMs();
-    const s0 = processCpuMs(server.servingPid);
-    const res = await runNode('loadgen.js', [...args, '--port', String(server.port)], (warmup + duration + 25) * 1000);
+    const s0 = serverCpuMs(server.pid);
+    const res = await runNode(client, [...args, '--port', String(server.port)], (warmup + duration + 25) * 1000);
     // Machine CPU not used by this server or this loadgen (kernel network work on otherwise
     // idle CPUs lands here too, but only a few % of a core).
-    const foreign = (machineCpuMs() - m0 - (processCpuMs(server.servingPid) - s0) - res.cpu_ms) / (Date.now() - t0);
+    const foreign = (machineCpuMs() - m0 - (serverCpuMs(server.pid) - s0) - res.cpu_ms) / (Date.now() - t0);
     return { res, foreign };
   } finally {
-    await stopProcess(server.child);
+    await stopServer(server);
   }
+}
+
+/** `measure`, redone (a bounded number of times, once things are quiet) while other processes disturb it. */
+async function measureUndisturbed(w: SocketWorkload, name: Server['name'], args: string[], label: string, client?: string) {
+  let run = await measure(w, name, args, client);
+  // Other processes on the machine (tests, builds) skew a run: redo it once things are quiet, a bounded number of times.
+  for (let retry = 0; run.foreign > MAX_FOREIGN && retry < RETRIES; retry++) {
+    console.error(`  ${label} disturbed (${run.foreign.toFixed(2)} cores used by other processes): again`);
+    await waitQuiet(30_000);
+    run = await measure(w, name, args, client);
+  }
+  if (run.foreign > MAX_FOREIGN) warnings.push(`${label.trim()}: ${run.foreign.toFixed(2)} cores used by other processes during the run`);
+  return run;
 }
 
 async function socketWorkload(w: SocketWorkload): Promise<void> {
@@ -212,15 +321,7 @@ async function socketWorkload(w: SocketWorkload): Promise<void> {
   for (let r = 0; r < rounds; r++) {
     for (const name of ['ss', 'baseline'] as const) {
       const label = `${w.name} round ${r + 1} ${name.padEnd(8)}`;
-      let run = await measure(w, name, args);
-      // Other processes on the machine (tests, builds) skew a run: redo it once things are quiet, a bounded number of times.
-      for (let retry = 0; run.foreign > MAX_FOREIGN && retry < RETRIES; retry++) {
-        console.error(`  ${label} disturbed (${run.foreign.toFixed(2)} cores used by other processes): again`);
-        await waitQuiet(30_000);
-        run = await measure(w, name, args);
-      }
-      const { res, foreign } = run;
-      if (foreign > MAX_FOREIGN) warnings.push(`${label.trim()}: ${foreign.toFixed(2)} cores used by other processes during the run`);
+      const { res, foreign } = await measureUndisturbed(w, name, args, label);
       const bad = res.mismatches + res.proto_errors + res.conn_errors + res.closes + res.stalled;
       if (bad > 0 || res.established !== CONNS || res.requests === 0) failures.push(`${label.trim()}: ${JSON.stringify(res)}`);
       got[name].rps.push(res.rps);
@@ -233,6 +334,29 @@ async function socketWorkload(w: SocketWorkload): Promise<void> {
   const base = median(got.baseline.rps);
   const ratio = ss / base;
   rows.push({ workload: w.title, ss: `${fmtRate(ss)} req/s`, baseline: `${fmtRate(base)} req/s`, ratio,
+    ssP99: fmtMs(median(got.ss.p99)), baseP99: fmtMs(median(got.baseline.p99)), target: '≥ 0.90', met: ratio >= 0.9 });
+}
+
+/** Connections per second (connect, one request, close), `CONNECT_LOOPS` at a time. */
+async function connectsWorkload(w: SocketWorkload): Promise<void> {
+  const got: Record<Server['name'], { cps: number[]; p99: number[] }> = { ss: { cps: [], p99: [] }, baseline: { cps: [], p99: [] } };
+  const args = ['--loops', String(CONNECT_LOOPS), '--size', String(w.size), '--warmup', String(warmup), '--duration', String(duration)];
+  for (let r = 0; r < rounds; r++) {
+    for (const name of ['ss', 'baseline'] as const) {
+      const label = `${w.name} round ${r + 1} ${name.padEnd(8)}`;
+      const { res, foreign } = await measureUndisturbed(w, name, args, label, 'connect-rate.js');
+      const bad = res.refused + res.resets + res.mismatches + res.early_closes + res.timeouts + res.other_errors + res.stalled;
+      if (bad > 0 || res.connects === 0) failures.push(`${label.trim()}: ${JSON.stringify(res)}`);
+      got[name].cps.push(res.connects_per_s);
+      got[name].p99.push(res.latency_us.p99);
+      console.error(`  ${label} ${fmtRate(res.connects_per_s).padStart(7)} conn/s  p50 ${fmtMs(res.latency_us.p50)}  p99 ${fmtMs(res.latency_us.p99)}` +
+        `  (other load ${foreign.toFixed(2)} cores)${bad ? `  ERRORS ${bad}` : ''}`);
+    }
+  }
+  const ss = median(got.ss.cps);
+  const base = median(got.baseline.cps);
+  const ratio = ss / base;
+  rows.push({ workload: `${w.title} (${CONNECT_LOOPS} at a time)`, ss: `${fmtRate(ss)} conn/s`, baseline: `${fmtRate(base)} conn/s`, ratio,
     ssP99: fmtMs(median(got.ss.p99)), baseP99: fmtMs(median(got.baseline.p99)), target: '≥ 0.90', met: ratio >= 0.9 });
 }
 
@@ -277,7 +401,7 @@ async function idleMemory(): Promise<void> {
           `connected in ${established.ms} ms, ${done.answered}/${IDLE_CONNS} answered)`);
       } finally {
         if (child) await stopProcess(child);
-        await stopProcess(server.child);
+        await stopServer(server);
       }
     }
   }
@@ -306,6 +430,9 @@ async function main(): Promise<number> {
   if (only.includes('netstring-64m')) await waitQuiet(10_000, 'netstring-64m').then(bigNetstring);
   for (const w of SOCKET_WORKLOADS) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => socketWorkload(w));
   if (only.includes('idle-memory')) await waitQuiet(10_000, 'idle-memory').then(idleMemory);
+  // Last: multi-process servers, and the connect workload's TIME_WAIT sockets, disturb nothing after them.
+  for (const w of CLUSTER_WORKLOADS) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => socketWorkload(w));
+  if (only.includes(CONNECTS.name)) await waitQuiet(10_000, CONNECTS.name).then(() => connectsWorkload(CONNECTS));
 
   console.log('\n| workload | ss | baseline | ratio | ss p99 | baseline p99 | target | met |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
