@@ -314,50 +314,52 @@ async function measureUndisturbed(w: SocketWorkload, name: Server['name'], args:
   return run;
 }
 
-async function socketWorkload(w: SocketWorkload): Promise<void> {
-  const got: Record<Server['name'], { rps: number[]; p99: number[] }> = { ss: { rps: [], p99: [] }, baseline: { rps: [], p99: [] } };
-  const args = ['--proto', w.proto, '--conns', String(CONNS), '--pipeline', String(w.pipeline), '--size', String(w.size),
-    '--warmup', String(warmup), '--duration', String(duration)];
+/** What one load-generator run reports, read the same way for every client. */
+interface Reading { rate: number; p99: number; bad: number; ok: boolean }
+
+/**
+ * Run `w` on ss and the baseline alternately for every round, and add a row of medians:
+ * `unit` per second, target ≥ 0.90 of the baseline.
+ */
+async function alternate(w: SocketWorkload, title: string, unit: string, args: string[], read: (res: Record<string, any>) => Reading, client?: string): Promise<void> {
+  const got: Record<Server['name'], { rate: number[]; p99: number[] }> = { ss: { rate: [], p99: [] }, baseline: { rate: [], p99: [] } };
   for (let r = 0; r < rounds; r++) {
     for (const name of ['ss', 'baseline'] as const) {
       const label = `${w.name} round ${r + 1} ${name.padEnd(8)}`;
-      const { res, foreign } = await measureUndisturbed(w, name, args, label);
-      const bad = res.mismatches + res.proto_errors + res.conn_errors + res.closes + res.stalled;
-      if (bad > 0 || res.established !== CONNS || res.requests === 0) failures.push(`${label.trim()}: ${JSON.stringify(res)}`);
-      got[name].rps.push(res.rps);
-      got[name].p99.push(res.latency_us.p99);
-      console.error(`  ${label} ${fmtRate(res.rps).padStart(7)} req/s  p50 ${fmtMs(res.latency_us.p50)}  p99 ${fmtMs(res.latency_us.p99)}` +
+      const { res, foreign } = await measureUndisturbed(w, name, args, label, client);
+      const { rate, p99, bad, ok } = read(res);
+      if (bad > 0 || !ok) failures.push(`${label.trim()}: ${JSON.stringify(res)}`);
+      got[name].rate.push(rate);
+      got[name].p99.push(p99);
+      console.error(`  ${label} ${fmtRate(rate).padStart(7)} ${unit}/s  p50 ${fmtMs(res.latency_us.p50)}  p99 ${fmtMs(p99)}` +
         `  (other load ${foreign.toFixed(2)} cores)${bad ? `  ERRORS ${bad}` : ''}`);
     }
   }
-  const ss = median(got.ss.rps);
-  const base = median(got.baseline.rps);
+  const ss = median(got.ss.rate);
+  const base = median(got.baseline.rate);
   const ratio = ss / base;
-  rows.push({ workload: w.title, ss: `${fmtRate(ss)} req/s`, baseline: `${fmtRate(base)} req/s`, ratio,
+  rows.push({ workload: title, ss: `${fmtRate(ss)} ${unit}/s`, baseline: `${fmtRate(base)} ${unit}/s`, ratio,
     ssP99: fmtMs(median(got.ss.p99)), baseP99: fmtMs(median(got.baseline.p99)), target: '≥ 0.90', met: ratio >= 0.9 });
 }
 
+function socketWorkload(w: SocketWorkload): Promise<void> {
+  const args = ['--proto', w.proto, '--conns', String(CONNS), '--pipeline', String(w.pipeline), '--size', String(w.size),
+    '--warmup', String(warmup), '--duration', String(duration)];
+  return alternate(w, w.title, 'req', args, (res) => ({
+    rate: res.rps, p99: res.latency_us.p99,
+    bad: res.mismatches + res.proto_errors + res.conn_errors + res.closes + res.stalled,
+    ok: res.established === CONNS && res.requests > 0,
+  }));
+}
+
 /** Connections per second (connect, one request, close), `CONNECT_LOOPS` at a time. */
-async function connectsWorkload(w: SocketWorkload): Promise<void> {
-  const got: Record<Server['name'], { cps: number[]; p99: number[] }> = { ss: { cps: [], p99: [] }, baseline: { cps: [], p99: [] } };
+function connectsWorkload(w: SocketWorkload): Promise<void> {
   const args = ['--loops', String(CONNECT_LOOPS), '--size', String(w.size), '--warmup', String(warmup), '--duration', String(duration)];
-  for (let r = 0; r < rounds; r++) {
-    for (const name of ['ss', 'baseline'] as const) {
-      const label = `${w.name} round ${r + 1} ${name.padEnd(8)}`;
-      const { res, foreign } = await measureUndisturbed(w, name, args, label, 'connect-rate.js');
-      const bad = res.refused + res.resets + res.mismatches + res.early_closes + res.timeouts + res.other_errors + res.stalled;
-      if (bad > 0 || res.connects === 0) failures.push(`${label.trim()}: ${JSON.stringify(res)}`);
-      got[name].cps.push(res.connects_per_s);
-      got[name].p99.push(res.latency_us.p99);
-      console.error(`  ${label} ${fmtRate(res.connects_per_s).padStart(7)} conn/s  p50 ${fmtMs(res.latency_us.p50)}  p99 ${fmtMs(res.latency_us.p99)}` +
-        `  (other load ${foreign.toFixed(2)} cores)${bad ? `  ERRORS ${bad}` : ''}`);
-    }
-  }
-  const ss = median(got.ss.cps);
-  const base = median(got.baseline.cps);
-  const ratio = ss / base;
-  rows.push({ workload: `${w.title} (${CONNECT_LOOPS} at a time)`, ss: `${fmtRate(ss)} conn/s`, baseline: `${fmtRate(base)} conn/s`, ratio,
-    ssP99: fmtMs(median(got.ss.p99)), baseP99: fmtMs(median(got.baseline.p99)), target: '≥ 0.90', met: ratio >= 0.9 });
+  return alternate(w, `${w.title} (${CONNECT_LOOPS} at a time)`, 'conn', args, (res) => ({
+    rate: res.connects_per_s, p99: res.latency_us.p99,
+    bad: res.refused + res.resets + res.mismatches + res.early_closes + res.timeouts + res.other_errors + res.stalled,
+    ok: res.connects > 0,
+  }), 'connect-rate.js');
 }
 
 /** Bytes of server RSS per idle connection: before connecting vs while holding IDLE_CONNS. */
