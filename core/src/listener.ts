@@ -35,10 +35,6 @@ const REASONS: Record<string, string> = {
   ENOENT: 'no such directory',
 };
 
-/**
- * Listen on one address. `setting` names where the address came from (`--bind`,
- * `SS_BIND`, ...) for the error when a host name does not resolve.
- */
 /** A connection as libuv accepted it (a TCP or pipe handle), before any net.Socket exists. */
 export interface NativeHandle {
   close(): void;
@@ -55,6 +51,10 @@ export interface ListenOptions {
   readonly reusePort?: boolean;
 }
 
+/**
+ * Listen on one address. `setting` names where the address came from (`--bind`,
+ * `SS_BIND`, ...) for the error when a host name does not resolve.
+ */
 export async function listen(addr: Address, backlog: number, onConnection: (s: Socket) => void, setting: string, opts: ListenOptions = {}): Promise<Listener> {
   if (addr.kind === 'unix') await clearStaleUnixSocket(addr);
   const server = createServer({ noDelay: true, allowHalfOpen: true }, onConnection);
@@ -80,10 +80,10 @@ export async function listen(addr: Address, backlog: number, onConnection: (s: S
 }
 
 /** Listen on every address, or none: on failure the ones already bound are closed. */
-export async function listenAll(addrs: readonly Address[], backlog: number, onConnection: (s: Socket, index: number) => void, setting: string, opts: ListenOptions = {}): Promise<Listener[]> {
+export async function listenAll(addrs: readonly Address[], backlog: number, onConnection: (s: Socket) => void, setting: string, opts: ListenOptions = {}): Promise<Listener[]> {
   const listeners: Listener[] = [];
   try {
-    for (const [i, addr] of addrs.entries()) listeners.push(await listen(addr, backlog, (s) => onConnection(s, i), setting, opts));
+    for (const addr of addrs) listeners.push(await listen(addr, backlog, onConnection, setting, opts));
   } catch (err) {
     await closeAll(listeners);
     throw err;
