@@ -65,9 +65,7 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
     monitors: [{ name: app.name, addresses: monitor.addresses, workers: { wanted: 0, alive: 0 } }],
     workers: [serving.entry()],
   });
-  const control = await openControl(info, app.log);
-  app.log.info({ workers: 0 }, `serving ${app.name} in process ${process.pid}`);
-
+  let control: Awaited<ReturnType<typeof openControl>>;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((resolve) => { resolveStopped = resolve; });
   const handlers = new Map<string, () => void>();
@@ -95,6 +93,9 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
       process.on(signal, handler);
     }
   }
+  // Signals are handled before "serving" is said: a HUP right after it must not kill us.
+  control = await openControl(info, app.log);
+  app.log.info({ workers: 0 }, `serving ${app.name} in process ${process.pid}`);
 
   return { listeners, server, worker: serving.worker, info, stop, stopped };
 }

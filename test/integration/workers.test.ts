@@ -1,7 +1,8 @@
 import test from 'ava';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { supportsReusePort } from '@socketserver/core';
 import { ask, Client } from '../helpers/client.js';
-import { eventually, isAlive, launchSs, processTitle, ssInfo, startSs, type SsProcess } from '../helpers/ss.js';
+import { eventually, isAlive, launchSs, processTitle, runSs, ssInfo, startSs, type SsProcess } from '../helpers/ss.js';
 
 const PID_HANDLER = './test/fixtures/runtime/pid-handler.mjs';
 /** Both ways connections reach workers where this Node has both. */
@@ -176,3 +177,45 @@ test('TTIN and TTOU: one worker more, one fewer, as ss info shows', async (t) =>
   await count(1); // never fewer than one
   t.is(await ask(ss.port, 'still'), 'still');
 });
+
+test('--balance reuse-port: exit 2 naming the setting on a Node without SO_REUSEPORT; elsewhere every worker listens itself', async (t) => {
+  if (!supportsReusePort()) {
+    const r = await runSs(['serve', '--plugin', 'line', '--bind', '127.0.0.1:0', '--balance', 'reuse-port']);
+    t.is(r.code, 2);
+    t.regex(r.stderr, new RegExp(`^ss: invalid --balance "reuse-port": needs Node >= 22\\.12 \\(this is ${process.versions.node.replace(/\./g, '\\.')}\\); use round-robin\\n$`));
+    return;
+  }
+  const ss = await startSs(['--plugin', 'line', '--workers', '2', '--balance', 'reuse-port']);
+  t.teardown(() => ss.stop());
+  // Each worker holds a listening socket of its own on the port (an inode in /proc/net/tcp in state 0A).
+  const listening = listeningInodes(ss.port);
+  for (const pid of readyPids(ss)) {
+    await eventually(() => (socketInodes(pid).some((i) => listening.has(i)) ? true : undefined), `worker ${pid} listening`, 5000);
+  }
+  t.pass();
+});
+
+test('--workers 0: HUP, TTIN and TTOU are logged and ignored; the server keeps serving', async (t) => {
+  const ss = await startSs(['--plugin', 'line', '--workers', '0']);
+  t.teardown(() => ss.stop());
+  for (const signal of ['SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) {
+    process.kill(ss.pid, signal);
+    const line = await ss.waitForLog((l) => l.msg.startsWith(`${signal} ignored`));
+    t.is(line.level, 40);
+  }
+  t.is(await ask(ss.port, 'alive'), 'alive');
+});
+
+/** Inodes of the sockets listening on 127.0.0.1:PORT. */
+function listeningInodes(port: number): Set<string> {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  const rows = readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+  return new Set(rows.filter((r) => r[1] === `0100007F:${hex}` && r[3] === '0A').map((r) => r[9]!));
+}
+
+/** Inodes of the sockets a process has open. */
+function socketInodes(pid: number): string[] {
+  return readdirSync(`/proc/${pid}/fd`).map((fd) => {
+    try { return /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1]; } catch { return undefined; }
+  }).filter((x): x is string => x !== undefined);
+}
