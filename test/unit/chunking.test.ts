@@ -18,9 +18,12 @@ function split(stream: Buffer, cuts: number[]): Buffer[] {
 }
 
 const bytes = (max: number) => fc.uint8Array({ maxLength: max }).map((u) => Buffer.from(u));
+// A line holds no \n and does not end in \r (the protocol strips one from "...\r\n").
 const lineMessage = bytes(300).map((b) => {
   const clean = Buffer.from(b.filter((x) => x !== 0x0a));
-  return clean.length > 0 && clean[clean.length - 1] === 0x0d ? clean.subarray(0, -1) : clean;
+  let end = clean.length;
+  while (end > 0 && clean[end - 1] === 0x0d) end--;
+  return clean.subarray(0, end);
 });
 
 /**
