@@ -133,9 +133,8 @@ export class Arbiter implements MonitorHost {
       let monitor: Monitor | undefined;
       const listeners = await listenAll(app.cfg.bind, app.cfg.backlog, () => {},
         app.discovery.registry.nameSource('bind', app.settings.sources.bind!), { onHandle: (h) => monitor!.route(h), reusePort: balance === 'reuse-port' });
-      // The arbiter stays in each port's SO_REUSEPORT group (and hands on what it accepts), so
-      // the port is never free for another program while workers come and go. Each worker
-      // slot gets its own listening socket in the group (see Monitor.giveSockets).
+      // Reuse-port: these sockets become worker slot 1's; every other slot gets its own in the
+      // same SO_REUSEPORT group (see Slots).
       const reusePort = listeners.map((l) => (balance === 'reuse-port' && l.address.kind === 'tcp'
         ? { ...l.address, port: Number(l.bound.slice(l.bound.lastIndexOf(':') + 1)), text: l.bound } : null));
       monitor = new Monitor(this, app, app.discovery.server, listeners, reusePort);

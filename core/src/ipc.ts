@@ -18,15 +18,14 @@ export interface WorkerBoot {
 
 /**
  * Arbiter → worker. `conn` carries a client connection as its handle; `listen` a listening
- * socket of the worker's slot (reuse-port), which the worker accepts on until it stops.
- * `stop` with `handover`: give those sockets back to the arbiter rather than close them, so
- * that connections waiting in their queues reach the slot's next worker.
+ * socket of the worker's slot (reuse-port, see Slots), which the worker accepts on until it
+ * stops; with `keep`, the worker sends a descriptor of it back (`kept`) for the arbiter to hold.
  */
 export type ToWorker =
   | { readonly t: 'boot'; readonly boot: WorkerBoot }
   | { readonly t: 'conn' }
-  | { readonly t: 'listen' }
-  | { readonly t: 'stop'; readonly mode: StopMode; readonly handover: boolean }
+  | { readonly t: 'listen'; readonly keep: boolean }
+  | { readonly t: 'stop'; readonly mode: StopMode }
   | { readonly t: 'info'; readonly req: number };
 
 /** Worker → arbiter. */
@@ -34,6 +33,6 @@ export type FromWorker =
   | { readonly t: 'ready' }
   | { readonly t: 'beat' }
   | { readonly t: 'retire'; readonly requests: number }
-  | { readonly t: 'handover' }
+  | { readonly t: 'kept' }
   | { readonly t: 'info'; readonly req: number; readonly info: Info }
   | { readonly t: 'failed'; readonly message: string };

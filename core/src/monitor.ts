@@ -1,13 +1,12 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import type { Server as NetServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Address } from './address.js';
 import type { App, Info, Monitor as MonitorView } from './app.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './ipc.js';
-import { listen, takeHandles, type Listener, type NativeHandle } from './listener.js';
-import { errorMessage } from './errors.js';
+import type { Listener, NativeHandle } from './listener.js';
 import type { Logger } from './logger.js';
 import type { StopMode } from './serving.js';
+import { Slots } from './slots.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 /** Workers that die during start-up this many times in a row stop the arbiter. */
@@ -33,24 +32,13 @@ export class WorkerProcess {
 
   get pid(): number { return this.child.pid!; }
 
-  send(message: ToWorker, handle?: NativeHandle | NetServer, done?: (err: Error | null) => void): void {
+  send(message: ToWorker, handle?: NativeHandle, done?: (err: Error | null) => void): void {
     if (!this.child.connected) {
       done?.(new Error('worker gone'));
       return;
     }
     this.child.send(message, handle as never, done ?? (() => {}));
   }
-}
-
-/**
- * Reuse-port: the listening sockets of one worker slot. A worker holds them while it serves;
- * when it drains it hands them back, and the arbiter (accepting on them meanwhile) gives them
- * to the slot's next worker. They are never closed while connections may wait in their queues.
- */
-interface Slot {
-  holder: WorkerProcess | null;
-  /** Held by the arbiter until a ready worker of the slot takes them. */
-  spare: NetServer[];
 }
 
 export interface MonitorHost {
@@ -80,10 +68,13 @@ export class Monitor {
   private held: NativeHandle[] = [];
   private respawnAt = 0;
   private respawnTimer: NodeJS.Timeout | undefined;
-  private readonly slots = new Map<number, Slot>();
+  /** Reuse-port: each worker slot's own listening sockets. */
+  private readonly slots: Slots | undefined;
   private infoRequests = new Map<number, (info: Info) => void>();
   private nextRequest = 0;
   private firstReady: (() => void) | undefined;
+  /** Until then: the ready workers taking their reuse-port sockets over. */
+  private takingOver: Promise<void>[] = [];
   /** Settles once `wanted` workers were ready together for the first time. */
   readonly serving: Promise<void>;
 
@@ -97,6 +88,11 @@ export class Monitor {
   ) {
     this.wanted = app.cfg.workers;
     this.serving = new Promise((resolve) => { this.firstReady = resolve; });
+    const addrs = reusePort.filter((a): a is Address => a !== null);
+    if (addrs.length > 0) {
+      const first = listeners.filter((_, i) => reusePort[i] !== null).map((l) => l.server);
+      this.slots = new Slots(addrs, first, app.cfg.backlog, this.route, this.log);
+    }
   }
 
   get name(): string { return this.app.name; }
@@ -147,6 +143,7 @@ export class Monitor {
       if (current.length === 0) this.spawn(id);
       else if (current.some((w) => w.state === 'ready')) for (const w of slot) if (w.retiring) this.drain(w, 'graceful');
     }
+    this.slots?.trim(this.wanted);
     for (const w of this.workers) if (w.id > this.wanted && w.state !== 'draining') this.drain(w, 'graceful');
   }
 
@@ -160,9 +157,11 @@ export class Monitor {
     const child = fork(WORKER_MAIN, [], { cwd: process.cwd(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const worker = new WorkerProcess(id, child);
     this.workers.add(worker);
-    child.on('message', (m: FromWorker, handle?: NetServer) => {
-      if (m.t === 'handover' && handle) this.handedOver(worker, handle);
-      else this.message(worker, m);
+    child.on('message', (m: FromWorker, handle?: NativeHandle) => {
+      if (m.t === 'kept' && handle) {
+        if (this.slots) this.slots.kept(worker, handle);
+        else handle.close();
+      } else this.message(worker, m);
     });
     child.on('error', () => {}); // a send to a dying worker; its 'exit' follows
     child.once('exit', (code, signal) => this.exited(worker, code, signal));
@@ -182,12 +181,16 @@ export class Monitor {
         this.bootFailures = 0;
         this.ready.push(worker);
         this.log.info({ worker: worker.id, workerPid: worker.pid }, `worker ${worker.id} ready (pid ${worker.pid})`);
-        void this.giveSockets(worker);
+        if (this.slots && worker.id <= this.wanted) {
+          const accepting = this.slots.serve(worker);
+          if (this.firstReady) this.takingOver.push(accepting);
+        }
         for (const handle of this.held.splice(0)) this.route(handle);
         this.manage();
         if (this.firstReady && this.ready.length >= this.wanted) {
-          this.firstReady();
+          const serving = this.firstReady;
           this.firstReady = undefined;
+          void Promise.all(this.takingOver.splice(0)).then(() => serving());
         }
         break;
       case 'retire':
@@ -206,49 +209,6 @@ export class Monitor {
     }
   }
 
-  /** Reuse-port: give a ready worker its slot's sockets (spare or new), unless the slot's previous worker still has them. */
-  private async giveSockets(worker: WorkerProcess): Promise<void> {
-    const addrs = this.reusePort.filter((a): a is Address => a !== null);
-    if (addrs.length === 0) return;
-    let slot = this.slots.get(worker.id);
-    if (!slot) this.slots.set(worker.id, slot = { holder: null, spare: [] });
-    if (slot.holder !== null && slot.holder !== worker && this.workers.has(slot.holder)) return; // handed over when it drains
-    if (slot.spare.length === 0) {
-      try {
-        for (const addr of addrs) slot.spare.push((await listen(addr, this.app.cfg.backlog, () => {}, 'bind', { reusePort: true, onHandle: this.route })).server);
-      } catch (err) {
-        this.log.error({ worker: worker.id }, `worker ${worker.id}: no listening socket of its own (${errorMessage(err)}); the arbiter hands it connections`);
-      }
-    }
-    this.handTo(slot, worker);
-  }
-
-  private handTo(slot: Slot, worker: WorkerProcess): void {
-    if (worker.state !== 'ready' || this.host.stopping) return;
-    slot.holder = worker;
-    for (const server of slot.spare.splice(0)) {
-      worker.send({ t: 'listen' }, server, (err) => {
-        if (!err) server.close(); // the worker has its own descriptor now
-        else slot.spare.push(server);
-      });
-    }
-  }
-
-  /** A draining worker gave back one of its slot's sockets: accept on it here until the slot's next worker is ready. */
-  private handedOver(worker: WorkerProcess, server: NetServer): void {
-    takeHandles(server, this.route);
-    const slot = this.slots.get(worker.id) ?? { holder: null, spare: [] };
-    this.slots.set(worker.id, slot);
-    slot.spare.push(server);
-    if (slot.holder === worker) slot.holder = null;
-    if (this.host.stopping) {
-      for (const s of slot.spare.splice(0)) s.close();
-      return;
-    }
-    const next = [...this.workers].find((w) => w.id === worker.id && w.state === 'ready' && !w.retiring);
-    if (next && slot.spare.length === this.reusePort.filter((a) => a !== null).length) this.handTo(slot, next);
-  }
-
   /** Stop sending it connections and ask it to stop; SIGKILL if it has not after graceful_timeout. */
   drain(worker: WorkerProcess, mode: StopMode): void {
     if (worker.state === 'draining' && mode === 'graceful') return;
@@ -257,14 +217,14 @@ export class Monitor {
     const grace = mode === 'graceful' ? this.app.cfg.graceful_timeout : 0;
     worker.killAt = Math.min(worker.killAt, Date.now() + (grace + KILL_AFTER) * 1000);
     this.log.debug({ worker: worker.id, workerPid: worker.pid }, `worker ${worker.id} (pid ${worker.pid}): stopping (${mode})`);
-    worker.send({ t: 'stop', mode, handover: !this.host.stopping });
+    worker.send({ t: 'stop', mode });
+    this.slots?.left(worker); // it closes its listening sockets at once
   }
 
   private exited(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(worker);
     this.unready(worker);
-    const slot = this.slots.get(worker.id);
-    if (slot?.holder === worker) slot.holder = null; // its sockets went with it (a crash), or came back before
+    this.slots?.left(worker);
     const how = signal ? `signal ${signal}` : `code ${code}`;
     if (worker.state === 'booting' && !this.host.stopping) {
       this.bootFailures++;
@@ -308,7 +268,7 @@ export class Monitor {
   stop(mode: StopMode): void {
     clearTimeout(this.respawnTimer);
     for (const handle of this.held.splice(0)) handle.close();
-    for (const slot of this.slots.values()) for (const server of slot.spare.splice(0)) server.close();
+    this.slots?.close();
     for (const w of this.workers) this.drain(w, mode);
   }
 

@@ -1,4 +1,4 @@
-import { Socket, type Server as NetServer } from 'node:net';
+import { createServer, Socket, type Server as NetServer } from 'node:net';
 import { App } from './app.js';
 import { discoverServers, resolveSettings } from './boot.js';
 import { errorMessage } from './errors.js';
@@ -7,8 +7,8 @@ import type { NativeHandle } from './listener.js';
 import { createLogger } from './logger.js';
 import { Serving } from './serving.js';
 
-function send(message: FromWorker): void {
-  if (process.connected) process.send!(message);
+function send(message: FromWorker, handle?: NativeHandle): void {
+  if (process.connected) process.send!(message, handle as never);
 }
 
 /** The boot message: the first thing the arbiter sends. */
@@ -38,7 +38,7 @@ export async function runWorker(): Promise<void> {
   if (b.beat > 0) setInterval(send, b.beat * 1000, { t: 'beat' }).unref();
   // A stop asked for during start-up is kept, and done as soon as there is something to stop.
   let early: 'graceful' | 'quick' | undefined;
-  const duringBoot = (m: ToWorker) => { if (m.t === 'stop') early ??= m.mode; }; // no sockets to hand over yet
+  const duringBoot = (m: ToWorker) => { if (m.t === 'stop') early ??= m.mode; };
   process.on('message', duringBoot);
 
   let serving: Serving;
@@ -62,17 +62,13 @@ export async function runWorker(): Promise<void> {
     server.limitReached = () => send({ t: 'retire', requests: server.requests });
   }
 
-  /** Reuse-port: this slot's listening sockets, from the arbiter. */
+  /** Reuse-port: this slot's listening sockets, from the arbiter (which keeps them open: see Slots). */
   const own: NetServer[] = [];
   let stopping = false;
-  const stop = (mode: 'graceful' | 'quick', handover = false) => {
+  const stop = (mode: 'graceful' | 'quick') => {
     if (!stopping) app.log.debug(`worker ${b.id}: stopping (${mode})`);
     stopping = true;
-    // Given back, not closed: closing would reset the connections waiting in their queues.
-    for (const listener of own.splice(0)) {
-      if (handover && process.connected) process.send!({ t: 'handover' } satisfies FromWorker, listener as never, () => listener.close());
-      else listener.close();
-    }
+    for (const listener of own.splice(0)) listener.close();
     void serving.stop(mode).then(() => {
       process.disconnect?.();
       process.exit(0);
@@ -80,7 +76,7 @@ export async function runWorker(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('graceful'));
   process.on('SIGQUIT', () => stop('quick'));
-  process.on('message', (m: ToWorker, handle?: NativeHandle | NetServer) => {
+  process.on('message', (m: ToWorker, handle?: NativeHandle) => {
     switch (m.t) {
       case 'conn':
         if (handle) {
@@ -91,16 +87,17 @@ export async function runWorker(): Promise<void> {
         }
         break;
       case 'listen':
-        if (handle && !stopping) {
-          const listener = handle as unknown as NetServer;
-          // What net.Server reads for each connection it accepts (createServer's options).
-          Object.assign(listener, { allowHalfOpen: true, noDelay: true });
-          listener.on('connection', server.accept);
+        if (handle && stopping) (handle as NativeHandle).close();
+        else if (handle) {
+          const listener = createServer({ allowHalfOpen: true, noDelay: true }, server.accept);
+          listener.on('error', (err) => app.log.error(`worker ${b.id}: cannot accept on a listening socket: ${errorMessage(err)}`));
+          listener.listen(handle, app.cfg.backlog); // listen(2) again: this sets the backlog
           own.push(listener);
+          if (m.keep) send({ t: 'kept' }, (listener as unknown as { _handle: NativeHandle })._handle);
         }
         break;
       case 'stop':
-        stop(m.mode, m.handover);
+        stop(m.mode);
         break;
       case 'info':
         app.info(serving.entry()).then(

@@ -50,16 +50,37 @@ for (const balance of BALANCES) {
     const ss = await startSs(['--plugin', 'line', '--workers', '2', '--balance', balance, '--handler', PID_HANDLER]);
     t.teardown(() => ss.stop());
     const [victim, other] = readyPids(ss);
+    const before = listeningInodes(ss.port);
     process.kill(victim!, 'SIGKILL');
     const replaced = await ss.waitForLog((l) => new RegExp(`\\(pid ${victim}\\) exited with signal SIGKILL: replacing it`).test(l.msg));
     t.is(replaced.level, 40);
     const fresh = await eventually(() => readyPids(ss).find((p) => p !== victim && p !== other), 'a new worker');
     t.true(isAlive(fresh));
-    const pids = await servingPids(ss.port, 12);
+    if (balance === 'reuse-port') {
+      // The slot's socket outlived its worker (the arbiter keeps it open): the new one accepts on it.
+      const listening = listeningInodes(ss.port);
+      t.deepEqual(listening, before);
+      await eventually(() => (socketInodes(fresh).some((i) => listening.has(i)) ? true : undefined), 'the new worker listening', 5000);
+    }
+    // 24 connections: with reuse-port the kernel spreads them by hash, so each worker gets some.
+    const pids = await servingPids(ss.port, 24);
     t.false(pids.has(victim!));
-    t.true(pids.has(fresh) || balance === 'reuse-port', 'the new worker takes connections');
+    t.true(pids.has(fresh), 'the new worker takes connections');
     const info = await ssInfo(ss.pid);
     t.deepEqual(info.workers.map((w: { pid: number }) => w.pid).sort(), [other, fresh].sort());
+  });
+}
+
+for (const balance of BALANCES) {
+  test(`${balance}: with one worker, a connection made while it is being replaced waits for the new one`, async (t) => {
+    const ss = await startSs(['--plugin', 'line', '--balance', balance, '--handler', PID_HANDLER]);
+    t.teardown(() => ss.stop());
+    const [victim] = readyPids(ss);
+    process.kill(victim!, 'SIGKILL');
+    await ss.waitForLog((l) => new RegExp(`\\(pid ${victim}\\) exited with signal SIGKILL`).test(l.msg));
+    const answer = Number(await ask(ss.port, 'pid')); // before the new worker is ready
+    t.not(answer, victim);
+    t.deepEqual(readyPids(ss), [victim, answer]);
   });
 }
 
@@ -185,14 +206,24 @@ test('--balance reuse-port: exit 2 naming the setting on a Node without SO_REUSE
     t.regex(r.stderr, new RegExp(`^ss: invalid --balance "reuse-port": needs Node >= 22\\.12 \\(this is ${process.versions.node.replace(/\./g, '\\.')}\\); use round-robin\\n$`));
     return;
   }
-  const ss = await startSs(['--plugin', 'line', '--workers', '2', '--balance', 'reuse-port']);
+  const ss = await startSs(['--plugin', 'line', '--workers', '2', '--balance', 'reuse-port', '--handler', PID_HANDLER]);
   t.teardown(() => ss.stop());
-  // Each worker holds a listening socket of its own on the port (an inode in /proc/net/tcp in state 0A).
+  // Each worker holds a listening socket of its own on the port (an inode in /proc/net/tcp in
+  // state 0A), and there are no others: the arbiter keeps theirs open but is not in the group.
   const listening = listeningInodes(ss.port);
-  for (const pid of readyPids(ss)) {
-    await eventually(() => (socketInodes(pid).some((i) => listening.has(i)) ? true : undefined), `worker ${pid} listening`, 5000);
+  t.is(listening.size, 2);
+  const [one, two] = readyPids(ss).map((pid) => socketInodes(pid).filter((i) => listening.has(i)));
+  t.is(one!.length, 1);
+  t.is(two!.length, 1);
+  t.not(one![0], two![0]);
+  // The arbiter accepts none of the connections: stopped, every one is still answered.
+  process.kill(ss.pid, 'SIGSTOP');
+  try {
+    const pids = await servingPids(ss.port, 24);
+    t.deepEqual([...pids].sort(), readyPids(ss).sort());
+  } finally {
+    process.kill(ss.pid, 'SIGCONT');
   }
-  t.pass();
 });
 
 test('--workers 0: HUP, TTIN and TTOU are logged and ignored; the server keeps serving', async (t) => {

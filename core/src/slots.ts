@@ -1,0 +1,172 @@
+import { createServer, type Server as NetServer } from 'node:net';
+import type { Address } from './address.js';
+import { errorMessage } from './errors.js';
+import type { ToWorker } from './ipc.js';
+import { listen, takeHandles, type NativeHandle } from './listener.js';
+import type { Logger } from './logger.js';
+
+/** What the slots need of a worker process. */
+export interface SlotWorker {
+  readonly id: number;
+  send(message: ToWorker, handle?: NativeHandle, done?: (err: Error | null) => void): void;
+}
+
+interface Slot {
+  /** The arbiter's descriptors of the slot's sockets, not accepted on here. */
+  kept: NativeHandle[];
+  /** The slot's sockets while the arbiter accepts on them itself (no worker of the slot serving). */
+  polled: NetServer[];
+  /** Workers accepting on the slot's sockets. */
+  holders: Set<SlotWorker>;
+  /** The worker asked to send back descriptors to keep (the slot was polled). */
+  keeper: SlotWorker | null;
+  opening: Promise<void> | null;
+  /** `serve` calls waiting for the keeper to take the polled sockets over. */
+  waiting: (() => void)[];
+}
+
+/**
+ * Reuse-port balancing: each worker slot has its own listening socket per TCP address, all in
+ * the port's SO_REUSEPORT group, so the kernel spreads connections over the workers without a
+ * hop through the arbiter, and the arbiter itself is not in the group.
+ *
+ * The arbiter keeps a descriptor of every slot socket without accepting on it. The socket, and
+ * the connections waiting in its queue, so outlive the worker accepting on it: a crash, a reload
+ * or a max_requests restart loses none of them and never frees the port; the slot's next worker
+ * takes the same socket over. While no worker of a slot serves (start-up, after a crash) the
+ * arbiter accepts on the slot's sockets itself and hands what they accept to ready workers.
+ * Node cannot stop accepting on a socket without closing that descriptor, so the descriptor to
+ * keep comes back from the worker that takes a polled socket over.
+ */
+export class Slots {
+  private readonly slots = new Map<number, Slot>();
+
+  constructor(
+    private readonly addrs: readonly Address[],
+    /** Slot 1's sockets: the ones the arbiter bound at start. */
+    first: NetServer[],
+    private readonly backlog: number,
+    private readonly route: (handle: NativeHandle) => void,
+    private readonly log: Logger,
+  ) {
+    if (first.length > 0) this.slots.set(1, this.slot(first));
+  }
+
+  private slot(polled: NetServer[] = []): Slot {
+    return { kept: [], polled, holders: new Set(), keeper: null, opening: null, waiting: [] };
+  }
+
+  /**
+   * A worker of slot `worker.id` is ready: it accepts on the slot's sockets from now on.
+   * Resolves once it does (and the arbiter no longer does), or once that can no longer happen.
+   */
+  async serve(worker: SlotWorker): Promise<void> {
+    let slot = this.slots.get(worker.id);
+    if (!slot) this.slots.set(worker.id, slot = this.slot());
+    if (slot.kept.length === 0 && slot.polled.length === 0) await (slot.opening ??= this.open(worker.id, slot));
+    if (this.slots.get(worker.id) !== slot) return; // removed meanwhile
+    slot.holders.add(worker);
+    if (slot.kept.length === this.addrs.length) {
+      for (const handle of slot.kept) worker.send({ t: 'listen', keep: false }, handle);
+      return;
+    }
+    if (slot.polled.length === 0) return; // no socket of its own (logged)
+    // Once the keeper has taken the polled sockets over, every holder gets the kept ones.
+    if (slot.keeper === null) this.takeOver(slot, worker);
+    await new Promise<void>((resolve) => slot.waiting.push(resolve));
+  }
+
+  private takeOver(slot: Slot, worker: SlotWorker): void {
+    slot.keeper = worker;
+    for (const server of slot.polled) worker.send({ t: 'listen', keep: true }, handleOf(server));
+  }
+
+  private settle(slot: Slot): void {
+    for (const resolve of slot.waiting.splice(0)) resolve();
+  }
+
+  /** A descriptor to keep, sent back by the worker that took a polled socket over. */
+  kept(worker: SlotWorker, handle: NativeHandle): void {
+    const slot = this.slots.get(worker.id);
+    if (!slot || slot.keeper !== worker) {
+      handle.close();
+      return;
+    }
+    slot.kept.push(handle);
+    if (slot.kept.length < this.addrs.length) return;
+    slot.keeper = null;
+    // The worker has its own descriptors: the arbiter stops accepting (the sockets stay open).
+    for (const server of slot.polled.splice(0)) server.close();
+    for (const other of slot.holders) if (other !== worker) for (const h of slot.kept) other.send({ t: 'listen', keep: false }, h);
+    this.settle(slot);
+  }
+
+  /**
+   * A worker stopped accepting (it drains, or it exited): when it was the last one serving its
+   * slot, the arbiter accepts on the slot's sockets until the slot's next worker is ready.
+   */
+  left(worker: SlotWorker): void {
+    const slot = this.slots.get(worker.id);
+    if (!slot || !slot.holders.delete(worker)) return;
+    if (slot.keeper === worker) {
+      // It died taking the polled sockets over (they are still open here): another holder does.
+      for (const handle of slot.kept.splice(0)) handle.close();
+      slot.keeper = null;
+      const next = slot.holders.values().next().value;
+      if (next) this.takeOver(slot, next);
+      else this.settle(slot);
+      return;
+    }
+    if (slot.holders.size > 0 || slot.kept.length < this.addrs.length) return;
+    for (const handle of slot.kept.splice(0)) slot.polled.push(this.accept(handle, worker.id));
+  }
+
+  /** Close the sockets of slots beyond `wanted` (TTOU, a reload with fewer workers). */
+  trim(wanted: number): void {
+    for (const [id, slot] of this.slots) {
+      if (id <= wanted) continue;
+      this.slots.delete(id);
+      this.release(slot);
+    }
+  }
+
+  /** Stop: close every descriptor the arbiter has (workers close their own). */
+  close(): void {
+    for (const slot of this.slots.values()) this.release(slot);
+    this.slots.clear();
+  }
+
+  private release(slot: Slot): void {
+    this.settle(slot);
+    for (const handle of slot.kept.splice(0)) handle.close();
+    for (const server of slot.polled.splice(0)) server.close();
+  }
+
+  /** New sockets for a slot, accepted on here until a worker takes them over. */
+  private async open(id: number, slot: Slot): Promise<void> {
+    try {
+      for (const addr of this.addrs) {
+        slot.polled.push((await listen(addr, this.backlog, () => {}, 'bind', { reusePort: true, onHandle: this.route })).server);
+      }
+    } catch (err) {
+      // Another program took the port between the slot sockets: the others' sockets still serve.
+      this.log.error({ worker: id }, `worker ${id}: no listening socket of its own (${errorMessage(err)}); the arbiter hands it connections`);
+    } finally {
+      slot.opening = null;
+    }
+  }
+
+  /** Accept on a kept descriptor here. */
+  private accept(handle: NativeHandle, id: number): NetServer {
+    const server = createServer();
+    server.on('error', (err) => this.log.error({ worker: id }, `slot ${id}: cannot accept on its socket: ${errorMessage(err)}`));
+    server.listen(handle as never, this.backlog);
+    takeHandles(server, this.route);
+    return server;
+  }
+}
+
+/** The native handle of a listening net.Server (what is passed between processes). */
+function handleOf(server: NetServer): NativeHandle {
+  return (server as unknown as { _handle: NativeHandle })._handle;
+}
