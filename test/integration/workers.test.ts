@@ -78,7 +78,7 @@ for (const balance of BALANCES) {
     const [victim] = readyPids(ss);
     process.kill(victim!, 'SIGKILL');
     await ss.waitForLog((l) => new RegExp(`\\(pid ${victim}\\) exited with signal SIGKILL`).test(l.msg));
-    const answer = Number(await ask(ss.port, 'pid')); // before the new worker is ready
+    const answer = Number(await ask(ss.port, 'pid', 20_000)); // sent before the new worker is ready
     t.not(answer, victim);
     t.deepEqual(readyPids(ss), [victim, answer]);
   });
