@@ -84,7 +84,7 @@ export class Monitor {
     readonly server: string | undefined,
     readonly listeners: readonly Listener[],
     /** Per listener: the address workers listen on themselves (reuse-port), or null. */
-    readonly reusePort: readonly (Address | null)[],
+    reusePort: readonly (Address | null)[],
   ) {
     this.wanted = app.cfg.workers;
     this.serving = new Promise((resolve) => { this.firstReady = resolve; });

@@ -87,7 +87,7 @@ export async function runWorker(): Promise<void> {
         }
         break;
       case 'listen':
-        if (handle && stopping) (handle as NativeHandle).close();
+        if (handle && stopping) handle.close();
         else if (handle) {
           const listener = createServer({ allowHalfOpen: true, noDelay: true }, server.accept);
           listener.on('error', (err) => app.log.error(`worker ${b.id}: cannot accept on a listening socket: ${errorMessage(err)}`));
