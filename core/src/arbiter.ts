@@ -133,10 +133,9 @@ export class Arbiter implements MonitorHost {
       let monitor: Monitor | undefined;
       const listeners = await listenAll(app.cfg.bind, app.cfg.backlog, () => {},
         app.discovery.registry.nameSource('bind', app.settings.sources.bind!), { onHandle: (h) => monitor!.route(h), reusePort: balance === 'reuse-port' });
-      // Reuse-port: these sockets become worker slot 1's; every other slot gets its own in the
-      // same SO_REUSEPORT group (see Slots).
-      const reusePort = listeners.map((l) => (balance === 'reuse-port' && l.address.kind === 'tcp'
-        ? { ...l.address, port: Number(l.bound.slice(l.bound.lastIndexOf(':') + 1)), text: l.bound } : null));
+      // Reuse-port: the TCP sockets become worker slot 1's; every other slot gets its own in the
+      // same SO_REUSEPORT group (see Slots). Unix sockets stay round-robin.
+      const reusePort = balance === 'reuse-port' ? listeners.filter((l) => l.address.kind === 'tcp') : [];
       monitor = new Monitor(this, app, app.discovery.server, listeners, reusePort);
       this.monitors.push(monitor);
       for (const l of listeners) app.log.info({ address: l.bound }, `listening on ${l.bound}`);

@@ -1,6 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Address } from './address.js';
 import type { App, Info, Monitor as MonitorView } from './app.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './ipc.js';
 import type { Listener, NativeHandle } from './listener.js';
@@ -83,16 +82,12 @@ export class Monitor {
     public app: App,
     readonly server: string | undefined,
     readonly listeners: readonly Listener[],
-    /** Per listener: the address workers listen on themselves (reuse-port), or null. */
-    reusePort: readonly (Address | null)[],
+    /** The listeners workers accept on themselves (reuse-port): slot 1's sockets. */
+    reusePort: readonly Listener[],
   ) {
     this.wanted = app.cfg.workers;
     this.serving = new Promise((resolve) => { this.firstReady = resolve; });
-    const addrs = reusePort.filter((a): a is Address => a !== null);
-    if (addrs.length > 0) {
-      const first = listeners.filter((_, i) => reusePort[i] !== null).map((l) => l.server);
-      this.slots = new Slots(addrs, first, app.cfg.backlog, this.route, this.log);
-    }
+    if (reusePort.length > 0) this.slots = new Slots(reusePort, app.cfg.backlog, this.route, this.log);
   }
 
   get name(): string { return this.app.name; }

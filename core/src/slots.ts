@@ -1,8 +1,8 @@
-import { createServer, type Server as NetServer } from 'node:net';
+import { createServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import type { Address } from './address.js';
 import { errorMessage } from './errors.js';
 import type { ToWorker } from './ipc.js';
-import { listen, takeHandles, type NativeHandle } from './listener.js';
+import { listen, takeHandles, type Listener, type NativeHandle } from './listener.js';
 import type { Logger } from './logger.js';
 
 /** What the slots need of a worker process. */
@@ -40,16 +40,18 @@ interface Slot {
  */
 export class Slots {
   private readonly slots = new Map<number, Slot>();
+  /** Where every slot listens: the bound addresses, with the real port when 0 was asked for. */
+  private readonly addrs: readonly Address[];
 
   constructor(
-    private readonly addrs: readonly Address[],
     /** Slot 1's sockets: the ones the arbiter bound at start. */
-    first: NetServer[],
+    first: readonly Listener[],
     private readonly backlog: number,
     private readonly route: (handle: NativeHandle) => void,
     private readonly log: Logger,
   ) {
-    if (first.length > 0) this.slots.set(1, this.slot(first));
+    this.addrs = first.map((l) => ({ ...l.address, port: (l.server.address() as AddressInfo).port, text: l.bound }));
+    this.slots.set(1, this.slot(first.map((l) => l.server)));
   }
 
   private slot(polled: NetServer[] = []): Slot {
