@@ -138,7 +138,6 @@ export class Monitor {
       if (current.length === 0) this.spawn(id);
       else if (current.some((w) => w.state === 'ready')) for (const w of slot) if (w.retiring) this.drain(w, 'graceful');
     }
-    this.slots?.trim(this.wanted);
     for (const w of this.workers) if (w.id > this.wanted && w.state !== 'draining') this.drain(w, 'graceful');
   }
 

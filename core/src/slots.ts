@@ -33,8 +33,9 @@ interface Slot {
  * The arbiter keeps a descriptor of every slot socket without accepting on it. The socket, and
  * the connections waiting in its queue, so outlive the worker accepting on it: a crash, a reload
  * or a max_requests restart loses none of them and never frees the port; the slot's next worker
- * takes the same socket over. While no worker of a slot serves (start-up, after a crash) the
- * arbiter accepts on the slot's sockets itself and hands what they accept to ready workers.
+ * takes the same socket over. While no worker of a slot serves (start-up, after a crash, after
+ * TTOU removed the slot) the arbiter accepts on the slot's sockets itself and hands what they
+ * accept to ready workers. Only a stop closes them: closing resets the connections queued.
  * Node cannot stop accepting on a socket without closing that descriptor, so the descriptor to
  * keep comes back from the worker that takes a polled socket over.
  */
@@ -121,15 +122,6 @@ export class Slots {
     }
     if (slot.holders.size > 0 || slot.kept.length < this.addrs.length) return;
     for (const handle of slot.kept.splice(0)) slot.polled.push(this.accept(handle, worker.id));
-  }
-
-  /** Close the sockets of slots beyond `wanted` (TTOU, a reload with fewer workers). */
-  trim(wanted: number): void {
-    for (const [id, slot] of this.slots) {
-      if (id <= wanted) continue;
-      this.slots.delete(id);
-      this.release(slot);
-    }
   }
 
   /** Stop: close every descriptor the arbiter has (workers close their own). */

@@ -199,6 +199,35 @@ test('TTIN and TTOU: one worker more, one fewer, as ss info shows', async (t) =>
   t.is(await ask(ss.port, 'still'), 'still');
 });
 
+for (const balance of BALANCES) {
+  test(`${balance}: TTOU under 8 parallel connect loops: no connection refused or reset`, async (t) => {
+    const ss = await startSs(['--plugin', 'line', '--workers', '3', '--balance', balance]);
+    t.teardown(() => ss.stop());
+    const failures: string[] = [];
+    let answered = 0;
+    const until = Date.now() + 3000;
+    const loop = async () => {
+      for (let i = 0; i < 5000 && Date.now() < until; i++) {
+        try {
+          if ((await ask(ss.port, 'x')) === 'x') answered++;
+          else failures.push('wrong reply');
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+      }
+    };
+    const loops = Array.from({ length: 8 }, loop);
+    for (const delay of [700, 900]) {
+      await new Promise((r) => setTimeout(r, delay));
+      process.kill(ss.pid, 'SIGTTOU');
+    }
+    await Promise.all(loops);
+    t.deepEqual(failures, []);
+    t.true(answered > 100, `${answered} answered`);
+    await eventually(async () => ((await ssInfo(ss.pid)).workers.length === 1 ? true : undefined), 'one worker left');
+  });
+}
+
 test('--balance reuse-port: exit 2 naming the setting on a Node without SO_REUSEPORT; elsewhere every worker listens itself', async (t) => {
   if (!supportsReusePort()) {
     const r = await runSs(['serve', '--plugin', 'line', '--bind', '127.0.0.1:0', '--balance', 'reuse-port']);
