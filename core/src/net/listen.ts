@@ -1,7 +1,7 @@
 import { createConnection, createServer, type Server as NetServer, type Socket } from 'node:net';
 import { lstat, unlink } from 'node:fs/promises';
-import { type Address, formatAddress } from './address.js';
-import { StartupError, UsageError } from './errors.js';
+import { type Address, formatAddress } from '../address.js';
+import { StartupError, UsageError } from '../errors.js';
 
 export interface Listener {
   readonly address: Address;

@@ -1,5 +1,5 @@
-import type { Info } from './app.js';
-import type { StopMode } from './serve.js';
+import type { Info } from '../plugins/app.js';
+import type { StopMode } from './single-process.js';
 
 /** What a worker needs to build its server itself (design §8: every worker loads the config and plugins). */
 export interface WorkerBoot {
@@ -18,7 +18,7 @@ export interface WorkerBoot {
 
 /**
  * Arbiter → worker. `conn` carries a client connection as its handle; `listen` a listening
- * socket of the worker's slot (reuse-port, see Slots), which the worker accepts on until it
+ * socket of the worker's slot (reuse-port, see ReusePortSlots), which the worker accepts on until it
  * stops; with `keep`, the worker sends a descriptor of it back (`kept`) for the arbiter to hold.
  */
 export type ToWorker =

@@ -1,38 +1,7 @@
 import { dirname } from 'node:path';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
-import { UsageError, errorMessage } from './errors.js';
+import { UsageError, errorMessage } from '../errors.js';
 import { defaultExport, importModule } from './import-module.js';
-import type { Handler } from './protocol.js';
-
-/** A config file's contents (design §6). Plugin settings go with their plugin: `['line', { maxLine: '8kb' }]`. */
-export interface Config {
-  bind?: string | readonly string[];
-  backlog?: number | string;
-  keep_alive?: number | string;
-  graceful_timeout?: number | string;
-  name?: string;
-  plugins?: ReadonlyArray<string | readonly [string, Readonly<Record<string, unknown>>]>;
-  handler?: string | Handler;
-  plugin_timeout?: number | string;
-  log_level?: 'debug' | 'info' | 'warn' | 'error';
-  workers?: number | string;
-  concurrency?: 'process' | 'thread';
-  balance?: 'auto' | 'round-robin' | 'reuse-port';
-  timeout?: number | string;
-  max_requests?: number | string;
-  max_requests_jitter?: number | string;
-  pidfile?: string;
-}
-
-/** A config file: settings for one server, or shared settings plus `servers` by name (each a monitor with its own workers). */
-export interface ConfigFile extends Config {
-  servers?: Readonly<Record<string, Config>>;
-}
-
-/** Gives a config file its types. */
-export function defineConfig<const C extends ConfigFile>(config: C): C {
-  return config;
-}
 
 export interface LoadedConfig {
   readonly file: string;

@@ -1,5 +1,5 @@
-import { UsageError } from './errors.js';
-import { InvalidValue, parseOne, type SettingType } from './setting-types.js';
+import { UsageError } from '../errors.js';
+import { InvalidValue, parseOne, type SettingType } from './value-types.js';
 
 /** How a core or plugin setting is declared (see design §5 and §7). */
 export interface SettingDef {

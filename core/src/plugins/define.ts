@@ -1,7 +1,8 @@
+/** What users write: a plugin (`definePlugin`) and a config file (`defineConfig`). */
 import type { App } from './app.js';
-import type { Cfg } from './core-settings.js';
-import type { Handler, Protocol } from './protocol.js';
-import type { SettingDef } from './settings.js';
+import type { Cfg } from '../config/core-settings.js';
+import type { Handler, Protocol } from '../net/protocol.js';
+import type { SettingDef } from '../config/registry.js';
 
 /** A plugin (design §5): settings, an optional protocol and handler, and hook taps. */
 export interface PluginDef {
@@ -41,4 +42,34 @@ export function definePlugin<const P extends PluginDef>(plugin: P): P {
   const problem = pluginProblem(plugin);
   if (problem) throw new TypeError(`definePlugin: ${problem}`);
   return Object.freeze(plugin);
+}
+
+/** A config file's contents (design §6). Plugin settings go with their plugin: `['line', { maxLine: '8kb' }]`. */
+export interface Config {
+  bind?: string | readonly string[];
+  backlog?: number | string;
+  keep_alive?: number | string;
+  graceful_timeout?: number | string;
+  name?: string;
+  plugins?: ReadonlyArray<string | readonly [string, Readonly<Record<string, unknown>>]>;
+  handler?: string | Handler;
+  plugin_timeout?: number | string;
+  log_level?: 'debug' | 'info' | 'warn' | 'error';
+  workers?: number | string;
+  concurrency?: 'process' | 'thread';
+  balance?: 'auto' | 'round-robin' | 'reuse-port';
+  timeout?: number | string;
+  max_requests?: number | string;
+  max_requests_jitter?: number | string;
+  pidfile?: string;
+}
+
+/** A config file: settings for one server, or shared settings plus `servers` by name (each a monitor with its own workers). */
+export interface ConfigFile extends Config {
+  servers?: Readonly<Record<string, Config>>;
+}
+
+/** Gives a config file its types. */
+export function defineConfig<const C extends ConfigFile>(config: C): C {
+  return config;
 }

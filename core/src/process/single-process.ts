@@ -1,10 +1,10 @@
-import type { App, Info, Monitor, Worker } from './app.js';
-import { openControl } from './control.js';
-import { closeAll, listenAll, type Listener } from './listener.js';
+import type { App, Info, Monitor, Worker } from '../plugins/app.js';
+import { openControl } from './control-socket.js';
+import { closeAll, listenAll, type Listener } from '../net/listen.js';
 import { Pidfile } from './pidfile.js';
-import type { Server } from './server.js';
-import { Serving, type StopMode } from './serving.js';
-import { version } from './version.js';
+import type { Server } from '../net/connection-set.js';
+import { AppServer, type StopMode } from './app-server.js';
+import { version } from '../version.js';
 
 export type { StopMode };
 
@@ -37,7 +37,7 @@ export interface Running {
  */
 export async function serve(app: App, { signals = true } = {}): Promise<Running> {
   const pidfile = app.cfg.pidfile ? Pidfile.create(app.cfg.pidfile) : undefined;
-  const serving = new Serving(app, 0);
+  const serving = new AppServer(app, 0);
   const server = serving.server;
   let listeners: Listener[];
   try {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolve as resolveImport } from 'import-meta-resolve';
-import { UsageError, errorMessage } from './errors.js';
+import { UsageError, errorMessage } from '../errors.js';
 
 export interface Resolution {
   /** What the user wrote. */

@@ -1,11 +1,12 @@
+// Entry point of a worker process, forked by the arbiter's monitor (see monitor.ts).
 import { createServer, Socket, type Server as NetServer } from 'node:net';
-import { App } from './app.js';
-import { discoverServers, resolveSettings } from './boot.js';
-import { errorMessage } from './errors.js';
+import { App } from '../plugins/app.js';
+import { discoverServers, resolveSettings } from '../plugins/discovery.js';
+import { errorMessage } from '../errors.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './ipc.js';
-import type { NativeHandle } from './listener.js';
-import { createLogger } from './logger.js';
-import { Serving } from './serving.js';
+import type { NativeHandle } from '../net/listen.js';
+import { createLogger } from '../logger.js';
+import { AppServer } from './app-server.js';
 
 function send(message: FromWorker, handle?: NativeHandle): void {
   if (process.connected) process.send!(message, handle as never);
@@ -28,7 +29,7 @@ function boot(): Promise<WorkerBoot> {
  * run `workerStart`, say `ready`, then serve the sockets the arbiter hands over (and,
  * with reuse-port, those of its own listeners) until the arbiter says stop.
  */
-export async function runWorker(): Promise<void> {
+async function runWorker(): Promise<void> {
   process.on('SIGINT', () => {}); // the terminal's ^C reaches the whole group: the arbiter decides
   // Without the arbiter, nobody supervises us: stop at once rather than serve orphaned.
   process.on('disconnect', () => process.exit(0));
@@ -41,11 +42,11 @@ export async function runWorker(): Promise<void> {
   const duringBoot = (m: ToWorker) => { if (m.t === 'stop') early ??= m.mode; };
   process.on('message', duringBoot);
 
-  let serving: Serving;
+  let serving: AppServer;
   try {
     const [discovery] = await discoverServers({ cwd: b.cwd, env: process.env, cli: b.cli, builtinDirs: b.builtinDirs }, b.server);
     const app = await App.create(discovery!, resolveSettings(discovery!, b.cli));
-    serving = new Serving(app, b.id);
+    serving = new AppServer(app, b.id);
     await serving.start();
   } catch (err) {
     const known = typeof (err as { exitCode?: unknown }).exitCode === 'number';
@@ -62,7 +63,7 @@ export async function runWorker(): Promise<void> {
     server.limitReached = () => send({ t: 'retire', requests: server.requests });
   }
 
-  /** Reuse-port: this slot's listening sockets, from the arbiter (which keeps them open: see Slots). */
+  /** Reuse-port: this slot's listening sockets, from the arbiter (which keeps them open: see ReusePortSlots). */
   const own: NetServer[] = [];
   let stopping = false;
   const stop = (mode: 'graceful' | 'quick') => {
@@ -112,6 +113,12 @@ export async function runWorker(): Promise<void> {
 }
 
 /** Log a worker's own unexpected failure before it dies, naming the worker. */
-export function logWorkerCrash(err: unknown): void {
+function logWorkerCrash(err: unknown): void {
   createLogger('error').fatal({ err }, `worker ${process.pid}: ${errorMessage(err)}`);
 }
+
+process.on('uncaughtException', (err) => {
+  logWorkerCrash(err);
+  process.exit(1);
+});
+await runWorker();

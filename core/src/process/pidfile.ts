@@ -1,5 +1,5 @@
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { StartupError, errorMessage } from './errors.js';
+import { StartupError, errorMessage } from '../errors.js';
 
 /** Is a process with this pid alive (ours or another user's)? */
 export function alive(pid: number): boolean {

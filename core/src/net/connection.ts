@@ -1,8 +1,8 @@
 import type { Socket } from 'node:net';
 import { Cumulator } from './cumulator.js';
-import { ProtocolError, errorMessage } from './errors.js';
+import { ProtocolError, errorMessage } from '../errors.js';
 import type { Protocol } from './protocol.js';
-import type { Server } from './server.js';
+import type { Server } from './connection-set.js';
 
 type Encoded = Buffer | Uint8Array | string;
 

@@ -1,4 +1,4 @@
-import { StartupError, errorMessage } from './errors.js';
+import { StartupError, errorMessage } from '../errors.js';
 
 /** `promise`, or a `StartupError` with `message()` if it takes longer than `ms` (0 = no limit). */
 export function timeLimit<T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> {

@@ -1,16 +1,16 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Discovery } from './boot.js';
-import type { Cfg } from './core-settings.js';
-import { StartupError, UsageError, errorMessage } from './errors.js';
+import type { Discovery } from './discovery.js';
+import type { Cfg } from '../config/core-settings.js';
+import { StartupError, UsageError, errorMessage } from '../errors.js';
 import { createHooks, guardHooks, type Hooks } from './hooks.js';
-import { defaultExport, importModule } from './import-module.js';
-import { createLogger, type Logger } from './logger.js';
-import type { LoadedPlugin } from './plugins.js';
-import type { Handler, Protocol } from './protocol.js';
-import type { ServerStats } from './server.js';
-import type { ResolvedSettings } from './settings.js';
-import { startupStep } from './time-limit.js';
+import { defaultExport, importModule } from '../config/import-module.js';
+import { createLogger, type Logger } from '../logger.js';
+import type { LoadedPlugin } from './load-plugins.js';
+import type { Handler, Protocol } from '../net/protocol.js';
+import type { ServerStats } from '../net/connection-set.js';
+import type { ResolvedSettings } from '../config/registry.js';
+import { startupStep } from './startup-step.js';
 
 /** What `monitorStart` taps get: one server's bound sockets, before workers spawn. */
 export interface Monitor {
@@ -118,6 +118,11 @@ export class App {
       throw new UsageError(`plugins ${supplying.map((p) => `"${p.plugin.name}"`).join(' and ')} each supply a handler; choose one with --handler`);
     }
     return supplying.length === 1 ? supplying[0]!.plugin.handler!(this.cfg) : echo;
+  }
+
+  /** A fresh protocol instance, for one connection. */
+  newProtocol(): Protocol<any, any> {
+    return this.protocol(this.cfg);
   }
 
   /** Run the `info` waterfall over `base`. */

@@ -1,8 +1,8 @@
 import { AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook, type Tap } from 'tapable';
 import type { Logger } from 'pino';
-import { errorMessage } from './errors.js';
-import { startupStep } from './time-limit.js';
-import type { Connection, Request } from './connection.js';
+import { errorMessage } from '../errors.js';
+import { startupStep } from './startup-step.js';
+import type { Connection, Request } from '../net/connection.js';
 import type { Monitor, Worker, Info } from './app.js';
 
 /**
@@ -95,9 +95,4 @@ export function guardHooks(hooks: Hooks, opts: GuardOptions): void {
       },
     } as never);
   }
-}
-
-/** The hook to call per request, or undefined when nothing taps it (so an untapped hook costs one check). */
-export function tapped<H extends { taps: unknown[] }>(hook: H): H | undefined {
-  return hook.taps.length > 0 ? hook : undefined;
 }

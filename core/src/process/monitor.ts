@@ -1,13 +1,13 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { App, Info, Monitor as MonitorView } from './app.js';
+import type { App, Info, Monitor as MonitorView } from '../plugins/app.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './ipc.js';
-import type { Listener, NativeHandle } from './listener.js';
-import type { Logger } from './logger.js';
-import type { StopMode } from './serving.js';
-import { Slots } from './slots.js';
+import type { Listener, NativeHandle } from '../net/listen.js';
+import type { Logger } from '../logger.js';
+import type { StopMode } from './app-server.js';
+import { ReusePortSlots } from './reuse-port-slots.js';
 
-const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
+const WORKER_MAIN = fileURLToPath(new URL('./worker.js', import.meta.url));
 /** Workers that die during start-up this many times in a row stop the arbiter. */
 export const MAX_BOOT_FAILURES = 3;
 /** Seconds a worker that did not stop when asked gets beyond graceful_timeout before SIGKILL. */
@@ -68,7 +68,7 @@ export class Monitor {
   private respawnAt = 0;
   private respawnTimer: NodeJS.Timeout | undefined;
   /** Reuse-port: each worker slot's own listening sockets. */
-  private readonly slots: Slots | undefined;
+  private readonly slots: ReusePortSlots | undefined;
   private infoRequests = new Map<number, (info: Info) => void>();
   private nextRequest = 0;
   private firstReady: (() => void) | undefined;
@@ -87,7 +87,7 @@ export class Monitor {
   ) {
     this.wanted = app.cfg.workers;
     this.serving = new Promise((resolve) => { this.firstReady = resolve; });
-    if (reusePort.length > 0) this.slots = new Slots(reusePort, app.cfg.backlog, this.route, this.log);
+    if (reusePort.length > 0) this.slots = new ReusePortSlots(reusePort, app.cfg.backlog, this.route, this.log);
   }
 
   get name(): string { return this.app.name; }

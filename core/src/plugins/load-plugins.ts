@@ -1,8 +1,8 @@
-import { StartupError, UsageError, errorMessage } from './errors.js';
-import { defaultExport, importModule } from './import-module.js';
-import { pluginProblem, type PluginDef } from './plugin.js';
-import { resolvePlugin, type Resolution } from './plugin-resolve.js';
-import type { PluginSpec } from './setting-types.js';
+import { StartupError, UsageError, errorMessage } from '../errors.js';
+import { defaultExport, importModule } from '../config/import-module.js';
+import { pluginProblem, type PluginDef } from './define.js';
+import { resolvePlugin, type Resolution } from './resolve-plugin.js';
+import type { PluginSpec } from '../config/value-types.js';
 
 export interface LoadedPlugin {
   /** The name or path as configured. */

@@ -1,15 +1,15 @@
-import { App, type Info } from './app.js';
-import { resolveSettings, type Discovery } from './boot.js';
-import { openControl, type Control } from './control.js';
-import { StartupError, UsageError, errorMessage } from './errors.js';
-import { releaseCompiler } from './import-module.js';
+import { App, type Info } from '../plugins/app.js';
+import { resolveSettings, type Discovery } from '../plugins/discovery.js';
+import { openControl, type Control } from './control-socket.js';
+import { StartupError, UsageError, errorMessage } from '../errors.js';
+import { releaseCompiler } from '../config/import-module.js';
 import type { WorkerBoot } from './ipc.js';
-import { closeAll, listenAll } from './listener.js';
-import { createLogger, type Logger } from './logger.js';
+import { closeAll, listenAll } from '../net/listen.js';
+import { createLogger, type Logger } from '../logger.js';
 import { Monitor, type MonitorHost } from './monitor.js';
 import { Pidfile } from './pidfile.js';
-import type { StopMode } from './serving.js';
-import { version } from './version.js';
+import type { StopMode } from './app-server.js';
+import { version } from '../version.js';
 
 type Action = StopMode | 'reload' | 'more' | 'fewer';
 
@@ -134,7 +134,7 @@ export class Arbiter implements MonitorHost {
       const listeners = await listenAll(app.cfg.bind, app.cfg.backlog, () => {},
         app.discovery.registry.nameSource('bind', app.settings.sources.bind!), { onHandle: (h) => monitor!.route(h), reusePort: balance === 'reuse-port' });
       // Reuse-port: the TCP sockets become worker slot 1's; every other slot gets its own in the
-      // same SO_REUSEPORT group (see Slots). Unix sockets stay round-robin.
+      // same SO_REUSEPORT group (see ReusePortSlots). Unix sockets stay round-robin.
       const reusePort = balance === 'reuse-port' ? listeners.filter((l) => l.address.kind === 'tcp') : [];
       monitor = new Monitor(this, app, app.discovery.server, listeners, reusePort);
       this.monitors.push(monitor);

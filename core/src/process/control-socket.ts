@@ -2,9 +2,9 @@ import { chmodSync, lstatSync, mkdirSync, readdirSync, unlinkSync } from 'node:f
 import { createConnection, createServer, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Info } from './app.js';
-import { errorMessage } from './errors.js';
-import type { Logger } from './logger.js';
+import type { Info } from '../plugins/app.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { alive } from './pidfile.js';
 
 /**

@@ -1,9 +1,9 @@
 import { createServer, type AddressInfo, type Server as NetServer } from 'node:net';
-import type { Address } from './address.js';
-import { errorMessage } from './errors.js';
+import type { Address } from '../address.js';
+import { errorMessage } from '../errors.js';
 import type { ToWorker } from './ipc.js';
-import { listen, takeHandles, type Listener, type NativeHandle } from './listener.js';
-import type { Logger } from './logger.js';
+import { listen, takeHandles, type Listener, type NativeHandle } from '../net/listen.js';
+import type { Logger } from '../logger.js';
 
 /** What the slots need of a worker process. */
 export interface SlotWorker {
@@ -39,7 +39,7 @@ interface Slot {
  * Node cannot stop accepting on a socket without closing that descriptor, so the descriptor to
  * keep comes back from the worker that takes a polled socket over.
  */
-export class Slots {
+export class ReusePortSlots {
   private readonly slots = new Map<number, Slot>();
   /** Where every slot listens: the bound addresses, with the real port when 0 was asked for. */
   private readonly addrs: readonly Address[];

@@ -1,4 +1,4 @@
-import { type Address, BIND_FORMS, parseAddress } from './address.js';
+import { type Address, BIND_FORMS, parseAddress } from '../address.js';
 
 /**
  * Value types a setting may declare. Each turns what a user wrote (a command-line

@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
-import { loadConfig, type LoadedConfig } from './config.js';
-import { coreSettings, NOT_IN_CONFIG } from './core-settings.js';
-import { UsageError } from './errors.js';
-import { loadPlugins, type LoadedPlugin } from './plugins.js';
-import type { PluginSpec } from './setting-types.js';
-import { type Layers, type ResolvedSettings, SettingsRegistry } from './settings.js';
+import { loadConfig, type LoadedConfig } from '../config/config-file.js';
+import { coreSettings, NOT_IN_CONFIG } from '../config/core-settings.js';
+import { UsageError } from '../errors.js';
+import { loadPlugins, type LoadedPlugin } from './load-plugins.js';
+import type { PluginSpec } from '../config/value-types.js';
+import { type Layers, type ResolvedSettings, SettingsRegistry } from '../config/registry.js';
 
 export interface DiscoverOptions {
   readonly cwd: string;

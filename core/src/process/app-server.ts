@@ -1,16 +1,16 @@
-import type { App, Info, Worker } from './app.js';
-import { releaseCompiler } from './import-module.js';
-import { closeAll, type Listener } from './listener.js';
-import { Server } from './server.js';
+import type { App, Info, Worker } from '../plugins/app.js';
+import { releaseCompiler } from '../config/import-module.js';
+import { closeAll, type Listener } from '../net/listen.js';
+import { Server } from '../net/connection-set.js';
 
 export type StopMode = 'graceful' | 'quick';
 
 /**
- * One process serving one app: the arbiter itself (workers 0, id 0) or a worker (id 1..N).
+ * One app served by this process: the arbiter itself (workers 0, id 0) or a worker (id 1..N).
  * `start` runs `workerStart` and begins accepting; `stop` stops accepting, lets requests in
  * flight finish (graceful, up to graceful_timeout) and runs `workerStop`.
  */
-export class Serving {
+export class AppServer {
   readonly server: Server;
   readonly worker: Worker;
   readonly started = Date.now();

@@ -1,6 +1,6 @@
-import type { Address } from './address.js';
-import type { SettingDef } from './settings.js';
-import type { PluginSpec } from './setting-types.js';
+import type { Address } from '../address.js';
+import type { SettingDef } from './registry.js';
+import type { PluginSpec } from './value-types.js';
 
 /** The core settings of design §7 that a single process uses. */
 export const coreSettings = {

@@ -1,9 +1,38 @@
 import type { Socket } from 'node:net';
-import type { App } from './app.js';
-import { Connection } from './connection.js';
-import { tapped } from './hooks.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
+import { Connection, type Request } from './connection.js';
 import type { Handler, Protocol } from './protocol.js';
+
+/** A synchronous hook as the connection loop calls it (a tapable SyncHook is one). */
+export interface SyncTaps<A extends unknown[]> {
+  readonly taps: readonly unknown[];
+  call(...args: A): void;
+}
+
+/** The per-connection and per-request hooks of design §5. */
+export interface ConnectionHooks {
+  readonly connectionMade: SyncTaps<[Connection]>;
+  readonly preRequest: SyncTaps<[Request]>;
+  readonly postRequest: SyncTaps<[Request, unknown]>;
+  readonly connectionLost: SyncTaps<[Connection, Error | undefined]>;
+}
+
+/**
+ * What serving needs of the application: its log, limits, handler, a protocol per
+ * connection and the hooks to call. An `App` is one; the network layer knows no more of it.
+ */
+export interface ServedApp {
+  readonly log: Logger;
+  readonly cfg: { readonly keep_alive: number; readonly backlog: number };
+  readonly handler: Handler;
+  readonly hooks: ConnectionHooks;
+  newProtocol(): Protocol<unknown, unknown>;
+}
+
+/** The hook to call per request, or undefined when nothing taps it (so an untapped hook costs one check). */
+function tapped<H extends SyncTaps<any>>(hook: H): H | undefined {
+  return hook.taps.length > 0 ? hook : undefined;
+}
 
 /** Counters a worker reports in info. */
 export interface ServerStats {
@@ -28,10 +57,10 @@ export class Server implements ServerStats {
   readonly keepAliveMs: number;
   readonly handler: Handler;
   // Per-request hooks, undefined when untapped (snapshotted at start: tap in apply or workerStart).
-  preRequest: App['hooks']['preRequest'] | undefined;
-  postRequest: App['hooks']['postRequest'] | undefined;
-  private connectionMade: App['hooks']['connectionMade'] | undefined;
-  private connectionLost: App['hooks']['connectionLost'] | undefined;
+  preRequest: ConnectionHooks['preRequest'] | undefined;
+  postRequest: ConnectionHooks['postRequest'] | undefined;
+  private connectionMade: ConnectionHooks['connectionMade'] | undefined;
+  private connectionLost: ConnectionHooks['connectionLost'] | undefined;
   private readonly backlog: number;
   private nextId = 0;
   private started = false;
@@ -42,7 +71,7 @@ export class Server implements ServerStats {
   private idleWaiters: (() => void)[] = [];
   private sweeper: NodeJS.Timeout | undefined;
 
-  constructor(readonly app: App) {
+  constructor(readonly app: ServedApp) {
     this.log = app.log;
     this.keepAliveMs = app.cfg.keep_alive * 1000;
     this.backlog = app.cfg.backlog;
@@ -55,7 +84,7 @@ export class Server implements ServerStats {
 
   /** @internal A fresh protocol instance for a new connection. */
   newProtocol(): Protocol<unknown, unknown> {
-    return this.app.protocol(this.app.cfg);
+    return this.app.newProtocol();
   }
 
   /** Begin serving, including connections that arrived during start-up. */
