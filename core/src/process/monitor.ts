@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { App, Info, Monitor as MonitorView } from '../plugins/app.js';
 import type { FromWorker, ToWorker, WorkerBoot } from './ipc.js';
@@ -6,6 +6,7 @@ import type { Listener, NativeHandle } from '../net/listen.js';
 import type { Logger } from '../logger.js';
 import type { StopMode } from './app-server.js';
 import { ReusePortSlots } from './reuse-port-slots.js';
+import { forkWorker } from './fork-worker.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker.js', import.meta.url));
 /** Workers that die during start-up this many times in a row stop the arbiter. */
@@ -148,7 +149,7 @@ export class Monitor {
       this.respawnTimer ??= setTimeout(() => { this.respawnTimer = undefined; this.manage(); }, this.respawnAt - now);
       return;
     }
-    const child = fork(WORKER_MAIN, [], { cwd: process.cwd(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = forkWorker(WORKER_MAIN, this.log);
     const worker = new WorkerProcess(id, child);
     this.workers.add(worker);
     child.on('message', (m: FromWorker, handle?: NativeHandle) => {
