@@ -1,39 +1,53 @@
-import { createConnection, createServer, type Server as NetServer, type Socket } from 'node:net';
-import { lstat, unlink } from 'node:fs/promises';
+import { createConnection, createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { link, lstat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { type Address, formatAddress } from '../address.js';
-import { StartupError, UsageError } from '../errors.js';
+import { StartupError, UsageError, errorMessage } from '../errors.js';
 
 export interface Listener {
   readonly address: Address;
   readonly server: NetServer;
   /** The address as bound: the real port when 0 was asked for. */
   readonly bound: string;
+  /** A unix socket's file as bound: removed on close only while the path still names it. */
+  readonly file?: FileId;
 }
 
-/** Is something accepting on this unix socket path? */
-function unixInUse(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = createConnection({ path });
-    probe.once('connect', () => { probe.destroy(); resolve(true); });
-    probe.once('error', () => resolve(false));
-  });
-}
+interface FileId { readonly dev: number; readonly ino: number }
 
-/** A socket file left by a server that did not stop cleanly is removed; a live one is an error. */
+/** Longest unix socket path (sun_path is 108 bytes with its NUL on Linux). */
+const MAX_UNIX_PATH = 107;
+
+/**
+ * A socket file left by a server that did not stop cleanly is removed; a live one is an error.
+ * Only a refused connection means nobody listens: a full backlog (EAGAIN) is a live server.
+ */
 async function clearStaleUnixSocket(addr: Extract<Address, { kind: 'unix' }>): Promise<void> {
   const stat = await lstat(addr.path).catch(() => undefined);
   if (!stat) return;
   if (!stat.isSocket()) throw new StartupError(`cannot bind ${addr.text}: ${addr.path} exists and is not a socket`);
-  if (await unixInUse(addr.path)) throw new StartupError(`cannot bind ${addr.text}: address in use`);
-  await unlink(addr.path);
+  const code = await new Promise<string | undefined>((resolve) => {
+    const probe = createConnection({ path: addr.path });
+    probe.once('connect', () => { probe.destroy(); resolve(undefined); });
+    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'EIO'));
+  });
+  if (code === 'ENOENT') return; // removed meanwhile
+  if (code !== 'ECONNREFUSED') throw bindError(addr, code === undefined || code === 'EAGAIN' ? 'EADDRINUSE' : code);
+  await unlink(addr.path).catch(() => {});
 }
 
 const REASONS: Record<string, string> = {
   EADDRINUSE: 'address in use',
+  EEXIST: 'address in use',
   EACCES: 'permission denied',
   EADDRNOTAVAIL: 'address not available on this machine',
   ENOENT: 'no such directory',
 };
+
+function bindError(addr: Address, code: string, message = code): StartupError {
+  return new StartupError(`cannot bind ${addr.text}: ${REASONS[code] ?? message}`);
+}
 
 /** A connection as libuv accepted it (a TCP or pipe handle), before any net.Socket exists. */
 export interface NativeHandle {
@@ -47,21 +61,19 @@ export interface ListenOptions {
    * This is how node:cluster's round-robin takes them (the listen handle's `onconnection`).
    */
   readonly onHandle?: (handle: NativeHandle) => void;
-  /** Join the port's SO_REUSEPORT group (a worker beside the arbiter; Node >= 22.12). */
-  readonly reusePort?: boolean;
+  /**
+   * Listen in an SO_REUSEPORT group (Node >= 22.12) on a TCP address: `new` starts one, failing
+   * like a plain bind if anything listens there already; `join` adds a socket to ours.
+   */
+  readonly reusePort?: 'new' | 'join';
 }
 
-/**
- * Listen on one address. `setting` names where the address came from (`--bind`,
- * `SS_BIND`, ...) for the error when a host name does not resolve.
- */
-export async function listen(addr: Address, backlog: number, onConnection: (s: Socket) => void, setting: string, opts: ListenOptions = {}): Promise<Listener> {
-  if (addr.kind === 'unix') await clearStaleUnixSocket(addr);
-  const server = createServer({ noDelay: true, allowHalfOpen: true }, onConnection);
-  await new Promise<void>((resolve, reject) => {
+interface BindOptions { path?: string; host?: string | undefined; port?: number; backlog: number; reusePort?: boolean }
+
+/** listen(2) with `options`; failures as one line naming the address. */
+function bind(server: NetServer, addr: Address, setting: string, options: BindOptions): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    const options = addr.kind === 'unix' ? { path: addr.path, backlog }
-      : { host: addr.host, port: addr.port, backlog, ...(opts.reusePort ? { reusePort: true } : {}) };
     server.listen(options, () => {
       server.off('error', reject);
       resolve();
@@ -71,12 +83,63 @@ export async function listen(addr: Address, backlog: number, onConnection: (s: S
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME') {
       throw new UsageError(`invalid ${setting} "${addr.text}": cannot resolve host "${addr.kind === 'tcp' ? addr.host : ''}"`);
     }
-    throw new StartupError(`cannot bind ${addr.text}: ${REASONS[code] ?? err.message}`);
+    throw bindError(addr, code, err.message);
   });
+}
+
+const closed = (server: NetServer) => new Promise<void>((resolve) => server.close(() => resolve()));
+
+/**
+ * Bind a unix socket at a fresh name beside `addr.path`, then hard-link it into place: link(2)
+ * fails if the path exists, so a server that bound it meanwhile is never replaced, and the file
+ * libuv removes on close is the temporary name, not whatever `addr.path` names by then.
+ */
+async function bindUnix(server: NetServer, addr: Extract<Address, { kind: 'unix' }>, setting: string, backlog: number): Promise<FileId> {
+  await clearStaleUnixSocket(addr);
+  const dir = dirname(addr.path);
+  // As long a random name as fits (at least 6 hex digits).
+  const temp = join(dir, `.${randomBytes(8).toString('hex')}`.slice(0, Math.max(7, MAX_UNIX_PATH - Buffer.byteLength(dir) - 1)));
+  if (Buffer.byteLength(temp) > MAX_UNIX_PATH) { // no room for a temporary name: bind in place
+    await bind(server, addr, setting, { path: addr.path, backlog });
+    return lstat(addr.path);
+  }
+  await bind(server, addr, setting, { path: temp, backlog });
+  try {
+    const file = await lstat(temp);
+    await link(temp, addr.path);
+    return file;
+  } catch (err) {
+    await closed(server);
+    throw bindError(addr, (err as NodeJS.ErrnoException).code ?? '', errorMessage(err));
+  } finally {
+    await unlink(temp).catch(() => {});
+  }
+}
+
+/**
+ * Listen on one address. `setting` names where the address came from (`--bind`,
+ * `SS_BIND`, ...) for the error when a host name does not resolve.
+ */
+export async function listen(addr: Address, backlog: number, onConnection: (s: Socket) => void, setting: string, opts: ListenOptions = {}): Promise<Listener> {
+  const server = createServer({ noDelay: true, allowHalfOpen: true }, onConnection);
+  let file: FileId | undefined;
+  if (addr.kind === 'unix') file = await bindUnix(server, addr, setting, backlog);
+  else {
+    let port = addr.port;
+    if (opts.reusePort === 'new') {
+      // The group admits any socket of this user with SO_REUSEPORT: first make sure nobody
+      // listens there (a plain bind fails if so), then start it on the same port.
+      const check = createServer();
+      await bind(check, addr, setting, { host: addr.host, port, backlog: 1 });
+      port = (check.address() as AddressInfo).port;
+      await closed(check);
+    }
+    await bind(server, addr, setting, { host: addr.host, port, backlog, ...(opts.reusePort ? { reusePort: true } : {}) });
+  }
   if (opts.onHandle) takeHandles(server, opts.onHandle);
   const info = server.address();
   const port = info !== null && typeof info === 'object' ? info.port : undefined;
-  return { address: addr, server, bound: formatAddress(addr, port) };
+  return { address: addr, server, bound: formatAddress(addr, port), ...(file ? { file: { dev: file.dev, ino: file.ino } } : {}) };
 }
 
 /** Listen on every address, or none: on failure the ones already bound are closed. */
@@ -100,15 +163,23 @@ export function takeHandles(server: NetServer, onHandle: (handle: NativeHandle) 
 
 const closing = new WeakMap<NetServer, Promise<void>>();
 
-/** Stop accepting (again: the same promise). A unix socket's file is removed as its listener closes. */
+/**
+ * Stop accepting (again: the same promise). A unix socket's file is removed, unless another
+ * server has bound that path since (then it names another socket).
+ */
 export async function closeAll(listeners: readonly Listener[]): Promise<void> {
   await Promise.all(listeners.map((l) => {
-    let closed = closing.get(l.server);
-    if (!closed) {
-      // A server that is not listening never emits 'close' again: nothing to wait for.
-      closed = l.server.listening ? new Promise<void>((resolve) => l.server.close(() => resolve())) : Promise.resolve();
-      closing.set(l.server, closed);
+    let done = closing.get(l.server);
+    if (!done) {
+      // A server that is not listening (a worker took it over) never emits 'close' again: nothing to wait for.
+      done = Promise.all([l.server.listening ? closed(l.server) : undefined, l.file && l.address.kind === 'unix' ? removeIfOurs(l.address.path, l.file) : undefined]).then(() => {});
+      closing.set(l.server, done);
     }
-    return closed;
+    return done;
   }));
+}
+
+async function removeIfOurs(path: string, file: FileId): Promise<void> {
+  const now = await lstat(path).catch(() => undefined);
+  if (now && now.dev === file.dev && now.ino === file.ino) await unlink(path).catch(() => {});
 }

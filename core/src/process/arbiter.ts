@@ -132,7 +132,7 @@ export class Arbiter implements MonitorHost {
       }
       let monitor: Monitor | undefined;
       const listeners = await listenAll(app.cfg.bind, app.cfg.backlog, () => {},
-        app.discovery.registry.nameSource('bind', app.settings.sources.bind!), { onHandle: (h) => monitor!.route(h), reusePort: balance === 'reuse-port' });
+        app.discovery.registry.nameSource('bind', app.settings.sources.bind!), { onHandle: (h) => monitor!.route(h), ...(balance === 'reuse-port' ? { reusePort: 'new' as const } : {}) });
       // Reuse-port: the TCP sockets become worker slot 1's; every other slot gets its own in the
       // same SO_REUSEPORT group (see ReusePortSlots). Unix sockets stay round-robin.
       const reusePort = balance === 'reuse-port' ? listeners.filter((l) => l.address.kind === 'tcp') : [];

@@ -140,7 +140,7 @@ export class ReusePortSlots {
   private async open(id: number, slot: Slot): Promise<void> {
     try {
       for (const addr of this.addrs) {
-        slot.polled.push((await listen(addr, this.backlog, () => {}, 'bind', { reusePort: true, onHandle: this.route })).server);
+        slot.polled.push((await listen(addr, this.backlog, () => {}, 'bind', { reusePort: 'join', onHandle: this.route })).server);
       }
     } catch (err) {
       // Another program took the port between the slot sockets: the others' sockets still serve.
