@@ -1,11 +1,20 @@
 import test from 'ava';
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { supportsReusePort } from '@socketserver/core';
 import { ask } from '../helpers/client.js';
-import { eventually, runSs, startSs } from '../helpers/ss.js';
+import { eventually, launchSs, runSs, startSs } from '../helpers/ss.js';
 import { tempDir } from '../helpers/temp.js';
+
+/** A port nobody listens on right now (bound to 0, then closed). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 const BALANCES = ['auto', 'round-robin', ...(supportsReusePort() ? ['reuse-port'] : [])];
 for (const balance of BALANCES) {
@@ -68,3 +77,35 @@ for (const workers of ['0', '2']) {
     t.false(existsSync(sock), 'a server removes its own socket file when it stops');
   });
 }
+
+test('a client connecting while the arbiter is still binding its other addresses is served once a worker is ready', async (t) => {
+  const dir = tempDir(t, 'balance');
+  const port = await freePort();
+  // Many unix addresses after the TCP one: the arbiter accepts on the TCP port while binding them.
+  const binds = [`127.0.0.1:${port}`, ...Array.from({ length: 40 }, (_, i) => `unix:${join(dir, `s${i}.sock`)}`)];
+  const ss = launchSs(['serve', '--plugin', 'line', '--balance', 'round-robin', ...binds.flatMap((b) => ['--bind', b])]);
+  t.teardown(() => ss.stop());
+  // Connect loops hammer the port until one connection gets in (bounded in count and time).
+  const answers: Promise<string>[] = [];
+  const until = Date.now() + 10_000;
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    for (let i = 0; i < 100_000 && answers.length === 0 && Date.now() < until && ss.child.exitCode === null; i++) {
+      const r = await new Promise<Socket | undefined>((resolve) => {
+        const s = connect({ host: '127.0.0.1', port }, () => resolve(s));
+        s.once('error', () => resolve(undefined));
+      });
+      if (!r) continue;
+      answers.push(new Promise<string>((resolve, reject) => {
+        let got = '';
+        r.setEncoding('utf8').on('data', (d: string) => { got += d; if (got.includes('\n')) { r.destroy(); resolve(got.trim()); } });
+        r.once('error', reject);
+        r.once('close', () => reject(new Error(`closed, received ${JSON.stringify(got)}`)));
+      }));
+      r.write('early\n');
+    }
+  }));
+  t.true(answers.length > 0, 'a connection got in');
+  t.deepEqual(await Promise.all(answers), answers.map(() => 'early'));
+  await ss.waitForLog((l) => l.msg.startsWith('serving '));
+  t.true(ss.addresses.length === binds.length);
+});

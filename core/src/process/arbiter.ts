@@ -4,7 +4,7 @@ import { openControl, type Control } from './control-socket.js';
 import { StartupError, UsageError, errorMessage } from '../errors.js';
 import { releaseCompiler } from '../config/import-module.js';
 import type { WorkerBoot } from './ipc.js';
-import { closeAll, listenAll } from '../net/listen.js';
+import { closeAll, listenAll, type Listener, type NativeHandle } from '../net/listen.js';
 import { createLogger, type Logger } from '../logger.js';
 import { Monitor, type MonitorHost } from './monitor.js';
 import { Pidfile } from './pidfile.js';
@@ -130,14 +130,24 @@ export class Arbiter implements MonitorHost {
       if (balance === 'reuse-port' && !supportsReusePort()) {
         throw new UsageError(`invalid ${app.discovery.registry.nameSource('balance', app.settings.sources.balance!)} "reuse-port": needs Node >= 22.12 (this is ${process.versions.node}); use round-robin`);
       }
+      // Connections accepted before the monitor exists (between two binds) wait for it.
       let monitor: Monitor | undefined;
-      const listeners = await listenAll(app.cfg.bind, app.cfg.backlog, () => {},
-        app.discovery.registry.nameSource('bind', app.settings.sources.bind!), { onHandle: (h) => monitor!.route(h), ...(balance === 'reuse-port' ? { reusePort: 'new' as const } : {}) });
+      const early: NativeHandle[] = [];
+      const onHandle = (h: NativeHandle) => (monitor ? monitor.route(h) : early.push(h));
+      let listeners: Listener[];
+      try {
+        listeners = await listenAll(app.cfg.bind, app.cfg.backlog, () => {}, app.discovery.registry.nameSource('bind', app.settings.sources.bind!),
+          { onHandle, ...(balance === 'reuse-port' ? { reusePort: 'new' as const } : {}) });
+      } catch (err) {
+        for (const h of early) h.close();
+        throw err;
+      }
       // Reuse-port: the TCP sockets become worker slot 1's; every other slot gets its own in the
       // same SO_REUSEPORT group (see ReusePortSlots). Unix sockets stay round-robin.
       const reusePort = balance === 'reuse-port' ? listeners.filter((l) => l.address.kind === 'tcp') : [];
       monitor = new Monitor(this, app, app.discovery.server, listeners, reusePort);
       this.monitors.push(monitor);
+      for (const h of early) monitor.route(h);
       for (const l of listeners) app.log.info({ address: l.bound }, `listening on ${l.bound}`);
     }
   }
