@@ -16,7 +16,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-const BALANCES = ['auto', 'round-robin', ...(supportsReusePort() ? ['reuse-port'] : [])];
+const BALANCES = ['auto', 'shared', 'round-robin', ...(supportsReusePort() ? ['reuse-port'] : [])];
 for (const balance of BALANCES) {
   test(`${balance}: a second ss on the port a first one serves exits 1, address in use`, async (t) => {
     const first = await startSs(['--plugin', 'line', '--workers', '2', '--balance', balance]);

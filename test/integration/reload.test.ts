@@ -7,7 +7,7 @@ import { eventually, ssInfo, startSs } from '../helpers/ss.js';
 import { FIXTURES, tempDir } from '../helpers/temp.js';
 
 const PID_HANDLER = join(FIXTURES, 'runtime', 'pid-handler.mjs');
-const BALANCES = supportsReusePort() ? ['round-robin', 'reuse-port'] : ['round-robin'];
+const BALANCES = ['round-robin', 'shared', ...(supportsReusePort() ? ['reuse-port'] : [])];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 for (const balance of BALANCES) {

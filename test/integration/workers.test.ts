@@ -5,8 +5,8 @@ import { ask, Client } from '../helpers/client.js';
 import { eventually, isAlive, launchSs, processTitle, runSs, ssInfo, startSs, type SsProcess } from '../helpers/ss.js';
 
 const PID_HANDLER = './test/fixtures/runtime/pid-handler.mjs';
-/** Both ways connections reach workers where this Node has both. */
-const BALANCES = supportsReusePort() ? ['round-robin', 'reuse-port'] : ['round-robin'];
+/** Every way connections reach workers that this Node has. */
+const BALANCES = ['round-robin', 'shared', ...(supportsReusePort() ? ['reuse-port'] : [])];
 
 /** Pids of the workers ready so far, from the arbiter's log. */
 function readyPids(ss: SsProcess): number[] {
@@ -56,7 +56,7 @@ for (const balance of BALANCES) {
     t.is(replaced.level, 40);
     const fresh = await eventually(() => readyPids(ss).find((p) => p !== victim && p !== other), 'a new worker');
     t.true(isAlive(fresh));
-    if (balance === 'reuse-port') {
+    if (balance !== 'round-robin') {
       // The slot's socket outlived its worker (the arbiter keeps it open): the new one accepts on it.
       const listening = listeningInodes(ss.port);
       t.deepEqual(listening, before);
@@ -232,7 +232,7 @@ test('--balance reuse-port: exit 2 naming the setting on a Node without SO_REUSE
   if (!supportsReusePort()) {
     const r = await runSs(['serve', '--plugin', 'line', '--bind', '127.0.0.1:0', '--balance', 'reuse-port']);
     t.is(r.code, 2);
-    t.regex(r.stderr, new RegExp(`^ss: invalid --balance "reuse-port": needs Node >= 22\\.12 \\(this is ${process.versions.node.replace(/\./g, '\\.')}\\); use round-robin\\n$`));
+    t.regex(r.stderr, new RegExp(`^ss: invalid --balance "reuse-port": needs Node >= 22\\.12 \\(this is ${process.versions.node.replace(/\./g, '\\.')}\\); use shared\\n$`));
     return;
   }
   const ss = await startSs(['--plugin', 'line', '--workers', '2', '--balance', 'reuse-port', '--handler', PID_HANDLER]);

@@ -18,8 +18,8 @@ export const coreSettings = {
     desc: 'process: worker processes; thread: serve in the arbiter (sets workers to 0)',
   },
   balance: {
-    flags: ['--balance'], type: 'enum', choices: ['auto', 'round-robin', 'reuse-port'], default: 'auto', section: 'Processes',
-    desc: 'How connections reach workers: round-robin (the arbiter accepts and hands each on), reuse-port (every worker listens, the kernel spreads; TCP on Node >= 22.12) or auto (the faster for this Node)',
+    flags: ['--balance'], type: 'enum', choices: ['auto', 'shared', 'round-robin', 'reuse-port'], default: 'auto', section: 'Processes',
+    desc: 'How connections reach workers: shared (every worker accepts on the one listening socket), reuse-port (each worker has its own socket, the kernel spreads; TCP on Node >= 22.12; unix sockets shared), round-robin (the arbiter accepts and hands each on) or auto (reuse-port where Node has it, else shared)',
   },
   timeout: {
     flags: ['-t', '--timeout'], type: 'seconds', min: 0, default: 30, section: 'Processes',
@@ -83,7 +83,7 @@ export interface CoreSettings {
   readonly bind: readonly Address[];
   readonly workers: number;
   readonly concurrency: 'process' | 'thread';
-  readonly balance: 'auto' | 'round-robin' | 'reuse-port';
+  readonly balance: 'auto' | 'shared' | 'round-robin' | 'reuse-port';
   readonly timeout: number;
   readonly max_requests: number;
   readonly max_requests_jitter: number;

@@ -57,7 +57,7 @@ export interface Config {
   log_level?: 'debug' | 'info' | 'warn' | 'error';
   workers?: number | string;
   concurrency?: 'process' | 'thread';
-  balance?: 'auto' | 'round-robin' | 'reuse-port';
+  balance?: 'auto' | 'shared' | 'round-robin' | 'reuse-port';
   timeout?: number | string;
   max_requests?: number | string;
   max_requests_jitter?: number | string;

@@ -30,12 +30,13 @@ export function supportsReusePort(v = process.versions.node): boolean {
 }
 
 /**
- * The default way connections reach workers, from `npm run bench` (see the README): where
- * Node has SO_REUSEPORT, workers accepting themselves took ~1.3x the connections per second
- * of round-robin through the arbiter, at the same request throughput.
+ * The default way connections reach workers: workers accepting themselves, from `npm run bench`
+ * (see the README). Where Node has SO_REUSEPORT, each worker has its own socket in the port's
+ * group (the kernel spreads connections); elsewhere, and for unix sockets, every worker accepts
+ * on the one socket (shared). Round-robin through the arbiter took ~0.4x the connections per second.
  */
-export function defaultBalance(): 'round-robin' | 'reuse-port' {
-  return supportsReusePort() ? 'reuse-port' : 'round-robin';
+export function defaultBalance(): 'shared' | 'reuse-port' {
+  return supportsReusePort() ? 'reuse-port' : 'shared';
 }
 
 export interface ArbiterOptions {
@@ -128,7 +129,7 @@ export class Arbiter implements MonitorHost {
     for (const app of this.apps) {
       const balance = app.cfg.balance === 'auto' ? defaultBalance() : app.cfg.balance;
       if (balance === 'reuse-port' && !supportsReusePort()) {
-        throw new UsageError(`invalid ${app.discovery.registry.nameSource('balance', app.settings.sources.balance!)} "reuse-port": needs Node >= 22.12 (this is ${process.versions.node}); use round-robin`);
+        throw new UsageError(`invalid ${app.discovery.registry.nameSource('balance', app.settings.sources.balance!)} "reuse-port": needs Node >= 22.12 (this is ${process.versions.node}); use shared`);
       }
       // Connections accepted before the monitor exists (between two binds) wait for it.
       let monitor: Monitor | undefined;
@@ -142,10 +143,8 @@ export class Arbiter implements MonitorHost {
         for (const h of early) h.close();
         throw err;
       }
-      // Reuse-port: the TCP sockets become worker slot 1's; every other slot gets its own in the
-      // same SO_REUSEPORT group (see ReusePortSlots). Unix sockets stay round-robin.
-      const reusePort = balance === 'reuse-port' ? listeners.filter((l) => l.address.kind === 'tcp') : [];
-      monitor = new Monitor(this, app, app.discovery.server, listeners, reusePort);
+      // Shared and reuse-port: workers take these sockets over (see ListenSlots).
+      monitor = new Monitor(this, app, app.discovery.server, listeners, balance);
       this.monitors.push(monitor);
       for (const h of early) monitor.route(h);
       for (const l of listeners) app.log.info({ address: l.bound }, `listening on ${l.bound}`);

@@ -5,7 +5,7 @@ import type { FromWorker, ToWorker, WorkerBoot } from './ipc.js';
 import type { Listener, NativeHandle } from '../net/listen.js';
 import type { Logger } from '../logger.js';
 import type { StopMode } from './app-server.js';
-import { ReusePortSlots } from './reuse-port-slots.js';
+import { ListenSlots, type Balance } from './reuse-port-slots.js';
 import { forkWorker } from './fork-worker.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker.js', import.meta.url));
@@ -68,8 +68,8 @@ export class Monitor {
   private held: NativeHandle[] = [];
   private respawnAt = 0;
   private respawnTimer: NodeJS.Timeout | undefined;
-  /** Reuse-port: each worker slot's own listening sockets. */
-  private readonly slots: ReusePortSlots | undefined;
+  /** Shared and reuse-port: the listening sockets workers accept on themselves. */
+  private readonly slots: ListenSlots | undefined;
   private infoRequests = new Map<number, (info: Info) => void>();
   private nextRequest = 0;
   private firstReady: (() => void) | undefined;
@@ -83,12 +83,11 @@ export class Monitor {
     public app: App,
     readonly server: string | undefined,
     readonly listeners: readonly Listener[],
-    /** The listeners workers accept on themselves (reuse-port): slot 1's sockets. */
-    reusePort: readonly Listener[],
+    balance: Balance,
   ) {
     this.wanted = app.cfg.workers;
     this.serving = new Promise((resolve) => { this.firstReady = resolve; });
-    if (reusePort.length > 0) this.slots = new ReusePortSlots(reusePort, app.cfg.backlog, this.route, this.log);
+    if (balance !== 'round-robin') this.slots = new ListenSlots(balance, listeners, app.cfg.backlog, this.route, this.log);
   }
 
   get name(): string { return this.app.name; }
