@@ -3,7 +3,9 @@
 //   npm run bench -- [--duration 3] [--warmup 1] [--rounds 3] [--only line-p1,idle-memory]
 //
 // The cluster-* workloads run `ss serve --workers 2` against cluster-baseline (node:cluster,
-// 2 workers). A server's CPU is that of its whole process tree (arbiter and workers).
+// 2 workers); connects-w1 and connects-w2 run `ss serve --workers 1` and `--workers 2` against
+// the single-process baseline-server. A server's CPU is that of its whole process tree (arbiter
+// and workers).
 //
 // Noise on this machine is about ±10% and client and server share its cores, so each
 // workload runs ss and the baseline alternately (A B A B ...), each run on a fresh
@@ -36,8 +38,11 @@ if (!(duration > 0 && duration <= 600) || !(warmup >= 0 && warmup <= 600) || !(N
   process.exit(2);
 }
 
-/** `workers`: server processes (ss --workers, cluster-baseline); 0 or absent: one process. */
-interface SocketWorkload { name: string; title: string; proto: string; pipeline: number; size: number; workers?: number }
+/**
+ * `workers`: server processes (ss --workers, cluster-baseline); 0 or absent: one process.
+ * `baselineWorkers`: the baseline's, when not the same (0: the single-process baseline-server).
+ */
+interface SocketWorkload { name: string; title: string; proto: string; pipeline: number; size: number; workers?: number; baselineWorkers?: number }
 const SOCKET_WORKLOADS: SocketWorkload[] = [
   { name: 'line-p1', title: 'line 64 B, pipeline 1', proto: 'line', pipeline: 1, size: 64 },
   { name: 'line-p16', title: 'line 64 B, pipeline 16', proto: 'line', pipeline: 16, size: 64 },
@@ -54,7 +59,13 @@ const CONNECTS: SocketWorkload = {
   name: 'cluster-connects', title: `line 64 B, connect + 1 request + close, ${CLUSTER_WORKERS} workers`, proto: 'line', pipeline: 1, size: 64,
   workers: CLUSTER_WORKERS,
 };
-const NAMES = ['netstring-64m', ...SOCKET_WORKLOADS.map((w) => w.name), 'idle-memory', ...CLUSTER_WORKLOADS.map((w) => w.name), CONNECTS.name];
+/** Connect rate of ss with 1 and 2 workers against the single-process hand-written server. */
+const SINGLE_CONNECTS: SocketWorkload[] = [1, 2].map((workers) => ({
+  name: `connects-w${workers}`, title: `line 64 B, connect + 1 request + close, ss ${workers} worker${workers > 1 ? 's' : ''} vs one process`,
+  proto: 'line', pipeline: 1, size: 64, workers, baselineWorkers: 0,
+}));
+const NAMES = ['netstring-64m', ...SOCKET_WORKLOADS.map((w) => w.name), 'idle-memory', ...CLUSTER_WORKLOADS.map((w) => w.name), CONNECTS.name,
+  ...SINGLE_CONNECTS.map((w) => w.name)];
 const only = opt.only ? opt.only.split(',').map((s) => s.trim()).filter(Boolean) : NAMES;
 for (const n of only) {
   if (!NAMES.includes(n)) {
@@ -285,7 +296,7 @@ async function waitQuiet(maxMs: number, name?: string): Promise<void> {
  * server stopped. `foreign`: cores other processes used meanwhile.
  */
 async function measure(w: SocketWorkload, name: Server['name'], args: string[], client = 'loadgen.js'): Promise<{ res: Record<string, any>; foreign: number }> {
-  const server = await startServer(name, w.proto, [], w.workers ?? 0);
+  const server = await startServer(name, w.proto, [], (name === 'baseline' ? w.baselineWorkers : undefined) ?? w.workers ?? 0);
   try {
     await sleep(300); // let start-up work (JIT, GC of boot garbage) settle
     const t0 = Date.now();
@@ -435,6 +446,7 @@ async function main(): Promise<number> {
   // Last: multi-process servers, and the connect workload's TIME_WAIT sockets, disturb nothing after them.
   for (const w of CLUSTER_WORKLOADS) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => socketWorkload(w));
   if (only.includes(CONNECTS.name)) await waitQuiet(10_000, CONNECTS.name).then(() => connectsWorkload(CONNECTS));
+  for (const w of SINGLE_CONNECTS) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => connectsWorkload(w));
 
   console.log('\n| workload | ss | baseline | ratio | ss p99 | baseline p99 | target | met |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
