@@ -18,7 +18,7 @@ export interface WorkerBoot {
 
 /**
  * Arbiter → worker. `conn` carries a client connection as its handle; `listen` a listening
- * socket of the worker's slot (reuse-port, see ReusePortSlots), which the worker accepts on until it
+ * socket of the worker's slot (shared or reuse-port, see ListenSlots), which the worker accepts on until it
  * stops; with `keep`, the worker sends a descriptor of it back (`kept`) for the arbiter to hold.
  */
 export type ToWorker =

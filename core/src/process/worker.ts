@@ -63,7 +63,7 @@ async function runWorker(): Promise<void> {
     server.limitReached = () => send({ t: 'retire', requests: server.requests });
   }
 
-  /** Reuse-port: this slot's listening sockets, from the arbiter (which keeps them open: see ReusePortSlots). */
+  /** Shared and reuse-port: the listening sockets it accepts on, from the arbiter (which keeps them open: see ListenSlots). */
   const own: NetServer[] = [];
   let stopping = false;
   const stop = (mode: 'graceful' | 'quick') => {
