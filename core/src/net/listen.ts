@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { link, lstat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type Address, formatAddress } from '../address.js';
-import { StartupError, UsageError, errorMessage } from '../errors.js';
+import { StartupError, UsageError } from '../errors.js';
 
 export interface Listener {
   readonly address: Address;
@@ -99,21 +99,25 @@ async function bindUnix(server: NetServer, addr: Extract<Address, { kind: 'unix'
   const dir = dirname(addr.path);
   // As long a random name as fits (at least 6 hex digits).
   const temp = join(dir, `.${randomBytes(8).toString('hex')}`.slice(0, Math.max(7, MAX_UNIX_PATH - Buffer.byteLength(dir) - 1)));
-  if (Buffer.byteLength(temp) > MAX_UNIX_PATH) { // no room for a temporary name: bind in place
+  const inPlace = async () => {
     await bind(server, addr, setting, { path: addr.path, backlog });
     return lstat(addr.path);
-  }
+  };
+  if (Buffer.byteLength(temp) > MAX_UNIX_PATH) return inPlace(); // no room for a temporary name
   await bind(server, addr, setting, { path: temp, backlog });
+  let code: string;
   try {
     const file = await lstat(temp);
     await link(temp, addr.path);
     return file;
   } catch (err) {
+    code = (err as NodeJS.ErrnoException).code ?? '';
     await closed(server);
-    throw bindError(addr, (err as NodeJS.ErrnoException).code ?? '', errorMessage(err));
   } finally {
     await unlink(temp).catch(() => {});
   }
+  if (code === 'EEXIST') throw bindError(addr, code);
+  return inPlace(); // no hard links on this file system
 }
 
 /**
