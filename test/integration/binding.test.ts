@@ -1,5 +1,5 @@
 import test from 'ava';
-import { existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { supportsReusePort } from '@socketserver/core';
@@ -108,4 +108,17 @@ test('a client connecting while the arbiter is still binding its other addresses
   t.deepEqual(await Promise.all(answers), answers.map(() => 'early'));
   await ss.waitForLog((l) => l.msg.startsWith('serving '));
   t.true(ss.addresses.length === binds.length);
+});
+
+test('a unix socket in a folder too deep for a temporary name beside it is bound in place, and still reachable with workers', async (t) => {
+  // 100 bytes of folder: room for "/s" (the limit is 107) but not for a temporary name.
+  const base = tempDir(t, 'balance');
+  const dir = join(base, 'd'.repeat(100 - base.length - 1));
+  mkdirSync(dir);
+  const sock = join(dir, 's');
+  const ss = await startSs(['--plugin', 'line', '--workers', '2', '--bind', `unix:${sock}`]);
+  t.teardown(() => ss.stop());
+  t.is(await ask(sock, 'deep'), 'deep');
+  t.is((await ss.stop('SIGTERM')).code, 0);
+  t.false(existsSync(sock));
 });

@@ -12,6 +12,11 @@ export interface Listener {
   readonly bound: string;
   /** A unix socket's file as bound: removed on close only while the path still names it. */
   readonly file?: FileId;
+  /**
+   * A unix socket bound at its path itself (no room or no hard links for a temporary name):
+   * closing this server removes the file, so it must stay open where it was bound.
+   */
+  readonly inPlace?: true;
 }
 
 interface FileId { readonly dev: number; readonly ino: number }
@@ -94,14 +99,15 @@ const closed = (server: NetServer) => new Promise<void>((resolve) => server.clos
  * fails if the path exists, so a server that bound it meanwhile is never replaced, and the file
  * libuv removes on close is the temporary name, not whatever `addr.path` names by then.
  */
-async function bindUnix(server: NetServer, addr: Extract<Address, { kind: 'unix' }>, setting: string, backlog: number): Promise<FileId> {
+async function bindUnix(server: NetServer, addr: Extract<Address, { kind: 'unix' }>, setting: string, backlog: number): Promise<FileId & { inPlace?: true }> {
   await clearStaleUnixSocket(addr);
   const dir = dirname(addr.path);
   // As long a random name as fits (at least 6 hex digits).
   const temp = join(dir, `.${randomBytes(8).toString('hex')}`.slice(0, Math.max(7, MAX_UNIX_PATH - Buffer.byteLength(dir) - 1)));
   const inPlace = async () => {
     await bind(server, addr, setting, { path: addr.path, backlog });
-    return lstat(addr.path);
+    const { dev, ino } = await lstat(addr.path);
+    return { dev, ino, inPlace: true as const };
   };
   if (Buffer.byteLength(temp) > MAX_UNIX_PATH) return inPlace(); // no room for a temporary name
   await bind(server, addr, setting, { path: temp, backlog });
@@ -126,7 +132,7 @@ async function bindUnix(server: NetServer, addr: Extract<Address, { kind: 'unix'
  */
 export async function listen(addr: Address, backlog: number, onConnection: (s: Socket) => void, setting: string, opts: ListenOptions = {}): Promise<Listener> {
   const server = createServer({ noDelay: true, allowHalfOpen: true }, onConnection);
-  let file: FileId | undefined;
+  let file: (FileId & { inPlace?: true }) | undefined;
   if (addr.kind === 'unix') file = await bindUnix(server, addr, setting, backlog);
   else {
     let port = addr.port;
@@ -143,7 +149,7 @@ export async function listen(addr: Address, backlog: number, onConnection: (s: S
   if (opts.onHandle) takeHandles(server, opts.onHandle);
   const info = server.address();
   const port = info !== null && typeof info === 'object' ? info.port : undefined;
-  return { address: addr, server, bound: formatAddress(addr, port), ...(file ? { file: { dev: file.dev, ino: file.ino } } : {}) };
+  return { address: addr, server, bound: formatAddress(addr, port), ...(file ? { file: { dev: file.dev, ino: file.ino } } : {}), ...(file?.inPlace ? { inPlace: true as const } : {}) };
 }
 
 /** Listen on every address, or none: on failure the ones already bound are closed. */

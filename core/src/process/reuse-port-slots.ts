@@ -68,7 +68,8 @@ export class ListenSlots {
     private readonly log: Logger,
   ) {
     const own = balance === 'reuse-port' ? bound.filter((l) => l.address.kind === 'tcp') : [];
-    const shared = bound.filter((l) => !own.includes(l));
+    // A socket whose close removes its file stays with the arbiter (round-robin).
+    const shared = bound.filter((l) => !own.includes(l) && !l.inPlace);
     this.addrs = own.map((l) => ({ ...l.address, port: (l.server.address() as AddressInfo).port, text: l.bound }));
     if (own.length > 0) this.slots.set('1', this.slot(own.length, own.map((l) => l.server)));
     if (shared.length > 0) this.slots.set(SHARED, this.slot(shared.length, shared.map((l) => l.server)));
