@@ -199,9 +199,11 @@ test('a plugin sending junk over IPC from a worker: each message is logged and i
   t.teardown(() => ss.stop());
   const junk = await eventually(() => {
     const lines = ss.logs.filter((l) => /sent a message that is not ours: ignored/.test(l.msg));
-    return lines.length === 8 ? lines : undefined;
-  }, 'eight junk messages logged', 5000);
+    return lines.length === 10 ? lines : undefined;
+  }, 'ten junk messages logged', 5000);
   t.regex(junk[0]!.msg, /\(null\)$/);
+  t.regex(junk[8]!.msg, /\("kept" with a handle it cannot have\)$/);
+  t.regex(junk[9]!.msg, /\("beat" with a handle it cannot have\)$/);
   t.is(junk[0]!.level, 40);
   t.is(await ask(ss.port, 'fine'), 'fine');
   t.is((await ssInfo(ss.pid)).workers.length, 1);

@@ -233,14 +233,15 @@ export class Monitor {
     const boot = this.host.boot(this, id);
     const worker = new WorkerProcess(id, child, boot.beat * 1000);
     this.workers.add(worker);
-    child.on('message', (raw: unknown, handle?: NativeHandle) => {
+    child.on('message', (raw: unknown, handle?: unknown) => {
       const m = fromWorker(raw);
-      if (m === undefined) {
-        handle?.close();
-        this.log.warn({ worker: id, workerPid: child.pid }, `worker ${id} (pid ${child.pid}) sent a message that is not ours: ignored (${describe(raw)})`);
-      } else if (m.t === 'kept' && handle) {
-        if (this.slots) this.slots.kept(worker, handle);
-        else handle.close();
+      // Only `kept` carries a handle, and a raw one (a plugin could send a net.Socket or a net.Server).
+      if (m === undefined || (m.t === 'kept') !== (handle !== undefined) || (handle !== undefined && !isNative(handle))) {
+        if (handle !== undefined) discard(handle);
+        this.log.warn({ worker: id, workerPid: child.pid }, `worker ${id} (pid ${child.pid}) sent a message that is not ours: ignored (${describe(raw, handle)})`);
+      } else if (m.t === 'kept') {
+        if (this.slots) this.slots.kept(worker, handle as NativeHandle);
+        else (handle as NativeHandle).close();
       } else this.message(worker, m);
     });
     child.on('error', () => {}); // a send to a dying worker; its 'exit' follows
@@ -403,8 +404,24 @@ export class Monitor {
 }
 
 /** A short description of a message that is not ours, for the log. */
-function describe(m: unknown): string {
+function describe(m: unknown, handle: unknown): string {
   if (m === null || typeof m !== 'object') return m === null ? 'null' : typeof m;
   const t = (m as { t?: unknown }).t;
-  return typeof t === 'string' ? `"${t.slice(0, 20)}" without the fields it needs` : 'an object without a known "t"';
+  if (typeof t !== 'string') return 'an object without a known "t"';
+  return fromWorker(m) ? `"${t.slice(0, 20)}" with ${handle === undefined ? 'no handle' : 'a handle it cannot have'}` : `"${t.slice(0, 20)}" without the fields it needs`;
+}
+
+/** A handle as our workers send it (a listening socket's own handle), not a net object. */
+function isNative(handle: unknown): handle is NativeHandle {
+  const h = handle as { close?: unknown; on?: unknown };
+  return typeof h.close === 'function' && typeof h.on !== 'function';
+}
+
+/** Close a handle a worker should not have sent, whatever Node made of it. */
+function discard(handle: unknown): void {
+  const h = handle as { destroy?: () => void; close?: () => void };
+  try {
+    if (typeof h.destroy === 'function') h.destroy();
+    else h.close?.();
+  } catch { /* closed already */ }
 }
