@@ -218,7 +218,7 @@ test('round-robin: a worker stopped (SIGSTOP) gets no new connection once its he
     await ss.stop();
   });
   await sleep(3000); // heartbeats every second: late after 2.25 s
-  for (let i = 0; i < 10; i++) t.is(Number(await ask(ss.port, 'pid', 3000)), other, `connection ${i}`);
+  for (let i = 0; i < 10; i++) t.is(Number(await ask(ss.port, 'pid', 8000)), other, `connection ${i}`);
   process.kill(stopped!, 'SIGCONT');
   const pids = await eventually(async () => {
     const seen = new Set<number>();
