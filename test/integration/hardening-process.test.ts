@@ -8,6 +8,7 @@ import { FIXTURES, tempDir } from '../helpers/temp.js';
 const PID_HANDLER = join(FIXTURES, 'runtime', 'pid-handler.mjs');
 const CHAOS = join(FIXTURES, 'runtime', 'chaos.mjs');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// One server at a time: each test starts several processes, and the suite shares two cores.
 
 /** Pids of the workers ready so far, from the arbiter's log. */
 function readyPids(ss: SsProcess): number[] {
@@ -44,7 +45,7 @@ async function startChaos(t: ExecutionContext, fault: string, workers: number): 
   return { ss, file };
 }
 
-test('HUP with a handler that no longer parses: reload failed, the old workers serve on, the next good HUP replaces them', async (t) => {
+test.serial('HUP with a handler that no longer parses: reload failed, the old workers serve on, the next good HUP replaces them', async (t) => {
   const dir = tempDir(t, 'bad-hup');
   const handler = join(dir, 'handler.mjs');
   copyFileSync(PID_HANDLER, handler);
@@ -68,7 +69,7 @@ test('HUP with a handler that no longer parses: reload failed, the old workers s
   t.false(after.some((p) => before.includes(p)));
 });
 
-test('HUP whose new workers fail in workerStart: logged once, the old workers serve on, the next good HUP replaces them', async (t) => {
+test.serial('HUP whose new workers fail in workerStart: logged once, the old workers serve on, the next good HUP replaces them', async (t) => {
   const { ss, file: down } = await startChaos(t, 'fail-start-if-file', 2);
   const before = readyPids(ss);
 
@@ -89,7 +90,7 @@ test('HUP whose new workers fail in workerStart: logged once, the old workers se
   t.false(before.includes(Number(await ask(ss.port, 'pid'))));
 });
 
-test('a workerStart that fails while serving (a database down) backs off and retries, then serves again', async (t) => {
+test.serial('a workerStart that fails while serving (a database down) backs off and retries, then serves again', async (t) => {
   const { ss, file: down } = await startChaos(t, 'fail-start-if-file', 1);
   const [first] = readyPids(ss);
 
@@ -110,7 +111,7 @@ test('a workerStart that fails while serving (a database down) backs off and ret
   t.true(readyPids(ss).includes(answer));
 });
 
-test('a worker that crashes right after it is ready is restarted with a growing wait, logged', async (t) => {
+test.serial('a worker that crashes right after it is ready is restarted with a growing wait, logged', async (t) => {
   const { ss, file: crash } = await startChaos(t, 'crash-if-file', 1);
   writeFileSync(crash, '');
   process.kill(readyPids(ss)[0]!, 'SIGKILL');
@@ -124,7 +125,7 @@ test('a worker that crashes right after it is ready is restarted with a growing 
   await eventually(async () => (Number(await ask(ss.port, 'pid')) > 0 ? true : undefined), 'a worker serving again', 15_000);
 });
 
-test('HUP and TTIN sent to the whole process group: workers ignore them, the arbiter acts, nothing dies of the signal', async (t) => {
+test.serial('HUP and TTIN sent to the whole process group: workers ignore them, the arbiter acts, nothing dies of the signal', async (t) => {
   const ss = await startSs(['--plugin', 'line', '--workers', '2', '--handler', PID_HANDLER], { detached: true });
   t.teardown(async () => {
     try { process.kill(-ss.pid, 'SIGCONT'); } catch { /* gone */ }
@@ -155,7 +156,7 @@ test('HUP and TTIN sent to the whole process group: workers ignore them, the arb
   t.true(ss.logs.some((l) => l.msg === 'SIGTTIN: one worker more'));
 });
 
-test('a HUP during a reload is not dropped: one more reload follows', async (t) => {
+test.serial('a HUP during a reload is not dropped: one more reload follows', async (t) => {
   const dir = tempDir(t, 'hup-queue');
   const config = join(dir, 'socketserver.config.mjs');
   const write = (workers: number, chaos: string) => writeFileSync(config,
@@ -178,7 +179,7 @@ test('a HUP during a reload is not dropped: one more reload follows', async (t) 
 });
 
 for (const workers of ['1', '0']) {
-  test(`--workers ${workers}: TERM while monitorStart runs stops cleanly: exit 0, pidfile removed`, async (t) => {
+  test.serial(`--workers ${workers}: TERM while monitorStart runs stops cleanly: exit 0, pidfile removed`, async (t) => {
     const dir = tempDir(t, 'term-start');
     const pidfile = join(dir, 'ss.pid');
     const ss = launchSs(['serve', '--plugin', 'line', '--workers', workers, '--bind', '127.0.0.1:0', '--pidfile', pidfile,
@@ -194,7 +195,7 @@ for (const workers of ['1', '0']) {
   });
 }
 
-test('a plugin sending junk over IPC from a worker: each message is logged and ignored, the arbiter serves on', async (t) => {
+test.serial('a plugin sending junk over IPC from a worker: each message is logged and ignored, the arbiter serves on', async (t) => {
   const ss = await startSs(['--plugin', 'line', '--workers', '1', '--plugin', CHAOS, '--chaos', 'ipc-junk']);
   t.teardown(() => ss.stop());
   const junk = await eventually(() => {
@@ -209,7 +210,7 @@ test('a plugin sending junk over IPC from a worker: each message is logged and i
   t.is((await ssInfo(ss.pid)).workers.length, 1);
 });
 
-test('round-robin: a worker stopped (SIGSTOP) gets no new connection once its heartbeat is late; the other serves them', async (t) => {
+test.serial('round-robin: a worker stopped (SIGSTOP) gets no new connection once its heartbeat is late; the other serves them', async (t) => {
   const ss = await startSs(['--plugin', 'line', '--workers', '2', '--balance', 'round-robin', '--handler', PID_HANDLER]);
   const [stopped, other] = readyPids(ss);
   process.kill(stopped!, 'SIGSTOP');
@@ -228,7 +229,7 @@ test('round-robin: a worker stopped (SIGSTOP) gets no new connection once its he
   t.deepEqual([...pids].sort(), [stopped, other].sort());
 });
 
-test('round-robin: connections sent to a worker that dies before taking them go to another worker', async (t) => {
+test.serial('round-robin: connections sent to a worker that dies before taking them go to another worker', async (t) => {
   const ss = await startSs(['--plugin', 'line', '--workers', '2', '--balance', 'round-robin', '--handler', PID_HANDLER]);
   t.teardown(() => ss.stop());
   const [victim, other] = readyPids(ss);
@@ -244,7 +245,7 @@ test('round-robin: connections sent to a worker that dies before taking them go 
 });
 
 for (const workers of ['1', '0']) {
-  test(`--workers ${workers}: an info tap returning a BigInt and a cycle: ss info answers with error notes, nothing crashes`, async (t) => {
+  test.serial(`--workers ${workers}: an info tap returning a BigInt and a cycle: ss info answers with error notes, nothing crashes`, async (t) => {
     const ss = await startSs(['--plugin', 'line', '--workers', workers, '--plugin', CHAOS, '--chaos', 'bad-info']);
     t.teardown(() => ss.stop());
     const info = await ssInfo(ss.pid);
