@@ -105,7 +105,7 @@ export class App {
       if (!existsSync(file)) throw new UsageError(`invalid ${this.discovery.registry.nameSource('handler', source)} "${given}": no such module ${file}`);
       let mod: unknown;
       try {
-        mod = await importModule(file);
+        mod = await importModule(file, { fresh: this.discovery.fresh });
       } catch (err) {
         throw new StartupError(`handler ${file} failed to load: ${errorMessage(err).split('\n')[0]}`);
       }

@@ -13,6 +13,8 @@ export interface DiscoverOptions {
   readonly cli: Readonly<Record<string, unknown>>;
   /** Folders the built-in plugins resolve from when the project has not installed them (the CLI's own). */
   readonly builtinDirs?: readonly string[];
+  /** Import the plugins and the handler afresh, not from this process's module cache (a reload). */
+  readonly fresh?: boolean;
 }
 
 /** What start-up found: the config file, the plugins, and every setting they declare. */
@@ -23,6 +25,8 @@ export interface Discovery {
   readonly registry: SettingsRegistry;
   readonly config: LoadedConfig | null;
   readonly plugins: readonly LoadedPlugin[];
+  /** Modules (plugins, the handler) are imported afresh: see DiscoverOptions. */
+  readonly fresh?: boolean;
   /** Settings layers for a command line: default < config file < environment < command line. */
   layers(cli: Readonly<Record<string, unknown>>): Layers;
 }
@@ -114,7 +118,7 @@ async function discoverServer(opts: DiscoverOptions, config: LoadedConfig | null
   const baseDir = source.kind === 'config' ? config!.dir : opts.cwd;
   const fallbacks = [opts.cwd, ...(opts.builtinDirs ?? [])];
   const withOptions = specs.map((s): PluginSpec => (typeof s === 'string' && configOptions.has(s) ? [s, configOptions.get(s)!] : s));
-  const plugins = await loadPlugins(withOptions, baseDir, fallbacks);
+  const plugins = await loadPlugins(withOptions, baseDir, fallbacks, opts.fresh);
 
   const pluginValues: Record<string, unknown> = {};
   for (const loaded of plugins) {
@@ -135,6 +139,7 @@ async function discoverServer(opts: DiscoverOptions, config: LoadedConfig | null
     registry,
     config,
     plugins,
+    fresh: opts.fresh,
     layers: (cli) => ({ env: opts.env, cli, config: config ? { file: config.file, values } : undefined }),
   };
 }

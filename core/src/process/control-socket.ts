@@ -6,6 +6,7 @@ import type { Info } from '../plugins/app.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { alive } from './pidfile.js';
+import { infoJson } from './ipc.js';
 
 /**
  * The info channel of design §9: each running server listens on `<dir>/<arbiter pid>.sock`,
@@ -68,7 +69,7 @@ export async function openControl(info: () => Promise<Info>, log: Logger): Promi
         return;
       }
       info().then(
-        (doc) => socket.end(`${JSON.stringify(doc)}\n`),
+        (doc) => socket.end(`${infoJson(doc)}\n`), // what a tap added that JSON cannot hold is an error note
         (err) => socket.end(`${JSON.stringify({ error: errorMessage(err) })}\n`),
       );
     });
