@@ -1,0 +1,64 @@
+import test, { type ExecutionContext } from 'ava';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { eventually, runSs, ssInfo, startSs } from '../helpers/ss.js';
+import { tempDir } from '../helpers/temp.js';
+
+/**
+ * TypeScript configs load through Node's own type stripping where this Node has it
+ * (`process.features.typescript`, Node >= 22.18) and through jiti otherwise, or when Node
+ * cannot run the file. A config tells which loaded it: jiti runs it as CommonJS, with `require`.
+ */
+const NATIVE = Boolean((process.features as { typescript?: unknown }).typescript);
+const WHO = `typeof require === 'undefined' ? 'native' : 'jiti'`;
+
+async function loadedBy(t: ExecutionContext, files: Record<string, string>): Promise<string> {
+  const dir = tempDir(t, 'tsload');
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  const r = await runSs(['config', '--json'], { cwd: dir });
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stderr, '', 'nothing on stderr (no ExperimentalWarning)');
+  const report = JSON.parse(r.stdout) as { settings: Record<string, { value?: unknown }> };
+  t.is(report.settings.maxLine?.value, 2048, 'the config\'s plugin options apply');
+  return report.settings.name?.value as string;
+}
+
+const config = (head: string, extra = '') =>
+  `${head}\nconst who: string = ${WHO};\nexport default { name: who${extra}, bind: '127.0.0.1:0', plugins: [['line', { maxLine: '2kb' }]] };\n`;
+
+test(`a plain TypeScript config loads ${NATIVE ? 'through Node\'s type stripping' : 'through jiti (this Node cannot strip types)'}`, async (t) => {
+  t.is(await loadedBy(t, { 'socketserver.config.ts': config('interface X { a: number }') }), NATIVE ? 'native' : 'jiti');
+});
+
+const FALLBACKS: { title: string; files: Record<string, string> }[] = [
+  { title: 'an enum', files: { 'socketserver.config.ts': config('enum Unit { K = "kb" }', ' + Unit.K.slice(2)') } },
+  { title: 'a .js-suffixed import of a .ts file', files: {
+    'socketserver.config.ts': config('import { suffix } from \'./part.js\';', ' + suffix'),
+    'part.ts': 'export const suffix: string = \'\';\n',
+  } },
+  { title: 'a type imported without `import type`', files: {
+    'socketserver.config.ts': config('import { Part } from \'./part.ts\';\nconst p: Part | undefined = undefined;', ' + (p ?? \'\')'),
+    'part.ts': 'export type Part = string;\n',
+  } },
+];
+for (const c of FALLBACKS) {
+  test(`a TypeScript config with ${c.title} that Node cannot run loads through jiti`, async (t) => {
+    t.is(await loadedBy(t, c.files), 'jiti');
+  });
+}
+
+test('HUP re-reads a TypeScript config and the .ts files it imports', async (t) => {
+  const dir = tempDir(t, 'tsreload');
+  const count = (n: number) => writeFileSync(join(dir, 'count.ts'), `export const workers: number = ${n};\n`);
+  count(1);
+  writeFileSync(join(dir, 'socketserver.config.ts'),
+    `import { workers } from './count.ts';\nexport default { workers, bind: '127.0.0.1:0', plugins: ['echo'] } satisfies object;\n`);
+  const ss = await startSs([], { cwd: dir, freePort: false });
+  t.teardown(() => ss.stop());
+  t.is((await ssInfo(ss.pid, { cwd: dir })).monitors[0].workers.wanted, 1);
+  count(2);
+  process.kill(ss.pid, 'SIGHUP');
+  await eventually(async () => ((await ssInfo(ss.pid, { cwd: dir })).monitors[0].workers.alive === 2 ? true : undefined),
+    'two workers from the changed count.ts', 15_000);
+  t.false(/ExperimentalWarning/.test(ss.stderr));
+});
