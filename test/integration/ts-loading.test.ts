@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { eventually, runSs, ssInfo, startSs } from '../helpers/ss.js';
 import { tempDir } from '../helpers/temp.js';
@@ -61,4 +61,43 @@ test('HUP re-reads a TypeScript config and the .ts files it imports', async (t) 
   await eventually(async () => ((await ssInfo(ss.pid, { cwd: dir })).monitors[0].workers.alive === 2 ? true : undefined),
     'two workers from the changed count.ts', 15_000);
   t.false(/ExperimentalWarning/.test(ss.stderr));
+});
+
+/** Where this Node lets ss keep the JavaScript it stripped a TypeScript file to (Node >= 22.15 with type stripping). */
+const CACHES = NATIVE && typeof (await import('node:module') as { registerHooks?: unknown }).registerHooks === 'function';
+
+test(`TypeScript stripped once is kept in a private cache folder, read by later processes${CACHES ? '' : ' (none on this Node)'}`, async (t) => {
+  const dir = tempDir(t, 'tscache');
+  const cacheHome = tempDir(t, 'cachehome');
+  const cache = join(cacheHome, 'socketserver', 'ts');
+  writeFileSync(join(dir, 'socketserver.config.ts'), config('const unit: string = "kb";'));
+  const ss = await startSs(['--workers', '2'], { cwd: dir, env: { XDG_CACHE_HOME: cacheHome } });
+  t.teardown(() => ss.stop());
+  if (!CACHES) {
+    t.false(existsSync(cache), 'no cache folder');
+    return;
+  }
+  const entries = readdirSync(cache);
+  t.is(entries.length, 1, 'one entry for the one file');
+  t.is(lstatSync(cache).mode & 0o777, 0o700);
+  t.is(lstatSync(join(cache, entries[0]!)).mode & 0o777, 0o600);
+  // What a later process runs is the entry, not the file: shown by changing the entry alone.
+  writeFileSync(join(cache, entries[0]!), `module\nexport default { name: 'from-cache', plugins: [['line', { maxLine: '2kb' }]] };\n`);
+  const again = await runSs(['config', '--json'], { cwd: dir, env: { XDG_CACHE_HOME: cacheHome } });
+  t.is(again.code, 0, again.stderr);
+  t.is(JSON.parse(again.stdout).settings.name.value, 'from-cache');
+  t.deepEqual(readdirSync(cache), entries, 'and writes none');
+});
+
+test('a cache folder open to other users is not used, and the config still loads', async (t) => {
+  const dir = tempDir(t, 'tscache-open');
+  const cacheHome = tempDir(t, 'cachehome-open');
+  const cache = join(cacheHome, 'socketserver', 'ts');
+  mkdirSync(cache, { recursive: true });
+  chmodSync(cache, 0o777);
+  writeFileSync(join(dir, 'socketserver.config.ts'), config('const unit: string = "kb";'));
+  const r = await runSs(['config', '--json'], { cwd: dir, env: { XDG_CACHE_HOME: cacheHome } });
+  t.is(r.code, 0, r.stderr);
+  t.is(JSON.parse(r.stdout).settings.maxLine.value, 2048);
+  t.deepEqual(readdirSync(cache), [], 'nothing written where others could change it');
 });

@@ -4,8 +4,8 @@ import { pathToFileURL } from 'node:url';
 import { REPO } from '../helpers/ss.js';
 
 // Not part of the package's API: loaded from its built file.
-type ControlModule = typeof import('../../core/dist/process/control-socket.js');
-const { untrusted } = await import(pathToFileURL(join(REPO, 'core', 'dist', 'process', 'control-socket.js')).href) as ControlModule;
+type PrivateDirModule = typeof import('../../core/dist/config/private-dir.js');
+const { untrusted } = await import(pathToFileURL(join(REPO, 'core', 'dist', 'config', 'private-dir.js')).href) as PrivateDirModule;
 
 const ME = 1000;
 const stat = (kind: 'folder' | 'socket' | 'file', uid: number, mode: number) => ({

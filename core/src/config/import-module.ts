@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { Jiti, TransformOptions, TransformResult } from 'jiti';
+import { installTsCache } from './ts-cache.js';
 
 const TS = /\.[cm]?tsx?$/;
 let jiti: Jiti | undefined;
@@ -53,7 +54,7 @@ const FALLBACK = new Set([
   'ERR_UNKNOWN_FILE_EXTENSION',
 ]);
 /** A type imported without `import type`: Node sees a missing export. */
-const TYPE_ONLY_IMPORT = /does not provide an export named/;
+const TYPE_ONLY_IMPORT = /does not provide an export named|Named export '[^']*' not found/;
 
 function nativeCannot(err: unknown): boolean {
   const e = err as { code?: unknown; name?: unknown; message?: unknown };
@@ -66,6 +67,7 @@ const nativelyLoaded = new Set<string>();
 
 async function importTs(file: string, fresh: boolean): Promise<unknown> {
   if (NATIVE_TS && !/x$/.test(file) && !(fresh && nativelyLoaded.has(file))) {
+    installTsCache();
     try {
       const mod: unknown = await import(pathToFileURL(file).href);
       nativelyLoaded.add(file);

@@ -1,8 +1,9 @@
-import { chmodSync, lstatSync, mkdirSync, readdirSync, unlinkSync, type Stats } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync, unlinkSync, type Stats } from 'node:fs';
 import { createConnection, createServer, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Info } from '../plugins/app.js';
+import { privateDir, untrusted } from '../config/private-dir.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { alive } from './pidfile.js';
@@ -17,25 +18,9 @@ export function controlDir(): string {
   return runtime ? join(runtime, 'socketserver') : join(tmpdir(), `socketserver-${process.getuid?.() ?? 'user'}`);
 }
 
-/**
- * Why a control folder or socket cannot be trusted (someone else could have put it there, or
- * could answer or listen in its place), or undefined. Checked by the server and by `ss info`.
- */
-export function untrusted(path: string, st: Pick<Stats, 'uid' | 'mode' | 'isDirectory' | 'isSocket'>, kind: 'folder' | 'socket',
-  uid = process.getuid?.()): string | undefined {
-  if (kind === 'folder' ? !st.isDirectory() : !st.isSocket()) return `${path} is not a ${kind}`;
-  if (uid !== undefined && st.uid !== uid) return `${path} belongs to another user (uid ${st.uid})`;
-  if ((st.mode & 0o077) !== 0) return `${path} is open to other users (mode ${(st.mode & 0o777).toString(8)})`;
-  return undefined;
-}
-
 /** The folder, created if missing; an error if someone else owns it or others may enter it. */
 function ownDir(): string {
-  const dir = controlDir();
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const problem = untrusted(dir, lstatSync(dir), 'folder');
-  if (problem) throw new Error(problem);
-  return dir;
+  return privateDir(controlDir());
 }
 
 export function controlPath(pid: number): string {
