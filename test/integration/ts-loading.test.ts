@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { eventually, runSs, ssInfo, startSs } from '../helpers/ss.js';
 import { tempDir } from '../helpers/temp.js';
@@ -100,4 +100,25 @@ test('a cache folder open to other users is not used, and the config still loads
   t.is(r.code, 0, r.stderr);
   t.is(JSON.parse(r.stdout).settings.maxLine.value, 2048);
   t.deepEqual(readdirSync(cache), [], 'nothing written where others could change it');
+});
+
+test('what jiti compiled is kept in a private cache folder too, read by later processes', async (t) => {
+  const dir = tempDir(t, 'jiticache');
+  const cacheHome = tempDir(t, 'cachehome-jiti');
+  const cache = join(cacheHome, 'socketserver', 'jiti');
+  writeFileSync(join(dir, 'socketserver.config.ts'), config('enum Unit { K = "kb" }', ' + Unit.K.slice(2)'));
+  const env = { XDG_CACHE_HOME: cacheHome };
+  const first = await runSs(['config', '--json'], { cwd: dir, env });
+  t.is(first.code, 0, first.stderr);
+  t.is(lstatSync(cache).mode & 0o777, 0o700);
+  const entries = readdirSync(cache);
+  t.is(entries.length, 1, entries.join(', '));
+  // What a later process runs is the entry, not the file: shown by changing the entry alone.
+  const entry = join(cache, entries[0]!);
+  const compiled = readFileSync(entry, 'utf8');
+  t.true(compiled.includes('2kb'), compiled);
+  writeFileSync(entry, compiled.replace('2kb', '3kb'));
+  const again = await runSs(['config', '--json'], { cwd: dir, env });
+  t.is(again.code, 0, again.stderr);
+  t.is(JSON.parse(again.stdout).settings.maxLine.value, 3072);
 });

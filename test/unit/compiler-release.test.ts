@@ -1,6 +1,13 @@
 import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { serve } from '@socketserver/core';
 import { pipeline } from '../helpers/pipeline.js';
+
+// An empty compile cache: with the handler already compiled there, the compiler would not load at all.
+process.env.XDG_CACHE_HOME = mkdtempSync(join(tmpdir(), 'ss-cache-'));
+test.after.always(() => rmSync(process.env.XDG_CACHE_HOME!, { recursive: true, force: true }));
 
 test('serving lets go of the TypeScript compiler and undoes its global changes to Error', async (t) => {
   const original = { prepare: Error.prepareStackTrace, limit: Error.stackTraceLimit };

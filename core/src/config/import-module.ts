@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { Jiti, TransformOptions, TransformResult } from 'jiti';
-import { installTsCache } from './ts-cache.js';
+import { installTsCache, privateCache } from './ts-cache.js';
 
 const TS = /\.[cm]?tsx?$/;
 let jiti: Jiti | undefined;
@@ -78,9 +78,11 @@ async function importTs(file: string, fresh: boolean): Promise<unknown> {
   }
   if (!jiti) {
     const { createJiti } = await import('jiti');
-    // No cache on disk (read-only folders) and none in memory (a reload re-reads files).
+    // No cache in memory (a reload re-reads files). On disk, only in the user's private cache
+    // folder (never beside the files: a read-only folder works): a worker that finds its
+    // files there does not load the compiler at all.
     jiti = createJiti(import.meta.url, {
-      fsCache: false, moduleCache: false, interopDefault: false,
+      fsCache: privateCache('jiti') ?? false, moduleCache: false, interopDefault: false,
       transform: (opts) => (compiler ??= loadCompiler()).transform(opts),
     });
   }

@@ -24,11 +24,12 @@ const mod = nodeModule as unknown as {
 const TS_URL = /^file:.*\.[cm]?ts(\?|$)/;
 const AS_JS: Record<string, string> = { 'module-typescript': 'module', 'commonjs-typescript': 'commonjs' };
 
-function cacheDir(): string | undefined {
+/** `<cache home>/socketserver/<name>`, private to this user; undefined when there can be none (no home, read-only, not ours). */
+export function privateCache(name: 'ts' | 'jiti'): string | undefined {
   try {
-    return privateDir(join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'socketserver', 'ts'));
+    return privateDir(join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'socketserver', name));
   } catch {
-    return undefined; // no home, read-only: every process strips for itself
+    return undefined; // every process compiles for itself
   }
 }
 
@@ -51,7 +52,7 @@ let installed = false;
 export function installTsCache(): void {
   if (installed || !mod.registerHooks || !mod.stripTypeScriptTypes) return;
   installed = true;
-  const dir = cacheDir();
+  const dir = privateCache('ts');
   if (!dir) return;
   mod.registerHooks({
     load(url, context, next) {
