@@ -47,9 +47,11 @@ for (const c of FALLBACKS) {
   });
 }
 
-test('HUP re-reads a TypeScript config and the .ts files it imports', async (t) => {
+test(`HUP re-reads a TypeScript config and the .ts files it imports${NATIVE ? ', through Node\'s type stripping' : ''}`, async (t) => {
   const dir = tempDir(t, 'tsreload');
-  const count = (n: number) => writeFileSync(join(dir, 'count.ts'), `export const workers: number = ${n};\n`);
+  // Where Node strips types, a reload does too (jiti would make it 3): its workers then find what it stripped in the cache.
+  const count = (n: number) => writeFileSync(join(dir, 'count.ts'),
+    `export const workers: number = ${NATIVE ? `typeof require === 'undefined' ? ${n} : 3` : n};\n`);
   count(1);
   writeFileSync(join(dir, 'socketserver.config.ts'),
     `import { workers } from './count.ts';\nexport default { workers, bind: '127.0.0.1:0', plugins: ['echo'] } satisfies object;\n`);

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { Jiti, TransformOptions, TransformResult } from 'jiti';
-import { installTsCache, privateCache } from './ts-cache.js';
+import { installTsHooks, privateCache, RELOAD } from './ts-cache.js';
 
 const TS = /\.[cm]?tsx?$/;
 let jiti: Jiti | undefined;
@@ -62,14 +62,15 @@ function nativeCannot(err: unknown): boolean {
     (e?.name === 'SyntaxError' && typeof e.message === 'string' && TYPE_ONLY_IMPORT.test(e.message));
 }
 
-/** TypeScript files Node has imported itself: a fresh import of one goes through jiti, which re-reads its imports too. */
+/** TypeScript files Node has imported itself: a fresh import of one needs the hooks' reload query, else goes through jiti. */
 const nativelyLoaded = new Set<string>();
+let generation = 0;
 
 async function importTs(file: string, fresh: boolean): Promise<unknown> {
-  if (NATIVE_TS && !/x$/.test(file) && !(fresh && nativelyLoaded.has(file))) {
-    installTsCache();
+  const reload = fresh && nativelyLoaded.has(file);
+  if (NATIVE_TS && !/x$/.test(file) && (installTsHooks() || !reload)) {
     try {
-      const mod: unknown = await import(pathToFileURL(file).href);
+      const mod: unknown = await import(pathToFileURL(file).href + (reload ? `?${RELOAD}=${++generation}` : ''));
       nativelyLoaded.add(file);
       return mod;
     } catch (err) {
@@ -95,7 +96,6 @@ async function importTs(file: string, fresh: boolean): Promise<unknown> {
  * needed: nothing is written next to them, so a read-only folder works. Everything else is
  * a native `import()`; `fresh` reads it again even if this process imported it before.
  */
-let generation = 0;
 export async function importModule(file: string, { fresh = false } = {}): Promise<unknown> {
   // Node keeps every ES module it imported: a query makes a reload (HUP) read the file again.
   if (!TS.test(file)) return import(pathToFileURL(file).href + (fresh ? `?load=${++generation}` : ''));

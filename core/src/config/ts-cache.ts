@@ -13,7 +13,9 @@ import { privateDir } from './private-dir.js';
  * source and the Node version, so only the first process to see a file pays for it.
  */
 type LoadResult = { format?: string | null; source?: string | ArrayBuffer | NodeJS.TypedArray; shortCircuit?: boolean };
+type ResolveResult = { url: string; format?: string | null; shortCircuit?: boolean };
 type Hooks = {
+  resolve(specifier: string, context: { parentURL?: string }, next: (specifier: string, context?: object) => ResolveResult): ResolveResult;
   load(url: string, context: object, next: (url: string, context?: object) => LoadResult): LoadResult;
 };
 const mod = nodeModule as unknown as {
@@ -46,25 +48,41 @@ function strip(code: string): string {
   }
 }
 
-let installed = false;
+/** The query that makes a reload import a TypeScript file, and the TypeScript files it imports, anew. */
+export const RELOAD = 'ss-load';
+const RELOAD_OF = new RegExp(`[?&]${RELOAD}=(\\d+)`);
 
-/** Serve TypeScript imports from the cache from now on, where this Node allows it (>= 22.15). */
-export function installTsCache(): void {
-  if (installed || !mod.registerHooks || !mod.stripTypeScriptTypes) return;
-  installed = true;
+let installed: boolean | undefined;
+
+/**
+ * Serve TypeScript imports from the cache from now on, where this Node allows it (>= 22.15),
+ * and pass a reload's query on to the TypeScript files a reloaded file imports. False when
+ * this Node has no hooks: a reload then cannot read a file Node has imported again.
+ */
+export function installTsHooks(): boolean {
+  if (installed !== undefined) return installed;
+  installed = Boolean(mod.registerHooks && mod.stripTypeScriptTypes);
+  if (!installed) return false;
   const dir = privateCache('ts');
-  if (!dir) return;
-  mod.registerHooks({
+  mod.registerHooks!({
+    resolve(specifier, context, next) {
+      const result = next(specifier, context);
+      const reload = context.parentURL ? RELOAD_OF.exec(context.parentURL) : null;
+      if (!reload || !TS_URL.test(result.url) || result.url.includes('?') || result.url.includes('/node_modules/')) return result;
+      return { ...result, url: `${result.url}?${RELOAD}=${reload[1]}` };
+    },
     load(url, context, next) {
       // Asking Node's own loader for a .ts file is what loads its compiler: a hit is read here.
-      if (!TS_URL.test(url)) return next(url, context);
+      if (!dir || !TS_URL.test(url)) return next(url, context);
       let source: string;
       try {
         source = readFileSync(fileURLToPath(url), 'utf8');
       } catch {
         return next(url, context); // Node says why
       }
-      const file = join(dir, `${createHash('sha256').update(`${process.version}\0${url}\0${source}`).digest('hex')}.js`);
+      // Keyed without the reload query: what a reload stripped, the workers it starts find.
+      const key = `${process.version}\0${url.replace(/\?.*$/, '')}\0${source}`;
+      const file = join(dir, `${createHash('sha256').update(key).digest('hex')}.js`);
       try {
         const cached = readFileSync(file, 'utf8');
         const newline = cached.indexOf('\n');
@@ -82,4 +100,5 @@ export function installTsCache(): void {
       return { format, source: js, shortCircuit: true };
     },
   });
+  return true;
 }
