@@ -92,9 +92,10 @@ async function importTs(file: string, fresh: boolean): Promise<unknown> {
 
 /**
  * Import a module by absolute path. TypeScript files (and what they import) are loaded by
- * Node where it can strip their types, else transpiled in memory by jiti, loaded only when
- * needed: nothing is written next to them, so a read-only folder works. Everything else is
- * a native `import()`; `fresh` reads it again even if this process imported it before.
+ * Node where it can strip their types, else transpiled by jiti, loaded only when needed;
+ * what either made is kept in the user's private cache folder, never next to the files, so
+ * a read-only folder works. Everything else is a native `import()`; `fresh` reads it again
+ * even if this process imported it before.
  */
 export async function importModule(file: string, { fresh = false } = {}): Promise<unknown> {
   // Node keeps every ES module it imported: a query makes a reload (HUP) read the file again.
