@@ -169,9 +169,11 @@ export class Arbiter implements MonitorHost {
 
   boot(monitor: Monitor, id: number): WorkerBoot {
     const timeout = monitor.app.cfg.timeout;
+    const discovery = monitor.app.discovery;
     return {
       cwd: this.opts.cwd, cli: this.opts.cli, builtinDirs: this.opts.builtinDirs, server: monitor.server,
       name: monitor.name, id, beat: beatSeconds(timeout),
+      found: { configFile: discovery.config?.file ?? null, plugins: discovery.plugins.map((p) => p.resolution) },
     };
   }
 

@@ -1,4 +1,5 @@
 import type { Info } from '../plugins/app.js';
+import type { Found } from '../plugins/discovery.js';
 import { errorMessage } from '../errors.js';
 import type { StopMode } from './single-process.js';
 
@@ -15,6 +16,8 @@ export interface WorkerBoot {
   readonly id: number;
   /** Seconds between heartbeats (a fraction of timeout). */
   readonly beat: number;
+  /** The config file and plugin modules the arbiter found: the worker loads them without searching. */
+  readonly found: Found;
 }
 
 /**

@@ -51,7 +51,7 @@ async function runWorker(): Promise<void> {
 
   let serving: AppServer;
   try {
-    const [discovery] = await discoverServers({ cwd: b.cwd, env: process.env, cli: b.cli, builtinDirs: b.builtinDirs }, b.server);
+    const [discovery] = await discoverServers({ cwd: b.cwd, env: process.env, cli: b.cli, builtinDirs: b.builtinDirs, found: b.found }, b.server);
     const app = await App.create(discovery!, resolveSettings(discovery!, b.cli));
     serving = new AppServer(app, b.id);
     await serving.start();
