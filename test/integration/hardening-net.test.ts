@@ -2,7 +2,8 @@ import test, { type ExecutionContext } from 'ava';
 import { connect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { Client } from '../helpers/client.js';
-import { startSs, type SsProcess } from '../helpers/ss.js';
+import { assertOneLineError } from '../helpers/assert.js';
+import { runSs, startSs, type SsProcess } from '../helpers/ss.js';
 
 const ODD = './test/fixtures/runtime/odd-reply-handler.mjs';
 const MiB = 1024 * 1024;
@@ -132,4 +133,53 @@ test('steady async pipelining does not grow memory: RSS stays flat while request
   t.log(`RSS grew by ${(grown / MiB).toFixed(1)} MiB over ${served} requests`);
   t.true(served > 3000, `requests kept being answered (${served} in 3 s)`);
   t.true(grown < 32 * MiB, `RSS grew by ${(grown / MiB).toFixed(1)} MiB over ${served} requests of 8 KB`);
+});
+
+test('frame_timeout closes a connection whose message trickles in, even when the trickle keeps it from being idle', async (t) => {
+  const ss = await startSs(['--plugin', 'netstring', '--frame-timeout', '1', '--keep-alive', '0']);
+  t.teardown(() => ss.stop());
+  const steady = await Client.open(ss.port);
+  const trickle = await Client.open(ss.port);
+  const started = Date.now();
+  trickle.send('10:');
+  let closedAfter = 0;
+  for (let i = 0; i < 12 && !trickle.closed; i++) { // 3 s at most
+    await sleep(250);
+    trickle.send('a');
+    steady.send('1:x,'); // whole messages, each its own: never pending for long
+    t.is(String(await steady.read(4)), '1:x,');
+  }
+  if (trickle.closed) closedAfter = Date.now() - started;
+  t.true(trickle.closed, 'the trickling client was closed');
+  t.true(closedAfter >= 1000 && closedAfter < 2500, `closed ${closedAfter} ms after its first byte`);
+  t.false(steady.closed, 'a client sending whole messages is not affected');
+  const line = await ss.waitForLog((l) => l.level === 40 && l.peer === `127.0.0.1:${trickle.localPort}`);
+  t.regex(line.msg, /^connection \d+ \(127\.0\.0\.1:\d+\): timed out: message incomplete after 1s \(--frame-timeout\); closed$/);
+  steady.destroy();
+});
+
+test('frame_timeout works for every protocol (line), and 0 never closes', async (t) => {
+  const ss = await startSs(['--plugin', 'line', '--frame-timeout', '0.5', '--keep-alive', '10']);
+  t.teardown(() => ss.stop());
+  const c = await Client.open(ss.port);
+  c.send('par');
+  await sleep(200);
+  c.send('tial');
+  await c.waitClose(3000);
+  await ss.waitForLog((l) => l.level === 40 && /message incomplete after 0\.5s/.test(l.msg));
+
+  const never = await startSs(['--plugin', 'line', '--frame-timeout', '0', '--keep-alive', '0']);
+  t.teardown(() => never.stop());
+  const d = await Client.open(never.port);
+  d.send('slow');
+  await sleep(1500);
+  t.false(d.closed);
+  d.send(' but whole\n');
+  t.deepEqual(await d.lines(1), ['slow but whole']);
+  d.destroy();
+});
+
+test('--frame-timeout with a bad value exits 2 naming the setting', async (t) => {
+  const r = await runSs(['serve', '--plugin', 'line', '--frame-timeout', 'soon']);
+  assertOneLineError(t, r, 2, ['invalid --frame-timeout', 'seconds']);
 });

@@ -23,7 +23,7 @@ export interface ConnectionHooks {
  */
 export interface ServedApp {
   readonly log: Logger;
-  readonly cfg: { readonly keep_alive: number; readonly backlog: number };
+  readonly cfg: { readonly keep_alive: number; readonly frame_timeout: number; readonly backlog: number };
   readonly handler: Handler;
   readonly hooks: ConnectionHooks;
   newProtocol(): Protocol<unknown, unknown>;
@@ -55,6 +55,8 @@ export class Server implements ServerStats {
   limitReached: () => void = () => {};
   readonly log: Logger;
   readonly keepAliveMs: number;
+  /** How long a partial message may stay pending (frame_timeout); 0 = no limit. */
+  readonly frameTimeoutMs: number;
   readonly handler: Handler;
   // Per-request hooks, undefined when untapped (snapshotted at start: tap in apply or workerStart).
   preRequest: ConnectionHooks['preRequest'] | undefined;
@@ -74,6 +76,7 @@ export class Server implements ServerStats {
   constructor(readonly app: ServedApp) {
     this.log = app.log;
     this.keepAliveMs = app.cfg.keep_alive * 1000;
+    this.frameTimeoutMs = app.cfg.frame_timeout * 1000;
     this.backlog = app.cfg.backlog;
     this.handler = app.handler;
   }
@@ -95,10 +98,12 @@ export class Server implements ServerStats {
     this.connectionMade = tapped(hooks.connectionMade);
     this.connectionLost = tapped(hooks.connectionLost);
     this.started = true;
-    if (this.keepAliveMs > 0) {
+    const shortest = Math.min(this.keepAliveMs || Infinity, this.frameTimeoutMs || Infinity);
+    if (shortest !== Infinity) {
       // One timer for every connection (as Node's http server does) rather than one each:
-      // idle connections stay small. An idle one is closed after keep_alive to keep_alive + period.
-      const period = Math.min(1000, Math.max(50, this.keepAliveMs / 4));
+      // idle connections stay small. An idle one is closed after keep_alive to keep_alive + period,
+      // a message still incomplete after frame_timeout to frame_timeout + period.
+      const period = Math.min(1000, Math.max(50, shortest / 4));
       this.sweeper = setInterval(() => this.sweep(), period).unref();
     }
     const early = this.early;
@@ -123,10 +128,19 @@ export class Server implements ServerStats {
     if (this.stopping) connection.shutdown(); // handed over just before a drain: answered once, then closed
   };
 
-  /** Close the connections that neither read nor wrote for keep_alive. */
+  /**
+   * Close the connections that neither read nor wrote for keep_alive, and those whose
+   * partial message has been arriving for frame_timeout (a trickle is not idle).
+   */
   private sweep(): void {
-    const since = Date.now() - this.keepAliveMs;
-    for (const connection of this.connections) if (connection.lastActive <= since) connection.idle();
+    const now = Date.now();
+    const idleSince = this.keepAliveMs > 0 ? now - this.keepAliveMs : -Infinity;
+    const frameSince = this.frameTimeoutMs > 0 ? now - this.frameTimeoutMs : -Infinity;
+    for (const connection of this.connections) {
+      if (connection.lastActive <= idleSince) connection.idle();
+      const since = connection.pendingSince;
+      if (since !== 0 && since <= frameSince) connection.frameTimedOut();
+    }
   }
 
   /** Over the cap: close at once, and say so at most once a second however many arrive. */

@@ -66,6 +66,8 @@ export class Connection {
   error: Error | undefined = undefined;
   /** When it last read or wrote (Date.now()): the server's keep-alive sweep compares it. */
   lastActive = Date.now();
+  /** When the first byte of the pending partial message arrived (0: none): the frame_timeout sweep compares it. */
+  pendingSince = 0;
   private readonly protocol: Protocol<unknown, unknown>;
   private pending: Cumulator | null = null;
   /** Requests in order from `queueHead`, while any async reply is outstanding; written ones are cleared. */
@@ -109,21 +111,22 @@ export class Connection {
   /** One read from the client. */
   receive(chunk: Buffer): void {
     if (this.dead) return; // failed: nothing more is read
-    this.lastActive = Date.now();
+    const now = Date.now();
+    this.lastActive = now;
     if (this.blocked !== 0) {
       this.stash(chunk);
       return;
     }
     const data = this.pending === null ? chunk : this.pending.append(chunk);
     if (data === undefined) return; // the decoder said the next message needs more
-    this.consume(data);
+    this.consume(data, now);
   }
 
   /**
    * Dispatch the messages in `data` until it runs out or the client has to wait (the
    * in-flight cap), keep the rest, and write the replies.
    */
-  private consume(data: Buffer): void {
+  private consume(data: Buffer, now: number): void {
     const protocol = this.protocol;
     let rest: Buffer;
     this.reading = true;
@@ -138,10 +141,13 @@ export class Connection {
     if (this.dead) return;
     if (rest.length === 0) {
       if (this.pending !== null) this.pending.keep(rest);
+      this.pendingSince = 0;
     } else {
-      // Stopped at the cap, the rest is decoded where it stopped once replies drain (unblock).
+      // Stopped at the cap, the rest is decoded where it stopped once replies drain (unblock);
+      // otherwise it is the start of a message, which has frame_timeout to complete.
       this.stalled = this.blocked !== 0;
       (this.pending ??= new Cumulator()).keep(rest, this.stalled ? 0 : protocol.expected);
+      if (rest.length !== data.length || this.pendingSince === 0) this.pendingSince = now;
     }
     this.flush();
   }
@@ -344,9 +350,10 @@ export class Connection {
     if ((this.blocked & reason) === 0) return;
     this.blocked &= ~reason;
     if (this.blocked !== 0 || this.dead) return;
+    if (this.pendingSince !== 0) this.pendingSince = Date.now(); // the client could not send meanwhile
     if (this.stalled) {
       this.stalled = false;
-      this.consume(this.pending!.view());
+      this.consume(this.pending!.view(), Date.now());
       if (this.blocked !== 0 || this.dead) return;
     }
     if (!this.ending) this.socket.resume();
@@ -363,6 +370,15 @@ export class Connection {
     if (this.queue !== null || this.dead) return; // a handler is still working: not idle
     this.server.log.debug({ conn: this.id, peer: this.peer }, `connection ${this.id} (${this.peer}): idle for ${this.server.keepAliveMs / 1000}s; closed`);
     this.destroy();
+  }
+
+  /**
+   * @internal The pending partial message began frame_timeout ago (the server's sweep found
+   * it). Not while the client is made to wait: then it cannot send.
+   */
+  frameTimedOut(): void {
+    if (this.dead || this.blocked !== 0) return;
+    this.fail('timed out', new ProtocolError(`message incomplete after ${this.server.frameTimeoutMs / 1000}s (--frame-timeout)`));
   }
 
   /**
