@@ -183,3 +183,27 @@ test('--frame-timeout with a bad value exits 2 naming the setting', async (t) =>
   const r = await runSs(['serve', '--plugin', 'line', '--frame-timeout', 'soon']);
   assertOneLineError(t, r, 2, ['invalid --frame-timeout', 'seconds']);
 });
+
+test('a flood of bad connections is logged at most 10 lines a second, then a count of what was suppressed; others are served', async (t) => {
+  const ss = await startSs(['--plugin', 'netstring', '--workers', '0']);
+  t.teardown(() => ss.stop());
+  const started = Date.now();
+  for (let batch = 0; batch < 4; batch++) {
+    const clients = await Promise.all(Array.from({ length: 50 }, () => Client.open(ss.port)));
+    for (const c of clients) c.send('x');
+    await Promise.all(clients.map((c) => c.waitClose()));
+  }
+  const seconds = Math.ceil((Date.now() - started) / 1000);
+  const summary = await ss.waitForLog((l) => /suppressed/.test(l.msg), 3000);
+  await sleep(1200); // any later summary
+  const logged = ss.logs.filter((l) => /bad input/.test(l.msg)).length;
+  const suppressed = ss.logs.filter((l) => /suppressed/.test(l.msg))
+    .reduce((n, l) => n + Number(/^(\d+) /.exec(l.msg)?.[1] ?? NaN), 0);
+  t.regex(summary.msg, /^\d+ more connection log line\(s\) suppressed \(at most 10 a second\)$/);
+  t.true(logged <= 10 * (seconds + 1), `${logged} lines in ${seconds} s`);
+  t.is(logged + suppressed, 200, 'every bad connection is logged or counted');
+  const c = await Client.open(ss.port);
+  c.send('2:ok,');
+  t.is(String(await c.read(5)), '2:ok,');
+  c.destroy();
+});

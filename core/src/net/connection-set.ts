@@ -34,6 +34,50 @@ function tapped<H extends SyncTaps<any>>(hook: H): H | undefined {
   return hook.taps.length > 0 ? hook : undefined;
 }
 
+/** Lines about single connections a process logs per second, at most (the rest are counted). */
+const CONNECTION_LINES_PER_SECOND = 10;
+
+/**
+ * At most `perSecond` lines a second from one source; those over are counted, and the
+ * count is told (`summary`) once that second is up. Per-connection lines come from
+ * clients, and the log is written synchronously: a flood must cost neither stderr nor
+ * the event loop.
+ */
+class LogThrottle {
+  private windowStart = -Infinity;
+  private used = 0;
+  private over = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly perSecond: number, private readonly summary: (over: number) => void) {}
+
+  /** True if a line may be written now; false if it is counted instead. */
+  take(): boolean {
+    const now = Date.now();
+    if (now - this.windowStart >= 1000) {
+      this.report();
+      this.windowStart = now;
+      this.used = 0;
+    }
+    if (this.used < this.perSecond) {
+      this.used++;
+      return true;
+    }
+    if (this.over++ === 0) this.timer = setTimeout(() => this.report(), this.windowStart + 1000 - now).unref();
+    return false;
+  }
+
+  /** Tell how many were held back, if any. */
+  private report(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const over = this.over;
+    if (over === 0) return;
+    this.over = 0;
+    this.summary(over);
+  }
+}
+
 /** Counters a worker reports in info. */
 export interface ServerStats {
   readonly active: number;
@@ -68,8 +112,8 @@ export class Server implements ServerStats {
   private started = false;
   private stopping = false;
   private early: Socket[] = [];
-  private refusedSince = 0;
-  private refusedLogAt = 0;
+  private readonly refusals: LogThrottle;
+  private readonly connectionLines: LogThrottle;
   private idleWaiters: (() => void)[] = [];
   private sweeper: NodeJS.Timeout | undefined;
 
@@ -79,6 +123,9 @@ export class Server implements ServerStats {
     this.frameTimeoutMs = app.cfg.frame_timeout * 1000;
     this.backlog = app.cfg.backlog;
     this.handler = app.handler;
+    this.refusals = new LogThrottle(1, (n) => this.sayRefused(n));
+    this.connectionLines = new LogThrottle(CONNECTION_LINES_PER_SECOND, (n) => this.log.warn({ suppressed: n },
+      `${n} more connection log line(s) suppressed (at most ${CONNECTION_LINES_PER_SECOND} a second)`));
   }
 
   get active(): number {
@@ -143,18 +190,21 @@ export class Server implements ServerStats {
     }
   }
 
-  /** Over the cap: close at once, and say so at most once a second however many arrive. */
+  /** Over the cap: close at once; say so at most once a second, with a count of the rest. */
   private refuse(socket: Socket): void {
     socket.on('error', () => {});
     socket.destroy();
-    this.refusedSince++;
-    const now = Date.now();
-    if (now - this.refusedLogAt >= 1000) {
-      this.log.warn({ refused: this.refusedSince, backlog: this.backlog },
-        `${this.refusedSince} connection(s) refused: already serving backlog=${this.backlog} clients`);
-      this.refusedLogAt = now;
-      this.refusedSince = 0;
-    }
+    if (this.refusals.take()) this.sayRefused(1);
+  }
+
+  private sayRefused(n: number): void {
+    this.log.warn({ refused: n, backlog: this.backlog }, `${n} connection(s) refused: already serving backlog=${this.backlog} clients`);
+  }
+
+  /** @internal A line about one connection: within the per-process budget, or counted. */
+  connectionLog(level: 'debug' | 'warn' | 'error', fields: object, line: string): void {
+    const log = this.log;
+    if (log.isLevelEnabled(level) && this.connectionLines.take()) log[level](fields, line);
   }
 
   /** @internal */

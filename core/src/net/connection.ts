@@ -368,7 +368,7 @@ export class Connection {
   /** @internal No read or write for keep_alive seconds (the server's sweep found it). */
   idle(): void {
     if (this.queue !== null || this.dead) return; // a handler is still working: not idle
-    this.server.log.debug({ conn: this.id, peer: this.peer }, `connection ${this.id} (${this.peer}): idle for ${this.server.keepAliveMs / 1000}s; closed`);
+    this.server.connectionLog('debug', { conn: this.id, peer: this.peer }, `connection ${this.id} (${this.peer}): idle for ${this.server.keepAliveMs / 1000}s; closed`);
     this.destroy();
   }
 
@@ -424,14 +424,13 @@ export class Connection {
     const error = asError(err);
     this.error = error;
     const line = `connection ${this.id} (${this.peer}): ${what}: ${error.message}; closed`;
-    const log = this.server.log;
     const fields = { conn: this.id, peer: this.peer };
-    if (error instanceof ProtocolError) log.warn(fields, line);
+    if (error instanceof ProtocolError) this.server.connectionLog('warn', fields, line);
     else {
       try {
-        log.error({ ...fields, err: error }, line);
+        this.server.connectionLog('error', { ...fields, err: error }, line);
       } catch {
-        log.error(fields, line); // an error object the logger could not serialise
+        this.server.connectionLog('error', fields, line); // an error object the logger could not serialise
       }
     }
     this.queue = null;
@@ -452,7 +451,7 @@ export class Connection {
   socketError(err: Error): void {
     if (this.error !== undefined) return;
     this.error = err;
-    this.server.log.debug({ conn: this.id, peer: this.peer }, `connection ${this.id} (${this.peer}): ${err.message}`);
+    this.server.connectionLog('debug', { conn: this.id, peer: this.peer }, `connection ${this.id} (${this.peer}): ${err.message}`);
   }
 
   /** @internal */
