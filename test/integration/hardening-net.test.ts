@@ -143,7 +143,7 @@ test('frame_timeout closes a connection whose message trickles in, even when the
   const started = Date.now();
   trickle.send('10:');
   let closedAfter = 0;
-  for (let i = 0; i < 12 && !trickle.closed; i++) { // 3 s at most
+  for (let i = 0; i < 16 && !trickle.closed; i++) { // 4 s at most
     await sleep(250);
     trickle.send('a');
     steady.send('1:x,'); // whole messages, each its own: never pending for long
@@ -151,7 +151,8 @@ test('frame_timeout closes a connection whose message trickles in, even when the
   }
   if (trickle.closed) closedAfter = Date.now() - started;
   t.true(trickle.closed, 'the trickling client was closed');
-  t.true(closedAfter >= 1000 && closedAfter < 2500, `closed ${closedAfter} ms after its first byte`);
+  // Due after 1 s, plus up to one sweep period (250 ms) and this loop's step on a busy machine.
+  t.true(closedAfter >= 1000 && closedAfter < 3500, `closed ${closedAfter} ms after its first byte`);
   t.false(steady.closed, 'a client sending whole messages is not affected');
   const line = await ss.waitForLog((l) => l.level === 40 && l.peer === `127.0.0.1:${trickle.localPort}`);
   t.regex(line.msg, /^connection \d+ \(127\.0\.0\.1:\d+\): timed out: message incomplete after 1s \(--frame-timeout\); closed$/);
