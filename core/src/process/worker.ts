@@ -56,8 +56,11 @@ async function runWorker(): Promise<void> {
     serving = new AppServer(app, b.id);
     await serving.start();
   } catch (err) {
+    // A failure of ours (exit code known) is its message; anything else is logged here with its
+    // stack, in one JSON line, and the arbiter gets the message's first line.
     const known = typeof (err as { exitCode?: unknown }).exitCode === 'number';
-    const message: FromWorker = { t: 'failed', message: known ? errorMessage(err) : (err as Error)?.stack ?? String(err) };
+    if (!known) logWorkerCrash(err);
+    const message: FromWorker = { t: 'failed', message: errorMessage(err).split('\n')[0]! };
     if (process.connected) process.send!(message, () => process.exit(1));
     else process.exit(1);
     return;
