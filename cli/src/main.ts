@@ -75,6 +75,12 @@ export async function run(argv: readonly string[]): Promise<number> {
       process.stderr.write(`ss: ${(err as Error).message}\n`);
       return code;
     }
+    // A system call's failure (EACCES, EROFS, ...) is the machine's state, not a bug in ss: its message says it all.
+    const sys = err as NodeJS.ErrnoException;
+    if (typeof sys?.syscall === 'string' && typeof sys.code === 'string') {
+      process.stderr.write(`ss: ${sys.message.split('\n')[0]}\n`);
+      return 1;
+    }
     process.stderr.write(`ss: ${(err as Error)?.stack ?? String(err)}\n`);
     return 1;
   }

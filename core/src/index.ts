@@ -19,6 +19,7 @@ export { createHooks } from './plugins/hooks.js';
 export { createLogger, type Logger } from './logger.js';
 export { serve, SIGNALS, type Running, type StopMode } from './process/single-process.js';
 export { Arbiter, ARBITER_SIGNALS, type ArbiterOptions, supportsReusePort, defaultBalance } from './process/arbiter.js';
+export { resized as resizedWorkers } from './process/arbiter.js';
 export { controlDir, controlPath, requestInfo, runningServers } from './process/control-socket.js';
 export { alive } from './process/pidfile.js';
 export { version } from './version.js';

@@ -64,7 +64,7 @@ const SINGLE_CONNECTS: SocketWorkload[] = [1, 2].map((workers) => ({
   name: `connects-w${workers}`, title: `line 64 B, connect + 1 request + close, ss ${workers} worker${workers > 1 ? 's' : ''} vs one process`,
   proto: 'line', pipeline: 1, size: 64, workers, baselineWorkers: 0,
 }));
-const NAMES = ['netstring-64m', ...SOCKET_WORKLOADS.map((w) => w.name), 'idle-memory', ...CLUSTER_WORKLOADS.map((w) => w.name), CONNECTS.name,
+const NAMES = ['netstring-64m', ...SOCKET_WORKLOADS.map((w) => w.name), 'idle-memory', 'worker-memory', ...CLUSTER_WORKLOADS.map((w) => w.name), CONNECTS.name,
   ...SINGLE_CONNECTS.map((w) => w.name)];
 const only = opt.only ? opt.only.split(',').map((s) => s.trim()).filter(Boolean) : NAMES;
 for (const n of only) {
@@ -435,6 +435,12 @@ async function bigNetstring(): Promise<void> {
     ssP99: '-', baseP99: '-', target: '≤ 1.50', met: res.ratio <= 1.5 });
 }
 
+/** An idle worker's RSS with the repository's TypeScript config against the bare node:net server (worker-memory.ts). */
+async function workerMemory(): Promise<void> {
+  const res = await runNode('worker-memory.js', ['--rounds', String(rounds)], 120_000 * rounds);
+  rows.push({ workload: 'idle worker RSS, TypeScript config (ss worker vs bare node:net)', ss: `${(res.ss_kb / 1024).toFixed(1)} MiB`,
+    baseline: `${(res.baseline_kb / 1024).toFixed(1)} MiB`, ratio: res.ratio, ssP99: '-', baseP99: '-', target: '≤ 1.30', met: res.ratio <= 1.3 });
+}
 
 async function main(): Promise<number> {
   console.error(`bench: ${only.join(', ')}; ${rounds} round(s) of ${warmup} s warmup + ${duration} s, ${CONNS} connections`);
@@ -443,6 +449,7 @@ async function main(): Promise<number> {
   if (only.includes('netstring-64m')) await waitQuiet(10_000, 'netstring-64m').then(bigNetstring);
   for (const w of SOCKET_WORKLOADS) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => socketWorkload(w));
   if (only.includes('idle-memory')) await waitQuiet(10_000, 'idle-memory').then(idleMemory);
+  if (only.includes('worker-memory')) await waitQuiet(10_000, 'worker-memory').then(workerMemory);
   // Last: multi-process servers, and the connect workload's TIME_WAIT sockets, disturb nothing after them.
   for (const w of CLUSTER_WORKLOADS) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => socketWorkload(w));
   if (only.includes(CONNECTS.name)) await waitQuiet(10_000, CONNECTS.name).then(() => connectsWorkload(CONNECTS));

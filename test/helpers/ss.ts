@@ -101,12 +101,14 @@ export interface SpawnOptions {
   /** startSs adds `--bind 127.0.0.1:0` unless a bind is given; false serves exactly the arguments (a config's own bind). */
   freePort?: boolean;
   env?: Record<string, string | undefined>;
+  /** In a process group of its own (its pid is the group id), as a service manager starts it. */
+  detached?: boolean;
 }
 
 function spawnSs(args: readonly string[], opts: SpawnOptions): ChildProcess {
   const env: Record<string, string | undefined> = { ...process.env, ...opts.env };
   for (const key of Object.keys(env)) if (key.startsWith('SS_') && !(opts.env && key in opts.env)) delete env[key];
-  return spawn(process.execPath, [SS_BIN, ...args], { cwd: opts.cwd ?? REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [SS_BIN, ...args], { cwd: opts.cwd ?? REPO, env, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached });
 }
 
 /** Start `ss ARGS` without waiting for anything (the test decides when it is ready). */

@@ -14,14 +14,20 @@ function findServer(discovery: Discovery, cli: Record<string, unknown>, opts: Op
     let text: string;
     try {
       text = readFileSync(pidfile, 'utf8');
-    } catch {
-      throw new StartupError(`pidfile ${pidfile}: no such file (is the server running?)`);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new StartupError(`pidfile ${pidfile}: ${code === 'ENOENT' ? 'no such file (is the server running?)' : (err as Error).message}`);
     }
     const pid = Number(text.trim());
     if (!Number.isInteger(pid) || pid <= 0) throw new StartupError(`pidfile ${pidfile}: no pid in it`);
     return pid;
   }
-  const pids = runningServers();
+  let pids: number[];
+  try {
+    pids = runningServers();
+  } catch (err) {
+    throw new StartupError((err as Error).message);
+  }
   if (pids.length === 1) return pids[0]!;
   if (pids.length === 0) throw new StartupError(`no running server found (servers answer info in ${controlDir()})`);
   throw new UsageError(`${pids.length} servers are running (arbiter pids ${pids.join(', ')}): choose one with --pid or --pidfile`);
@@ -36,19 +42,41 @@ function extra(doc: Record<string, unknown>, known: readonly string[]): string {
   return rest.length ? `  ${rest.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}` : '';
 }
 
+/**
+ * What a terminal would act on rather than show: C0 and C1 controls (ANSI escapes start
+ * with ESC or CSI), DEL, line and paragraph separators, and bidirectional overrides. The
+ * document comes from another process, so none of it reaches the terminal raw.
+ */
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const escape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/** One line of text output, its controls shown as \uXXXX. */
+const clean = (line: string) => line.replace(CONTROLS, escape);
+
+/** JSON.stringify escapes C0 controls only: the rest are escaped too, which JSON allows (they occur only in strings). */
+const json = (doc: unknown) => JSON.stringify(doc, null, 2).replace(CONTROLS, (c) => (c === '\n' ? c : escape(c)));
+
+/** The document comes from another process: a field of the wrong shape is shown as missing rather than crash the printing. */
+const list = (v: unknown): Info[] => (Array.isArray(v) ? v.map(obj) : []);
+function obj(v: unknown): Info {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Info : {};
+}
+
 function print(info: Info): string {
-  const a = info.arbiter ?? {};
+  const a = obj(info.arbiter);
   const lines = [`arbiter  pid ${a.pid}  ${a.name ?? ''}  up ${secs(a.uptime)}  version ${a.version}  ${a.state}${extra(a, ['pid', 'name', 'uptime', 'version', 'state'])}`];
-  for (const m of info.monitors ?? []) {
-    lines.push(`server ${m.name}  ${(m.addresses ?? []).join(' ')}  workers ${m.workers?.alive}/${m.workers?.wanted} alive/wanted${extra(m, ['name', 'addresses', 'workers'])}`);
-    for (const w of (info.workers ?? []).filter((x: Info) => x.server === m.name)) {
+  for (const m of list(info.monitors)) {
+    const workers = obj(m.workers);
+    lines.push(`server ${m.name}  ${list(m.addresses).length ? (m.addresses as unknown[]).join(' ') : ''}  workers ${workers.alive}/${workers.wanted} alive/wanted${extra(m, ['name', 'addresses', 'workers'])}`);
+    for (const w of list(info.workers).filter((x) => x.server === m.name)) {
+      const conns = obj(w.connections);
       lines.push(`  worker ${w.id}  pid ${w.pid}  ${w.state}  up ${secs(w.uptime)}  requests ${w.requests ?? '-'}  ` +
-        `connections ${w.connections?.active ?? '-'} active / ${w.connections?.received ?? '-'} received  memory ${mb(w.memory)}` +
+        `connections ${conns.active ?? '-'} active / ${conns.received ?? '-'} received  memory ${mb(w.memory)}` +
         extra(w, ['server', 'id', 'pid', 'state', 'uptime', 'requests', 'connections', 'memory']));
     }
   }
   lines.push(...Object.entries(info).filter(([k]) => !['arbiter', 'monitors', 'workers'].includes(k)).map(([k, v]) => `${k}: ${JSON.stringify(v)}`));
-  return `${lines.join('\n')}\n`;
+  return `${lines.map(clean).join('\n')}\n`;
 }
 
 /** `ss info`: ask a running server for its info document (design §9). */
@@ -60,6 +88,12 @@ export async function infoCommand(discoveries: Discovery[], cli: Record<string, 
   } catch (err) {
     throw new StartupError((err as Error).message);
   }
-  process.stdout.write(opts.json === true ? `${JSON.stringify(info, null, 2)}\n` : print(info));
+  let text: string;
+  try {
+    text = opts.json === true ? `${json(info)}\n` : print(info);
+  } catch {
+    throw new StartupError(`server ${pid}: not an info document`); // e.g. a field that cannot be shown as text
+  }
+  process.stdout.write(text);
   return 0;
 }

@@ -16,7 +16,7 @@ export async function serveCommand(discoveries: Discovery[], cli: Record<string,
   }
   const arbiter = await Arbiter.create(discoveries, {
     cwd: boot.cwd, cli, builtinDirs: boot.builtinDirs ?? [],
-    rediscover: () => discoverServers({ ...boot, cli }),
+    rediscover: () => discoverServers({ ...boot, cli, fresh: true }),
   });
   return arbiter.run();
 }

@@ -1,5 +1,6 @@
+import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { cosmiconfig, type Loader } from 'cosmiconfig';
+import type { Loader, PublicExplorer } from 'cosmiconfig';
 import { UsageError, errorMessage } from '../errors.js';
 import { defaultExport, importModule } from './import-module.js';
 
@@ -29,17 +30,30 @@ const loadModule: Loader = async (file) => {
   return config;
 };
 
-const explorer = cosmiconfig('socketserver', {
-  searchStrategy: 'none',
-  cache: false,
-  loaders: { '.ts': loadModule, '.mts': loadModule, '.cts': loadModule, '.js': loadModule, '.mjs': loadModule },
-});
+/** Config files that are modules: loaded by import, with no need for cosmiconfig. */
+const MODULE = /\.(?:[cm]?ts|m?js)$/;
+
+/** cosmiconfig, loaded only to search for a config or to read a JSON or YAML one (a worker is handed a module's path). */
+let explorer: PublicExplorer | undefined;
+async function getExplorer(): Promise<PublicExplorer> {
+  const { cosmiconfig } = await import('cosmiconfig');
+  return explorer ??= cosmiconfig('socketserver', {
+    searchStrategy: 'none',
+    cache: false,
+    loaders: { '.ts': loadModule, '.mts': loadModule, '.cts': loadModule, '.js': loadModule, '.mjs': loadModule },
+  });
+}
 
 /** Load the named config file, or search the working directory. Null when there is none. */
 export async function loadConfig(cwd: string, file?: string): Promise<LoadedConfig | null> {
+  if (file !== undefined && MODULE.test(file)) {
+    if (!existsSync(file)) throw new UsageError(`config ${file}: no such file`);
+    return { file, dir: dirname(file), config: await loadModule(file, '') as Record<string, unknown> };
+  }
   let result;
   try {
-    result = file ? await explorer.load(file) : await explorer.search(cwd);
+    const found = await getExplorer();
+    result = file ? await found.load(file) : await found.search(cwd);
   } catch (err) {
     if (err instanceof UsageError) throw err;
     // cosmiconfig's own errors (JSON and YAML) name the file they were reading.

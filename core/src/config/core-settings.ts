@@ -45,6 +45,10 @@ export const coreSettings = {
     flags: ['--keep-alive'], type: 'seconds', min: 0, default: 15, section: 'Server',
     desc: 'Seconds a connection may stay idle (no read, no write) before it is closed; 0 = never',
   },
+  frame_timeout: {
+    flags: ['--frame-timeout'], type: 'seconds', min: 0, default: 30, section: 'Server',
+    desc: 'Seconds a message may take to arrive once its first byte is in; a slower one closes the connection; 0 = never',
+  },
   graceful_timeout: {
     flags: ['--graceful-timeout'], type: 'seconds', min: 0, default: 30, section: 'Server',
     desc: 'Seconds to let connections finish on stop before closing them',
@@ -90,6 +94,7 @@ export interface CoreSettings {
   readonly pidfile: string | undefined;
   readonly backlog: number;
   readonly keep_alive: number;
+  readonly frame_timeout: number;
   readonly graceful_timeout: number;
   readonly name: string | undefined;
   readonly plugins: readonly PluginSpec[];

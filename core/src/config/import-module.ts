@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { Jiti, TransformOptions, TransformResult } from 'jiti';
+import { installTsHooks, privateCache, RELOAD } from './ts-cache.js';
 
 const TS = /\.[cm]?tsx?$/;
 let jiti: Jiti | undefined;
@@ -38,24 +39,68 @@ function loadCompiler(): NonNullable<typeof compiler> {
 }
 
 /**
- * Import a module by absolute path. TypeScript files (and what they import) are
- * transpiled in memory by jiti, loaded only when needed: nothing is written next to
- * them, so a read-only folder works. Everything else is a native `import()`; `fresh`
- * reads it again even if this process imported it before.
+ * Node ≥ 22.18 strips types itself (`process.features.typescript` is then 'strip'): an
+ * `import()` of a .ts file costs no compiler at all, which keeps a serving worker small.
+ * What it cannot run falls back to jiti; these errors all come at load or link time,
+ * before any of the file's code has run, so loading it again through jiti runs it once.
  */
+const NATIVE_TS = Boolean((process.features as { typescript?: unknown }).typescript);
+const FALLBACK = new Set([
+  'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX', // enum, namespace, parameter properties
+  'ERR_INVALID_TYPESCRIPT_SYNTAX', // jiti's message for a real syntax error is the one users know
+  'ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING', // .ts inside node_modules
+  'ERR_MODULE_NOT_FOUND', // `./x.js` meaning ./x.ts, or an extensionless import
+  'ERR_UNSUPPORTED_DIR_IMPORT',
+  'ERR_UNKNOWN_FILE_EXTENSION',
+]);
+/** A type imported without `import type`: Node sees a missing export. */
+const TYPE_ONLY_IMPORT = /does not provide an export named|Named export '[^']*' not found/;
+
+function nativeCannot(err: unknown): boolean {
+  const e = err as { code?: unknown; name?: unknown; message?: unknown };
+  return (typeof e?.code === 'string' && FALLBACK.has(e.code)) ||
+    (e?.name === 'SyntaxError' && typeof e.message === 'string' && TYPE_ONLY_IMPORT.test(e.message));
+}
+
+/** TypeScript files Node has imported itself: a fresh import of one needs the hooks' reload query, else goes through jiti. */
+const nativelyLoaded = new Set<string>();
 let generation = 0;
-export async function importModule(file: string, { fresh = false } = {}): Promise<unknown> {
-  // Node keeps every ES module it imported: a query makes a reload (HUP) read the file again.
-  if (!TS.test(file)) return import(pathToFileURL(file).href + (fresh ? `?load=${++generation}` : ''));
+
+async function importTs(file: string, fresh: boolean): Promise<unknown> {
+  const reload = fresh && nativelyLoaded.has(file);
+  if (NATIVE_TS && !/x$/.test(file) && (installTsHooks() || !reload)) {
+    try {
+      const mod: unknown = await import(pathToFileURL(file).href + (reload ? `?${RELOAD}=${++generation}` : ''));
+      nativelyLoaded.add(file);
+      return mod;
+    } catch (err) {
+      if (!nativeCannot(err)) throw err;
+    }
+  }
   if (!jiti) {
     const { createJiti } = await import('jiti');
-    // No cache on disk (read-only folders) and none in memory (a reload re-reads files).
+    // No cache in memory (a reload re-reads files). On disk, only in the user's private cache
+    // folder (never beside the files: a read-only folder works): a worker that finds its
+    // files there does not load the compiler at all.
     jiti = createJiti(import.meta.url, {
-      fsCache: false, moduleCache: false, interopDefault: false,
+      fsCache: privateCache('jiti') ?? false, moduleCache: false, interopDefault: false,
       transform: (opts) => (compiler ??= loadCompiler()).transform(opts),
     });
   }
   return jiti.import(file);
+}
+
+/**
+ * Import a module by absolute path. TypeScript files (and what they import) are loaded by
+ * Node where it can strip their types, else transpiled by jiti, loaded only when needed;
+ * what either made is kept in the user's private cache folder, never next to the files, so
+ * a read-only folder works. Everything else is a native `import()`; `fresh` reads it again
+ * even if this process imported it before.
+ */
+export async function importModule(file: string, { fresh = false } = {}): Promise<unknown> {
+  // Node keeps every ES module it imported: a query makes a reload (HUP) read the file again.
+  if (!TS.test(file)) return import(pathToFileURL(file).href + (fresh ? `?load=${++generation}` : ''));
+  return importTs(file, fresh);
 }
 
 /**

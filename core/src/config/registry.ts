@@ -1,5 +1,5 @@
-import { UsageError } from '../errors.js';
-import { InvalidValue, parseOne, type SettingType } from './value-types.js';
+import { UsageError, errorMessage } from '../errors.js';
+import { InvalidValue, SETTING_TYPES, parseOne, type SettingType } from './value-types.js';
 
 /** How a core or plugin setting is declared (see design §5 and §7). */
 export interface SettingDef {
@@ -76,6 +76,17 @@ function describe(raw: unknown): string {
   }
 }
 
+/** Why a plugin's setting declaration cannot be used, or undefined: checked before any of it is read. */
+function defProblem(def: unknown): string | undefined {
+  if (def === null || typeof def !== 'object') return 'is not an object { flags, desc, ... }';
+  const d = def as Record<string, unknown>;
+  if (!Array.isArray(d.flags) || !d.flags.every((f) => typeof f === 'string')) return 'needs flags, a list such as [\'--long\'] or [\'-l\', \'--long\']';
+  if (d.type !== undefined && !(SETTING_TYPES as readonly unknown[]).includes(d.type)) return `has an unknown type ${JSON.stringify(d.type)} (one of ${SETTING_TYPES.join(', ')})`;
+  if (d.choices !== undefined && !(Array.isArray(d.choices) && d.choices.every((c) => typeof c === 'string'))) return 'needs choices to be a list of strings';
+  if (d.validate !== undefined && typeof d.validate !== 'function') return 'needs validate to be a function';
+  return undefined;
+}
+
 /**
  * Every setting the running server knows: core's and those of the loaded plugins.
  * Resolves each through the layers default < config file < SS_* environment < command line.
@@ -87,6 +98,8 @@ export class SettingsRegistry {
   add(owner: string, defs: Readonly<Record<string, SettingDef>>): void {
     for (const [name, def] of Object.entries(defs)) {
       const who = owner === 'core' ? 'core' : `plugin "${owner}"`;
+      const problem = defProblem(def);
+      if (problem) throw new UsageError(`${who}: setting ${name} ${problem}`);
       const long = def.flags.find((f) => f.startsWith('--'))?.slice(2);
       const short = def.flags.find((f) => /^-[^-]$/.test(f))?.slice(1);
       if (!long) throw new UsageError(`${who}: setting ${name} needs a --long flag`);
@@ -129,7 +142,7 @@ export class SettingsRegistry {
         : Array.isArray(raw) ? raw : [raw];
       return list.map(one);
     } catch (err) {
-      const accepts = err instanceof InvalidValue ? err.message : `expected ${(err as Error).message}`;
+      const accepts = err instanceof InvalidValue ? err.message : `expected ${errorMessage(err)}`;
       throw new UsageError(`invalid ${sourceName(setting, source)} ${describe(raw)}: ${accepts}`);
     }
   }

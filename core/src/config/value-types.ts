@@ -5,7 +5,8 @@ import { type Address, BIND_FORMS, parseAddress } from '../address.js';
  * string, an environment string, or a config value) into the typed value, or throws
  * `InvalidValue` saying what it accepts.
  */
-export type SettingType = 'string' | 'int' | 'seconds' | 'bytes' | 'enum' | 'bind' | 'path' | 'plugins' | 'handler';
+export const SETTING_TYPES = ['string', 'int', 'seconds', 'bytes', 'enum', 'bind', 'path', 'plugins', 'handler'] as const;
+export type SettingType = typeof SETTING_TYPES[number];
 
 export class InvalidValue extends Error {
   constructor(readonly accepts: string, readonly detail?: string) {
@@ -43,10 +44,19 @@ function parseInt_(raw: unknown, o: TypeOptions): number {
   return n;
 }
 
+/**
+ * Seconds go into timers, and setTimeout fires at once for anything over 2^31-1 ms
+ * (about 24.8 days). A longer value is refused rather than clamped: silently changing what
+ * the user wrote would surprise, and the settings that can wait for ever say so with 0.
+ */
+export const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
 function parseSeconds(raw: unknown, o: TypeOptions): number {
-  const accepts = `a number of seconds ${range(o.min ?? 0, o.max)}`;
+  const min = o.min ?? 0;
+  const max = Math.min(o.max ?? MAX_SECONDS, MAX_SECONDS);
+  const accepts = `a number of seconds ${range(min, max)}`;
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw) : NaN;
-  if (!Number.isFinite(n) || !inRange(n, { min: o.min ?? 0, max: o.max })) throw new InvalidValue(accepts);
+  if (!Number.isFinite(n) || !inRange(n, { min, max })) throw new InvalidValue(accepts);
   return n;
 }
 

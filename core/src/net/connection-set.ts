@@ -23,7 +23,7 @@ export interface ConnectionHooks {
  */
 export interface ServedApp {
   readonly log: Logger;
-  readonly cfg: { readonly keep_alive: number; readonly backlog: number };
+  readonly cfg: { readonly keep_alive: number; readonly frame_timeout: number; readonly backlog: number };
   readonly handler: Handler;
   readonly hooks: ConnectionHooks;
   newProtocol(): Protocol<unknown, unknown>;
@@ -32,6 +32,50 @@ export interface ServedApp {
 /** The hook to call per request, or undefined when nothing taps it (so an untapped hook costs one check). */
 function tapped<H extends SyncTaps<any>>(hook: H): H | undefined {
   return hook.taps.length > 0 ? hook : undefined;
+}
+
+/** Lines about single connections a process logs per second, at most (the rest are counted). */
+const CONNECTION_LINES_PER_SECOND = 10;
+
+/**
+ * At most `perSecond` lines a second from one source; those over are counted, and the
+ * count is told (`summary`) once that second is up. Per-connection lines come from
+ * clients, and the log is written synchronously: a flood must cost neither stderr nor
+ * the event loop.
+ */
+class LogThrottle {
+  private windowStart = -Infinity;
+  private used = 0;
+  private over = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly perSecond: number, private readonly summary: (over: number) => void) {}
+
+  /** True if a line may be written now; false if it is counted instead. */
+  take(): boolean {
+    const now = Date.now();
+    if (now - this.windowStart >= 1000) {
+      this.report();
+      this.windowStart = now;
+      this.used = 0;
+    }
+    if (this.used < this.perSecond) {
+      this.used++;
+      return true;
+    }
+    if (this.over++ === 0) this.timer = setTimeout(() => this.report(), this.windowStart + 1000 - now).unref();
+    return false;
+  }
+
+  /** Tell how many were held back, if any. */
+  private report(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const over = this.over;
+    if (over === 0) return;
+    this.over = 0;
+    this.summary(over);
+  }
 }
 
 /** Counters a worker reports in info. */
@@ -55,6 +99,8 @@ export class Server implements ServerStats {
   limitReached: () => void = () => {};
   readonly log: Logger;
   readonly keepAliveMs: number;
+  /** How long a partial message may stay pending (frame_timeout); 0 = no limit. */
+  readonly frameTimeoutMs: number;
   readonly handler: Handler;
   // Per-request hooks, undefined when untapped (snapshotted at start: tap in apply or workerStart).
   preRequest: ConnectionHooks['preRequest'] | undefined;
@@ -66,16 +112,20 @@ export class Server implements ServerStats {
   private started = false;
   private stopping = false;
   private early: Socket[] = [];
-  private refusedSince = 0;
-  private refusedLogAt = 0;
+  private readonly refusals: LogThrottle;
+  private readonly connectionLines: LogThrottle;
   private idleWaiters: (() => void)[] = [];
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(readonly app: ServedApp) {
     this.log = app.log;
     this.keepAliveMs = app.cfg.keep_alive * 1000;
+    this.frameTimeoutMs = app.cfg.frame_timeout * 1000;
     this.backlog = app.cfg.backlog;
     this.handler = app.handler;
+    this.refusals = new LogThrottle(1, (n) => this.sayRefused(n));
+    this.connectionLines = new LogThrottle(CONNECTION_LINES_PER_SECOND, (n) => this.log.warn({ suppressed: n },
+      `${n} more connection log line(s) suppressed (at most ${CONNECTION_LINES_PER_SECOND} a second)`));
   }
 
   get active(): number {
@@ -95,10 +145,12 @@ export class Server implements ServerStats {
     this.connectionMade = tapped(hooks.connectionMade);
     this.connectionLost = tapped(hooks.connectionLost);
     this.started = true;
-    if (this.keepAliveMs > 0) {
+    const shortest = Math.min(this.keepAliveMs || Infinity, this.frameTimeoutMs || Infinity);
+    if (shortest !== Infinity) {
       // One timer for every connection (as Node's http server does) rather than one each:
-      // idle connections stay small. An idle one is closed after keep_alive to keep_alive + period.
-      const period = Math.min(1000, Math.max(50, this.keepAliveMs / 4));
+      // idle connections stay small. An idle one is closed after keep_alive to keep_alive + period,
+      // a message still incomplete after frame_timeout to frame_timeout + period.
+      const period = Math.min(1000, Math.max(50, shortest / 4));
       this.sweeper = setInterval(() => this.sweep(), period).unref();
     }
     const early = this.early;
@@ -123,24 +175,36 @@ export class Server implements ServerStats {
     if (this.stopping) connection.shutdown(); // handed over just before a drain: answered once, then closed
   };
 
-  /** Close the connections that neither read nor wrote for keep_alive. */
+  /**
+   * Close the connections that neither read nor wrote for keep_alive, and those whose
+   * partial message has been arriving for frame_timeout (a trickle is not idle).
+   */
   private sweep(): void {
-    const since = Date.now() - this.keepAliveMs;
-    for (const connection of this.connections) if (connection.lastActive <= since) connection.idle();
+    const now = Date.now();
+    const idleSince = this.keepAliveMs > 0 ? now - this.keepAliveMs : -Infinity;
+    const frameSince = this.frameTimeoutMs > 0 ? now - this.frameTimeoutMs : -Infinity;
+    for (const connection of this.connections) {
+      if (connection.lastActive <= idleSince) connection.idle();
+      const since = connection.pendingSince;
+      if (since !== 0 && since <= frameSince) connection.frameTimedOut();
+    }
   }
 
-  /** Over the cap: close at once, and say so at most once a second however many arrive. */
+  /** Over the cap: close at once; say so at most once a second, with a count of the rest. */
   private refuse(socket: Socket): void {
     socket.on('error', () => {});
     socket.destroy();
-    this.refusedSince++;
-    const now = Date.now();
-    if (now - this.refusedLogAt >= 1000) {
-      this.log.warn({ refused: this.refusedSince, backlog: this.backlog },
-        `${this.refusedSince} connection(s) refused: already serving backlog=${this.backlog} clients`);
-      this.refusedLogAt = now;
-      this.refusedSince = 0;
-    }
+    if (this.refusals.take()) this.sayRefused(1);
+  }
+
+  private sayRefused(n: number): void {
+    this.log.warn({ refused: n, backlog: this.backlog }, `${n} connection(s) refused: already serving backlog=${this.backlog} clients`);
+  }
+
+  /** @internal A line about one connection: within the per-process budget, or counted. */
+  connectionLog(level: 'debug' | 'warn' | 'error', fields: object, line: string): void {
+    const log = this.log;
+    if (log.isLevelEnabled(level) && this.connectionLines.take()) log[level](fields, line);
   }
 
   /** @internal */

@@ -21,9 +21,16 @@ export class Request<M = unknown> {
   ) {}
 }
 
-/** Replies waiting for an async handler before more are read from this client. */
+/**
+ * Requests outstanding on one connection (an async reply, or a reply waiting behind one)
+ * before no more are decoded or read from this client.
+ */
 export const MAX_IN_FLIGHT = 1024;
 
+/** Written requests at the front of the reply queue before it is compacted (when they are half of it). */
+const COMPACT_AT = 64;
+/** A batch of replies longer than this (one huge read of tiny messages) is not kept for the next read. */
+const KEEP_BATCH = 1024;
 /** How long a failed connection may take to send the replies it was owed before it is closed. */
 const LINGER_MS = 2000;
 /** How long a connection accepted just before a drain has to send its first request. */
@@ -59,10 +66,15 @@ export class Connection {
   error: Error | undefined = undefined;
   /** When it last read or wrote (Date.now()): the server's keep-alive sweep compares it. */
   lastActive = Date.now();
+  /** When the first byte of the pending partial message arrived (0: none): the frame_timeout sweep compares it. */
+  pendingSince = 0;
   private readonly protocol: Protocol<unknown, unknown>;
   private pending: Cumulator | null = null;
-  private queue: Request[] | null = null;
+  /** Requests in order from `queueHead`, while any async reply is outstanding; written ones are cleared. */
+  private queue: (Request | undefined)[] | null = null;
   private queueHead = 0;
+  /** The pending bytes may hold whole messages, left undecoded while the client had to wait. */
+  private stalled = false;
   /** Responses to write at the end of this read (encoded together at flush). */
   private replies: unknown[] | null = null;
   private replyCount = 0;
@@ -98,13 +110,28 @@ export class Connection {
 
   /** One read from the client. */
   receive(chunk: Buffer): void {
-    this.lastActive = Date.now();
-    let data = this.pending === null ? chunk : this.pending.append(chunk);
+    if (this.dead) return; // failed: nothing more is read
+    const now = Date.now();
+    this.lastActive = now;
+    if (this.blocked !== 0) {
+      this.stash(chunk);
+      return;
+    }
+    const data = this.pending === null ? chunk : this.pending.append(chunk);
     if (data === undefined) return; // the decoder said the next message needs more
+    this.consume(data, now);
+  }
+
+  /**
+   * Dispatch the messages in `data` until it runs out or the client has to wait (the
+   * in-flight cap), keep the rest, and write the replies.
+   */
+  private consume(data: Buffer, now: number): void {
     const protocol = this.protocol;
+    let rest: Buffer;
     this.reading = true;
     try {
-      data = protocol.decodeAt !== undefined ? this.decodeAt(data) : this.decodeEach(data);
+      rest = protocol.decodeAt !== undefined ? this.decodeAt(data) : this.decodeEach(data);
     } catch (err) {
       this.fail(err instanceof ProtocolError ? 'bad input' : 'protocol failed', err);
       return;
@@ -112,9 +139,26 @@ export class Connection {
       this.reading = false;
     }
     if (this.dead) return;
-    if (data.length !== 0) (this.pending ??= new Cumulator()).keep(data, protocol.expected);
-    else if (this.pending !== null) this.pending.keep(data);
+    if (rest.length === 0) {
+      if (this.pending !== null) this.pending.keep(rest);
+      this.pendingSince = 0;
+    } else {
+      // Stopped at the cap, the rest is decoded where it stopped once replies drain (unblock);
+      // otherwise it is the start of a message, which has frame_timeout to complete.
+      this.stalled = this.blocked !== 0;
+      (this.pending ??= new Cumulator()).keep(rest, this.stalled ? 0 : protocol.expected);
+      if (rest.length !== data.length || this.pendingSince === 0) this.pendingSince = now;
+    }
     this.flush();
+  }
+
+  /** A read that came while reading is paused: kept, undecoded, behind what is pending. */
+  private stash(chunk: Buffer): void {
+    const pending = (this.pending ??= new Cumulator());
+    const data = pending.append(chunk);
+    if (data === undefined) return; // a frame still incomplete: nothing to decode yet
+    pending.keep(data);
+    this.stalled = true;
   }
 
   /** Dispatch every complete message in `data`; return what is left (cursor form: one slice per read). */
@@ -128,7 +172,7 @@ export class Connection {
       if (!(next > start)) throw new Error('protocol decodeAt returned a message without consuming input');
       start = next;
       this.dispatch(message);
-      if (this.dead) break;
+      if (this.dead || this.blocked !== 0) break; // at the in-flight cap: the rest waits
     }
     return start === 0 ? data : data.subarray(start);
   }
@@ -144,7 +188,7 @@ export class Connection {
       if (rest.length >= data.length) throw new Error('protocol decode returned a message without consuming input');
       data = rest;
       this.dispatch(message);
-      if (this.dead) break;
+      if (this.dead || this.blocked !== 0) break;
     }
     return data;
   }
@@ -155,17 +199,19 @@ export class Connection {
     if (++server.requests === server.requestLimit) server.limitReached();
     if (server.preRequest !== undefined) server.preRequest.call(request);
     let result: unknown;
+    let promise: Promise<unknown> | undefined;
     try {
       result = server.handler(message, request);
+      // Inside the try: a thenable's `then` may be a getter that throws.
+      if (result instanceof Promise) promise = result;
+      else if (result !== null && typeof result === 'object' && !(result instanceof Uint8Array) &&
+               typeof (result as PromiseLike<unknown>).then === 'function') promise = Promise.resolve(result);
     } catch (err) {
       this.fail('handler failed', err);
       return;
     }
-    if (result instanceof Promise) this.await(request, result);
-    else if (result !== null && typeof result === 'object' && !(result instanceof Uint8Array) &&
-             typeof (result as PromiseLike<unknown>).then === 'function') {
-      this.await(request, Promise.resolve(result));
-    } else this.reply(request, result);
+    if (promise !== undefined) this.await(request, promise);
+    else this.reply(request, result);
   }
 
   private reply(request: Request, result: unknown): void {
@@ -173,17 +219,23 @@ export class Connection {
     if (this.server.postRequest !== undefined) this.server.postRequest.call(request, result);
     if (this.queue !== null) {
       request.done = true; // behind a reply still being worked on
-      this.queue.push(request);
-    } else if (result !== undefined) this.push(result);
+      this.enqueue(request);
+    } else if (result != null) this.push(result); // null and undefined: no reply
   }
 
   private await(request: Request, promise: Promise<unknown>): void {
-    (this.queue ??= []).push(request);
-    if (this.inFlight >= MAX_IN_FLIGHT) this.block(BLOCKED_IN_FLIGHT);
+    this.enqueue(request);
     promise.then(
       (result) => this.settle(request, result),
       (err) => this.fail('handler failed', err),
     );
+  }
+
+  /** Queue a request behind the replies outstanding; at the cap, the client waits (sync replies count too). */
+  private enqueue(request: Request): void {
+    const queue = (this.queue ??= []);
+    queue.push(request);
+    if (queue.length - this.queueHead >= MAX_IN_FLIGHT) this.block(BLOCKED_IN_FLIGHT);
   }
 
   private settle(request: Request, result: unknown): void {
@@ -193,12 +245,20 @@ export class Connection {
     request.done = true;
     const queue = this.queue!;
     let i = this.queueHead;
-    for (; i < queue.length && queue[i]!.done; i++) {
-      const response = queue[i]!.response;
-      if (response !== undefined) this.push(response);
+    for (; i < queue.length; i++) {
+      const next = queue[i]!;
+      if (!next.done) break;
+      if (next.response != null) this.push(next.response);
+      queue[i] = undefined; // answered: let go of it and of the read its message is a view of
     }
     if (i === queue.length) {
       this.queue = null;
+      this.queueHead = 0;
+    } else if (i >= COMPACT_AT && i * 2 >= queue.length) {
+      // Requests that keep arriving keep the queue from emptying: drop its answered front
+      // (moving at most as many as are dropped, so each request is moved about once).
+      queue.copyWithin(0, i);
+      queue.length -= i;
       this.queueHead = 0;
     } else this.queueHead = i;
     if (this.inFlight < MAX_IN_FLIGHT) this.unblock(BLOCKED_IN_FLIGHT);
@@ -215,47 +275,65 @@ export class Connection {
     const count = this.replyCount;
     if (count > 0) {
       this.replyCount = 0;
+      const replies = this.replies!;
       let data: Encoded;
       try {
-        data = this.encode(this.replies!, count);
+        data = this.encode(replies, 0, count);
       } catch (err) {
-        this.fail('protocol failed', err);
+        this.writeEncodable(replies, count);
+        this.release(replies, count);
+        this.fail('cannot encode reply', err);
         return;
       }
+      this.release(replies, count);
       this.lastActive = Date.now();
       if (!this.socket.write(data)) this.block(BLOCKED_WRITE);
     }
-    if (this.ending && this.queue === null) this.close();
+    if (this.ending && this.queue === null && !this.stalled) this.close();
   }
 
-  private encode(replies: unknown[], count: number): Encoded {
+  /** The replies `from` to `to` (exclusive) as one buffer, or a TypeError if the protocol cannot give one. */
+  private encode(replies: unknown[], from: number, to: number): Encoded {
     const protocol = this.protocol;
     if (protocol.encodeInto !== undefined) {
       let total = 0;
-      for (let i = 0; i < count; i++) total += protocol.encodedLength!(replies[i]);
+      for (let i = from; i < to; i++) total += protocol.encodedLength!(replies[i]);
+      if (!Number.isSafeInteger(total) || total < 0) throw new TypeError(`protocol encodedLength gave ${total} bytes`);
       const out = Buffer.allocUnsafe(total);
       let offset = 0;
-      for (let i = 0; i < count; i++) {
-        offset = protocol.encodeInto(replies[i], out, offset);
-        replies[i] = undefined;
-      }
+      for (let i = from; i < to; i++) offset = protocol.encodeInto(replies[i], out, offset);
+      if (offset !== total) throw new TypeError(`protocol encodeInto wrote ${offset} bytes where encodedLength gave ${total}`);
       return out;
     }
-    if (count === 1) {
-      const one = protocol.encode(replies[0]);
-      replies[0] = undefined;
-      return one;
-    }
+    if (to - from === 1) return writable(protocol.encode(replies[from]));
     const parts: Uint8Array[] = [];
     let total = 0;
-    for (let i = 0; i < count; i++) {
-      const encoded = protocol.encode(replies[i]);
+    for (let i = from; i < to; i++) {
+      const encoded = writable(protocol.encode(replies[i]));
       const part = typeof encoded === 'string' ? Buffer.from(encoded) : encoded;
       parts.push(part);
       total += part.length;
-      replies[i] = undefined;
     }
     return Buffer.concat(parts, total);
+  }
+
+  /** A batch failed to encode: write, one by one, the replies before the one that failed (they are owed). */
+  private writeEncodable(replies: unknown[], count: number): void {
+    for (let i = 0; i < count; i++) {
+      let data: Encoded;
+      try {
+        data = this.encode(replies, i, i + 1);
+      } catch {
+        return;
+      }
+      this.socket.write(data);
+    }
+  }
+
+  /** Let go of written responses; a batch array grown by one huge read is not kept at all. */
+  private release(replies: unknown[], count: number): void {
+    if (count > KEEP_BATCH) this.replies = null;
+    else for (let i = 0; i < count; i++) replies[i] = undefined;
   }
 
   private block(reason: number): void {
@@ -264,24 +342,43 @@ export class Connection {
     this.blocked |= reason;
   }
 
-  /** @internal */
+  /**
+   * @internal Reading may go on: first decode what was left undecoded when the client had
+   * to wait (which may block it again), then read the socket.
+   */
   unblock(reason: number): void {
     if ((this.blocked & reason) === 0) return;
     this.blocked &= ~reason;
-    if (this.blocked === 0 && !this.dead && !this.ending) this.socket.resume();
+    if (this.blocked !== 0 || this.dead) return;
+    if (this.pendingSince !== 0) this.pendingSince = Date.now(); // the client could not send meanwhile
+    if (this.stalled) {
+      this.stalled = false;
+      this.consume(this.pending!.view(), Date.now());
+      if (this.blocked !== 0 || this.dead) return;
+    }
+    if (!this.ending) this.socket.resume();
   }
 
   /** @internal The client finished sending: close once every reply is written. */
   finish(): void {
     this.ending = true;
-    if (this.queue === null && !this.reading) this.close();
+    if (this.queue === null && !this.stalled && !this.reading) this.close();
   }
 
   /** @internal No read or write for keep_alive seconds (the server's sweep found it). */
   idle(): void {
     if (this.queue !== null || this.dead) return; // a handler is still working: not idle
-    this.server.log.debug({ conn: this.id, peer: this.peer }, `connection ${this.id} (${this.peer}): idle for ${this.server.keepAliveMs / 1000}s; closed`);
+    this.server.connectionLog('debug', { conn: this.id, peer: this.peer }, `connection ${this.id} (${this.peer}): idle for ${this.server.keepAliveMs / 1000}s; closed`);
     this.destroy();
+  }
+
+  /**
+   * @internal The pending partial message began frame_timeout ago (the server's sweep found
+   * it). Not while the client is made to wait: then it cannot send.
+   */
+  frameTimedOut(): void {
+    if (this.dead || this.blocked !== 0) return;
+    this.fail('timed out', new ProtocolError(`message incomplete after ${this.server.frameTimeoutMs / 1000}s (--frame-timeout)`));
   }
 
   /**
@@ -299,7 +396,7 @@ export class Connection {
     }
     this.ending = true;
     this.socket.pause();
-    if (this.queue === null) this.close();
+    if (this.queue === null && !this.stalled) this.close();
   }
 
   /** Send what is written, then close both directions. */
@@ -324,12 +421,20 @@ export class Connection {
   fail(what: string, err: unknown): void {
     if (this.dead) return;
     this.dead = true; // nothing more is read or answered (and a failing flush cannot come back here)
-    this.error = err instanceof Error ? err : new Error(String(err));
-    const log = this.server.log;
-    const line = `connection ${this.id} (${this.peer}): ${what}: ${errorMessage(err)}; closed`;
-    if (err instanceof ProtocolError) log.warn({ conn: this.id, peer: this.peer }, line);
-    else log.error({ conn: this.id, peer: this.peer, err }, line);
+    const error = asError(err);
+    this.error = error;
+    const line = `connection ${this.id} (${this.peer}): ${what}: ${error.message}; closed`;
+    const fields = { conn: this.id, peer: this.peer };
+    if (error instanceof ProtocolError) this.server.connectionLog('warn', fields, line);
+    else {
+      try {
+        this.server.connectionLog('error', { ...fields, err: error }, line);
+      } catch {
+        this.server.connectionLog('error', fields, line); // an error object the logger could not serialise
+      }
+    }
     this.queue = null;
+    this.stalled = false;
     this.flush();
     const socket = this.socket;
     if (socket.writableLength === 0) {
@@ -346,13 +451,36 @@ export class Connection {
   socketError(err: Error): void {
     if (this.error !== undefined) return;
     this.error = err;
-    this.server.log.debug({ conn: this.id, peer: this.peer }, `connection ${this.id} (${this.peer}): ${err.message}`);
+    this.server.connectionLog('debug', { conn: this.id, peer: this.peer }, `connection ${this.id} (${this.peer}): ${err.message}`);
   }
 
   /** @internal */
   closed(): void {
     this.dead = true;
     this.queue = null;
+    this.stalled = false;
     this.server.remove(this);
   }
+}
+
+/** Anything thrown or rejected, as an Error with a message: even a value whose conversion to text throws. */
+function asError(err: unknown): Error {
+  try {
+    if (err instanceof Error && typeof err.message === 'string') return err;
+    return new Error(errorMessage(err));
+  } catch {
+    return new Error('a value that cannot be printed');
+  }
+}
+
+/** What a protocol's `encode` returned, if a socket can write it. */
+function writable(encoded: unknown): Encoded {
+  if (typeof encoded === 'string' || encoded instanceof Uint8Array) return encoded;
+  throw new TypeError(`protocol encode returned ${kindOf(encoded)}, not a string, Buffer or Uint8Array`);
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  const kind = Array.isArray(value) ? 'array' : typeof value;
+  return `${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind}`;
 }

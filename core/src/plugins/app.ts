@@ -105,7 +105,7 @@ export class App {
       if (!existsSync(file)) throw new UsageError(`invalid ${this.discovery.registry.nameSource('handler', source)} "${given}": no such module ${file}`);
       let mod: unknown;
       try {
-        mod = await importModule(file);
+        mod = await importModule(file, { fresh: this.discovery.fresh });
       } catch (err) {
         throw new StartupError(`handler ${file} failed to load: ${errorMessage(err).split('\n')[0]}`);
       }
@@ -117,7 +117,16 @@ export class App {
     if (supplying.length > 1) {
       throw new UsageError(`plugins ${supplying.map((p) => `"${p.plugin.name}"`).join(' and ')} each supply a handler; choose one with --handler`);
     }
-    return supplying.length === 1 ? supplying[0]!.plugin.handler!(this.cfg) : echo;
+    if (supplying.length === 0) return echo;
+    const { plugin } = supplying[0]!;
+    let made: unknown;
+    try {
+      made = plugin.handler!(this.cfg);
+    } catch (err) {
+      throw new StartupError(`plugin "${plugin.name}": handler(cfg) failed: ${errorMessage(err).split('\n')[0]}`);
+    }
+    if (typeof made !== 'function') throw new UsageError(`plugin "${plugin.name}": handler(cfg) returned ${made === null ? 'null' : typeof made}, not a function (message, request) => response`);
+    return made as Handler;
   }
 
   /** A fresh protocol instance, for one connection. */

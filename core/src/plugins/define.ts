@@ -49,6 +49,7 @@ export interface Config {
   bind?: string | readonly string[];
   backlog?: number | string;
   keep_alive?: number | string;
+  frame_timeout?: number | string;
   graceful_timeout?: number | string;
   name?: string;
   plugins?: ReadonlyArray<string | readonly [string, Readonly<Record<string, unknown>>]>;

@@ -3,6 +3,7 @@ import { loadConfig, type LoadedConfig } from '../config/config-file.js';
 import { coreSettings, NOT_IN_CONFIG } from '../config/core-settings.js';
 import { UsageError } from '../errors.js';
 import { loadPlugins, type LoadedPlugin } from './load-plugins.js';
+import type { Resolution } from './resolve-plugin.js';
 import type { PluginSpec } from '../config/value-types.js';
 import { type Layers, type ResolvedSettings, SettingsRegistry } from '../config/registry.js';
 
@@ -13,6 +14,19 @@ export interface DiscoverOptions {
   readonly cli: Readonly<Record<string, unknown>>;
   /** Folders the built-in plugins resolve from when the project has not installed them (the CLI's own). */
   readonly builtinDirs?: readonly string[];
+  /** Import the plugins and the handler afresh, not from this process's module cache (a reload). */
+  readonly fresh?: boolean;
+  /**
+   * What the arbiter already found (a worker's start): the config file (null: none) and each
+   * plugin's module, so that the worker neither searches nor resolves again (nor loads the code
+   * that does: about 9 MB of a worker's memory).
+   */
+  readonly found?: Found;
+}
+
+export interface Found {
+  readonly configFile: string | null;
+  readonly plugins: readonly Resolution[];
 }
 
 /** What start-up found: the config file, the plugins, and every setting they declare. */
@@ -23,6 +37,8 @@ export interface Discovery {
   readonly registry: SettingsRegistry;
   readonly config: LoadedConfig | null;
   readonly plugins: readonly LoadedPlugin[];
+  /** Modules (plugins, the handler) are imported afresh: see DiscoverOptions. */
+  readonly fresh?: boolean;
   /** Settings layers for a command line: default < config file < environment < command line. */
   layers(cli: Readonly<Record<string, unknown>>): Layers;
 }
@@ -63,7 +79,8 @@ export async function discoverServers(opts: DiscoverOptions, only?: string): Pro
   const boot = coreRegistry();
   const configSetting = boot.get('config')!;
   const configFile = boot.resolveOne(configSetting, { env: opts.env, cli: opts.cli }).value as string | undefined;
-  const config = await loadConfig(opts.cwd, configFile === undefined ? undefined : resolve(opts.cwd, configFile));
+  const config = opts.found ? opts.found.configFile === null ? null : await loadConfig(opts.cwd, opts.found.configFile)
+    : await loadConfig(opts.cwd, configFile === undefined ? undefined : resolve(opts.cwd, configFile));
   const names = declaredServers(config);
   if (names === null) return [await discoverServer(opts, config, undefined)];
   if (names.length > 1) {
@@ -114,7 +131,7 @@ async function discoverServer(opts: DiscoverOptions, config: LoadedConfig | null
   const baseDir = source.kind === 'config' ? config!.dir : opts.cwd;
   const fallbacks = [opts.cwd, ...(opts.builtinDirs ?? [])];
   const withOptions = specs.map((s): PluginSpec => (typeof s === 'string' && configOptions.has(s) ? [s, configOptions.get(s)!] : s));
-  const plugins = await loadPlugins(withOptions, baseDir, fallbacks);
+  const plugins = await loadPlugins(withOptions, baseDir, fallbacks, opts.fresh, opts.found?.plugins);
 
   const pluginValues: Record<string, unknown> = {};
   for (const loaded of plugins) {
@@ -135,6 +152,7 @@ async function discoverServer(opts: DiscoverOptions, config: LoadedConfig | null
     registry,
     config,
     plugins,
+    fresh: opts.fresh,
     layers: (cli) => ({ env: opts.env, cli, config: config ? { file: config.file, values } : undefined }),
   };
 }

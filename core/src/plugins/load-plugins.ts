@@ -16,15 +16,18 @@ export interface LoadedPlugin {
 /**
  * Resolve, import and check the configured plugins, in order. Names must be unique
  * and every declared dependency loaded (checked here, at boot, like Fastify).
+ * `fresh` (a reload) reads each plugin's module again rather than reuse the one imported before;
+ * `known` are resolutions found before (by the arbiter, for a worker), used as they are.
  */
-export async function loadPlugins(specs: readonly PluginSpec[], baseDir: string, fallbackDirs: readonly string[]): Promise<LoadedPlugin[]> {
+export async function loadPlugins(specs: readonly PluginSpec[], baseDir: string, fallbackDirs: readonly string[], fresh = false,
+  known: readonly Resolution[] = []): Promise<LoadedPlugin[]> {
   const loaded: LoadedPlugin[] = [];
   for (const spec of specs) {
     const [name, options] = typeof spec === 'string' ? [spec, {}] : spec;
-    const resolution = resolvePlugin(name, baseDir, fallbackDirs);
+    const resolution = known.find((r) => r.name === name) ?? await resolvePlugin(name, baseDir, fallbackDirs);
     let mod: unknown;
     try {
-      mod = await importModule(resolution.file);
+      mod = await importModule(resolution.file, { fresh });
     } catch (err) {
       throw new StartupError(`plugin "${name}" (${resolution.file}) failed to load: ${errorMessage(err).split('\n')[0]}`);
     }

@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { resolve as resolveImport } from 'import-meta-resolve';
 import { UsageError, errorMessage } from '../errors.js';
 
 export interface Resolution {
@@ -49,12 +48,14 @@ function packageInfo(file: string, packageName: string): { version?: string } {
  * (the config file's folder or the working directory) and then from `fallbackDirs`
  * (where the built-in plugins are installed). The error lists every place looked.
  */
-export function resolvePlugin(name: string, baseDir: string, fallbackDirs: readonly string[] = []): Resolution {
+export async function resolvePlugin(name: string, baseDir: string, fallbackDirs: readonly string[] = []): Promise<Resolution> {
   if (isPathSpec(name)) {
     const file = resolve(baseDir, name);
     if (!existsSync(file)) throw new UsageError(`plugin "${name}": no such file ${file}`);
     return { name, file };
   }
+  // Loaded only for package names: a worker is handed its plugins' files by the arbiter.
+  const { resolve: resolveImport } = await import('import-meta-resolve');
   const candidates = pluginCandidates(name);
   const dirs = [...new Set([baseDir, ...fallbackDirs])];
   for (const candidate of candidates) {

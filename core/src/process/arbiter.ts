@@ -4,9 +4,10 @@ import { openControl, type Control } from './control-socket.js';
 import { StartupError, UsageError, errorMessage } from '../errors.js';
 import { releaseCompiler } from '../config/import-module.js';
 import type { WorkerBoot } from './ipc.js';
+import { coreSettings } from '../config/core-settings.js';
 import { closeAll, listenAll, type Listener, type NativeHandle } from '../net/listen.js';
 import { createLogger, type Logger } from '../logger.js';
-import { Monitor, type MonitorHost } from './monitor.js';
+import { Monitor, beatSeconds, type MonitorHost } from './monitor.js';
 import { Pidfile } from './pidfile.js';
 import type { StopMode } from './app-server.js';
 import { version } from '../version.js';
@@ -39,12 +40,20 @@ export function defaultBalance(): 'shared' | 'reuse-port' {
   return supportsReusePort() ? 'reuse-port' : 'shared';
 }
 
+/** TTIN adds workers up to what the `workers` setting accepts. */
+const MOST_WORKERS = coreSettings.workers.max;
+
+/** The workers wanted after TTIN (+1) or TTOU (-1): never below one, never above MOST_WORKERS. */
+export function resized(wanted: number, by: number): number {
+  return Math.min(MOST_WORKERS, Math.max(1, wanted + by));
+}
+
 export interface ArbiterOptions {
   readonly cwd: string;
   /** The command line by long flag: workers resolve their settings from it too. */
   readonly cli: Readonly<Record<string, unknown>>;
   readonly builtinDirs: readonly string[];
-  /** Discover config and plugins again (HUP). */
+  /** Discover config and plugins again (HUP), importing JavaScript modules afresh. */
   rediscover(): Promise<Discovery[]>;
 }
 
@@ -77,7 +86,11 @@ export class Arbiter implements MonitorHost {
   private readonly handlers = new Map<string, () => void>();
   private finish: ((code: number) => void) | undefined;
   private failure: string | undefined;
+  /** Start-up is over: workers are managed, and HUP, TTIN and TTOU act. */
+  private up = false;
   private reloading = false;
+  /** A HUP came during a reload: one more follows it. */
+  private reloadAgain = false;
 
   private constructor(private readonly apps: App[], private readonly opts: ArbiterOptions) {
     this.log = apps.length === 1 ? apps[0]!.log : createLogger(apps[0]!.cfg.log_level, 'arbiter');
@@ -93,22 +106,25 @@ export class Arbiter implements MonitorHost {
 
   /** Serve until a signal stops us; the exit code. */
   async run(): Promise<number> {
-    const pidfile = this.apps[0]!.cfg.pidfile;
-    if (pidfile) this.pidfile = Pidfile.create(pidfile);
-    try {
-      await this.bind();
-      process.title = `ss arbiter [${this.name}]`;
-      for (const m of this.monitors) await m.app.hooks.monitorStart.promise(m.view());
-    } catch (err) {
-      await this.release();
-      throw err;
-    }
     const exit = new Promise<number>((resolve) => { this.finish = resolve; });
+    // Signals first: a stop asked for while binding or in monitorStart ends start-up there
+    // (stop finds no worker and releases at once), with the pidfile removed and exit 0.
     for (const [signal, action] of Object.entries(ARBITER_SIGNALS)) {
       const handler = () => this.signal(signal, action);
       this.handlers.set(signal, handler);
       process.on(signal, handler);
     }
+    const start = this.start();
+    try {
+      if (await Promise.race([start.then(() => false), exit.then(() => true)])) {
+        start.catch(() => {}); // a step left running may still fail: nobody waits for it
+        return await exit;
+      }
+    } catch (err) {
+      await this.release();
+      throw err;
+    }
+    this.up = true;
     this.control = await openControl(() => this.info(), this.log);
     this.ticker = setInterval(() => this.tick(), 250);
     for (const m of this.monitors) {
@@ -122,6 +138,15 @@ export class Arbiter implements MonitorHost {
     const code = await exit;
     if (this.failure) throw new StartupError(this.failure);
     return code;
+  }
+
+  /** Pidfile, sockets, then each server's monitorStart. */
+  private async start(): Promise<void> {
+    const pidfile = this.apps[0]!.cfg.pidfile;
+    if (pidfile) this.pidfile = Pidfile.create(pidfile);
+    await this.bind();
+    process.title = `ss arbiter [${this.name}]`;
+    for (const m of this.monitors) if (!this.stopping) await m.app.hooks.monitorStart.promise(m.view());
   }
 
   /** Bind every address of every server, or none (design §8: errors at once, exit 1). */
@@ -153,9 +178,11 @@ export class Arbiter implements MonitorHost {
 
   boot(monitor: Monitor, id: number): WorkerBoot {
     const timeout = monitor.app.cfg.timeout;
+    const discovery = monitor.app.discovery;
     return {
       cwd: this.opts.cwd, cli: this.opts.cli, builtinDirs: this.opts.builtinDirs, server: monitor.server,
-      name: monitor.name, id, beat: timeout > 0 ? Math.min(1, timeout / 4) : 0,
+      name: monitor.name, id, beat: beatSeconds(timeout),
+      found: { configFile: discovery.config?.file ?? null, plugins: discovery.plugins.map((p) => p.resolution) },
     };
   }
 
@@ -165,6 +192,10 @@ export class Arbiter implements MonitorHost {
   }
 
   private signal(signal: string, action: Action): void {
+    if (!this.up && action !== 'graceful' && action !== 'quick') {
+      this.log.warn({ signal }, `${signal} ignored: still starting`);
+      return;
+    }
     this.log.info({ signal }, `${signal}: ${action === 'more' ? 'one worker more' : action === 'fewer' ? 'one worker fewer' : action}`);
     switch (action) {
       case 'graceful': case 'quick': this.stop(action); break;
@@ -177,40 +208,56 @@ export class Arbiter implements MonitorHost {
   private resize(by: number): void {
     if (this.stopping) return;
     for (const m of this.monitors) {
-      m.wanted = Math.max(1, m.wanted + by);
+      const wanted = resized(m.wanted, by);
+      if (wanted === m.wanted && by > 0) m.log.warn(`${m.name}: ${m.wanted} workers already, the most the workers setting allows: no worker more`);
+      m.wanted = wanted;
       m.manage();
     }
   }
 
-  /** HUP: build the apps again from the config; if that works, replace every worker, new before old. */
+  /** HUP: reload; one that comes during a reload is done once that one is over. */
   private async reload(): Promise<void> {
-    if (this.stopping || this.reloading) return;
+    if (this.stopping) return;
+    if (this.reloading) {
+      if (!this.reloadAgain) this.log.info('a reload is under way: one more follows it');
+      this.reloadAgain = true;
+      return;
+    }
     this.reloading = true;
     try {
-      let apps: App[];
-      try {
-        apps = await createApps(await this.opts.rediscover(), this.opts.cli);
-      } catch (err) {
-        this.log.error(`reload failed, still serving the previous config: ${errorMessage(err)}`);
-        return;
-      }
-      for (const app of apps) {
-        const m = this.monitors.find((x) => x.server === app.discovery.server);
-        if (!m) {
-          this.log.warn(`server ${app.name} is new in the config: restart ss to start it`);
-          continue;
-        }
-        const bound = m.listeners.map((l) => l.address.text).join(' ');
-        if (app.cfg.bind.map((a) => a.text).join(' ') !== bound) this.log.warn(`server ${m.name}: bind changed in the config; restart ss to listen there (still on ${bound})`);
-        m.app = app;
-        m.wanted = app.cfg.workers;
-        for (const w of m.workers) w.retiring = true;
-        m.manage();
-      }
-      releaseCompiler();
+      do {
+        this.reloadAgain = false;
+        await this.reloadOnce();
+      } while (this.reloadAgain && !this.stopping);
     } finally {
       this.reloading = false;
     }
+  }
+
+  /**
+   * Build the apps again from the config (modules imported afresh, so that a handler or plugin
+   * that no longer loads fails here, before any worker is touched); if that works, each monitor
+   * replaces its workers, new before old.
+   */
+  private async reloadOnce(): Promise<void> {
+    let apps: App[];
+    try {
+      apps = await createApps(await this.opts.rediscover(), this.opts.cli);
+    } catch (err) {
+      this.log.error(`reload failed, still serving the previous config: ${errorMessage(err)}`);
+      return;
+    }
+    for (const app of apps) {
+      const m = this.monitors.find((x) => x.server === app.discovery.server);
+      if (!m) {
+        this.log.warn(`server ${app.name} is new in the config: restart ss to start it`);
+        continue;
+      }
+      const bound = m.listeners.map((l) => l.address.text).join(' ');
+      if (app.cfg.bind.map((a) => a.text).join(' ') !== bound) this.log.warn(`server ${m.name}: bind changed in the config; restart ss to listen there (still on ${bound})`);
+      m.reload(app);
+    }
+    releaseCompiler();
   }
 
   /** Stop accepting and stop every worker; `run` resolves once they are all gone. */

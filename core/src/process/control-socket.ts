@@ -1,11 +1,13 @@
-import { chmodSync, lstatSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync, unlinkSync, type Stats } from 'node:fs';
 import { createConnection, createServer, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Info } from '../plugins/app.js';
+import { privateDir, untrusted } from '../config/private-dir.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { alive } from './pidfile.js';
+import { infoJson } from './ipc.js';
 
 /**
  * The info channel of design §9: each running server listens on `<dir>/<arbiter pid>.sock`,
@@ -19,13 +21,7 @@ export function controlDir(): string {
 
 /** The folder, created if missing; an error if someone else owns it or others may enter it. */
 function ownDir(): string {
-  const dir = controlDir();
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = lstatSync(dir);
-  if (!st.isDirectory()) throw new Error(`${dir} is not a folder`);
-  if (process.getuid && st.uid !== process.getuid()) throw new Error(`${dir} belongs to another user`);
-  if ((st.mode & 0o077) !== 0) throw new Error(`${dir} is open to other users (mode ${(st.mode & 0o777).toString(8)})`);
-  return dir;
+  return privateDir(controlDir());
 }
 
 export function controlPath(pid: number): string {
@@ -68,7 +64,7 @@ export async function openControl(info: () => Promise<Info>, log: Logger): Promi
         return;
       }
       info().then(
-        (doc) => socket.end(`${JSON.stringify(doc)}\n`),
+        (doc) => socket.end(`${infoJson(doc)}\n`), // what a tap added that JSON cannot hold is an error note
         (err) => socket.end(`${JSON.stringify({ error: errorMessage(err) })}\n`),
       );
     });
@@ -92,12 +88,29 @@ export async function openControl(info: () => Promise<Info>, log: Logger): Promi
   };
 }
 
+/**
+ * `ss info`'s side: the folder must be ours and closed to others, as the server checks it,
+ * else a socket in it may not be the server's. Undefined when there is no folder.
+ */
+function trustedDir(): string | undefined {
+  const dir = controlDir();
+  let st: Stats;
+  try {
+    st = lstatSync(dir);
+  } catch {
+    return undefined;
+  }
+  const problem = untrusted(dir, st, 'folder');
+  if (problem) throw new Error(`will not ask: ${problem}`);
+  return dir;
+}
+
 /** Servers whose control socket is in the folder (stale ones, of processes gone, are removed). */
 export function runningServers(): number[] {
-  const dir = controlDir();
+  const dir = trustedDir();
   let names: string[];
   try {
-    names = readdirSync(dir);
+    names = dir ? readdirSync(dir) : [];
   } catch {
     return [];
   }
@@ -107,27 +120,45 @@ export function runningServers(): number[] {
     if (!m) continue;
     const pid = Number(m[1]);
     if (alive(pid)) pids.push(pid);
-    else try { unlinkSync(join(dir, name)); } catch { /* someone else cleaned it */ }
+    else try { unlinkSync(join(dir!, name)); } catch { /* someone else cleaned it */ }
   }
   return pids.sort((a, b) => a - b);
 }
+
+/** The most `ss info` reads of a reply: a real document is a few KiB per worker. */
+export const MAX_REPLY = 4 * 2 ** 20;
 
 /** Ask the server with this arbiter pid for its info document. */
 export function requestInfo(pid: number, timeoutMs = 5000): Promise<Info> {
   const path = controlPath(pid);
   return new Promise((resolve, reject) => {
+    try {
+      trustedDir();
+      const st = lstatSync(path, { throwIfNoEntry: false });
+      const problem = st && untrusted(path, st, 'socket');
+      if (problem) throw new Error(`will not ask: ${problem}`);
+    } catch (err) {
+      reject(err);
+      return;
+    }
     const socket = createConnection({ path });
-    let got = '';
-    socket.setEncoding('utf8');
+    const chunks: Buffer[] = [];
+    let size = 0;
     socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no answer within ${timeoutMs / 1000}s`)));
     socket.on('connect', () => socket.write('info\n'));
-    socket.on('data', (s: string) => { got += s; });
+    socket.on('data', (b: Buffer) => {
+      size += b.length;
+      if (size > MAX_REPLY) socket.destroy(new Error(`the reply on ${path} is over ${MAX_REPLY / 2 ** 20} MiB; not an info document`));
+      else chunks.push(b);
+    });
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      reject(new Error(err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? `no server with pid ${pid} answers on ${path}` : `${path}: ${err.message}`));
+      reject(err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? new Error(`no server with pid ${pid} answers on ${path}`)
+        : err.code ? new Error(`${path}: ${err.message}`) : err);
     });
     socket.on('end', () => {
       try {
-        const doc = JSON.parse(got) as Info;
+        const doc = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Info;
+        if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('not an object');
         if (typeof doc.error === 'string') reject(new Error(doc.error));
         else resolve(doc);
       } catch {

@@ -1,4 +1,6 @@
 import type { Info } from '../plugins/app.js';
+import type { Found } from '../plugins/discovery.js';
+import { errorMessage } from '../errors.js';
 import type { StopMode } from './single-process.js';
 
 /** What a worker needs to build its server itself (design §8: every worker loads the config and plugins). */
@@ -14,6 +16,8 @@ export interface WorkerBoot {
   readonly id: number;
   /** Seconds between heartbeats (a fraction of timeout). */
   readonly beat: number;
+  /** The config file and plugin modules the arbiter found: the worker loads them without searching. */
+  readonly found: Found;
 }
 
 /**
@@ -28,11 +32,71 @@ export type ToWorker =
   | { readonly t: 'stop'; readonly mode: StopMode }
   | { readonly t: 'info'; readonly req: number };
 
-/** Worker → arbiter. */
+/** Worker → arbiter. `took`: the worker has taken over the next `n` connections sent to it. */
 export type FromWorker =
   | { readonly t: 'ready' }
   | { readonly t: 'beat' }
+  | { readonly t: 'took'; readonly n: number }
   | { readonly t: 'retire'; readonly requests: number }
   | { readonly t: 'kept' }
   | { readonly t: 'info'; readonly req: number; readonly info: Info }
   | { readonly t: 'failed'; readonly message: string };
+
+const count = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** The fields each message from a worker must have, and their check. */
+const FIELDS: Readonly<Record<FromWorker['t'], Readonly<Record<string, (v: unknown) => boolean>>>> = {
+  ready: {},
+  beat: {},
+  took: { n: (v) => count(v) && (v as number) > 0 },
+  retire: { requests: count },
+  kept: {},
+  info: { req: count, info: (v) => v !== null && typeof v === 'object' && !Array.isArray(v) },
+  failed: { message: (v) => typeof v === 'string' },
+};
+
+/**
+ * A message from a worker, checked: plugins run in workers and can `process.send` anything,
+ * so the arbiter believes only a known shape (undefined for anything else).
+ */
+export function fromWorker(m: unknown): FromWorker | undefined {
+  if (m === null || typeof m !== 'object') return undefined;
+  const t = (m as { t?: unknown }).t;
+  if (typeof t !== 'string' || !Object.hasOwn(FIELDS, t)) return undefined;
+  for (const [field, ok] of Object.entries(FIELDS[t as FromWorker['t']])) if (!ok((m as Record<string, unknown>)[field])) return undefined;
+  return m as FromWorker;
+}
+
+/** The first line of why encoding failed (a cycle's message goes on over several). */
+function noteOf(err: unknown): string {
+  try { return errorMessage(err).split('\n')[0]!; } catch { return 'cannot encode'; }
+}
+
+/** `value` as JSON; a part JSON cannot hold (a BigInt, a cycle, a throwing getter) becomes an error note. */
+function jsonPart(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? 'null';
+  } catch (err) {
+    return JSON.stringify({ error: `not JSON: ${noteOf(err)}` });
+  }
+}
+
+/**
+ * An info document (or entry) as JSON text, whatever `info` taps put in it: a top-level key whose
+ * value JSON cannot encode is replaced by `{ "error": "not JSON: ..." }`, so one bad tap
+ * neither crashes the process nor hides the rest of the document.
+ */
+export function infoJson(doc: Info): string {
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return JSON.stringify({ error: 'the info taps did not return an object' });
+  try {
+    return JSON.stringify(doc);
+  } catch {
+    try {
+      const parts: string[] = [];
+      for (const key of Object.keys(doc)) parts.push(`${JSON.stringify(key)}:${jsonPart(doc[key])}`);
+      return `{${parts.join(',')}}`;
+    } catch (err) {
+      return JSON.stringify({ error: `info is not JSON: ${noteOf(err)}` });
+    }
+  }
+}

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { App, Info, Monitor as MonitorView } from '../plugins/app.js';
-import type { FromWorker, ToWorker, WorkerBoot } from './ipc.js';
+import { fromWorker, type FromWorker, type ToWorker, type WorkerBoot } from './ipc.js';
 import type { Listener, NativeHandle } from '../net/listen.js';
 import type { Logger } from '../logger.js';
 import type { StopMode } from './app-server.js';
@@ -14,6 +14,23 @@ export const MAX_BOOT_FAILURES = 3;
 /** Seconds a worker that did not stop when asked gets beyond graceful_timeout before SIGKILL. */
 const KILL_AFTER = 5;
 const INFO_TIMEOUT_MS = 2000;
+/** Restarts after failures wait longer each time in a row: 0, then 0.25 s doubling up to 30 s. */
+const BACKOFF_FIRST_MS = 250;
+const BACKOFF_MAX_MS = 30_000;
+/** Failures stop counting as "in a row" once every worker has served this long. */
+const STABLE_MS = 10_000;
+/** Connections sent to a worker and not yet taken (acknowledged) by it: beyond this, others get them. */
+export const MAX_UNACKED = 32;
+
+/** Seconds between a worker's heartbeats for a `timeout` (0: none). */
+export function beatSeconds(timeout: number): number {
+  return timeout > 0 ? Math.min(1, timeout / 4) : 0;
+}
+
+/** Wait before the next start after `failures` failures in a row. */
+export function backoffMs(failures: number): number {
+  return failures <= 1 ? 0 : Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (failures - 2));
+}
 
 type State = 'booting' | 'ready' | 'draining';
 
@@ -24,11 +41,19 @@ export class WorkerProcess {
   retiring = false;
   lastBeat = Date.now();
   readonly started = Date.now();
+  readyAt = 0;
+  /** Connections sent to it that it has not said it took: the arbiter's copies stay open until then. */
+  readonly unacked: NativeHandle[] = [];
   /** Why it failed to start, as it said. */
   failure: string | undefined;
   killAt = Infinity;
 
-  constructor(readonly id: number, readonly child: ChildProcess) {}
+  constructor(readonly id: number, readonly child: ChildProcess, readonly beatMs: number) {}
+
+  /** Its heartbeat is overdue (blocked or stopped): no connection goes to it meanwhile. */
+  late(now: number): boolean {
+    return this.beatMs > 0 && now - this.lastBeat > 2 * this.beatMs + 250;
+  }
 
   get pid(): number { return this.child.pid!; }
 
@@ -60,8 +85,12 @@ export interface MonitorHost {
 export class Monitor {
   readonly workers = new Set<WorkerProcess>();
   wanted: number;
-  /** Consecutive workers that died before ready. */
+  /** Consecutive workers that died before ready (the first start only: MAX_BOOT_FAILURES stops the arbiter). */
   bootFailures = 0;
+  /** Workers that failed (crashed, or did not start) in a row: the wait before the next start grows. */
+  private failures = 0;
+  /** During a reload: what served before it, restored if the new workers cannot start. */
+  private reloadFrom: { app: App; wanted: number; workers: Map<WorkerProcess, boolean> } | undefined;
   private ready: WorkerProcess[] = [];
   private next = 0;
   /** Connections accepted while no worker was ready (start-up, or every worker died). */
@@ -100,26 +129,43 @@ export class Monitor {
     return { name: this.name, app: this.app, cfg: this.app.cfg, addresses: this.listeners.map((l) => l.bound) };
   }
 
-  /** A connection the arbiter accepted: hand it to the next ready worker. */
+  /**
+   * A connection the arbiter accepted: hand it to the next ready worker that keeps up (its
+   * heartbeat on time, fewer than MAX_UNACKED connections not yet taken), else hold it
+   * (at most `backlog`) until one does.
+   */
   readonly route = (handle: NativeHandle): void => {
-    let worker: WorkerProcess | undefined;
-    while (this.ready.length > 0) {
-      worker = this.ready[this.next++ % this.ready.length]!;
-      if (worker.child.connected) break;
-      this.unready(worker); // dying: its 'exit' follows
-      worker = undefined;
+    if (this.host.stopping) {
+      handle.close();
+      return;
     }
+    const worker = this.pick(Date.now());
     if (worker === undefined) {
       if (this.held.length >= this.app.cfg.backlog) handle.close();
       else this.held.push(handle);
       return;
     }
+    // Our copy stays open until the worker says it took it: if it dies first, another worker gets it.
+    worker.unacked.push(handle);
     worker.send({ t: 'conn' }, handle, (err) => {
-      // Sent: the worker holds its own descriptor now. Not sent (that worker just died): another takes it.
-      if (err) this.route(handle);
-      else handle.close();
+      if (!err) return;
+      const i = worker.unacked.indexOf(handle);
+      if (i >= 0) this.route(worker.unacked.splice(i, 1)[0]!);
     });
   };
+
+  private pick(now: number): WorkerProcess | undefined {
+    for (let tries = 0; tries < this.ready.length; tries++) {
+      const w = this.ready[this.next++ % this.ready.length]!;
+      if (w.child.connected && w.unacked.length < MAX_UNACKED && !w.late(now)) return w;
+    }
+    return undefined;
+  }
+
+  /** Route the held connections again (a worker became ready, took some, or beat again). */
+  private flushHeld(): void {
+    for (const handle of this.held.splice(0)) this.route(handle);
+  }
 
   private unready(worker: WorkerProcess): void {
     this.ready = this.ready.filter((w) => w !== worker);
@@ -139,6 +185,41 @@ export class Monitor {
       else if (current.some((w) => w.state === 'ready')) for (const w of slot) if (w.retiring) this.drain(w, 'graceful');
     }
     for (const w of this.workers) if (w.id > this.wanted && w.state !== 'draining') this.drain(w, 'graceful');
+    const from = this.reloadFrom;
+    if (from && ![...from.workers.keys()].some((w) => this.workers.has(w) && w.state !== 'draining')) {
+      this.reloadFrom = undefined;
+      this.log.info(`${this.name}: reloaded, every worker runs the new config`);
+    }
+  }
+
+  /**
+   * HUP: serve `app` from now on. Every worker is replaced, new before old; until the new ones
+   * are ready the old ones serve, and if one of the new ones fails to start they stay.
+   */
+  reload(app: App): void {
+    this.reloadFrom ??= { app: this.app, wanted: this.wanted, workers: new Map([...this.workers].map((w) => [w, w.retiring])) };
+    this.app = app;
+    this.wanted = app.cfg.workers;
+    // A reload is a new start: no back-off left from failures of the config it replaces.
+    this.failures = 0;
+    this.respawnAt = 0;
+    clearTimeout(this.respawnTimer);
+    this.respawnTimer = undefined;
+    for (const w of this.workers) w.retiring = true;
+    this.manage();
+  }
+
+  /** A new worker of a reload failed to start: back to what served before, once. */
+  private abandonReload(why: string): void {
+    const from = this.reloadFrom!;
+    this.reloadFrom = undefined;
+    this.log.error(`reload failed, still serving the previous config: ${why}`);
+    this.app = from.app;
+    this.wanted = from.wanted;
+    for (const w of this.workers) {
+      if (from.workers.has(w)) w.retiring = from.workers.get(w)!;
+      else if (w.state === 'booting') this.drain(w, 'quick');
+    }
   }
 
   private spawn(id: number): void {
@@ -149,17 +230,23 @@ export class Monitor {
       return;
     }
     const child = forkWorker(WORKER_MAIN, this.log);
-    const worker = new WorkerProcess(id, child);
+    const boot = this.host.boot(this, id);
+    const worker = new WorkerProcess(id, child, boot.beat * 1000);
     this.workers.add(worker);
-    child.on('message', (m: FromWorker, handle?: NativeHandle) => {
-      if (m.t === 'kept' && handle) {
-        if (this.slots) this.slots.kept(worker, handle);
-        else handle.close();
+    child.on('message', (raw: unknown, handle?: unknown) => {
+      const m = fromWorker(raw);
+      // Only `kept` carries a handle, and a raw one (a plugin could send a net.Socket or a net.Server).
+      if (m === undefined || (m.t === 'kept') !== (handle !== undefined) || (handle !== undefined && !isNative(handle))) {
+        if (handle !== undefined) discard(handle);
+        this.log.warn({ worker: id, workerPid: child.pid }, `worker ${id} (pid ${child.pid}) sent a message that is not ours: ignored (${describe(raw, handle)})`);
+      } else if (m.t === 'kept') {
+        if (this.slots) this.slots.kept(worker, handle as NativeHandle);
+        else (handle as NativeHandle).close();
       } else this.message(worker, m);
     });
     child.on('error', () => {}); // a send to a dying worker; its 'exit' follows
     child.once('exit', (code, signal) => this.exited(worker, code, signal));
-    worker.send({ t: 'boot', boot: this.host.boot(this, id) });
+    worker.send({ t: 'boot', boot });
     this.log.debug({ worker: id, workerPid: child.pid }, `worker ${id} starting (pid ${child.pid})`);
   }
 
@@ -167,11 +254,17 @@ export class Monitor {
     switch (m.t) {
       case 'beat':
         worker.lastBeat = Date.now();
+        if (this.held.length > 0) this.flushHeld(); // it may have been late
+        break;
+      case 'took':
+        for (const handle of worker.unacked.splice(0, m.n)) handle.close();
+        if (this.held.length > 0) this.flushHeld();
         break;
       case 'ready':
         worker.lastBeat = Date.now();
         if (worker.state !== 'booting') break;
         worker.state = 'ready';
+        worker.readyAt = Date.now();
         this.bootFailures = 0;
         this.ready.push(worker);
         this.log.info({ worker: worker.id, workerPid: worker.pid }, `worker ${worker.id} ready (pid ${worker.pid})`);
@@ -179,7 +272,7 @@ export class Monitor {
           const accepting = this.slots.serve(worker);
           if (this.firstReady) this.takingOver.push(accepting);
         }
-        for (const handle of this.held.splice(0)) this.route(handle);
+        this.flushHeld();
         this.manage();
         if (this.firstReady && this.ready.length >= this.wanted) {
           const serving = this.firstReady;
@@ -220,26 +313,48 @@ export class Monitor {
     this.unready(worker);
     this.slots?.left(worker);
     const how = signal ? `signal ${signal}` : `code ${code}`;
-    if (worker.state === 'booting' && !this.host.stopping) {
-      this.bootFailures++;
+    const ids = { worker: worker.id, workerPid: worker.pid };
+    if (worker.state === 'draining' || this.host.stopping) {
+      this.log.debug(ids, `worker ${worker.id} (pid ${worker.pid}) stopped`);
+    } else if (worker.state === 'booting') {
       const why = worker.failure ?? `exited with ${how} before it was ready`;
-      this.log.error({ worker: worker.id, workerPid: worker.pid }, `worker ${worker.id} (pid ${worker.pid}) failed to start: ${why}`);
-      if (this.bootFailures >= MAX_BOOT_FAILURES) {
-        this.host.bootFailed(this, `worker failed to start ${this.bootFailures} times in a row: ${why}`);
-        return;
+      const failed = `worker ${worker.id} (pid ${worker.pid}) failed to start: ${why}`;
+      if (this.firstReady) {
+        // The first start: a config that cannot start stops the arbiter rather than loop.
+        this.log.error(ids, failed);
+        if (++this.bootFailures >= MAX_BOOT_FAILURES) {
+          this.host.bootFailed(this, `worker failed to start ${this.bootFailures} times in a row: ${why}`);
+          return;
+        }
+      } else if (this.reloadFrom && !this.reloadFrom.workers.has(worker)) {
+        this.abandonReload(failed);
+      } else {
+        this.log.error(ids, failed); // already serving: a database down for a while must not stop us
       }
-      this.respawnAt = Date.now() + 250 * this.bootFailures;
-    } else if (worker.state !== 'draining' && !this.host.stopping) {
-      this.log.warn({ worker: worker.id, workerPid: worker.pid }, `worker ${worker.id} (pid ${worker.pid}) exited with ${how}: replacing it`);
+      this.backOff();
     } else {
-      this.log.debug({ worker: worker.id, workerPid: worker.pid }, `worker ${worker.id} (pid ${worker.pid}) stopped`);
+      this.log.warn(ids, `worker ${worker.id} (pid ${worker.pid}) exited with ${how}: replacing it`);
+      this.backOff();
     }
+    // Connections it never took go to another worker.
+    for (const handle of worker.unacked.splice(0)) this.route(handle);
     this.manage();
     this.host.exited();
   }
 
+  /** One more failure in a row: the next start waits backoffMs (logged when it does). */
+  private backOff(): void {
+    const wait = backoffMs(++this.failures);
+    this.respawnAt = Date.now() + wait;
+    if (wait > 0) {
+      this.log.warn({ failures: this.failures, backoff: wait / 1000 },
+        `${this.name}: ${this.failures} worker failures in a row: next start in ${wait / 1000}s`);
+    }
+  }
+
   /** Kill workers whose heartbeat stopped (blocked event loop) or that outstayed a stop. */
   check(now: number): void {
+    if (this.failures > 0 && this.ready.length >= this.wanted && this.ready.every((w) => now - w.readyAt >= STABLE_MS)) this.failures = 0;
     const cfg = this.app.cfg;
     const timeout = cfg.timeout * 1000;
     // Loading plugins may take a while on a busy machine: start-up has plugin_timeout as well.
@@ -286,4 +401,27 @@ export class Monitor {
       });
     }));
   }
+}
+
+/** A short description of a message that is not ours, for the log. */
+function describe(m: unknown, handle: unknown): string {
+  if (m === null || typeof m !== 'object') return m === null ? 'null' : typeof m;
+  const t = (m as { t?: unknown }).t;
+  if (typeof t !== 'string') return 'an object without a known "t"';
+  return fromWorker(m) ? `"${t.slice(0, 20)}" with ${handle === undefined ? 'no handle' : 'a handle it cannot have'}` : `"${t.slice(0, 20)}" without the fields it needs`;
+}
+
+/** A handle as our workers send it (a listening socket's own handle), not a net object. */
+function isNative(handle: unknown): handle is NativeHandle {
+  const h = handle as { close?: unknown; on?: unknown };
+  return typeof h.close === 'function' && typeof h.on !== 'function';
+}
+
+/** Close a handle a worker should not have sent, whatever Node made of it. */
+function discard(handle: unknown): void {
+  const h = handle as { destroy?: () => void; close?: () => void };
+  try {
+    if (typeof h.destroy === 'function') h.destroy();
+    else h.close?.();
+  } catch { /* closed already */ }
 }

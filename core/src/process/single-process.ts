@@ -33,55 +33,49 @@ export interface Running {
 /**
  * Serve `app` in this process (workers 0): bind every address (failing at once if one
  * is taken), run `monitorStart` then `workerStart`, then accept. With `signals`, the
- * table above stops it.
+ * table above stops it, from the start: a stop asked for while binding or in a start-up
+ * hook ends start-up there (without waiting for a hook that hangs), removes the pidfile,
+ * and `stopped` settles.
  */
 export async function serve(app: App, { signals = true } = {}): Promise<Running> {
-  const pidfile = app.cfg.pidfile ? Pidfile.create(app.cfg.pidfile) : undefined;
   const serving = new AppServer(app, 0);
   const server = serving.server;
-  let listeners: Listener[];
-  try {
-    listeners = await listenAll(app.cfg.bind, app.cfg.backlog, server.accept,
-      app.discovery.registry.nameSource('bind', app.settings.sources.bind!));
-  } catch (err) {
-    pidfile?.remove();
-    throw err;
-  }
-  serving.listeners = listeners;
-  for (const l of listeners) app.log.info({ address: l.bound }, `listening on ${l.bound}`);
-  process.title = `ss arbiter [${app.name}]`;
-
-  const monitor: Monitor = { name: app.name, app, cfg: app.cfg, addresses: listeners.map((l) => l.bound) };
-  try {
-    await app.hooks.monitorStart.promise(monitor);
-    await serving.start();
-  } catch (err) {
-    await closeAll(listeners);
-    pidfile?.remove();
-    throw err;
-  }
-  const info = (): Promise<Info> => app.info({
-    arbiter: { pid: process.pid, name: app.name, uptime: (Date.now() - serving.started) / 1000, version, state: serving.state },
-    monitors: [{ name: app.name, addresses: monitor.addresses, workers: { wanted: 0, alive: 0 } }],
-    workers: [serving.entry()],
-  });
+  const handlers = new Map<string, () => void>();
+  let pidfile: Pidfile | undefined;
   let control: Awaited<ReturnType<typeof openControl>>;
+  let listeners: Listener[] = [];
+  let started = false;
+  let stopping: Promise<void> | undefined;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((resolve) => { resolveStopped = resolve; });
-  const handlers = new Map<string, () => void>();
-  let stopping: Promise<void> | undefined;
+  let askedEarly!: () => void;
+  const stopAsked = new Promise<void>((resolve) => { askedEarly = resolve; });
 
+  /** Close whatever start-up opened. */
+  const release = async () => {
+    await control?.close();
+    await closeAll(listeners);
+    pidfile?.remove();
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+  };
   const stop = (mode: StopMode): Promise<void> => {
     if (!stopping) app.log.info(`stopping (${mode})`);
+    if (!started) {
+      askedEarly(); // start-up sees it and stops there
+      return stopped;
+    }
     const done = serving.stop(mode);
     return (stopping ??= (async () => {
       await done;
-      await control?.close();
-      pidfile?.remove();
-      for (const [signal, handler] of handlers) process.off(signal, handler);
+      await release();
       app.log.info('stopped');
       resolveStopped();
     })());
+  };
+  /** Run a start-up step unless a stop comes first: true if the stop did. */
+  const stopFirst = async (step: Promise<unknown>): Promise<boolean> => {
+    step.catch(() => {}); // a step left running when we stop may fail later: nobody waits for it
+    return Promise.race([step.then(() => false), stopAsked.then(() => true)]);
   };
 
   if (signals) {
@@ -93,9 +87,37 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
       process.on(signal, handler);
     }
   }
-  // Signals are handled before "serving" is said: a HUP right after it must not kill us.
+  const monitor: Monitor = { name: app.name, app, cfg: app.cfg, addresses: [] };
+  let early: boolean;
+  try {
+    pidfile = app.cfg.pidfile ? Pidfile.create(app.cfg.pidfile) : undefined;
+    early = await stopFirst(listenAll(app.cfg.bind, app.cfg.backlog, server.accept,
+      app.discovery.registry.nameSource('bind', app.settings.sources.bind!)).then((l) => { listeners = l; }));
+    if (!early) {
+      serving.listeners = listeners;
+      for (const l of listeners) app.log.info({ address: l.bound }, `listening on ${l.bound}`);
+      process.title = `ss arbiter [${app.name}]`;
+      Object.assign(monitor, { addresses: listeners.map((l) => l.bound) });
+      early = await stopFirst(app.hooks.monitorStart.promise(monitor)) || await stopFirst(serving.start());
+    }
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  const info = (): Promise<Info> => app.info({
+    arbiter: { pid: process.pid, name: app.name, uptime: (Date.now() - serving.started) / 1000, version, state: serving.state },
+    monitors: [{ name: app.name, addresses: monitor.addresses, workers: { wanted: 0, alive: 0 } }],
+    workers: [serving.entry()],
+  });
+  if (early) {
+    for (const c of server.connections) c.destroy();
+    await release();
+    app.log.info('stopped during start-up');
+    resolveStopped();
+    return { listeners, server, worker: serving.worker, info, stop, stopped };
+  }
+  started = true;
   control = await openControl(info, app.log);
   app.log.info({ workers: 0 }, `serving ${app.name} in process ${process.pid}`);
-
   return { listeners, server, worker: serving.worker, info, stop, stopped };
 }

@@ -1,9 +1,9 @@
 // Entry point of a worker process, forked by the arbiter's monitor (see monitor.ts).
 import { createServer, Socket, type Server as NetServer } from 'node:net';
-import { App } from '../plugins/app.js';
+import { App, type Info } from '../plugins/app.js';
 import { discoverServers, resolveSettings } from '../plugins/discovery.js';
 import { errorMessage } from '../errors.js';
-import type { FromWorker, ToWorker, WorkerBoot } from './ipc.js';
+import { infoJson, type FromWorker, type ToWorker, type WorkerBoot } from './ipc.js';
 import type { NativeHandle } from '../net/listen.js';
 import { createLogger } from '../logger.js';
 import { AppServer } from './app-server.js';
@@ -29,8 +29,15 @@ function boot(): Promise<WorkerBoot> {
  * run `workerStart`, say `ready`, then serve the sockets the arbiter hands over (and,
  * with reuse-port, those of its own listeners) until the arbiter says stop.
  */
+/**
+ * Signals meant for the arbiter that also reach workers when sent to the process group (a
+ * terminal's ^C, `kill -HUP -PGID`): by default they would kill (INT, HUP) or stop (TTIN,
+ * TTOU) every worker. The arbiter decides; workers obey it.
+ */
+const ARBITERS_SIGNALS = ['SIGINT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const;
+
 async function runWorker(): Promise<void> {
-  process.on('SIGINT', () => {}); // the terminal's ^C reaches the whole group: the arbiter decides
+  for (const signal of ARBITERS_SIGNALS) process.on(signal, () => {});
   // Without the arbiter, nobody supervises us: stop at once rather than serve orphaned.
   process.on('disconnect', () => process.exit(0));
   const b = await boot();
@@ -44,13 +51,16 @@ async function runWorker(): Promise<void> {
 
   let serving: AppServer;
   try {
-    const [discovery] = await discoverServers({ cwd: b.cwd, env: process.env, cli: b.cli, builtinDirs: b.builtinDirs }, b.server);
+    const [discovery] = await discoverServers({ cwd: b.cwd, env: process.env, cli: b.cli, builtinDirs: b.builtinDirs, found: b.found }, b.server);
     const app = await App.create(discovery!, resolveSettings(discovery!, b.cli));
     serving = new AppServer(app, b.id);
     await serving.start();
   } catch (err) {
+    // A failure of ours (exit code known) is its message; anything else is logged here with its
+    // stack, in one JSON line, and the arbiter gets the message's first line.
     const known = typeof (err as { exitCode?: unknown }).exitCode === 'number';
-    const message: FromWorker = { t: 'failed', message: known ? errorMessage(err) : (err as Error)?.stack ?? String(err) };
+    if (!known) logWorkerCrash(err);
+    const message: FromWorker = { t: 'failed', message: errorMessage(err).split('\n')[0]! };
     if (process.connected) process.send!(message, () => process.exit(1));
     else process.exit(1);
     return;
@@ -77,9 +87,16 @@ async function runWorker(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('graceful'));
   process.on('SIGQUIT', () => stop('quick'));
+  // The arbiter holds each connection it sent until we say we took it (one message per turn of the loop).
+  let took = 0;
+  const ack = () => {
+    send({ t: 'took', n: took });
+    took = 0;
+  };
   process.on('message', (m: ToWorker, handle?: NativeHandle) => {
     switch (m.t) {
       case 'conn':
+        if (took++ === 0) setImmediate(ack);
         if (handle) {
           // What net.Server does with a connection it accepted itself.
           const socket = new Socket({ handle: handle as NativeHandle, readable: true, writable: true, allowHalfOpen: true } as never);
@@ -101,8 +118,9 @@ async function runWorker(): Promise<void> {
         stop(m.mode);
         break;
       case 'info':
+        // What the taps return goes through JSON: what JSON cannot hold becomes an error note.
         app.info(serving.entry()).then(
-          (info) => send({ t: 'info', req: m.req, info }),
+          (info) => send({ t: 'info', req: m.req, info: JSON.parse(infoJson(info)) as Info }),
           (err) => send({ t: 'info', req: m.req, info: { ...serving.entry(), error: errorMessage(err) } }),
         );
         break;
