@@ -5,7 +5,7 @@ import { fromWorker, type FromWorker, type ToWorker, type WorkerBoot } from './i
 import type { Listener, NativeHandle } from '../net/listen.js';
 import type { Logger } from '../logger.js';
 import type { StopMode } from './app-server.js';
-import { ListenSlots, type Balance } from './reuse-port-slots.js';
+import { ListenSlots, type Balance } from './listen-slots.js';
 import { forkWorker } from './fork-worker.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker.js', import.meta.url));
@@ -79,7 +79,7 @@ export interface MonitorHost {
 
 /**
  * One server in the arbiter (design §8): its bound sockets and `workers` processes kept
- * alive. Connections the arbiter accepts go to ready workers in turn; with reuse-port,
+ * alive. Connections the arbiter accepts go to ready workers in turn; with shared or reuse-port,
  * workers also accept on their own listeners.
  */
 export class Monitor {
@@ -102,7 +102,7 @@ export class Monitor {
   private infoRequests = new Map<number, (info: Info) => void>();
   private nextRequest = 0;
   private firstReady: (() => void) | undefined;
-  /** Until then: the ready workers taking their reuse-port sockets over. */
+  /** Until then: the ready workers taking their listening sockets over. */
   private takingOver: Promise<void>[] = [];
   /** Settles once `wanted` workers were ready together for the first time. */
   readonly serving: Promise<void>;

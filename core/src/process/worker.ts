@@ -25,29 +25,30 @@ function boot(): Promise<WorkerBoot> {
 }
 
 /**
- * A worker process: build the server from the config and plugins (as the arbiter did),
- * run `workerStart`, say `ready`, then serve the sockets the arbiter hands over (and,
- * with reuse-port, those of its own listeners) until the arbiter says stop.
- */
-/**
  * Signals meant for the arbiter that also reach workers when sent to the process group (a
  * terminal's ^C, `kill -HUP -PGID`): by default they would kill (INT, HUP) or stop (TTIN,
  * TTOU) every worker. The arbiter decides; workers obey it.
  */
 const ARBITERS_SIGNALS = ['SIGINT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const;
 
+/**
+ * A worker process: build the server from the config and plugins (as the arbiter did),
+ * run `workerStart`, say `ready`, then serve the sockets the arbiter hands over (and,
+ * with reuse-port or shared, those it listens on itself) until the arbiter says stop.
+ */
 async function runWorker(): Promise<void> {
   for (const signal of ARBITERS_SIGNALS) process.on(signal, () => {});
   // Without the arbiter, nobody supervises us: stop at once rather than serve orphaned.
   process.on('disconnect', () => process.exit(0));
+  // A stop asked for during start-up is kept, and done as soon as there is something to stop.
+  // Listened for before the boot message is awaited: a stop may come in the same read as it.
+  let early: 'graceful' | 'quick' | undefined;
+  const duringBoot = (m: ToWorker) => { if (m.t === 'stop') early ??= m.mode; };
+  process.on('message', duringBoot);
   const b = await boot();
   process.title = `ss worker ${b.id} [${b.name}]`;
   // The heartbeat stops when the event loop is blocked; the arbiter then kills us after `timeout`.
   if (b.beat > 0) setInterval(send, b.beat * 1000, { t: 'beat' }).unref();
-  // A stop asked for during start-up is kept, and done as soon as there is something to stop.
-  let early: 'graceful' | 'quick' | undefined;
-  const duringBoot = (m: ToWorker) => { if (m.t === 'stop') early ??= m.mode; };
-  process.on('message', duringBoot);
 
   let serving: AppServer;
   try {
