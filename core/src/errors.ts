@@ -21,6 +21,11 @@ export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';
 }
 
+/** What was thrown, as text: even a value whose conversion to text throws (`Object.create(null)`). */
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  try {
+    return err instanceof Error ? String(err.message) : String(err);
+  } catch {
+    return 'a value that cannot be printed';
+  }
 }

@@ -59,6 +59,18 @@ test('hooks run in lifecycle order with their arguments (a hook plugin counting 
   t.is(made[0]!.peer, `127.0.0.1:${a.localPort}`);
 });
 
+test('a tap throwing a value that cannot be printed is logged too, and the worker keeps serving', async (t) => {
+  const ss = await startSs(['--plugin', 'line', '--plugin', './test/fixtures/runtime/faulty-tap.mjs', '--workers', '1']);
+  t.teardown(() => ss.stop());
+  const c = await Client.open(ss.port);
+  c.send('odd-boom\nafter\n');
+  t.deepEqual(await c.lines(2), ['odd-boom', 'after']);
+  const pre = await ss.waitForLog((l) => l.hook === 'preRequest');
+  t.regex(pre.msg, /plugin "faulty" failed in preRequest: a value that cannot be printed/);
+  t.false(ss.logs.some((l) => /exited with/.test(l.msg)), 'no worker died');
+  c.destroy();
+});
+
 test('a throwing tap is logged with its plugin name and the server keeps serving', async (t) => {
   const ss = await startSs(['--plugin', 'line', '--plugin', './test/fixtures/runtime/faulty-tap.mjs']);
   t.teardown(() => ss.stop());
