@@ -118,15 +118,25 @@ export class Client<Req = any, Rep = any> {
     });
   }
 
-  /** End the connection gracefully: replies still due arrive first (the server sees our end after the requests). */
+  /**
+   * End the connection gracefully: the server sees our end after the requests, replies
+   * still due arrive first, then the socket is closed (a server keeping its side open
+   * after our end does not hold it).
+   */
   close(): Promise<void> {
     if (!this.ending) {
-      this.ending = (async () => {
-        if (!this.socket.destroyed) this.socket.end();
-        await this.closed;
-      })();
+      this.ending = this.closed;
+      if (!this.socket.destroyed) this.socket.end();
+      this.closeIfIdle();
     }
     return this.ending;
+  }
+
+  /** Once closing and nothing is outstanding: destroy the socket when our end has been written. */
+  private closeIfIdle(): void {
+    if (!this.ending || this.pending.length > 0 || this.socket.destroyed) return;
+    if (this.socket.writableFinished) this.socket.destroy();
+    else this.socket.once('finish', () => this.socket.destroy());
   }
 
   private onData(chunk: Buffer): void {
@@ -168,6 +178,7 @@ export class Client<Req = any, Rep = any> {
     }
     if (entry.timer) clearTimeout(entry.timer);
     entry.resolve(reply);
+    this.closeIfIdle();
     return true;
   }
 
