@@ -7,6 +7,7 @@ export interface Actions {
   config(opts: Options): Promise<number>;
   plugins(opts: Options): Promise<number>;
   info(opts: Options): Promise<number>;
+  send(opts: Options): Promise<number>;
 }
 
 function describe(s: Setting): string {
@@ -54,5 +55,14 @@ export function buildProgram(settings: readonly Setting[], actions: Actions): sa
     .example('info --pidfile /run/ss.pid --json');
   addSettings(prog, settings);
   prog.action((opts: Options) => actions.info(opts));
+
+  prog.command('send')
+    .describe('Send each MESSAGE (else each line of stdin) to the server at --bind with the protocol plugin\'s client, pipelined, and print the replies in order.')
+    .option('--json', 'Print each reply as one JSON value per line')
+    .option('--reply-timeout', 'Milliseconds to wait for each reply; 0 waits forever (default 30000)')
+    .example('send --plugin echo hi')
+    .example('send --plugin netstring --bind unix:/tmp/ss.sock --json one two');
+  addSettings(prog, settings);
+  prog.action((opts: Options) => actions.send(opts));
   return prog;
 }

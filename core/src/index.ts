@@ -23,3 +23,4 @@ export { resized as resizedWorkers } from './process/arbiter.js';
 export { controlDir, controlPath, requestInfo, runningServers } from './process/control-socket.js';
 export { alive } from './process/pidfile.js';
 export { version } from './version.js';
+export { createClient, clientProtocol, Client, type ClientOptions, type ConnectOptions } from './client/index.js';

@@ -15,6 +15,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   net: ['.', 'net'],
   plugins: ['.', 'config', 'net', 'plugins'],
   process: ['.', 'config', 'net', 'plugins', 'process'],
+  client: ['.', 'config', 'net', 'plugins', 'client'],
 };
 
 function sources(dir: string): string[] {

@@ -14,13 +14,15 @@ export interface PluginDef {
   readonly settings?: Readonly<Record<string, SettingDef>>;
   /** Called once per connection: a fresh protocol instance. */
   readonly protocol?: (cfg: Cfg) => Protocol<any, any>;
+  /** The protocol a client of this server uses (encodes requests, decodes replies); default: protocol. */
+  readonly client?: (cfg: Cfg) => Protocol<any, any>;
   /** Called once per process: the handler for every message. */
   readonly handler?: (cfg: Cfg) => Handler;
   /** Tap hooks here. May be async; it has `plugin_timeout` to finish. */
   readonly apply?: (app: App) => void | Promise<void>;
 }
 
-const FUNCTIONS = ['protocol', 'handler', 'apply'] as const;
+const FUNCTIONS = ['protocol', 'client', 'handler', 'apply'] as const;
 
 /** Why `value` is not a plugin, or undefined when it is one. */
 export function pluginProblem(value: unknown): string | undefined {

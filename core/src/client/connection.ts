@@ -1,0 +1,194 @@
+import { connect, type Socket } from 'node:net';
+import { parseAddress, type Address } from '../address.js';
+import { ProtocolError, UsageError, errorMessage } from '../errors.js';
+import { Cumulator } from '../net/cumulator.js';
+import type { Protocol } from '../net/protocol.js';
+
+/** A request not answered yet: replies are matched to these in order (FIFO). */
+interface Pending {
+  resolve(reply: unknown): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export interface ConnectOptions {
+  /** The --bind forms: HOST:PORT, [v6]:PORT, unix:PATH. */
+  readonly address: string;
+  /** ms to connect; default 5000. */
+  readonly connectTimeout?: number;
+  /** ms a request may wait for its reply; default 30000; 0 = none. */
+  readonly requestTimeout?: number;
+}
+
+/** Why a connect failed, as a person reads it. */
+const REASONS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ENOENT: 'no such socket file',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ENOTFOUND: 'host not found',
+  EACCES: 'permission denied',
+  ECONNRESET: 'connection reset',
+};
+
+export function parseTarget(text: string): Address {
+  try {
+    return parseAddress(text);
+  } catch (err) {
+    throw new UsageError(`invalid address "${text}": ${errorMessage(err)}`);
+  }
+}
+
+/**
+ * One connection to a server speaking `protocol`: requests are encoded and written at once
+ * (pipelined), replies decoded and handed to the requests in the order they were sent.
+ * Any failure that leaves the stream out of step (a timeout, a malformed or unasked-for
+ * reply) fails every outstanding request and closes the connection.
+ */
+export class Client<Req = any, Rep = any> {
+  private readonly pending: Pending[] = [];
+  private readonly pendingBytes = new Cumulator();
+  private failure: Error | undefined;
+  private ending: Promise<void> | undefined;
+  private readonly closed: Promise<void>;
+
+  private constructor(private readonly socket: Socket, private readonly protocol: Protocol<Rep, Req>,
+    readonly address: string, private readonly requestTimeout: number) {
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.fail(new Error(`connection to ${address} failed: ${REASONS[(err as NodeJS.ErrnoException).code ?? ''] ?? err.message}`)));
+    socket.on('end', () => {
+      const n = this.pending.length;
+      if (n > 0) this.fail(new Error(`connection closed by the server with ${n} request(s) unanswered`));
+      else this.fail(new Error(`connection closed by the server`));
+    });
+    socket.on('close', () => this.fail(new Error(`connection to ${address} is closed`)));
+  }
+
+  /** Connect to `options.address`; rejects with `cannot connect to ADDRESS: REASON`. */
+  static connect<Req, Rep>(protocol: Protocol<Rep, Req>, options: ConnectOptions): Promise<Client<Req, Rep>> {
+    const addr = parseTarget(options.address);
+    const text = addr.kind === 'unix' ? `unix:${addr.path}` : addr.text;
+    const timeout = options.connectTimeout ?? 5000;
+    const requestTimeout = options.requestTimeout ?? 30_000;
+    return new Promise((resolve, reject) => {
+      const socket = addr.kind === 'unix' ? connect({ path: addr.path })
+        : connect({ host: addr.host ?? '127.0.0.1', port: addr.port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`cannot connect to ${text}: no answer within ${timeout} ms`));
+      }, timeout);
+      socket.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        reject(new Error(`cannot connect to ${text}: ${REASONS[err.code ?? ''] ?? err.message}`));
+      });
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        socket.setNoDelay(true);
+        resolve(new Client<Req, Rep>(socket, protocol, text, requestTimeout));
+      });
+    });
+  }
+
+  /** Requests sent and not answered yet. */
+  get outstanding(): number {
+    return this.pending.length;
+  }
+
+  /** Send `message`; resolves with its reply. */
+  request(message: Req): Promise<Rep> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.ending) return Promise.reject(new Error(`client to ${this.address} is closing`));
+    let encoded: Buffer | Uint8Array | string;
+    try {
+      encoded = this.protocol.encode(message);
+    } catch (err) {
+      return Promise.reject(err as Error); // nothing was written: the stream is still in step
+    }
+    return new Promise<Rep>((resolve, reject) => {
+      const entry: Pending = { resolve: resolve as (r: unknown) => void, reject, timer: undefined };
+      if (this.requestTimeout > 0) {
+        entry.timer = setTimeout(() => {
+          this.fail(new Error(`no reply from ${this.address} within ${this.requestTimeout} ms`));
+        }, this.requestTimeout);
+      }
+      this.pending.push(entry);
+      this.socket.write(encoded);
+    });
+  }
+
+  /**
+   * End the connection gracefully: the server sees our end after the requests, replies
+   * still due arrive first, then the socket is closed (a server keeping its side open
+   * after our end does not hold it).
+   */
+  close(): Promise<void> {
+    if (!this.ending) {
+      this.ending = this.closed;
+      if (!this.socket.destroyed) this.socket.end();
+      this.closeIfIdle();
+    }
+    return this.ending;
+  }
+
+  /** Once closing and nothing is outstanding: destroy the socket when our end has been written. */
+  private closeIfIdle(): void {
+    if (!this.ending || this.pending.length > 0 || this.socket.destroyed) return;
+    if (this.socket.writableFinished) this.socket.destroy();
+    else this.socket.once('finish', () => this.socket.destroy());
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.failure) return;
+    let data = this.pendingBytes.append(chunk);
+    if (data === undefined) return; // a length-prefixed reply is still arriving
+    try {
+      const p = this.protocol;
+      if (p.decodeAt) {
+        let start = 0;
+        for (;;) {
+          const reply = p.decodeAt(data, start);
+          if (reply === undefined) break;
+          start = p.next!;
+          if (!this.deliver(reply)) return;
+        }
+        this.pendingBytes.keep(data.subarray(start), p.expected);
+      } else {
+        for (;;) {
+          const [reply, rest] = p.decode(data);
+          data = rest;
+          if (reply === undefined) break;
+          if (!this.deliver(reply)) return;
+        }
+        this.pendingBytes.keep(data, p.expected);
+      }
+    } catch (err) {
+      const why = err instanceof ProtocolError ? err.message : errorMessage(err);
+      this.fail(new Error(`malformed reply from ${this.address}: ${why}`));
+    }
+  }
+
+  /** Hand a reply to the oldest request; false (and the client closed) when none is waiting. */
+  private deliver(reply: Rep): boolean {
+    const entry = this.pending.shift();
+    if (!entry) {
+      this.fail(new Error(`protocol error: ${this.address} sent a reply with no request outstanding`));
+      return false;
+    }
+    if (entry.timer) clearTimeout(entry.timer);
+    entry.resolve(reply);
+    this.closeIfIdle();
+    return true;
+  }
+
+  /** Reject everything outstanding with `err` and close: the stream is no longer in step. */
+  private fail(err: Error): void {
+    if (!this.failure) this.failure = err;
+    for (const entry of this.pending.splice(0)) {
+      if (entry.timer) clearTimeout(entry.timer);
+      entry.reject(err);
+    }
+    if (!this.socket.destroyed) this.socket.destroy();
+  }
+}

@@ -1,0 +1,2 @@
+export { Client, type ConnectOptions } from './connection.js';
+export { createClient, clientProtocol, type ClientOptions } from './create-client.js';
