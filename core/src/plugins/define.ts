@@ -14,6 +14,8 @@ export interface PluginDef {
   readonly settings?: Readonly<Record<string, SettingDef>>;
   /** Called once per connection: a fresh protocol instance. */
   readonly protocol?: (cfg: Cfg) => Protocol<any, any>;
+  /** The protocol a client of this server uses (encodes requests, decodes replies); default: protocol. */
+  readonly client?: (cfg: Cfg) => Protocol<any, any>;
   /** Called once per process: the handler for every message. */
   readonly handler?: (cfg: Cfg) => Handler;
   /** Tap hooks here. May be async; it has `plugin_timeout` to finish. */
