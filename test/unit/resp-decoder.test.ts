@@ -114,3 +114,9 @@ test('a request split at every byte decodes the same', (t) => {
   const wire = Buffer.from('PING\r\n' + multibulk(['SET', 'key', 'a\r\nb']) + '\n*0\r\nECHO "x y"\r\n');
   t.deepEqual(feed([...wire].map((b) => Buffer.from([b]))), [['PING'], ['SET', 'key', 'a\r\nb'], ['ECHO', 'x y']]);
 });
+
+test('ignored lines with no message after them are held up to the inline limit', (t) => {
+  t.deepEqual(feed([Buffer.from('\r\n'.repeat(30_000) + 'PING\r\n')]), [['PING']]);
+  t.is(errorOf('\r\n'.repeat(33_000)).reply, '-ERR Protocol error: too big inline request\r\n');
+  t.is(errorOf('*0\r\n'.repeat(17_000)).reply, '-ERR Protocol error: too big inline request\r\n');
+});

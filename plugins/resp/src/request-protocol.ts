@@ -51,12 +51,16 @@ export class RespProtocol extends CursorProtocol<Buffer[], Reply> {
       if (this.left < 0) {
         if (data[at] === STAR) {
           if (!this.count(data, start, at)) return undefined;
-          continue; // into the bulks, or on to the next message after an ignored count
+          if (this.left < 0 && this.off > INLINE_MAX) throw protocolError('too big inline request'); // ignored counts, as above
+          continue;
         }
         const args = this.inline(data, start, at);
         if (args === undefined) return undefined;
         if (args !== null) return args;
-        continue; // an ignored line: on to the next message
+        // An ignored line is held until a message follows (the framework keeps what precedes
+        // an incomplete message): a run of them counts against the inline limit.
+        if (this.off > INLINE_MAX) throw protocolError('too big inline request');
+        continue;
       }
       if (this.bulk < 0 && !this.bulkLength(data, start, at)) return undefined;
       const end = start + this.off + this.bulk + 2;
