@@ -61,6 +61,11 @@ test('typed replies: integer, null bulk, null array, nested array, errors', asyn
   t.is(String(await exchange('COUNT a b\r\nGET missing\r\nNESTED\r\nFAIL\r\nTHROW\r\nnope\r\n', reply)), reply);
 });
 
+test('async replies: a promise of null is the null bulk; order is kept behind slower replies', async (t) => {
+  const reply = '$-1\r\n$4\r\nslow\r\n$4\r\nfast\r\n+PONG\r\n';
+  t.is(String(await exchange('AGET missing\r\nAECHO slow 60\r\nAECHO fast 0\r\nPING\r\n', reply)), reply);
+});
+
 test('empty lines, *0 and *-1 are ignored: no message, no reply', async (t) => {
   const c = await Client.open(ss.port);
   t.teardown(() => c.destroy());
