@@ -12,6 +12,26 @@ function t_is_end(end: number, length: number): void {
   if (end !== length) throw new Error(`encodeInto wrote ${end} bytes, encodedLength said ${length}`);
 }
 
+/** Feed `chunks` to a client protocol as the framework does; every reply decoded (none may be left over). */
+function decodeReplies(chunks: Buffer[]): unknown[] {
+  const client = respClient();
+  const values: unknown[] = [];
+  let rest = Buffer.alloc(0);
+  for (const chunk of chunks) {
+    const data = Buffer.concat([rest, chunk]);
+    let start = 0;
+    for (let guard = 0; guard < 1000 && start < data.length; guard++) {
+      const value = client.decodeAt(data, start);
+      if (value === undefined) break;
+      values.push(value);
+      start = client.next;
+    }
+    rest = data.subarray(start);
+  }
+  if (rest.length !== 0) throw new Error(`${rest.length} bytes left undecoded`);
+  return values;
+}
+
 test('typed replies encode as RESP2', (t) => {
   t.is(encoded(simple('OK')), '+OK\r\n');
   t.is(encoded(error('ERR nope')), '-ERR nope\r\n');
@@ -46,21 +66,7 @@ test('the client encodes requests as multibulk', (t) => {
 
 test('the client decodes replies, nested, split at every byte', (t) => {
   const wire = Buffer.from('+OK\r\n-ERR no\r\n:5\r\n$3\r\na\r\n\r\n$-1\r\n*-1\r\n*3\r\n:1\r\n*1\r\n+x\r\n$0\r\n\r\n:99999999999999999999\r\n');
-  const client = respClient();
-  const values: unknown[] = [];
-  let rest = Buffer.alloc(0);
-  for (const byte of wire) {
-    const data = Buffer.concat([rest, Buffer.from([byte])]);
-    let start = 0;
-    for (let guard = 0; guard < 100 && start < data.length; guard++) {
-      const value = client.decodeAt(data, start);
-      if (value === undefined) break;
-      values.push(value);
-      start = client.next;
-    }
-    rest = data.subarray(start);
-  }
-  t.is(rest.length, 0);
+  const values = decodeReplies([...wire].map((b) => Buffer.from([b])));
   t.is(values.length, 8);
   t.is(values[0], 'OK');
   t.true(values[1] instanceof RespError);
@@ -71,4 +77,25 @@ test('the client decodes replies, nested, split at every byte', (t) => {
   t.is(values[5], null);
   t.deepEqual(values[6], [1, ['x'], Buffer.alloc(0)]);
   t.is(values[7], 99999999999999999999n);
+});
+
+test('server replies cut at random points decode on the client to the same values', async (t) => {
+  const fc = (await import('fast-check')).default;
+  // Reply → what the client gives back for it.
+  const value: any = fc.letrec((tie: any) => ({
+    leaf: fc.oneof(
+      fc.integer().map((n: number) => [n, n]),
+      fc.uint8Array({ maxLength: 20 }).map((b: Uint8Array) => [Buffer.from(b), Buffer.from(b)]),
+      fc.constant([null, null]),
+      fc.constant([NULL_ARRAY, null]),
+      fc.stringMatching(/^[a-z ]{0,10}$/).map((s: string) => [simple(s), s]),
+    ),
+    node: fc.oneof({ depthSize: 'small' }, tie('leaf'), fc.array(tie('node'), { maxLength: 4 }).map((items: any[]) => [items.map((i) => i[0]), items.map((i) => i[1])])),
+  })).node;
+  fc.assert(fc.property(fc.array(value, { minLength: 1, maxLength: 5 }), fc.array(fc.nat(), { maxLength: 10 }), (pairs: any[], cuts: number[]) => {
+    const wire = Buffer.concat(pairs.map(([reply]: [Reply, unknown]) => protocol.encode(reply)));
+    const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
+    const values = decodeReplies([...points, wire.length].map((p, i, all) => wire.subarray(i === 0 ? 0 : all[i - 1], p)));
+    t.deepEqual(values, pairs.map((p: [Reply, unknown]) => p[1]));
+  }), { numRuns: 200 });
 });
