@@ -51,7 +51,7 @@ export class RespProtocol extends CursorProtocol<Buffer[], Reply> {
       if (this.left < 0) {
         if (data[at] === STAR) {
           if (!this.count(data, start, at)) return undefined;
-          if (this.left < 0 && this.off > INLINE_MAX) throw protocolError('too big inline request'); // ignored counts, as above
+          if (this.left < 0 && this.off > INLINE_MAX) throw protocolError('too big inline request'); // ignored counts: see below
           continue;
         }
         const args = this.inline(data, start, at);
