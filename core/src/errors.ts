@@ -16,9 +16,19 @@ export class StartupError extends Error {
   readonly exitCode = 1;
 }
 
-/** Malformed or over-long input from a client. Thrown by a protocol's decode; closes that connection. */
+/**
+ * Malformed or over-long input from a client. Thrown by a protocol's decode; closes that connection.
+ * `reply`, if given, is written to the client after the replies it is owed, before the close
+ * (a protocol whose clients expect to be told why, as Redis's `-ERR Protocol error: ...`).
+ */
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';
+  readonly reply: Buffer | string | undefined;
+
+  constructor(message: string, options?: { readonly reply?: Buffer | string }) {
+    super(message);
+    this.reply = options?.reply;
+  }
 }
 
 /** What was thrown, as text: even a value whose conversion to text throws (`Object.create(null)`). */

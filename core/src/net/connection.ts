@@ -69,6 +69,8 @@ export class Connection {
   /** When the first byte of the pending partial message arrived (0: none): the frame_timeout sweep compares it. */
   pendingSince = 0;
   private readonly protocol: Protocol<unknown, unknown>;
+  /** `protocol.encodesNull`, read once: a handler's null is then a reply. */
+  private readonly encodesNull: boolean;
   private pending: Cumulator | null = null;
   /** Requests in order from `queueHead`, while any async reply is outstanding; written ones are cleared. */
   private queue: (Request | undefined)[] | null = null;
@@ -90,6 +92,7 @@ export class Connection {
     readonly id: number,
   ) {
     this.protocol = server.newProtocol();
+    this.encodesNull = this.protocol.encodesNull === true;
     (socket as Owned)[kConnection] = this;
     socket.on('data', onData);
     socket.on('end', onEnd);
@@ -220,7 +223,7 @@ export class Connection {
     if (this.queue !== null) {
       request.done = true; // behind a reply still being worked on
       this.enqueue(request);
-    } else if (result != null) this.push(result); // null and undefined: no reply
+    } else if (result !== undefined && (result !== null || this.encodesNull)) this.push(result); // undefined (and null, unless encoded): no reply
   }
 
   private await(request: Request, promise: Promise<unknown>): void {
@@ -248,7 +251,8 @@ export class Connection {
     for (; i < queue.length; i++) {
       const next = queue[i]!;
       if (!next.done) break;
-      if (next.response != null) this.push(next.response);
+      const response = next.response;
+      if (response !== undefined && (response !== null || this.encodesNull)) this.push(response);
       queue[i] = undefined; // answered: let go of it and of the read its message is a view of
     }
     if (i === queue.length) {
@@ -437,6 +441,8 @@ export class Connection {
     this.stalled = false;
     this.flush();
     const socket = this.socket;
+    // The protocol's last word (e.g. RESP's `-ERR Protocol error: ...`), after the replies owed.
+    if (error instanceof ProtocolError && error.reply !== undefined && !socket.destroyed && !socket.writableEnded) socket.write(error.reply);
     if (socket.writableLength === 0) {
       socket.destroy();
       return;

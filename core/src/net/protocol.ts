@@ -24,6 +24,11 @@ export interface Protocol<M = Buffer, R = M> {
    */
   readonly expected?: number;
   /**
+   * When true, a handler's `null` is a reply this protocol encodes (RESP's null bulk);
+   * otherwise `null`, like `undefined`, sends nothing.
+   */
+  readonly encodesNull?: boolean;
+  /**
    * Cursor form of `decode`, preferred when present: the message that begins at `start`
    * in `data`, or undefined when it is not complete yet (scan state is then kept relative
    * to `start`, where the next call's data will begin). After a message, `next` is where
