@@ -22,7 +22,7 @@ export interface ClientOptions extends ConnectOptions {
 /** The protocol a client of `plugin`'s server uses: its `client(cfg)`, else its `protocol(cfg)`. */
 export function clientProtocol(plugin: PluginDef, cfg: Cfg): Protocol<any, any> {
   const make = plugin.client ?? plugin.protocol;
-  if (!make) throw new UsageError(`plugin "${plugin.name}" has no protocol: a client needs a protocol plugin (echo, line, netstring)`);
+  if (!make) throw new UsageError(`plugin "${plugin.name}" has no protocol: a client needs a protocol plugin (echo, line, netstring, resp)`);
   return make(cfg);
 }
 
