@@ -59,7 +59,7 @@ export const coreSettings = {
   },
   plugins: {
     flags: ['--plugin'], type: 'plugins', repeatable: true, meta: 'NAME', section: 'Plugins',
-    desc: 'Plugin to load: a name (echo, line, netstring, resp, or an installed package) or a path; repeatable',
+    desc: 'Plugin to load: a name (echo, line, netstring, resp, kv, or an installed package) or a path; repeatable',
   },
   handler: {
     flags: ['--handler'], type: 'handler', meta: 'FILE', section: 'Plugins',
