@@ -2,6 +2,10 @@
 //
 //   npm run bench -- [--duration 3] [--warmup 1] [--rounds 3] [--only line-p1,idle-memory]
 //
+// The redis-* workloads run redis-benchmark (-t set,get, 50 connections) against `ss serve
+// --plugin resp` at its defaults (arbiter + 1 worker) with a Map store, and against a real
+// redis-server; skipped, with a note, when redis-benchmark or redis-server is missing.
+//
 // The cluster-* workloads run `ss serve --workers 2` against cluster-baseline (node:cluster,
 // 2 workers); connects-w1 and connects-w2 run `ss serve --workers 1` and `--workers 2` against
 // the single-process baseline-server. A server's CPU is that of its whole process tree (arbiter
@@ -17,6 +21,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startSs } from '../helpers/ss.js';
+import { available, freePort, redisBenchmark, startRedis, type RedisResult } from './redis.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 
@@ -64,7 +69,13 @@ const SINGLE_CONNECTS: SocketWorkload[] = [1, 2].map((workers) => ({
   name: `connects-w${workers}`, title: `line 64 B, connect + 1 request + close, ss ${workers} worker${workers > 1 ? 's' : ''} vs one process`,
   proto: 'line', pipeline: 1, size: 64, workers, baselineWorkers: 0,
 }));
-const NAMES = ['netstring-64m', ...SOCKET_WORKLOADS.map((w) => w.name), 'idle-memory', 'worker-memory', ...CLUSTER_WORKLOADS.map((w) => w.name), CONNECTS.name,
+/** redis-benchmark -t set,get: pipeline, requests per test (a few seconds each), target ratio to redis-server. */
+interface RedisWorkload { name: string; pipeline: number; requests: number; target: number }
+const REDIS_WORKLOADS: RedisWorkload[] = [
+  { name: 'redis-p1', pipeline: 1, requests: 100_000, target: 0.95 },
+  { name: 'redis-p16', pipeline: 16, requests: 1_000_000, target: 0.8 },
+];
+const NAMES = ['netstring-64m', ...SOCKET_WORKLOADS.map((w) => w.name), ...REDIS_WORKLOADS.map((w) => w.name), 'idle-memory', 'worker-memory', ...CLUSTER_WORKLOADS.map((w) => w.name), CONNECTS.name,
   ...SINGLE_CONNECTS.map((w) => w.name)];
 const only = opt.only ? opt.only.split(',').map((s) => s.trim()).filter(Boolean) : NAMES;
 for (const n of only) {
@@ -442,12 +453,72 @@ async function workerMemory(): Promise<void> {
     baseline: `${(res.baseline_kb / 1024).toFixed(1)} MiB`, ratio: res.ratio, ssP99: '-', baseP99: '-', target: '≤ 1.30', met: res.ratio <= 1.3 });
 }
 
+const RESP_KV_HANDLER = './test/bench/resp-kv-handler.mjs'; // ss runs in the repository
+const redisSkipped: string[] = [];
+
+/**
+ * redis-benchmark against ss (resp, Map store) and redis-server alternately, each run on a
+ * fresh server: rows of median requests per second for SET and for GET, with their p50.
+ */
+async function redisWorkload(w: RedisWorkload): Promise<void> {
+  const missing = ['redis-benchmark', 'redis-server'].filter((cmd) => !available(cmd));
+  if (missing.length > 0) {
+    redisSkipped.push(`${w.name} skipped: ${missing.join(' and ')} not found`);
+    console.error(`bench: ${redisSkipped.at(-1)}`);
+    return;
+  }
+  type Got = Record<'SET' | 'GET', { rps: number[]; p50: number[] }>;
+  const fresh = (): Got => ({ SET: { rps: [], p50: [] }, GET: { rps: [], p50: [] } });
+  const got: Record<'ss' | 'redis', Got> = { ss: fresh(), redis: fresh() };
+  for (let r = 0; r < rounds; r++) {
+    for (const name of ['ss', 'redis'] as const) {
+      let stop: () => Promise<void>;
+      let port: number;
+      if (name === 'ss') {
+        const server = await startServer('ss', 'resp', ['--handler', RESP_KV_HANDLER]);
+        port = server.port;
+        stop = () => stopServer(server);
+      } else {
+        port = await freePort();
+        const child = track(await startRedis(port));
+        stop = () => stopProcess(child);
+      }
+      let res: Record<string, RedisResult>;
+      const m0 = machineCpuMs();
+      const t0 = Date.now();
+      try {
+        await sleep(300);
+        res = await redisBenchmark(port, CONNS, w.requests, w.pipeline, 120_000, track);
+      } finally {
+        await stop();
+      }
+      const busy = (machineCpuMs() - m0) / (Date.now() - t0);
+      for (const test of ['SET', 'GET'] as const) {
+        got[name][test].rps.push(res[test]!.rps);
+        got[name][test].p50.push(res[test]!.p50_ms);
+      }
+      console.error(`  ${w.name} round ${r + 1} ${name.padEnd(5)} SET ${fmtRate(res.SET!.rps).padStart(7)} req/s p50 ${res.SET!.p50_ms.toFixed(3)} ms` +
+        `  GET ${fmtRate(res.GET!.rps).padStart(7)} req/s p50 ${res.GET!.p50_ms.toFixed(3)} ms  (machine ${busy.toFixed(2)} cores busy)`);
+    }
+  }
+  for (const test of ['SET', 'GET'] as const) {
+    const ss = median(got.ss[test].rps);
+    const base = median(got.redis[test].rps);
+    const ratio = ss / base;
+    rows.push({ workload: `redis-benchmark ${test}, pipeline ${w.pipeline}, vs redis-server (p50 in the p99 columns)`,
+      ss: `${fmtRate(ss)} req/s`, baseline: `${fmtRate(base)} req/s`, ratio,
+      ssP99: `p50 ${median(got.ss[test].p50).toFixed(3)} ms`, baseP99: `p50 ${median(got.redis[test].p50).toFixed(3)} ms`,
+      target: `≥ ${w.target.toFixed(2)}`, met: ratio >= w.target });
+  }
+}
+
 async function main(): Promise<number> {
   console.error(`bench: ${only.join(', ')}; ${rounds} round(s) of ${warmup} s warmup + ${duration} s, ${CONNS} connections`);
 
   // First, before any socket workload: its 64 MiB allocations must not disturb them.
   if (only.includes('netstring-64m')) await waitQuiet(10_000, 'netstring-64m').then(bigNetstring);
   for (const w of SOCKET_WORKLOADS) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => socketWorkload(w));
+  for (const w of REDIS_WORKLOADS) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => redisWorkload(w));
   if (only.includes('idle-memory')) await waitQuiet(10_000, 'idle-memory').then(idleMemory);
   if (only.includes('worker-memory')) await waitQuiet(10_000, 'worker-memory').then(workerMemory);
   // Last: multi-process servers, and the connect workload's TIME_WAIT sockets, disturb nothing after them.
@@ -461,6 +532,7 @@ async function main(): Promise<number> {
     console.log(`| ${r.workload} | ${r.ss} | ${r.baseline} | ${r.ratio.toFixed(2)} | ${r.ssP99} | ${r.baseP99} | ${r.target} | ${r.met ? 'yes' : 'NOT MET'} |`);
   }
   for (const w of warnings) console.log(`warning: ${w}`);
+  for (const n of redisSkipped) console.log(`note: ${n}`);
   const allMet = rows.every((r) => r.met);
   console.log(`\n${allMet ? 'all targets met' : `targets not met: ${rows.filter((r) => !r.met).map((r) => r.workload).join('; ')}`}`);
   if (failures.length > 0) {

@@ -75,6 +75,24 @@ test('empty lines, *0 and *-1 are ignored: no message, no reply', async (t) => {
   t.is(String(await c.read(7)), '+PONG\r\n', 'nothing else was answered in between');
 });
 
+test('ignored input ending a read does not start --frame-timeout: the idle client is kept', async (t) => {
+  const short = await startSs(['--plugin', 'resp', '--handler', HANDLER, '--frame-timeout', '1']);
+  t.teardown(() => short.stop());
+  const clients = await Promise.all([Client.open(short.port), Client.open(short.port)]);
+  t.teardown(() => clients.forEach((c) => c.destroy()));
+  const [a, b] = clients as [Client, Client];
+  a.send('PING\r\n\r\n');
+  b.send('PING\r\n*0\r\n');
+  t.is(String(await a.read(7)), '+PONG\r\n');
+  t.is(String(await b.read(7)), '+PONG\r\n');
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  t.false(a.closed || b.closed, 'still connected after twice --frame-timeout');
+  a.send('PING\r\n');
+  b.send('PING\r\n');
+  t.is(String(await a.read(7)), '+PONG\r\n');
+  t.is(String(await b.read(7)), '+PONG\r\n');
+});
+
 test('a request sent one byte at a time is decoded the same', async (t) => {
   const c = await Client.open(ss.port);
   t.teardown(() => c.destroy());

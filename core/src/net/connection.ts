@@ -170,14 +170,24 @@ export class Connection {
     let start = 0;
     while (start < data.length) {
       const message = protocol.decodeAt!(data, start);
-      if (message === undefined) break;
+      if (message === undefined) {
+        // Input consumed without a message (ignored by the protocol): skip it and go on.
+        if (protocol.next! > start) {
+          start = protocol.next!;
+          continue;
+        }
+        break;
+      }
       const next = protocol.next!;
       if (!(next > start)) throw new Error('protocol decodeAt returned a message without consuming input');
       start = next;
       this.dispatch(message);
       if (this.dead || this.blocked !== 0) break; // at the in-flight cap: the rest waits
     }
-    return start === 0 ? data : data.subarray(start);
+    if (start === 0) return data;
+    // The next read's data begins at 0: a `next` left from this one must not look like progress.
+    (protocol as { next: number }).next = 0;
+    return data.subarray(start);
   }
 
   /** The same with `decode`'s `[message, rest]` form. */

@@ -13,8 +13,14 @@ export abstract class CursorProtocol<M = Buffer, R = M> implements Protocol<M, R
   abstract encodeInto(message: R, out: Buffer, offset: number): number;
 
   decode(data: Buffer): [M | undefined, Buffer] {
-    const message = this.decodeAt(data, 0);
-    return message === undefined ? [undefined, data] : [message, data.subarray(this.next)];
+    let start = 0;
+    this.next = 0;
+    for (;;) {
+      const message = this.decodeAt(data, start);
+      if (message !== undefined) return [message, data.subarray(this.next)];
+      if (!(this.next > start)) return [undefined, start === 0 ? data : data.subarray(start)];
+      start = this.next; // input consumed without a message
+    }
   }
 
   encode(message: R): Buffer {

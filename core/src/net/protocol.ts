@@ -33,6 +33,14 @@ export interface Protocol<M = Buffer, R = M> {
    * in `data`, or undefined when it is not complete yet (scan state is then kept relative
    * to `start`, where the next call's data will begin). After a message, `next` is where
    * the following one begins. Saves slicing `rest` for every message.
+   *
+   * Input may also be consumed without a message (bytes the protocol ignores, such as
+   * RESP's empty lines): return undefined with `next` set past it; the framework drops
+   * those bytes and calls again at `next` (scan state is then relative to `next`). So after
+   * an undefined, `next` must be at most `start` unless input was consumed; a decoder that
+   * only sets `next` with a message meets this, since the framework sets `next` to 0 when
+   * it keeps the rest of a read (`next` must therefore be writable, as `CursorProtocol`'s is).
+   * Consumed input is never pending, so it does not start `--frame-timeout`.
    */
   decodeAt?(data: Buffer, start: number): M | undefined;
   readonly next?: number;

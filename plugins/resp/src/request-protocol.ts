@@ -15,7 +15,7 @@ const LF = 0x0a;
  * redis `src/networking.c`): a message starting with `*` is a multibulk
  * (`*N\r\n$len\r\n<bytes>\r\n...`), anything else an inline command line. Each message is
  * the command and its arguments, `Buffer[]`. Empty lines, `*0` and negative counts are
- * consumed without a message, as Redis does.
+ * consumed without a message (undefined with `next` past them), as Redis does.
  *
  * Errors are Redis's, word for word, sent as the connection's last reply (`ProtocolError`'s
  * `reply`) before it is closed. State is kept between calls relative to the message's
@@ -24,7 +24,7 @@ const LF = 0x0a;
  */
 export class RespProtocol extends CursorProtocol<Buffer[], Reply> {
   readonly encodesNull = true;
-  /** Bytes of the pending message (from `start`) already parsed, including ignored lines before it. */
+  /** Bytes of the pending message (from `start`) already parsed. */
   private off = 0;
   /** Where the search for the current line's end resumes, relative to `start`. */
   private scan = 0;
@@ -51,16 +51,13 @@ export class RespProtocol extends CursorProtocol<Buffer[], Reply> {
       if (this.left < 0) {
         if (data[at] === STAR) {
           if (!this.count(data, start, at)) return undefined;
-          if (this.left < 0 && this.off > INLINE_MAX) throw protocolError('too big inline request'); // ignored counts: see below
+          if (this.left < 0) return this.ignored(start);
           continue;
         }
         const args = this.inline(data, start, at);
         if (args === undefined) return undefined;
         if (args !== null) return args;
-        // An ignored line is held until a message follows (the framework keeps what precedes
-        // an incomplete message): a run of them counts against the inline limit.
-        if (this.off > INLINE_MAX) throw protocolError('too big inline request');
-        continue;
+        return this.ignored(start);
       }
       if (this.bulk < 0 && !this.bulkLength(data, start, at)) return undefined;
       const end = start + this.off + this.bulk + 2;
@@ -74,6 +71,16 @@ export class RespProtocol extends CursorProtocol<Buffer[], Reply> {
       this.frame = 0;
       if (--this.left === 0) return this.done(data, start);
     }
+  }
+
+  /**
+   * An empty line, `*0` or a negative count was read: consumed without a message (`next`
+   * past it, nothing pending), as Redis drops it from its query buffer.
+   */
+  private ignored(start: number): undefined {
+    this.next = start + this.off;
+    this.off = this.scan = 0;
+    return undefined;
   }
 
   /** The `*N` line; false until it is complete. A count of 0 or less is consumed and ignored. */
