@@ -1,3 +1,6 @@
+// What plugins, configs and clients import. Running servers (the arbiter, `serve`, the control
+// socket) is `@socketserver/core/process`: a worker loads every module of the package it is
+// handed, so what only an arbiter or the CLI needs stays out of here.
 export { definePlugin, defineConfig, type PluginDef, type Config, type ConfigFile } from './plugins/define.js';
 export type { Protocol, Handler, HandlerResult } from './net/protocol.js';
 export { CursorProtocol } from './net/cursor-protocol.js';
@@ -17,10 +20,5 @@ export type { LoadedPlugin } from './plugins/load-plugins.js';
 export { pluginCandidates, type Resolution } from './plugins/resolve-plugin.js';
 export { createHooks } from './plugins/hooks.js';
 export { createLogger, type Logger } from './logger.js';
-export { serve, SIGNALS, type Running, type StopMode } from './process/single-process.js';
-export { Arbiter, ARBITER_SIGNALS, type ArbiterOptions, supportsReusePort, defaultBalance } from './process/arbiter.js';
-export { resized as resizedWorkers } from './process/arbiter.js';
-export { controlDir, controlPath, requestInfo, runningServers } from './process/control-socket.js';
-export { alive } from './process/pidfile.js';
 export { version } from './version.js';
 export { createClient, clientProtocol, Client, type ClientOptions, type ConnectOptions } from './client/index.js';

@@ -1,4 +1,9 @@
-import { pino, type Logger } from 'pino';
+import { createRequire } from 'node:module';
+import type { Logger } from 'pino';
+
+// require(), not import: an ESM import of a CommonJS package runs Node's export lexer over it,
+// hot enough at start-up to be optimised, which costs every worker megabytes of RSS.
+const { pino } = createRequire(import.meta.url)('pino') as typeof import('pino');
 
 export type { Logger };
 

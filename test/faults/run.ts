@@ -17,7 +17,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { requestInfo } from '@socketserver/core';
+import { requestInfo } from '@socketserver/core/process';
 import { isAlive, startSs, type SsProcess } from '../helpers/ss.js';
 
 const { values: opt } = parseArgs({

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { join } from 'node:path';
-import { supportsReusePort } from '@socketserver/core';
+import { supportsReusePort } from '@socketserver/core/process';
 import { ask } from '../helpers/client.js';
 import { eventually, ssInfo, startSs, type SsProcess } from '../helpers/ss.js';
 import { tempDir } from '../helpers/temp.js';

@@ -2,7 +2,7 @@ import test from 'ava';
 import { existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { supportsReusePort } from '@socketserver/core';
+import { supportsReusePort } from '@socketserver/core/process';
 import { ask } from '../helpers/client.js';
 import { eventually, launchSs, runSs, startSs } from '../helpers/ss.js';
 import { tempDir } from '../helpers/temp.js';

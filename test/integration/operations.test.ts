@@ -2,7 +2,7 @@ import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { controlPath } from '@socketserver/core';
+import { controlPath } from '@socketserver/core/process';
 import { ask } from '../helpers/client.js';
 import { launchSs, processTitle, runSs, ssInfo, startSs } from '../helpers/ss.js';
 import { FIXTURES, tempDir } from '../helpers/temp.js';

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { supportsReusePort } from '@socketserver/core';
+import { supportsReusePort } from '@socketserver/core/process';
 import { ask } from '../helpers/client.js';
 import { eventually, ssInfo, startSs } from '../helpers/ss.js';
 import { FIXTURES, tempDir } from '../helpers/temp.js';

@@ -83,12 +83,23 @@ test(`TypeScript stripped once is kept in a private cache folder, read by later 
   t.is(entries.length, 1, 'one entry for the one file');
   t.is(lstatSync(cache).mode & 0o777, 0o700);
   t.is(lstatSync(join(cache, entries[0]!)).mode & 0o777, 0o600);
-  // What a later process runs is the entry, not the file: shown by changing the entry alone.
-  writeFileSync(join(cache, entries[0]!), `module\nexport default { name: 'from-cache', plugins: [['line', { maxLine: '2kb' }]] };\n`);
+  // What a later process runs is the entry, not the file: shown by changing the entry's JavaScript alone.
+  const entry = join(cache, entries[0]!);
+  const stripped = readFileSync(entry, 'utf8');
+  const js = stripped.lastIndexOf('export default');
+  t.true(js > 0, stripped);
+  writeFileSync(entry, `${stripped.slice(0, js)}export default { name: 'from-cache', plugins: [['line', { maxLine: '2kb' }]] };\n`);
   const again = await runSs(['config', '--json'], { cwd: dir, env: { XDG_CACHE_HOME: cacheHome } });
   t.is(again.code, 0, again.stderr);
   t.is(JSON.parse(again.stdout).settings.name.value, 'from-cache');
   t.deepEqual(readdirSync(cache), entries, 'and writes none');
+  // An edited file is stripped again, into the same entry.
+  writeFileSync(join(dir, 'socketserver.config.ts'), config('const unit: string = "kb"; // edited'));
+  const edited = await runSs(['config', '--json'], { cwd: dir, env: { XDG_CACHE_HOME: cacheHome } });
+  t.is(edited.code, 0, edited.stderr);
+  t.not(JSON.parse(edited.stdout).settings.name.value, 'from-cache');
+  t.is(JSON.parse(edited.stdout).settings.maxLine.value, 2048);
+  t.deepEqual(readdirSync(cache), entries, 'one entry per file');
 });
 
 test('a cache folder open to other users is not used, and the config still loads', async (t) => {

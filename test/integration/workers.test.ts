@@ -1,6 +1,6 @@
 import test from 'ava';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { supportsReusePort } from '@socketserver/core';
+import { supportsReusePort } from '@socketserver/core/process';
 import { ask, Client } from '../helpers/client.js';
 import { eventually, isAlive, launchSs, processTitle, runSs, ssInfo, startSs, type SsProcess } from '../helpers/ss.js';
 

@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serve } from '@socketserver/core';
+import { serve } from '@socketserver/core/process';
 import { pipeline } from '../helpers/pipeline.js';
 
 // An empty compile cache: with the handler already compiled there, the compiler would not load at all.

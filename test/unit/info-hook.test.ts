@@ -1,5 +1,5 @@
 import test from 'ava';
-import { serve } from '@socketserver/core';
+import { serve } from '@socketserver/core/process';
 import { pipeline } from '../helpers/pipeline.js';
 
 test('info: the document of §9 through the info waterfall; a throwing tap is logged and skipped', async (t) => {

@@ -61,3 +61,10 @@ test('core/src keeps a handful of files at its top; every other file is in a lay
   t.deepEqual(folders, Object.keys(MAY_IMPORT).filter((l) => l !== '.').sort());
   t.true(files.length <= 6, `top-level files: ${files.join(', ')}`);
 });
+
+test('the package entry re-exports nothing from process/: every worker loads it through its plugins', (t) => {
+  const entry = join(SRC, 'index.ts');
+  const heavy = imports(entry).filter((target) => layer(target) === 'process').map((target) => relative(SRC, target));
+  t.deepEqual(heavy, [], 'runners belong in process/index.ts (@socketserver/core/process)');
+  t.true(imports(join(SRC, 'process', 'index.ts')).length > 0, 'process/index.ts is the runners\' entry');
+});

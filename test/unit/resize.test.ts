@@ -1,5 +1,5 @@
 import test from 'ava';
-import { resizedWorkers } from '@socketserver/core';
+import { resizedWorkers } from '@socketserver/core/process';
 
 // A real server at the cap would need 1024 worker processes: the arbiter's rule is checked here.
 test('TTIN adds a worker up to 1024 (the most the workers setting accepts); TTOU never goes below one', (t) => {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { controlDir, requestInfo, resolveSettings, runningServers, StartupError, UsageError, type Discovery, type Info } from '@socketserver/core';
+import { resolveSettings, StartupError, UsageError, type Discovery, type Info } from '@socketserver/core';
+import { controlDir, requestInfo, runningServers } from '@socketserver/core/process';
 import type { Options } from '../program.js';
 
 /** The arbiter to ask: --pid, else the pidfile (flag, SS_PIDFILE or config), else the only one running. */

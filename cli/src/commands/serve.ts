@@ -1,4 +1,5 @@
-import { App, Arbiter, discoverServers, resolveSettings, serve, type DiscoverOptions, type Discovery } from '@socketserver/core';
+import { App, discoverServers, resolveSettings, type DiscoverOptions, type Discovery } from '@socketserver/core';
+import { Arbiter, serve } from '@socketserver/core/process';
 
 /**
  * `ss serve`: with workers 0 (or concurrency thread) and one server, serve in this process;

@@ -1,7 +1,5 @@
-import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import * as nodeModule from 'node:module';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { privateDir } from './private-dir.js';
@@ -9,8 +7,9 @@ import { privateDir } from './private-dir.js';
 /**
  * Node strips a TypeScript file's types with a WebAssembly compiler that costs a process
  * about 17 MB of RSS for as long as it lives. Each worker imports the same config the
- * arbiter did: the stripped JavaScript is kept in a private cache folder, keyed by the
- * source and the Node version, so only the first process to see a file pays for it.
+ * arbiter did: the stripped JavaScript is kept in a private cache folder, one entry per file
+ * and Node version, holding the source it was made from, so only the first process to see a
+ * file pays for it and an edited file replaces its entry.
  */
 type LoadResult = { format?: string | null; source?: string | ArrayBuffer | NodeJS.TypedArray; shortCircuit?: boolean };
 type ResolveResult = { url: string; format?: string | null; shortCircuit?: boolean };
@@ -29,7 +28,7 @@ const AS_JS: Record<string, string> = { 'module-typescript': 'module', 'commonjs
 /** `<cache home>/socketserver/<name>`, private to this user; undefined when there can be none (no home, read-only, not ours). */
 export function privateCache(name: 'ts' | 'jiti'): string | undefined {
   try {
-    return privateDir(join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'socketserver', name));
+    return privateDir(join(process.env.XDG_CACHE_HOME || join(process.getBuiltinModule('node:os').homedir(), '.cache'), 'socketserver', name));
   } catch {
     return undefined; // every process compiles for itself
   }
@@ -53,6 +52,37 @@ export const RELOAD = 'ss-load';
 const RELOAD_OF = new RegExp(`[?&]${RELOAD}=(\\d+)`);
 
 let installed: boolean | undefined;
+
+/**
+ * A short file name for an entry's id. Not a digest: an entry holds the id and source it was
+ * made from and is used only when both match, so a clash costs a strip, never a wrong file
+ * (and node:crypto, loaded just for this, would cost every worker megabytes).
+ */
+function entryName(id: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x6b43a9b5;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+  }
+  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
+}
+
+/** An entry is `format \n length \n id \0 source javascript`: the JavaScript when id and source are `key`. */
+function readEntry(file: string, key: string): { format: string; source: string } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined; // not yet
+  }
+  const first = text.indexOf('\n');
+  const second = text.indexOf('\n', first + 1);
+  if (first < 0 || second < 0 || Number(text.slice(first + 1, second)) !== key.length) return undefined;
+  if (!text.startsWith(key, second + 1)) return undefined; // another Node, file or edit: strip again
+  return { format: text.slice(0, first), source: text.slice(second + 1 + key.length) };
+}
 
 /**
  * Serve TypeScript imports from the cache from now on, where this Node allows it (>= 22.15),
@@ -80,21 +110,18 @@ export function installTsHooks(): boolean {
       } catch {
         return next(url, context); // Node says why
       }
-      // Keyed without the reload query: what a reload stripped, the workers it starts find.
-      const key = `${process.version}\0${url.replace(/\?.*$/, '')}\0${source}`;
-      const file = join(dir, `${createHash('sha256').update(key).digest('hex')}.js`);
-      try {
-        const cached = readFileSync(file, 'utf8');
-        const newline = cached.indexOf('\n');
-        return { format: cached.slice(0, newline), source: cached.slice(newline + 1), shortCircuit: true };
-      } catch { /* not yet */ }
+      // Named without the reload query: what a reload stripped, the workers it starts find.
+      const id = `${process.version}\0${url.replace(/\?.*$/, '')}`;
+      const file = join(dir, `${entryName(id)}.js`);
+      const hit = readEntry(file, `${id}\0${source}`);
+      if (hit) return { ...hit, shortCircuit: true };
       const result = next(url, context);
       const format = AS_JS[result.format ?? ''];
       if (!format) return result;
       const js = strip(source); // throws, as Node would, what strip-only mode cannot run
       try {
         const tmp = `${file}.${process.pid}.tmp`;
-        writeFileSync(tmp, `${format}\n${js}`, { mode: 0o600 });
+        writeFileSync(tmp, `${format}\n${id.length + 1 + source.length}\n${id}\0${source}${js}`, { mode: 0o600 });
         renameSync(tmp, file); // whole or not at all, for a process reading it now
       } catch { /* a full disk: next time */ }
       return { format, source: js, shortCircuit: true };

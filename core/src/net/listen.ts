@@ -1,5 +1,4 @@
 import { createConnection, createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import { randomBytes } from 'node:crypto';
 import { link, lstat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type Address, formatAddress } from '../address.js';
@@ -103,7 +102,7 @@ async function bindUnix(server: NetServer, addr: Extract<Address, { kind: 'unix'
   await clearStaleUnixSocket(addr);
   const dir = dirname(addr.path);
   // As long a random name as fits (at least 6 hex digits).
-  const temp = join(dir, `.${randomBytes(8).toString('hex')}`.slice(0, Math.max(7, MAX_UNIX_PATH - Buffer.byteLength(dir) - 1)));
+  const temp = join(dir, `.${process.getBuiltinModule('node:crypto').randomBytes(8).toString('hex')}`.slice(0, Math.max(7, MAX_UNIX_PATH - Buffer.byteLength(dir) - 1)));
   const inPlace = async () => {
     await bind(server, addr, setting, { path: addr.path, backlog });
     const { dev, ino } = await lstat(addr.path);

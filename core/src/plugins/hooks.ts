@@ -1,9 +1,18 @@
-import { AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook, type Tap } from 'tapable';
+import { createRequire } from 'node:module';
+import type { Tap } from 'tapable';
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors.js';
 import { startupStep } from './startup-step.js';
 import type { Connection, Request } from '../net/connection.js';
 import type { Monitor, Worker, Info } from './app.js';
+
+// Only the three hook classes used, by require(): tapable's index loads all twelve, and the
+// path work of resolving CommonJS files is what gets a worker's first optimising compile
+// going at start-up (megabytes of RSS for an idle worker). See logger.ts too.
+const requireCjs = createRequire(import.meta.url);
+const SyncHook = requireCjs('tapable/lib/SyncHook.js') as typeof import('tapable').SyncHook;
+const AsyncSeriesHook = requireCjs('tapable/lib/AsyncSeriesHook.js') as typeof import('tapable').AsyncSeriesHook;
+const AsyncSeriesWaterfallHook = requireCjs('tapable/lib/AsyncSeriesWaterfallHook.js') as typeof import('tapable').AsyncSeriesWaterfallHook;
 
 /**
  * What a failing tap does, by hook: a start-up tap fails start-up (and has a time

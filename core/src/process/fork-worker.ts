@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { Logger } from '../logger.js';
@@ -16,7 +16,7 @@ function findSetpriv(): string | null {
     } catch {
       continue;
     }
-    const help = spawnSync(file, ['--help'], { encoding: 'utf8', timeout: 2000 });
+    const help = process.getBuiltinModule('node:child_process').spawnSync(file, ['--help'], { encoding: 'utf8', timeout: 2000 });
     return help.stdout?.includes('--pdeathsig') ? file : null;
   }
   return null;
@@ -35,6 +35,7 @@ export function forkWorker(file: string, log: Logger): ChildProcess {
     if (setpriv === null) log.debug('setpriv --pdeathsig not found: a worker whose arbiter is killed exits only once it sees the IPC channel close');
   }
   const stdio = ['ignore', 'inherit', 'inherit', 'ipc'] as const;
+  const { spawn } = process.getBuiltinModule('node:child_process');
   const node = [process.execPath, ...process.execArgv, file];
   if (setpriv === null) return spawn(node[0]!, node.slice(1), { cwd: process.cwd(), stdio: [...stdio] });
   return spawn(setpriv, ['--pdeathsig', 'SIGKILL', '--', ...node], { cwd: process.cwd(), stdio: [...stdio] });

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, linkSync, lstatSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { StartupError, errorMessage } from '../errors.js';
 
@@ -14,7 +13,7 @@ export function alive(pid: number): boolean {
 
 const ATTEMPTS = 5;
 const code = (err: unknown) => (err as NodeJS.ErrnoException).code;
-const unique = (path: string, what: string) => `${path}.${what}.${process.pid}.${randomBytes(6).toString('hex')}`;
+const unique = (path: string, what: string) => `${path}.${what}.${process.pid}.${process.getBuiltinModule('node:crypto').randomBytes(6).toString('hex')}`;
 
 /** A pidfile's inode and the pid it names (undefined for anything else in it); undefined when there is none. */
 function readPidfile(path: string): { ino: number; pid: number | undefined } | undefined {
