@@ -111,7 +111,7 @@ export class RespProtocol extends CursorProtocol<Buffer[], Reply> {
   /** Where the `\r` ending the line at `at` is (its `\n` present too), or -1 for not yet. */
   private lineEnd(data: Buffer, start: number, at: number, tooBig: string): number {
     const from = Math.max(at, start + this.scan);
-    const cr = data.indexOf(CR, from);
+    const cr = findCr(data, from);
     if (cr < 0) {
       if (data.length - at > INLINE_MAX) throw protocolError(tooBig);
       this.scan = data.length - start;
@@ -158,6 +158,16 @@ export class RespProtocol extends CursorProtocol<Buffer[], Reply> {
   encodeInto(reply: Reply, out: Buffer, offset: number): number {
     return encodeInto(reply, out, offset);
   }
+}
+
+/**
+ * The first CR at or after `from`, or -1. `*N` and `$len` lines are a few bytes: a loop over
+ * the first of them costs less than a native call; a longer line goes to indexOf.
+ */
+function findCr(data: Buffer, from: number): number {
+  const end = Math.min(data.length, from + 24);
+  for (let i = from; i < end; i++) if (data[i] === CR) return i;
+  return end < data.length ? data.indexOf(CR, end) : -1;
 }
 
 function protocolError(what: string): ProtocolError {
