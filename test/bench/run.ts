@@ -173,18 +173,23 @@ async function startServer(name: Server['name'], proto: string, ssArgs: string[]
   }
   const argv = workers > 0 ? [HERE + 'cluster-baseline.js', proto, String(workers), '0'] : [HERE + 'baseline-server.js', proto, '0'];
   const child = track(spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] }));
-  const port = await new Promise<number>((resolve, reject) => {
+  const port = await listeningPort(child);
+  rememberTree(child.pid!);
+  return { name, pid: child.pid!, servingPid: child.pid!, port, child };
+}
+
+/** The port a reference server prints (`listening 127.0.0.1:PORT`) once it listens. */
+function listeningPort(child: ChildProcess): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error('baseline server did not start within 10 s')), 10_000);
+    const timer = setTimeout(() => reject(new Error('reference server did not start within 10 s')), 10_000);
     child.stdout!.setEncoding('utf8').on('data', (s: string) => {
       out += s;
       const m = /listening 127\.0\.0\.1:(\d+)/.exec(out);
       if (m) { clearTimeout(timer); resolve(Number(m[1])); }
     });
-    child.once('exit', () => { clearTimeout(timer); reject(new Error('baseline server exited at start')); });
+    child.once('exit', () => { clearTimeout(timer); reject(new Error('reference server exited at start')); });
   });
-  rememberTree(child.pid!);
-  return { name, pid: child.pid!, servingPid: child.pid!, port, child };
 }
 
 /** Note the processes under `root` (a server we started), so that none is left running whatever happens. */
@@ -470,15 +475,19 @@ async function redisWorkload(w: RedisWorkload): Promise<void> {
   }
   type Got = Record<'SET' | 'GET', { rps: number[]; p50: number[] }>;
   const fresh = (): Got => ({ SET: { rps: [], p50: [] }, GET: { rps: [], p50: [] } });
-  const got: Record<'ss' | 'redis', Got> = { ss: fresh(), redis: fresh() };
+  const got: Record<'ss' | 'node' | 'redis', Got> = { ss: fresh(), node: fresh(), redis: fresh() };
   for (let r = 0; r < rounds; r++) {
-    for (const name of ['ss', 'redis'] as const) {
+    for (const name of ['ss', 'node', 'redis'] as const) {
       let stop: () => Promise<void>;
       let port: number;
       if (name === 'ss') {
         const server = await startServer('ss', 'resp', ['--handler', RESP_KV_HANDLER]);
         port = server.port;
         stop = () => stopServer(server);
+      } else if (name === 'node') {
+        const child = track(spawn(process.execPath, [HERE + 'resp-bare-server.js', '0'], { stdio: ['ignore', 'pipe', 'inherit'] }));
+        port = await listeningPort(child);
+        stop = () => stopProcess(child);
       } else {
         port = await freePort();
         const child = track(await startRedis(port));
@@ -513,6 +522,12 @@ async function redisWorkload(w: RedisWorkload): Promise<void> {
       ss: `${fmtRate(ss)} req/s`, baseline: `${fmtRate(base)} req/s`, ratio,
       ssP99: `p50 ${median(got.ss[test].p50).toFixed(3)} ms`, baseP99: `p50 ${median(got.redis[test].p50).toFixed(3)} ms`,
       target: `≥ ${w.target.toFixed(2)}`, met: ratio >= w.target });
+    // What Node reaches without the framework (same decoder, encoder and store): a reference, no target.
+    const bare = median(got.node[test].rps);
+    rows.push({ workload: `  the same, a hand-written node:net RESP server vs redis-server (reference)`,
+      ss: `${fmtRate(bare)} req/s`, baseline: `${fmtRate(base)} req/s`, ratio: bare / base,
+      ssP99: `p50 ${median(got.node[test].p50).toFixed(3)} ms`, baseP99: `p50 ${median(got.redis[test].p50).toFixed(3)} ms`,
+      target: '-', met: true });
   }
 }
 
