@@ -55,7 +55,8 @@ export class ProxyStage {
   }
 
   run(socket: Socket, next: (socket: Socket, proxy: ProxyInfo) => void): void {
-    const { address, port } = { address: socket.remoteAddress, port: socket.remotePort };
+    const address = socket.remoteAddress;
+    const port = socket.remotePort;
     const peer = address === undefined ? 'unix' : address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
     socket.on('error', noop); // a reset while waiting is only a close
     if (!this.allowed(address)) {
