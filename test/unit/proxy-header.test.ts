@@ -1,5 +1,5 @@
 import test from 'ava';
-import { ProxyHeaderParser, V2_SIGNATURE, crc32c, type ProxyMode, type ProxyParse } from '@socketserver/core';
+import { ProxyHeaderParser, ProxyStage, V2_SIGNATURE, coreRegistry, crc32c, parseAllowEntry, type ProxyMode, type ProxyParse } from '@socketserver/core';
 
 // Headers are built here by hand from the spec (doc/proxy-protocol.txt), not by the code under test.
 
@@ -299,4 +299,22 @@ test('a header arriving byte by byte answers exactly at its last byte', (t) => {
   for (let i = 0; i < TCP4.length - 1; i++) t.is(p.feed(TCP4.subarray(i, i + 1)).kind, 'more');
   t.is(p.feed(TCP4.subarray(TCP4.length - 1)).kind, 'header');
   t.throws(() => p.feed(Buffer.from('x')), { message: /already answered/ });
+});
+
+test('proxy_allow_from: comma lists and repeats, * for anyone, CIDRs of both families; IPv4-mapped peers match as IPv4', (t) => {
+  const registry = coreRegistry();
+  const setting = registry.get('proxy_allow_from')!;
+  const resolve = (cli: unknown) => registry.resolveOne(setting, cli === undefined ? {} : { cli: { 'proxy-allow-from': cli } }).value as ReturnType<typeof parseAllowEntry>[];
+  t.deepEqual(resolve(undefined).map((e) => e.text), ['127.0.0.1', '::1'], 'the default');
+  t.deepEqual(resolve(['10.0.0.0/8,fd00::/8', '192.0.2.1']).map((e) => e.text), ['10.0.0.0/8', 'fd00::/8', '192.0.2.1']);
+  for (const bad of ['10.0.0.0/33', '::/129', '1.2.3', 'example.com', '10.0.0.0/8,', 'fe80::1%eth0', '10.0.0.0/x']) {
+    t.throws(() => resolve(bad), { message: /^invalid --proxy-allow-from .*expected \*, an IP address or a CIDR/ }, bad);
+  }
+  const stage = (list: string[]) => new ProxyStage({ mode: 'v1', allow: list.map(parseAllowEntry), timeoutMs: 1000, log: () => {} });
+  const local = stage(['127.0.0.1', '::1', '10.0.0.0/8', 'fd00::/8']);
+  for (const yes of ['127.0.0.1', '::ffff:127.0.0.1', '::1', '10.255.0.1', 'fd12::1']) t.true(local.allowed(yes), yes);
+  for (const no of ['127.0.0.2', '11.0.0.1', '::2', 'fe80::1', '::ffff:11.0.0.1']) t.false(local.allowed(no), no);
+  t.true(local.allowed(undefined), 'a unix-socket peer is local');
+  t.true(stage(['*']).allowed('198.51.100.1'));
+  t.false(stage([]).allowed('127.0.0.1'));
 });
