@@ -105,6 +105,7 @@ export class ProxyHeaderParser {
 
   feed(chunk: Buffer): ProxyParse {
     if (this.done) throw new Error('ProxyHeaderParser: already answered');
+    if (chunk.length === 0) return MORE; // nothing to look at (the first byte decides the version)
     this.append(chunk);
     const result = this.step();
     if (result.kind !== 'more') this.done = true;
