@@ -1,6 +1,7 @@
 import test from 'ava';
 import { writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { spawn } from 'node:child_process';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client } from '../helpers/client.js';
 import { runSs, startSs, type SsProcess } from '../helpers/ss.js';
@@ -183,4 +184,68 @@ test('a bad --proxy-allow-from entry is a usage error naming the setting', async
   const env = await runSs(['serve', '--bind', '127.0.0.1:0'], { env: { SS_PROXY_ALLOW_FROM: '::1,nope' } });
   t.is(env.code, 2);
   t.regex(env.stderr, /^ss: invalid SS_PROXY_ALLOW_FROM "::1,nope"/);
+});
+
+/** A port free just now (HAProxy cannot be asked for port 0 and tell which it got). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+test('a real HAProxy in front (send-proxy-v2 with CRC32C and a unique id, and send-proxy): the client is the one HAProxy saw', async (t) => {
+  const ss = await serve(t, ['--workers', '0', '--proxy-protocol', 'auto']);
+  const dir = tempDir(t, 'haproxy');
+  const [v2Port, v1Port] = [await freePort(), await freePort()];
+  writeFileSync(join(dir, 'haproxy.cfg'), `
+defaults
+  mode tcp
+  timeout connect 2s
+  timeout client 10s
+  timeout server 10s
+frontend v2
+  bind 127.0.0.1:${v2Port}
+  unique-id-format req-42
+  default_backend v2
+backend v2
+  server ss 127.0.0.1:${ss.port} send-proxy-v2 proxy-v2-options crc32c,unique-id
+frontend v1
+  bind 127.0.0.1:${v1Port}
+  default_backend v1
+backend v1
+  server ss 127.0.0.1:${ss.port} send-proxy
+`);
+  // CI installs haproxy (.ci/run); -db keeps it in the foreground, so its pid is the one to stop.
+  const haproxy = spawn('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  haproxy.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+  const exited = new Promise<void>((resolve) => haproxy.once('exit', () => resolve()));
+  t.teardown(async () => {
+    if (haproxy.exitCode === null && haproxy.signalCode === null) process.kill(haproxy.pid!, 'SIGTERM');
+    await exited;
+  });
+  const open = async (port: number) => {
+    const started = Date.now();
+    for (;;) {
+      try {
+        return await Client.open(port);
+      } catch (err) {
+        if (Date.now() - started > 10_000) throw new Error(`haproxy does not listen: ${(err as Error).message}; stderr: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  };
+  for (const [port, version] of [[v2Port, 2], [v1Port, 1]] as const) {
+    const c = await open(port);
+    c.send('via haproxy\n');
+    const reply = JSON.parse((await c.lines(1, 10_000))[0]!) as Record<string, any>;
+    t.like(reply, { said: 'via haproxy', peer: `127.0.0.1:${c.localPort}` }, `v${version}`);
+    t.like(reply.proxy, { address: '127.0.0.1', version, command: 'proxy' });
+    if (version === 2) t.is(reply.proxy.tlvs.uniqueId, Buffer.from('req-42').toString('hex'));
+    c.destroy();
+  }
 });
