@@ -52,3 +52,32 @@ export function formatAddress(addr: Address, port?: number): string {
   if (addr.host === undefined) return `:${p}`;
   return isIPv6(addr.host) ? `[${addr.host}]:${p}` : `${addr.host}:${p}`;
 }
+
+/**
+ * One entry of an allow list (proxy_allow_from): `*` (anyone), an IP address, or a CIDR
+ * `ADDRESS/PREFIX`. Kept as plain data: settings travel to workers, and net/ builds its
+ * matcher from these.
+ */
+export type AllowEntry =
+  | { readonly kind: 'any'; readonly text: '*' }
+  | { readonly kind: 'net'; readonly family: 'ipv4' | 'ipv6'; readonly address: string; readonly prefix: number; readonly text: string };
+
+export const ALLOW_FORMS = '*, an IP address or a CIDR such as 10.0.0.0/8 or fd00::/8, comma-separated';
+
+export function parseAllowEntry(text: string): AllowEntry {
+  const t = text.trim();
+  if (t === '*') return { kind: 'any', text: '*' };
+  const slash = t.indexOf('/');
+  const address = slash === -1 ? t : t.slice(0, slash);
+  const v = isIP(address);
+  // A zone (%eth0) names an interface, not a network: refused rather than half-matched.
+  if (v === 0 || address.includes('%')) throw new Error(`"${t}" is not an IP address or CIDR`);
+  const bits = v === 4 ? 32 : 128;
+  let prefix = bits;
+  if (slash !== -1) {
+    const p = t.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(p) || Number(p) > bits) throw new Error(`"${t}" has a prefix length outside 0..${bits}`);
+    prefix = Number(p);
+  }
+  return { kind: 'net', family: v === 4 ? 'ipv4' : 'ipv6', address, prefix, text: slash === -1 ? address : `${address}/${prefix}` };
+}

@@ -9,12 +9,14 @@ export { SettingsRegistry, type SettingDef, type Setting, type Source, type Reso
 export type { SettingType, PluginSpec } from './config/value-types.js';
 export { parseBytes } from './config/value-types.js';
 export type { Cfg, CoreSettings } from './config/core-settings.js';
-export { type Address, parseAddress, formatAddress } from './address.js';
+export { type Address, parseAddress, formatAddress, type AllowEntry, parseAllowEntry } from './address.js';
 export { App, type Monitor, type Worker, type Info } from './plugins/app.js';
 export type { Hooks, HookName } from './plugins/hooks.js';
 export { Connection, Request, MAX_IN_FLIGHT } from './net/connection.js';
 export { Server, type ServerStats } from './net/connection-set.js';
 export { Cumulator } from './net/cumulator.js';
+export { ProxyHeaderParser, crc32c, V2_SIGNATURE, type ProxyHeader, type ProxyParse, type ProxyMode, type ProxyTlvs, type ProxyEndpoint } from './net/proxy-header.js';
+export { ProxyStage, type ProxyInfo } from './net/proxy-stage.js';
 export { discover, discoverServers, coreRegistry, resolveSettings, type Discovery, type DiscoverOptions } from './plugins/discovery.js';
 export type { LoadedPlugin } from './plugins/load-plugins.js';
 export { pluginCandidates, type Resolution } from './plugins/resolve-plugin.js';

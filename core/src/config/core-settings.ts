@@ -1,4 +1,4 @@
-import type { Address } from '../address.js';
+import type { Address, AllowEntry } from '../address.js';
 import type { SettingDef } from './registry.js';
 import type { PluginSpec } from './value-types.js';
 
@@ -49,6 +49,18 @@ export const coreSettings = {
     flags: ['--frame-timeout'], type: 'seconds', min: 0, default: 30, section: 'Server',
     desc: 'Seconds a message may take to arrive once its first byte is in; a slower one closes the connection; 0 = never',
   },
+  proxy_protocol: {
+    flags: ['--proxy-protocol'], type: 'enum', choices: ['off', 'v1', 'v2', 'auto'], default: 'off', section: 'Server',
+    desc: 'Require a PROXY protocol header (HAProxy\'s) first on every connection: v1 (text), v2 (binary) or auto (either); the client address is then the header\'s',
+  },
+  proxy_allow_from: {
+    flags: ['--proxy-allow-from'], type: 'allow', repeatable: true, default: '127.0.0.1,::1', meta: 'CIDR', section: 'Server',
+    desc: 'Proxies that may send a PROXY header: IP addresses and CIDRs, comma-separated or repeatable; * allows any; others are closed',
+  },
+  proxy_header_timeout: {
+    flags: ['--proxy-header-timeout'], type: 'seconds', min: 0.1, default: 5, section: 'Server',
+    desc: 'Seconds the PROXY header may take to arrive before the connection is closed',
+  },
   graceful_timeout: {
     flags: ['--graceful-timeout'], type: 'seconds', min: 0, default: 30, section: 'Server',
     desc: 'Seconds to let connections finish on stop before closing them',
@@ -96,6 +108,9 @@ export interface CoreSettings {
   readonly keep_alive: number;
   readonly frame_timeout: number;
   readonly graceful_timeout: number;
+  readonly proxy_protocol: 'off' | 'v1' | 'v2' | 'auto';
+  readonly proxy_allow_from: readonly AllowEntry[];
+  readonly proxy_header_timeout: number;
   readonly name: string | undefined;
   readonly plugins: readonly PluginSpec[];
   readonly handler: string | Function | undefined;

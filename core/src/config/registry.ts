@@ -1,5 +1,5 @@
 import { UsageError, errorMessage } from '../errors.js';
-import { InvalidValue, SETTING_TYPES, parseOne, type SettingType } from './value-types.js';
+import { COMMA_LISTS, InvalidValue, SETTING_TYPES, parseOne, type SettingType } from './value-types.js';
 
 /** How a core or plugin setting is declared (see design §5 and §7). */
 export interface SettingDef {
@@ -138,8 +138,10 @@ export class SettingsRegistry {
     };
     try {
       if (!setting.repeatable) return one(Array.isArray(raw) && source.kind === 'cli' ? raw[raw.length - 1] : raw);
-      const list = typeof raw === 'string' && source.kind === 'env' ? raw.split(',').filter((s) => s.trim() !== '')
-        : Array.isArray(raw) ? raw : [raw];
+      const items = Array.isArray(raw) ? raw : [raw];
+      // An empty entry in a comma list is a mistake there (it would silently allow nothing), not in SS_BIND=a,,b.
+      const list = COMMA_LISTS.has(type) ? items.flatMap((v) => typeof v === 'string' ? v.split(',') : [v])
+        : typeof raw === 'string' && source.kind === 'env' ? raw.split(',').filter((s) => s.trim() !== '') : items;
       return list.map(one);
     } catch (err) {
       const accepts = err instanceof InvalidValue ? err.message : `expected ${errorMessage(err)}`;

@@ -1,11 +1,11 @@
-import { type Address, BIND_FORMS, parseAddress } from '../address.js';
+import { ALLOW_FORMS, type Address, type AllowEntry, BIND_FORMS, parseAddress, parseAllowEntry } from '../address.js';
 
 /**
  * Value types a setting may declare. Each turns what a user wrote (a command-line
  * string, an environment string, or a config value) into the typed value, or throws
  * `InvalidValue` saying what it accepts.
  */
-export const SETTING_TYPES = ['string', 'int', 'seconds', 'bytes', 'enum', 'bind', 'path', 'plugins', 'handler'] as const;
+export const SETTING_TYPES = ['string', 'int', 'seconds', 'bytes', 'enum', 'bind', 'path', 'plugins', 'handler', 'allow'] as const;
 export type SettingType = typeof SETTING_TYPES[number];
 
 export class InvalidValue extends Error {
@@ -88,6 +88,18 @@ function parseBind(raw: unknown): Address {
   }
 }
 
+function parseAllow(raw: unknown): AllowEntry {
+  if (typeof raw !== 'string') throw new InvalidValue(ALLOW_FORMS);
+  try {
+    return parseAllowEntry(raw);
+  } catch (err) {
+    throw new InvalidValue(ALLOW_FORMS, (err as Error).message);
+  }
+}
+
+/** Types whose repeatable settings also take a comma-separated list in one value (as `SS_*` variables always do). */
+export const COMMA_LISTS: ReadonlySet<SettingType> = new Set(['allow']);
+
 /** A plugin reference: a name or path, or (in a config file) `[name, options]`. */
 export type PluginSpec = string | readonly [string, Readonly<Record<string, unknown>>];
 
@@ -122,5 +134,6 @@ export function parseOne(type: SettingType, raw: unknown, o: TypeOptions): unkno
     case 'bind': return parseBind(raw);
     case 'plugins': return parsePluginSpec(raw);
     case 'handler': return parseHandler(raw);
+    case 'allow': return parseAllow(raw);
   }
 }

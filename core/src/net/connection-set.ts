@@ -2,6 +2,8 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../logger.js';
 import { Connection, type Request } from './connection.js';
 import type { Handler, Protocol } from './protocol.js';
+import { ProxyStage, type ProxyInfo } from './proxy-stage.js';
+import type { AllowEntry } from '../address.js';
 
 /** A synchronous hook as the connection loop calls it (a tapable SyncHook is one). */
 export interface SyncTaps<A extends unknown[]> {
@@ -23,7 +25,10 @@ export interface ConnectionHooks {
  */
 export interface ServedApp {
   readonly log: Logger;
-  readonly cfg: { readonly keep_alive: number; readonly frame_timeout: number; readonly backlog: number };
+  readonly cfg: {
+    readonly keep_alive: number; readonly frame_timeout: number; readonly backlog: number;
+    readonly proxy_protocol: 'off' | 'v1' | 'v2' | 'auto'; readonly proxy_allow_from: readonly AllowEntry[]; readonly proxy_header_timeout: number;
+  };
   readonly handler: Handler;
   readonly hooks: ConnectionHooks;
   newProtocol(): Protocol<unknown, unknown>;
@@ -114,6 +119,8 @@ export class Server implements ServerStats {
   private early: Socket[] = [];
   private readonly refusals: LogThrottle;
   private readonly connectionLines: LogThrottle;
+  /** The PROXY protocol header stage every accepted socket goes through first, when proxy_protocol is on. */
+  private readonly proxyStage: ProxyStage | undefined;
   private idleWaiters: (() => void)[] = [];
   private sweeper: NodeJS.Timeout | undefined;
 
@@ -126,6 +133,13 @@ export class Server implements ServerStats {
     this.refusals = new LogThrottle(1, (n) => this.sayRefused(n));
     this.connectionLines = new LogThrottle(CONNECTION_LINES_PER_SECOND, (n) => this.log.warn({ suppressed: n },
       `${n} more connection log line(s) suppressed (at most ${CONNECTION_LINES_PER_SECOND} a second)`));
+    const cfg = app.cfg;
+    if (cfg.proxy_protocol !== 'off') {
+      this.proxyStage = new ProxyStage({
+        mode: cfg.proxy_protocol, allow: cfg.proxy_allow_from, timeoutMs: cfg.proxy_header_timeout * 1000,
+        log: (fields, line) => this.connectionLog('warn', fields, line),
+      });
+    }
   }
 
   get active(): number {
@@ -165,11 +179,19 @@ export class Server implements ServerStats {
       return;
     }
     this.received++;
-    if (this.connections.size >= this.backlog) {
+    if (this.connections.size + (this.proxyStage?.waiting.size ?? 0) >= this.backlog) {
       this.refuse(socket);
       return;
     }
-    const connection = new Connection(this, socket, ++this.nextId);
+    // plain socket -> PROXY header (when on) -> [a TLS wrap goes here] -> Connection
+    if (this.proxyStage !== undefined) this.proxyStage.run(socket, this.open);
+    else this.open(socket, undefined);
+  };
+
+  /** The accepted socket, past the PROXY stage (if on; then paused, its leftover bytes unshifted), becomes a Connection. */
+  private readonly open = (socket: Socket, proxy: ProxyInfo | undefined): void => {
+    const connection = new Connection(this, socket, ++this.nextId, proxy);
+    if (proxy !== undefined) socket.resume(); // the proxy stage paused it; the Connection now listens
     this.connections.add(connection);
     if (this.connectionMade !== undefined) this.connectionMade.call(connection);
     if (this.stopping) connection.shutdown(); // handed over just before a drain: answered once, then closed
@@ -222,6 +244,7 @@ export class Server implements ServerStats {
     this.stopping = true;
     clearInterval(this.sweeper);
     for (const socket of this.early.splice(0)) socket.destroy();
+    this.proxyStage?.closeAll();
     for (const connection of this.connections) connection.shutdown();
     if (this.connections.size === 0) return;
     let timer: NodeJS.Timeout | undefined;

@@ -3,6 +3,7 @@ import { Cumulator } from './cumulator.js';
 import { ProtocolError, errorMessage } from '../errors.js';
 import type { Protocol } from './protocol.js';
 import type { Server } from './connection-set.js';
+import type { ProxyInfo } from './proxy-stage.js';
 
 type Encoded = Buffer | Uint8Array | string;
 
@@ -90,6 +91,8 @@ export class Connection {
     readonly socket: Socket,
     /** Unique within the process; names the connection in logs. */
     readonly id: number,
+    /** Set when the connection came through a PROXY protocol header: the proxy's own address and what it told. */
+    readonly proxy: ProxyInfo | undefined = undefined,
   ) {
     this.protocol = server.newProtocol();
     this.encodesNull = this.protocol.encodesNull === true;
@@ -100,12 +103,20 @@ export class Connection {
     socket.on('close', onClose);
   }
 
-  get remoteAddress(): string | undefined { return this.socket.remoteAddress; }
-  get remotePort(): number | undefined { return this.socket.remotePort; }
-  /** `host:port` of the client, or `unix` for a unix-socket client. */
+  /** The client's address: the PROXY header's source when there is one, else the socket's. */
+  get remoteAddress(): string | undefined {
+    const source = this.proxy?.source;
+    return source !== undefined ? source.address : this.socket.remoteAddress;
+  }
+  get remotePort(): number | undefined {
+    const source = this.proxy?.source;
+    return source !== undefined ? source.port : this.socket.remotePort;
+  }
+  /** `host:port` of the client, `unix` for a unix-socket client (`unix:PATH` if a PROXY header names one). */
   get peer(): string {
-    const { remoteAddress: host, remotePort: port } = this.socket;
+    const { remoteAddress: host, remotePort: port } = this;
     if (host === undefined) return 'unix';
+    if (port === undefined) return host === '' ? 'unix' : `unix:${host}`;
     return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   }
   /** Async replies not yet written. */

@@ -1,0 +1,109 @@
+import { BlockList, type Socket } from 'node:net';
+import type { AllowEntry } from '../address.js';
+import { ProxyHeaderParser, type ProxyEndpoint, type ProxyMode, type ProxyTlvs } from './proxy-header.js';
+
+/** What a connection that came through a PROXY header knows of the proxy (`connection.proxy`). */
+export interface ProxyInfo {
+  /** The proxy's own end of the TCP connection. */
+  readonly address: string | undefined;
+  readonly port: number | undefined;
+  readonly version: 1 | 2;
+  readonly command: 'local' | 'proxy';
+  readonly tlvs: ProxyTlvs;
+  /** The client, as the header tells it; undefined when the real endpoints stand (LOCAL, UNKNOWN, UNSPEC). */
+  readonly source: ProxyEndpoint | undefined;
+  /** The address the client connected to, as the header tells it. */
+  readonly destination: ProxyEndpoint | undefined;
+}
+
+export interface ProxyStageOptions {
+  readonly mode: ProxyMode;
+  readonly allow: readonly AllowEntry[];
+  readonly timeoutMs: number;
+  /** A line about one refused connection (the server rate-limits these). */
+  readonly log: (fields: object, line: string) => void;
+}
+
+/** IPv4-mapped IPv6 (a dual-stack listener's view of an IPv4 client): matched as the IPv4 address. */
+function plain(address: string): { address: string; type: 'ipv4' | 'ipv6' } {
+  if (address.startsWith('::ffff:') && address.includes('.')) return { address: address.slice(7), type: 'ipv4' };
+  return { address, type: address.includes(':') ? 'ipv6' : 'ipv4' };
+}
+
+/**
+ * The accept stage before a Connection: the peer must be an allowed proxy, and must send a
+ * PROXY header within the timeout; the socket is then handed on, paused, with whatever
+ * came after the header unshifted back onto it (so a later stage, a TLS wrap or the
+ * Connection, reads it first). Anything else closes the socket with a log line.
+ */
+export class ProxyStage {
+  /** Sockets still waiting for their header (they count against the backlog). */
+  readonly waiting = new Set<Socket>();
+  private readonly any: boolean;
+  private readonly list = new BlockList();
+
+  constructor(private readonly opts: ProxyStageOptions) {
+    this.any = opts.allow.some((e) => e.kind === 'any');
+    for (const e of opts.allow) if (e.kind === 'net') this.list.addSubnet(e.address, e.prefix, e.family);
+  }
+
+  /** Whether a peer at `address` may speak the PROXY protocol (unix-socket peers are local: allowed). */
+  allowed(address: string | undefined): boolean {
+    if (this.any || address === undefined) return true;
+    const p = plain(address);
+    return this.list.check(p.address, p.type);
+  }
+
+  run(socket: Socket, next: (socket: Socket, proxy: ProxyInfo) => void): void {
+    const address = socket.remoteAddress;
+    const port = socket.remotePort;
+    const peer = address === undefined ? 'unix' : address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+    socket.on('error', noop); // a reset while waiting is only a close
+    if (!this.allowed(address)) {
+      socket.destroy();
+      this.opts.log({ peer }, `connection from ${peer}: not in proxy_allow_from; closed`);
+      return;
+    }
+    const parser = new ProxyHeaderParser(this.opts.mode);
+    const finish = () => {
+      clearTimeout(timer);
+      this.waiting.delete(socket);
+      socket.removeListener('data', onData);
+      socket.removeListener('end', onEnd);
+      socket.removeListener('close', onClose);
+      socket.removeListener('error', noop);
+    };
+    const refuse = (why: string) => {
+      finish();
+      socket.destroy();
+      this.opts.log({ peer }, `connection from ${peer}: ${why}; closed`);
+    };
+    const onData = (chunk: Buffer) => {
+      const result = parser.feed(chunk);
+      if (result.kind === 'more') return;
+      if (result.kind === 'error') {
+        refuse(result.reason);
+        return;
+      }
+      finish();
+      socket.pause(); // the next stage resumes once it listens
+      if (result.rest.length > 0) socket.unshift(result.rest);
+      const h = result.header;
+      next(socket, { address, port, version: h.version, command: h.command, tlvs: h.tlvs, source: h.source, destination: h.destination });
+    };
+    const onEnd = () => refuse('ended before a complete PROXY header');
+    const onClose = () => { finish(); };
+    const timer = setTimeout(() => refuse(`no complete PROXY header within ${this.opts.timeoutMs / 1000}s`), this.opts.timeoutMs);
+    this.waiting.add(socket);
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('close', onClose);
+  }
+
+  /** Close every socket still waiting for its header (shutdown). */
+  closeAll(): void {
+    for (const socket of this.waiting) socket.destroy();
+  }
+}
+
+function noop(): void {}
