@@ -10,6 +10,7 @@ export type { SettingType, PluginSpec } from './config/value-types.js';
 export { parseBytes } from './config/value-types.js';
 export type { Cfg, CoreSettings } from './config/core-settings.js';
 export { type Address, parseAddress, formatAddress } from './address.js';
+export { inheritedSockets } from './activation.js';
 export { App, type Monitor, type Worker, type Info } from './plugins/app.js';
 export type { Hooks, HookName } from './plugins/hooks.js';
 export { Connection, Request, MAX_IN_FLIGHT } from './net/connection.js';
