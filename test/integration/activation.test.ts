@@ -1,6 +1,6 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { supportsReusePort } from '@socketserver/core/process';
 import { ask } from '../helpers/client.js';
@@ -10,44 +10,54 @@ import { tempDir } from '../helpers/temp.js';
 const PID_HANDLER = join(REPO, 'test/fixtures/runtime/pid-handler.mjs');
 
 /**
- * What systemd does for a .socket unit, in python3: bind and listen, put the socket at fd 3, set
- * LISTEN_FDS, LISTEN_PID (the pid after exec is the same) and LISTEN_FDNAMES, and exec `ss`.
- * It prints the TCP port (or the unix path) first, so a test knows which socket ss must serve.
- * `pid` is `self` (as systemd), `other` (variables meant for another process) or `none` (no variables: fd://3 only).
+ * What systemd does for a .socket unit, in python3: bind and listen each socket (`tcp`, or
+ * `unix:PATH`), put them at fd 3, 4, ..., set LISTEN_FDS, LISTEN_PID (the pid after exec is the
+ * same) and LISTEN_FDNAMES, and exec `ss`. It prints each TCP port (or unix path) on a line first,
+ * so a test knows which sockets ss must serve. `pid` is `self` (as systemd), `other` (variables
+ * meant for another process) or `none` (no variables: for --bind fd://N).
  */
 const SYSTEMD = `
 import os, socket, sys
-kind, where, pid, names = sys.argv[1:5]
-if kind == 'tcp':
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(('127.0.0.1', 0))
-    print(s.getsockname()[1], flush=True)
-else:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.bind(where)
-    print(where, flush=True)
-s.listen(64)
-if s.fileno() != 3:
-    os.dup2(s.fileno(), 3)
-os.set_inheritable(3, True)  # a socket python made at fd 3 itself is close-on-exec
+specs, pid, names = sys.argv[1].split(','), sys.argv[2], sys.argv[3]
+made = []
+for spec in specs:
+    if spec == 'tcp':
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(('127.0.0.1', 0))
+        print(s.getsockname()[1], flush=True)
+    else:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(spec[5:])
+        print(spec[5:], flush=True)
+    s.listen(64)
+    made.append(s)
+# Out of the way of 3, 4, ... first: a socket python made there itself is close-on-exec.
+moved = [os.dup(s.fileno()) for s in made]
+for s in made:
+    s.close()
+for i, fd in enumerate(moved):
+    os.dup2(fd, 3 + i)
+    os.close(fd)
 env = {k: v for k, v in os.environ.items() if not k.startswith('SS_') and not k.startswith('LISTEN_')}
 if pid != 'none':
-    env.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid()) if pid == 'self' else '1', LISTEN_FDNAMES=names)
-os.execve(sys.argv[5], sys.argv[5:], env)
+    env.update(LISTEN_FDS=str(len(made)), LISTEN_PID=str(os.getpid()) if pid == 'self' else '1', LISTEN_FDNAMES=names)
+os.execve(sys.argv[4], sys.argv[4:], env)
 `;
 
 interface Activated {
   ss: SsProcess;
-  /** The TCP port or the unix path of the socket handed over. */
+  /** The TCP port or the unix path of each socket handed over (fd 3 first). */
+  sockets: string[];
+  /** The first one's. */
   socket: string;
 }
 
 /**
- * `ss serve ARGS` with a socket at fd 3, as systemd starts it; resolves once it serves. It runs in
- * `cwd`, a folder without a config (the repository's config has a bind of its own, which wins).
+ * `ss serve ARGS` with sockets from fd 3 on, as systemd starts it; resolves once it serves. It
+ * runs in `cwd`, a folder without a config (the repository's config has a bind of its own, which wins).
  */
-async function activated(cwd: string, args: readonly string[], opts: { kind?: 'tcp' | 'unix'; path?: string; pid?: 'self' | 'other' | 'none'; names?: string } = {}): Promise<Activated> {
-  const child = spawn('python3', ['-c', SYSTEMD, opts.kind ?? 'tcp', opts.path ?? '', opts.pid ?? 'self', opts.names ?? 'web', process.execPath, SS_BIN, 'serve', ...args],
+async function activated(cwd: string, args: readonly string[], opts: { sockets?: string[]; pid?: 'self' | 'other' | 'none'; names?: string } = {}): Promise<Activated> {
+  const child = spawn('python3', ['-c', SYSTEMD, (opts.sockets ?? ['tcp']).join(','), opts.pid ?? 'self', opts.names ?? 'web', process.execPath, SS_BIN, 'serve', ...args],
     { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const ss = new SsProcess(child);
   try {
@@ -56,7 +66,8 @@ async function activated(cwd: string, args: readonly string[], opts: { kind?: 't
     await ss.stop('SIGKILL');
     throw err;
   }
-  return { ss, socket: ss.stdout.split('\n')[0]! };
+  const sockets = ss.stdout.split('\n').filter((l) => l !== '');
+  return { ss, sockets, socket: sockets[0]! };
 }
 
 /** Worker pids from the arbiter's log. */
@@ -70,11 +81,12 @@ function listenVars(pid: number): string[] {
 }
 
 const BALANCES = ['shared', 'round-robin', ...(supportsReusePort() ? ['reuse-port', 'auto'] : [])];
+// Serial: each test starts up to three processes, and the machines that run the suite are small.
 const MODES: { workers: string; balance?: string }[] = [{ workers: '0' }, ...BALANCES.map((balance) => ({ workers: '2', balance }))];
 
 for (const { workers, balance } of MODES) {
   const title = workers === '0' ? 'workers 0' : `workers 2, ${balance}`;
-  test(`${title}: a TCP socket from LISTEN_FDS is served, shown in logs and info, and the variables are gone`, async (t) => {
+  test.serial(`${title}: a TCP socket from LISTEN_FDS is served, shown in logs and info, and the variables are gone`, async (t) => {
     const { ss, socket } = await activated(tempDir(t, 'activation'), ['--plugin', 'line', '--handler', PID_HANDLER, '--workers', workers, ...(balance ? ['--balance', balance] : [])]);
     t.teardown(() => ss.stop());
     const port = Number(socket);
@@ -95,7 +107,7 @@ for (const { workers, balance } of MODES) {
   });
 }
 
-test('--bind fd://3 serves the descriptor without LISTEN_* variables', async (t) => {
+test.serial('--bind fd://3 serves the descriptor without LISTEN_* variables', async (t) => {
   const { ss, socket } = await activated(tempDir(t, 'activation'), ['--plugin', 'line', '--workers', '1', '--bind', 'fd://3'], { pid: 'none' });
   t.teardown(() => ss.stop());
   t.deepEqual(ss.addresses, [`127.0.0.1:${socket}`]);
@@ -105,10 +117,10 @@ test('--bind fd://3 serves the descriptor without LISTEN_* variables', async (t)
 });
 
 for (const workers of ['0', '2']) {
-  test(`workers ${workers}: a unix socket from LISTEN_FDS is served and its file is not removed at stop`, async (t) => {
+  test.serial(`workers ${workers}: a unix socket from LISTEN_FDS is served and its file is not removed at stop`, async (t) => {
     const dir = tempDir(t, 'activation');
     const path = join(dir, 'app.sock');
-    const { ss } = await activated(dir, ['--plugin', 'line', '--workers', workers], { kind: 'unix', path });
+    const { ss } = await activated(dir, ['--plugin', 'line', '--workers', workers], { sockets: [`unix:${path}`] });
     t.teardown(() => ss.stop());
     const inode = lstatSync(path).ino;
     t.deepEqual(ss.addresses, [`unix:${path}`]);
@@ -121,7 +133,7 @@ for (const workers of ['0', '2']) {
   });
 }
 
-test('LISTEN_PID naming another process: the variables are ignored (and removed), ss binds its own --bind', async (t) => {
+test.serial('LISTEN_PID naming another process: the variables are ignored (and removed), ss binds its own --bind', async (t) => {
   const { ss, socket } = await activated(tempDir(t, 'activation'), ['--plugin', 'line', '--workers', '1', '--bind', '127.0.0.1:0'], { pid: 'other' });
   t.teardown(() => ss.stop());
   t.is(ss.addresses.length, 1);
@@ -130,14 +142,14 @@ test('LISTEN_PID naming another process: the variables are ignored (and removed)
   for (const pid of workerPids(ss)) t.deepEqual(listenVars(pid), []);
 });
 
-test('an explicit --bind wins over LISTEN_FDS', async (t) => {
+test.serial('an explicit --bind wins over LISTEN_FDS', async (t) => {
   const { ss, socket } = await activated(tempDir(t, 'activation'), ['--plugin', 'line', '--workers', '0', '--bind', '127.0.0.1:0']);
   t.teardown(() => ss.stop());
   t.not(ss.port, Number(socket));
   t.false(ss.logs.some((l) => /inherited/.test(l.msg)));
 });
 
-test('a bad fd:// is a usage error: exit 2, one line naming the setting', async (t) => {
+test.serial('a bad fd:// is a usage error: exit 2, one line naming the setting', async (t) => {
   for (const bad of ['fd://x', 'fd://1']) {
     const r = await runSs(['serve', '--plugin', 'line', '--bind', bad], { timeoutMs: 8000 });
     t.is(r.code, 2, r.stderr);
@@ -146,8 +158,32 @@ test('a bad fd:// is a usage error: exit 2, one line naming the setting', async 
   }
 });
 
-test('fd:// naming no open socket cannot start: exit 1, one line', async (t) => {
+test.serial('fd:// naming no open socket cannot start: exit 1, one line', async (t) => {
   const r = await runSs(['serve', '--plugin', 'line', '--workers', '0', '--bind', 'fd://97'], { timeoutMs: 8000 });
   t.is(r.code, 1, r.stderr);
   t.is(r.stderr.trim().split('\n').at(-1), 'ss: cannot listen on fd://97: not an open TCP or unix stream socket');
+});
+
+test.serial('HUP with an inherited socket: new workers serve the same socket, no "bind changed" warning', async (t) => {
+  const { ss, socket } = await activated(tempDir(t, 'activation'), ['--plugin', 'line', '--handler', PID_HANDLER, '--workers', '1', '--balance', 'shared']);
+  t.teardown(() => ss.stop());
+  const before = Number(await ask(Number(socket), 'pid'));
+  process.kill(ss.pid, 'SIGHUP');
+  await ss.waitForLog((l) => /reloaded, every worker runs the new config/.test(l.msg), 20_000);
+  t.not(Number(await ask(Number(socket), 'pid')), before, 'a new worker answers on the inherited socket');
+  t.false(ss.logs.some((l) => /bind changed/.test(l.msg)), ss.stderr);
+});
+
+test.serial('several servers: each takes the sockets LISTEN_FDNAMES names after it', async (t) => {
+  const dir = tempDir(t, 'activation');
+  writeFileSync(join(dir, 'socketserver.config.mjs'), `export default { servers: {
+    a: { plugins: ['line'], workers: 1 },
+    b: { plugins: ['echo'], workers: 1 },
+  } };\n`);
+  const { ss, sockets } = await activated(dir, [], { sockets: ['tcp', 'tcp'], names: 'b:a' });
+  t.teardown(() => ss.stop());
+  const [b, a] = sockets.map(Number);
+  const byServer = Object.fromEntries((await ssInfo(ss.pid)).monitors.map((m: { name: string; addresses: string[] }) => [m.name, m.addresses]));
+  t.deepEqual(byServer, { a: [`127.0.0.1:${a}`], b: [`127.0.0.1:${b}`] });
+  t.is(await ask(a!, 'line'), 'line');
 });
