@@ -39,12 +39,20 @@ export function inheritedSockets(env: NodeJS.ProcessEnv = process.env): readonly
  * sockets whose LISTEN_FDNAMES name is its name (FileDescriptorName= in the .socket unit).
  */
 export function listenAddresses(bind: readonly Address[], bindIsDefault: boolean, server: string | undefined, servers: number): readonly Address[] {
-  if (!bindIsDefault) return bind;
   const inherited = inheritedSockets();
+  // fd://N of a socket systemd named: the name goes into the log line.
+  if (!bindIsDefault) return bind.map((a) => (a.kind === 'fd' ? inherited.find((i) => i.fd === a.fd) ?? a : a));
   if (inherited.length === 0) return bind;
   if (servers === 1) return inherited;
   const own = inherited.filter((a) => a.name === server);
   return own.length > 0 ? own : bind;
+}
+
+/** The sockets systemd passed that no server listens on (a bind was given instead): worth a warning. */
+export function unusedInherited(served: readonly Address[]): string | undefined {
+  const unused = inheritedSockets().filter((i) => !served.some((a) => a.kind === 'fd' && a.fd === i.fd));
+  if (unused.length === 0) return undefined;
+  return `LISTEN_FDS: ${unused.map((a) => a.text + (a.name ? ` "${a.name}"` : '')).join(', ')} passed by systemd and not served (a bind is set; fd://N serves one)`;
 }
 
 /**

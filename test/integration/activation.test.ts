@@ -147,6 +147,7 @@ test.serial('an explicit --bind wins over LISTEN_FDS', async (t) => {
   t.teardown(() => ss.stop());
   t.not(ss.port, Number(socket));
   t.false(ss.logs.some((l) => /inherited/.test(l.msg)));
+  t.true(ss.logs.some((l) => l.msg === 'LISTEN_FDS: fd://3 "web" passed by systemd and not served (a bind is set; fd://N serves one)'), ss.stderr);
 });
 
 test.serial('a bad fd:// is a usage error: exit 2, one line naming the setting', async (t) => {
@@ -186,4 +187,12 @@ test.serial('several servers: each takes the sockets LISTEN_FDNAMES names after 
   const byServer = Object.fromEntries((await ssInfo(ss.pid)).monitors.map((m: { name: string; addresses: string[] }) => [m.name, m.addresses]));
   t.deepEqual(byServer, { a: [`127.0.0.1:${a}`], b: [`127.0.0.1:${b}`] });
   t.is(await ask(a!, 'line'), 'line');
+});
+
+test.serial('--bind fd://4 with LISTEN_FDS: serves the socket named, warns about the one left', async (t) => {
+  const { ss, sockets } = await activated(tempDir(t, 'activation'), ['--plugin', 'line', '--workers', '1', '--bind', 'fd://4'], { sockets: ['tcp', 'tcp'], names: 'one:two' });
+  t.teardown(() => ss.stop());
+  t.true(ss.logs.some((l) => l.msg === `listening on 127.0.0.1:${sockets[1]} (inherited fd://4 "two")`), ss.stderr);
+  t.true(ss.logs.some((l) => l.msg === 'LISTEN_FDS: fd://3 "one" passed by systemd and not served (a bind is set; fd://N serves one)'), ss.stderr);
+  t.is(await ask(Number(sockets[1]), 'two'), 'two');
 });

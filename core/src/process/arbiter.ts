@@ -6,7 +6,7 @@ import { releaseCompiler } from '../config/import-module.js';
 import type { WorkerBoot } from './ipc.js';
 import { coreSettings } from '../config/core-settings.js';
 import { closeAll, listenAll, listeningMessage, type Listener, type NativeHandle } from '../net/listen.js';
-import { listenAddresses } from '../activation.js';
+import { listenAddresses, unusedInherited } from '../activation.js';
 import { createLogger, type Logger } from '../logger.js';
 import { Monitor, beatSeconds, type MonitorHost } from './monitor.js';
 import { Pidfile } from './pidfile.js';
@@ -180,6 +180,8 @@ export class Arbiter implements MonitorHost {
         }
       }
     }
+    const unused = unusedInherited(this.monitors.flatMap((m) => m.listeners.map((l) => l.address)));
+    if (unused) this.log.warn(unused);
   }
 
   /** Where a server listens: its bind, or the sockets systemd passed (see listenAddresses). */

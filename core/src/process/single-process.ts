@@ -1,7 +1,7 @@
 import type { App, Info, Monitor, Worker } from '../plugins/app.js';
 import { openControl } from './control-socket.js';
 import { closeAll, listenAll, listeningMessage, type Listener } from '../net/listen.js';
-import { listenAddresses } from '../activation.js';
+import { listenAddresses, unusedInherited } from '../activation.js';
 import { Pidfile } from './pidfile.js';
 import type { Server } from '../net/connection-set.js';
 import { AppServer, type StopMode } from './app-server.js';
@@ -98,6 +98,8 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
     if (!early) {
       serving.listeners = listeners;
       for (const l of listeners) app.log.info({ address: l.bound }, listeningMessage(l));
+      const unused = unusedInherited(addresses);
+      if (unused) app.log.warn(unused);
       process.title = `ss arbiter [${app.name}]`;
       Object.assign(monitor, { addresses: listeners.map((l) => l.bound) });
       early = await stopFirst(app.hooks.monitorStart.promise(monitor)) || await stopFirst(serving.start());
