@@ -63,9 +63,10 @@ export function unixSocketPath(fd: number): string | undefined {
   try {
     const inode = fstatSync(fd).ino;
     for (const line of readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
-      // Num RefCount Protocol Flags Type St Inode Path
-      const cols = line.trim().split(/\s+/);
-      if (Number(cols[6]) === inode) return cols[7]; // '@name' for an abstract socket; none if unnamed
+      // Num RefCount Protocol Flags Type St Inode Path: the path is the rest of the line (it may
+      // hold spaces), '@name' for an abstract socket, none for an unnamed one.
+      const m = /^(?:\S+\s+){6}(\d+)(?: (.*))?$/.exec(line.trim());
+      if (m && Number(m[1]) === inode) return m[2] || undefined;
     }
   } catch { /* not Linux, or no /proc */ }
   return undefined;
