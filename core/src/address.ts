@@ -6,9 +6,14 @@ export const DEFAULT_PORT = 8060;
 
 export type Address =
   | { readonly kind: 'tcp'; readonly host: string | undefined; readonly port: number; readonly text: string }
-  | { readonly kind: 'unix'; readonly path: string; readonly text: string };
+  | { readonly kind: 'unix'; readonly path: string; readonly text: string }
+  /** A listening socket this process inherited (systemd socket activation, or a parent's fd). */
+  | { readonly kind: 'fd'; readonly fd: number; readonly name?: string; readonly text: string };
 
-export const BIND_FORMS = 'HOST, HOST:PORT, :PORT, [IPv6]:PORT or unix:PATH, with PORT from 0 to 65535';
+export const BIND_FORMS = 'HOST, HOST:PORT, :PORT, [IPv6]:PORT, unix:PATH or fd://N (an inherited socket, N >= 3), with PORT from 0 to 65535';
+
+/** The largest descriptor number fd:// takes (a C int). */
+const MAX_FD = 2 ** 31 - 1;
 
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
@@ -25,6 +30,13 @@ function parsePort(text: string): number {
  */
 export function parseAddress(text: string): Address {
   if (text === '') throw new Error('an address is needed');
+  if (text.startsWith('fd://')) {
+    const n = text.slice(5);
+    if (!/^\d{1,10}$/.test(n) || Number(n) > MAX_FD) throw new Error(`"${n}" is not a descriptor number`);
+    // 0, 1 and 2 are stdin, stdout and stderr, never a listening socket handed over.
+    if (Number(n) < 3) throw new Error(`fd ${Number(n)} is stdin, stdout or stderr`);
+    return { kind: 'fd', fd: Number(n), text: `fd://${Number(n)}` };
+  }
   if (text.startsWith('unix:')) {
     const path = text.slice(5);
     if (path === '') throw new Error('unix: needs a path');
@@ -48,6 +60,7 @@ export function parseAddress(text: string): Address {
 /** How an address reads in logs and info once bound (the real port when 0 was asked for). */
 export function formatAddress(addr: Address, port?: number): string {
   if (addr.kind === 'unix') return `unix:${addr.path}`;
+  if (addr.kind === 'fd') return addr.text;
   const p = port ?? addr.port;
   if (addr.host === undefined) return `:${p}`;
   return isIPv6(addr.host) ? `[${addr.host}]:${p}` : `${addr.host}:${p}`;

@@ -15,7 +15,7 @@ test('sizes as people write them', (t) => {
 test('bind forms', (t) => {
   const tcp = (text: string) => {
     const a = parseAddress(text);
-    return a.kind === 'tcp' ? [a.host, a.port, a.text] : [a.path];
+    return a.kind === 'tcp' ? [a.host, a.port, a.text] : a.kind === 'unix' ? [a.path] : [a.fd, a.text];
   };
   t.deepEqual(tcp('127.0.0.1:9000'), ['127.0.0.1', 9000, '127.0.0.1:9000']);
   t.deepEqual(tcp('127.0.0.1'), ['127.0.0.1', 8060, '127.0.0.1:8060']);
@@ -25,7 +25,9 @@ test('bind forms', (t) => {
   t.deepEqual(tcp('::1'), ['::1', 8060, '[::1]:8060']);
   t.deepEqual(tcp('localhost:0'), ['localhost', 0, 'localhost:0']);
   t.deepEqual(tcp('unix:/tmp/a.sock'), ['/tmp/a.sock']);
-  for (const bad of ['127.0.0.1:99999', '127.0.0.1:http', 'unix:', '[nope]:1', 'bad host:1', ':', 'a..b:1']) {
+  t.deepEqual(tcp('fd://3'), [3, 'fd://3']);
+  t.deepEqual(tcp('fd://012'), [12, 'fd://12']);
+  for (const bad of ['127.0.0.1:99999', '127.0.0.1:http', 'unix:', '[nope]:1', 'bad host:1', ':', 'a..b:1', 'fd://', 'fd://x', 'fd://2', 'fd://-3', 'fd://2147483648']) {
     t.throws(() => parseAddress(bad), undefined, bad);
   }
 });

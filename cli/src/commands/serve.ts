@@ -1,11 +1,13 @@
 import { App, discoverServers, resolveSettings, type DiscoverOptions, type Discovery } from '@socketserver/core';
-import { Arbiter, serve } from '@socketserver/core/process';
+import { Arbiter, inheritedSockets, serve } from '@socketserver/core/process';
 
 /**
  * `ss serve`: with workers 0 (or concurrency thread) and one server, serve in this process;
  * otherwise this process is the arbiter of worker processes.
  */
 export async function serveCommand(discoveries: Discovery[], cli: Record<string, unknown>, boot: DiscoverOptions): Promise<number> {
+  // Take systemd's LISTEN_* variables now, before a plugin or a worker can see (and inherit) them.
+  inheritedSockets();
   if (discoveries.length === 1) {
     const settings = resolveSettings(discoveries[0]!, cli);
     const { workers, concurrency } = settings.values as { workers: number; concurrency: string };

@@ -31,9 +31,12 @@ const REASONS: Readonly<Record<string, string>> = {
   ECONNRESET: 'connection reset',
 };
 
-export function parseTarget(text: string): Address {
+export function parseTarget(text: string): Exclude<Address, { kind: 'fd' }> {
   try {
-    return parseAddress(text);
+    const addr = parseAddress(text);
+    // A descriptor names a socket this process was handed to listen on: there is nothing to connect to.
+    if (addr.kind === 'fd') throw new Error('fd://N is a listening socket handed to a server, not an address to connect to');
+    return addr;
   } catch (err) {
     throw new UsageError(`invalid address "${text}": ${errorMessage(err)}`);
   }

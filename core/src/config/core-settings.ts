@@ -7,7 +7,7 @@ export const coreSettings = {
   bind: {
     flags: ['-b', '--bind'], type: 'bind', repeatable: true, default: '127.0.0.1:8060', meta: 'ADDRESS',
     section: 'Server',
-    desc: 'Address to listen on: HOST, HOST:PORT, :PORT, [v6]:PORT or unix:PATH; repeatable; port 0 picks a free port',
+    desc: 'Address to listen on: HOST, HOST:PORT, :PORT, [v6]:PORT, unix:PATH or fd://N (an inherited listening socket); repeatable; port 0 picks a free port; unset, sockets from systemd (LISTEN_FDS) are served',
   },
   workers: {
     flags: ['-w', '--workers'], type: 'int', min: 0, max: 1024, default: 1, section: 'Processes',

@@ -1,7 +1,8 @@
-import { createConnection, createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { createConnection, createServer, isIPv6, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { link, lstat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type Address, formatAddress } from '../address.js';
+import { unixSocketPath } from '../activation.js';
 import { StartupError, UsageError } from '../errors.js';
 
 export interface Listener {
@@ -11,6 +12,8 @@ export interface Listener {
   readonly bound: string;
   /** A unix socket's file as bound: removed on close only while the path still names it. */
   readonly file?: FileId;
+  /** A socket inherited as a descriptor (fd://N): never bound here, and its file never removed here. */
+  readonly inherited?: { readonly fd: number; readonly name?: string; readonly kind: 'tcp' | 'unix' };
   /**
    * A unix socket bound at its path itself (no room or no hard links for a temporary name):
    * closing this server removes the file, so it must stay open where it was bound.
@@ -49,7 +52,16 @@ const REASONS: Record<string, string> = {
   ENOENT: 'no such directory',
 };
 
+/** Why an inherited descriptor cannot be listened on (libuv says EINVAL for a closed fd, a file, a UDP socket...). */
+const FD_REASONS: Record<string, string> = {
+  EINVAL: 'not an open TCP or unix stream socket',
+  EBADF: 'not an open descriptor',
+  ENOTSOCK: 'not a socket',
+  EOPNOTSUPP: 'a socket that cannot listen',
+};
+
 function bindError(addr: Address, code: string, message = code): StartupError {
+  if (addr.kind === 'fd') return new StartupError(`cannot listen on ${addr.text}: ${FD_REASONS[code] ?? REASONS[code] ?? message}`);
   return new StartupError(`cannot bind ${addr.text}: ${REASONS[code] ?? message}`);
 }
 
@@ -72,7 +84,7 @@ export interface ListenOptions {
   readonly reusePort?: 'new' | 'join';
 }
 
-interface BindOptions { path?: string; host?: string | undefined; port?: number; backlog: number; reusePort?: boolean }
+interface BindOptions { path?: string; host?: string | undefined; port?: number; fd?: number; backlog: number; reusePort?: boolean }
 
 /** listen(2) with `options`; failures as one line naming the address. */
 function bind(server: NetServer, addr: Address, setting: string, options: BindOptions): Promise<void> {
@@ -132,6 +144,7 @@ async function bindUnix(server: NetServer, addr: Extract<Address, { kind: 'unix'
 export async function listen(addr: Address, backlog: number, onConnection: (s: Socket) => void, setting: string, opts: ListenOptions = {}): Promise<Listener> {
   const server = createServer({ noDelay: true, allowHalfOpen: true }, onConnection);
   let file: (FileId & { inPlace?: true }) | undefined;
+  if (addr.kind === 'fd') return listenInherited(server, addr, setting, backlog, opts);
   if (addr.kind === 'unix') file = await bindUnix(server, addr, setting, backlog);
   else {
     let port = addr.port;
@@ -149,6 +162,34 @@ export async function listen(addr: Address, backlog: number, onConnection: (s: S
   const info = server.address();
   const port = info !== null && typeof info === 'object' ? info.port : undefined;
   return { address: addr, server, bound: formatAddress(addr, port), ...(file ? { file: { dev: file.dev, ino: file.ino } } : {}), ...(file?.inPlace ? { inPlace: true as const } : {}) };
+}
+
+/**
+ * Listen on a socket we were handed (systemd, or a parent process): listen(2) again on it (the
+ * backlog), never bind. Its address, for logs and info, is what the kernel says it is.
+ */
+async function listenInherited(server: NetServer, addr: Extract<Address, { kind: 'fd' }>, setting: string, backlog: number, opts: ListenOptions): Promise<Listener> {
+  await bind(server, addr, setting, { fd: addr.fd, backlog });
+  if (opts.onHandle) takeHandles(server, opts.onHandle);
+  const info = server.address();
+  let bound: string;
+  let kind: 'tcp' | 'unix';
+  if (info !== null && typeof info === 'object') {
+    kind = 'tcp';
+    bound = isIPv6(info.address) ? `[${info.address}]:${info.port}` : `${info.address}:${info.port}`;
+  } else {
+    // A pipe handle opened on a descriptor does not know its path: ask the kernel.
+    kind = 'unix';
+    const path = unixSocketPath(addr.fd);
+    bound = path ? `unix:${path}` : addr.text;
+  }
+  return { address: addr, server, bound, inherited: { fd: addr.fd, kind, ...(addr.name ? { name: addr.name } : {}) } };
+}
+
+/** The log line for a listener: `listening on ADDRESS`, and the descriptor when inherited. */
+export function listeningMessage(l: Listener): string {
+  const from = l.inherited ? ` (inherited ${l.address.text}${l.inherited.name ? ` "${l.inherited.name}"` : ''})` : '';
+  return `listening on ${l.bound}${from}`;
 }
 
 /** Listen on every address, or none: on failure the ones already bound are closed. */

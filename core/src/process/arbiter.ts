@@ -5,7 +5,8 @@ import { StartupError, UsageError, errorMessage } from '../errors.js';
 import { releaseCompiler } from '../config/import-module.js';
 import type { WorkerBoot } from './ipc.js';
 import { coreSettings } from '../config/core-settings.js';
-import { closeAll, listenAll, type Listener, type NativeHandle } from '../net/listen.js';
+import { closeAll, listenAll, listeningMessage, type Listener, type NativeHandle } from '../net/listen.js';
+import { listenAddresses, unusedInherited } from '../activation.js';
 import { createLogger, type Logger } from '../logger.js';
 import { Monitor, beatSeconds, type MonitorHost } from './monitor.js';
 import { Pidfile } from './pidfile.js';
@@ -162,7 +163,7 @@ export class Arbiter implements MonitorHost {
       const onHandle = (h: NativeHandle) => (monitor ? monitor.route(h) : early.push(h));
       let listeners: Listener[];
       try {
-        listeners = await listenAll(app.cfg.bind, app.cfg.backlog, () => {}, app.discovery.registry.nameSource('bind', app.settings.sources.bind!),
+        listeners = await listenAll(this.addresses(app), app.cfg.backlog, () => {}, app.discovery.registry.nameSource('bind', app.settings.sources.bind!),
           { onHandle, ...(balance === 'reuse-port' ? { reusePort: 'new' as const } : {}) });
       } catch (err) {
         for (const h of early) h.close();
@@ -172,8 +173,20 @@ export class Arbiter implements MonitorHost {
       monitor = new Monitor(this, app, app.discovery.server, listeners, balance);
       this.monitors.push(monitor);
       for (const h of early) monitor.route(h);
-      for (const l of listeners) app.log.info({ address: l.bound }, `listening on ${l.bound}`);
+      for (const l of listeners) app.log.info({ address: l.bound }, listeningMessage(l));
+      for (const l of listeners) {
+        if (balance === 'reuse-port' && l.inherited?.kind === 'tcp') {
+          app.log.info({ address: l.bound }, `${l.address.text}: an inherited socket cannot be bound again for each worker (its port is not ours to bind): every worker accepts on it (shared)`);
+        }
+      }
     }
+    const unused = unusedInherited(this.monitors.flatMap((m) => m.listeners.map((l) => l.address)));
+    if (unused) this.log.warn(unused);
+  }
+
+  /** Where a server listens: its bind, or the sockets systemd passed (see listenAddresses). */
+  private addresses(app: App) {
+    return listenAddresses(app.cfg.bind, app.settings.sources.bind!.kind === 'default', app.discovery.server, this.apps.length);
   }
 
   boot(monitor: Monitor, id: number): WorkerBoot {
@@ -254,7 +267,7 @@ export class Arbiter implements MonitorHost {
         continue;
       }
       const bound = m.listeners.map((l) => l.address.text).join(' ');
-      if (app.cfg.bind.map((a) => a.text).join(' ') !== bound) this.log.warn(`server ${m.name}: bind changed in the config; restart ss to listen there (still on ${bound})`);
+      if (this.addresses(app).map((a) => a.text).join(' ') !== bound) this.log.warn(`server ${m.name}: bind changed in the config; restart ss to listen there (still on ${bound})`);
       m.reload(app);
     }
     releaseCompiler();

@@ -4,3 +4,4 @@ export { Arbiter, ARBITER_SIGNALS, type ArbiterOptions, supportsReusePort, defau
 export { resized as resizedWorkers } from './arbiter.js';
 export { controlDir, controlPath, requestInfo, runningServers } from './control-socket.js';
 export { alive } from './pidfile.js';
+export { inheritedSockets } from '../activation.js';

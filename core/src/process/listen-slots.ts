@@ -67,6 +67,8 @@ export class ListenSlots {
     private readonly route: (handle: NativeHandle) => void,
     private readonly log: Logger,
   ) {
+    // An inherited socket (fd://N) is shared whatever the balance: a worker slot's socket would be a
+    // new bind of its port, and the port is systemd's to bind, not ours.
     const own = balance === 'reuse-port' ? bound.filter((l) => l.address.kind === 'tcp') : [];
     // A socket whose close removes its file stays with the arbiter (round-robin).
     const shared = bound.filter((l) => !own.includes(l) && !l.inPlace);

@@ -1,6 +1,7 @@
 import type { App, Info, Monitor, Worker } from '../plugins/app.js';
 import { openControl } from './control-socket.js';
-import { closeAll, listenAll, type Listener } from '../net/listen.js';
+import { closeAll, listenAll, listeningMessage, type Listener } from '../net/listen.js';
+import { listenAddresses, unusedInherited } from '../activation.js';
 import { Pidfile } from './pidfile.js';
 import type { Server } from '../net/connection-set.js';
 import { AppServer, type StopMode } from './app-server.js';
@@ -91,11 +92,14 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
   let early: boolean;
   try {
     pidfile = app.cfg.pidfile ? Pidfile.create(app.cfg.pidfile) : undefined;
-    early = await stopFirst(listenAll(app.cfg.bind, app.cfg.backlog, server.accept,
+    const addresses = listenAddresses(app.cfg.bind, app.settings.sources.bind!.kind === 'default', app.discovery.server, 1);
+    early = await stopFirst(listenAll(addresses, app.cfg.backlog, server.accept,
       app.discovery.registry.nameSource('bind', app.settings.sources.bind!)).then((l) => { listeners = l; }));
     if (!early) {
       serving.listeners = listeners;
-      for (const l of listeners) app.log.info({ address: l.bound }, `listening on ${l.bound}`);
+      for (const l of listeners) app.log.info({ address: l.bound }, listeningMessage(l));
+      const unused = unusedInherited(addresses);
+      if (unused) app.log.warn(unused);
       process.title = `ss arbiter [${app.name}]`;
       Object.assign(monitor, { addresses: listeners.map((l) => l.bound) });
       early = await stopFirst(app.hooks.monitorStart.promise(monitor)) || await stopFirst(serving.start());

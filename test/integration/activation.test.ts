@@ -1,0 +1,198 @@
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { existsSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { supportsReusePort } from '@socketserver/core/process';
+import { ask } from '../helpers/client.js';
+import { REPO, runSs, SS_BIN, SsProcess, ssInfo } from '../helpers/ss.js';
+import { tempDir } from '../helpers/temp.js';
+
+const PID_HANDLER = join(REPO, 'test/fixtures/runtime/pid-handler.mjs');
+
+/**
+ * What systemd does for a .socket unit, in python3: bind and listen each socket (`tcp`, or
+ * `unix:PATH`), put them at fd 3, 4, ..., set LISTEN_FDS, LISTEN_PID (the pid after exec is the
+ * same) and LISTEN_FDNAMES, and exec `ss`. It prints each TCP port (or unix path) on a line first,
+ * so a test knows which sockets ss must serve. `pid` is `self` (as systemd), `other` (variables
+ * meant for another process) or `none` (no variables: for --bind fd://N).
+ */
+const SYSTEMD = `
+import os, socket, sys
+specs, pid, names = sys.argv[1].split(','), sys.argv[2], sys.argv[3]
+made = []
+for spec in specs:
+    if spec == 'tcp':
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(('127.0.0.1', 0))
+        print(s.getsockname()[1], flush=True)
+    else:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(spec[5:])
+        print(spec[5:], flush=True)
+    s.listen(64)
+    made.append(s)
+# Out of the way of 3, 4, ... first: a socket python made there itself is close-on-exec.
+moved = [os.dup(s.fileno()) for s in made]
+for s in made:
+    s.close()
+for i, fd in enumerate(moved):
+    os.dup2(fd, 3 + i)
+    os.close(fd)
+env = {k: v for k, v in os.environ.items() if not k.startswith('SS_') and not k.startswith('LISTEN_')}
+if pid != 'none':
+    env.update(LISTEN_FDS=str(len(made)), LISTEN_PID=str(os.getpid()) if pid == 'self' else '1', LISTEN_FDNAMES=names)
+os.execve(sys.argv[4], sys.argv[4:], env)
+`;
+
+interface Activated {
+  ss: SsProcess;
+  /** The TCP port or the unix path of each socket handed over (fd 3 first). */
+  sockets: string[];
+  /** The first one's. */
+  socket: string;
+}
+
+/**
+ * `ss serve ARGS` with sockets from fd 3 on, as systemd starts it; resolves once it serves. It
+ * runs in `cwd`, a folder without a config (the repository's config has a bind of its own, which wins).
+ */
+async function activated(cwd: string, args: readonly string[], opts: { sockets?: string[]; pid?: 'self' | 'other' | 'none'; names?: string } = {}): Promise<Activated> {
+  const child = spawn('python3', ['-c', SYSTEMD, (opts.sockets ?? ['tcp']).join(','), opts.pid ?? 'self', opts.names ?? 'web', process.execPath, SS_BIN, 'serve', ...args],
+    { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const ss = new SsProcess(child);
+  try {
+    await ss.waitForLog((l) => l.msg.startsWith('serving '), 20_000);
+  } catch (err) {
+    await ss.stop('SIGKILL');
+    throw err;
+  }
+  const sockets = ss.stdout.split('\n').filter((l) => l !== '');
+  return { ss, sockets, socket: sockets[0]! };
+}
+
+/** Worker pids from the arbiter's log. */
+function workerPids(ss: SsProcess): number[] {
+  return ss.logs.filter((l) => /^worker \d+ ready/.test(l.msg)).map((l) => l.workerPid as number);
+}
+
+/** The LISTEN_* variables in a process's environment. */
+function listenVars(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((v) => v.startsWith('LISTEN_'));
+}
+
+const BALANCES = ['shared', 'round-robin', ...(supportsReusePort() ? ['reuse-port', 'auto'] : [])];
+// Serial: each test starts up to three processes, and the machines that run the suite are small.
+const MODES: { workers: string; balance?: string }[] = [{ workers: '0' }, ...BALANCES.map((balance) => ({ workers: '2', balance }))];
+
+for (const { workers, balance } of MODES) {
+  const title = workers === '0' ? 'workers 0' : `workers 2, ${balance}`;
+  test.serial(`${title}: a TCP socket from LISTEN_FDS is served, shown in logs and info, and the variables are gone`, async (t) => {
+    const { ss, socket } = await activated(tempDir(t, 'activation'), ['--plugin', 'line', '--handler', PID_HANDLER, '--workers', workers, ...(balance ? ['--balance', balance] : [])]);
+    t.teardown(() => ss.stop());
+    const port = Number(socket);
+    t.deepEqual(ss.addresses, [`127.0.0.1:${port}`]);
+    t.true(ss.logs.some((l) => l.msg === `listening on 127.0.0.1:${port} (inherited fd://3 "web")`), ss.stderr);
+    t.deepEqual((await ssInfo(ss.pid)).monitors[0].addresses, [`127.0.0.1:${port}`]);
+    const served = new Set<number>();
+    for (let i = 0; i < 8; i++) served.add(Number(await ask(port, 'pid')));
+    const pids = workers === '0' ? [ss.pid] : workerPids(ss);
+    t.true([...served].every((p) => pids.includes(p)), `answered by ${[...served].join(' ')}, serving ${pids.join(' ')}`);
+    // sd_listen_fds(1): unset, so that workers (and what they start) do not take the socket for theirs.
+    // (A process's own /proc environ keeps what it started with: the workers' show what they got.)
+    for (const pid of workerPids(ss)) t.deepEqual(listenVars(pid), []);
+    if (balance === 'reuse-port' || balance === 'auto') {
+      t.true(ss.logs.some((l) => /an inherited socket cannot be bound again for each worker/.test(l.msg)), 'why it shares the socket is logged');
+    }
+    t.is((await ss.stop()).code, 0);
+  });
+}
+
+test.serial('--bind fd://3 serves the descriptor without LISTEN_* variables', async (t) => {
+  const { ss, socket } = await activated(tempDir(t, 'activation'), ['--plugin', 'line', '--workers', '1', '--bind', 'fd://3'], { pid: 'none' });
+  t.teardown(() => ss.stop());
+  t.deepEqual(ss.addresses, [`127.0.0.1:${socket}`]);
+  t.true(ss.logs.some((l) => l.msg === `listening on 127.0.0.1:${socket} (inherited fd://3)`), ss.stderr);
+  t.is(await ask(Number(socket), 'hello'), 'hello');
+  t.is((await ss.stop()).code, 0);
+});
+
+for (const workers of ['0', '2']) {
+  test.serial(`workers ${workers}: a unix socket from LISTEN_FDS is served and its file is not removed at stop`, async (t) => {
+    const dir = tempDir(t, 'activation');
+    const path = join(dir, 'app.sock');
+    const { ss } = await activated(dir, ['--plugin', 'line', '--workers', workers], { sockets: [`unix:${path}`] });
+    t.teardown(() => ss.stop());
+    const inode = lstatSync(path).ino;
+    t.deepEqual(ss.addresses, [`unix:${path}`]);
+    t.deepEqual((await ssInfo(ss.pid)).monitors[0].addresses, [`unix:${path}`]);
+    t.is(await ask(path, 'over unix'), 'over unix');
+    t.is((await ss.stop()).code, 0);
+    // The socket is systemd's: it is still there for the next start (or the next connection to activate).
+    t.true(existsSync(path), 'the socket file is still there');
+    t.is(lstatSync(path).ino, inode);
+  });
+}
+
+test.serial('LISTEN_PID naming another process: the variables are ignored (and removed), ss binds its own --bind', async (t) => {
+  const { ss, socket } = await activated(tempDir(t, 'activation'), ['--plugin', 'line', '--workers', '1', '--bind', '127.0.0.1:0'], { pid: 'other' });
+  t.teardown(() => ss.stop());
+  t.is(ss.addresses.length, 1);
+  t.not(ss.port, Number(socket), 'not the inherited socket');
+  t.is(await ask(ss.port, 'own'), 'own');
+  for (const pid of workerPids(ss)) t.deepEqual(listenVars(pid), []);
+});
+
+test.serial('an explicit --bind wins over LISTEN_FDS', async (t) => {
+  const { ss, socket } = await activated(tempDir(t, 'activation'), ['--plugin', 'line', '--workers', '0', '--bind', '127.0.0.1:0']);
+  t.teardown(() => ss.stop());
+  t.not(ss.port, Number(socket));
+  t.false(ss.logs.some((l) => /inherited/.test(l.msg)));
+  t.true(ss.logs.some((l) => l.msg === 'LISTEN_FDS: fd://3 "web" passed by systemd and not served (a bind is set; fd://N serves one)'), ss.stderr);
+});
+
+test.serial('a bad fd:// is a usage error: exit 2, one line naming the setting', async (t) => {
+  for (const bad of ['fd://x', 'fd://1']) {
+    const r = await runSs(['serve', '--plugin', 'line', '--bind', bad], { timeoutMs: 8000 });
+    t.is(r.code, 2, r.stderr);
+    t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+    t.regex(r.stderr, new RegExp(`^ss: invalid --bind "${bad}": .*fd://N \\(an inherited socket, N >= 3\\)`));
+  }
+});
+
+test.serial('fd:// naming no open socket cannot start: exit 1, one line', async (t) => {
+  const r = await runSs(['serve', '--plugin', 'line', '--workers', '0', '--bind', 'fd://97'], { timeoutMs: 8000 });
+  t.is(r.code, 1, r.stderr);
+  t.is(r.stderr.trim().split('\n').at(-1), 'ss: cannot listen on fd://97: not an open TCP or unix stream socket');
+});
+
+test.serial('HUP with an inherited socket: new workers serve the same socket, no "bind changed" warning', async (t) => {
+  const { ss, socket } = await activated(tempDir(t, 'activation'), ['--plugin', 'line', '--handler', PID_HANDLER, '--workers', '1', '--balance', 'shared']);
+  t.teardown(() => ss.stop());
+  const before = Number(await ask(Number(socket), 'pid'));
+  process.kill(ss.pid, 'SIGHUP');
+  await ss.waitForLog((l) => /reloaded, every worker runs the new config/.test(l.msg), 20_000);
+  t.not(Number(await ask(Number(socket), 'pid')), before, 'a new worker answers on the inherited socket');
+  t.false(ss.logs.some((l) => /bind changed/.test(l.msg)), ss.stderr);
+});
+
+test.serial('several servers: each takes the sockets LISTEN_FDNAMES names after it', async (t) => {
+  const dir = tempDir(t, 'activation');
+  writeFileSync(join(dir, 'socketserver.config.mjs'), `export default { servers: {
+    a: { plugins: ['line'], workers: 1 },
+    b: { plugins: ['echo'], workers: 1 },
+  } };\n`);
+  const { ss, sockets } = await activated(dir, [], { sockets: ['tcp', 'tcp'], names: 'b:a' });
+  t.teardown(() => ss.stop());
+  const [b, a] = sockets.map(Number);
+  const byServer = Object.fromEntries((await ssInfo(ss.pid)).monitors.map((m: { name: string; addresses: string[] }) => [m.name, m.addresses]));
+  t.deepEqual(byServer, { a: [`127.0.0.1:${a}`], b: [`127.0.0.1:${b}`] });
+  t.is(await ask(a!, 'line'), 'line');
+});
+
+test.serial('--bind fd://4 with LISTEN_FDS: serves the socket named, warns about the one left', async (t) => {
+  const { ss, sockets } = await activated(tempDir(t, 'activation'), ['--plugin', 'line', '--workers', '1', '--bind', 'fd://4'], { sockets: ['tcp', 'tcp'], names: 'one:two' });
+  t.teardown(() => ss.stop());
+  t.true(ss.logs.some((l) => l.msg === `listening on 127.0.0.1:${sockets[1]} (inherited fd://4 "two")`), ss.stderr);
+  t.true(ss.logs.some((l) => l.msg === 'LISTEN_FDS: fd://3 "one" passed by systemd and not served (a bind is set; fd://N serves one)'), ss.stderr);
+  t.is(await ask(Number(sockets[1]), 'two'), 'two');
+});
