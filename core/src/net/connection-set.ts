@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../logger.js';
-import { Connection, type Request } from './connection.js';
+import { Connection, FRESH_GRACE_MS, type Request } from './connection.js';
 import type { Handler, Protocol } from './protocol.js';
 import { ProxyStage, type ProxyInfo } from './proxy-stage.js';
 import type { AllowEntry } from '../address.js';
@@ -138,6 +138,8 @@ export class Server implements ServerStats {
       this.proxyStage = new ProxyStage({
         mode: cfg.proxy_protocol, allow: cfg.proxy_allow_from, timeoutMs: cfg.proxy_header_timeout * 1000,
         log: (fields, line) => this.connectionLog('warn', fields, line),
+        // After the stage hands the socket on (it settles just before): not idle while it becomes a connection.
+        settled: () => queueMicrotask(() => this.checkIdle()),
       });
     }
   }
@@ -233,7 +235,12 @@ export class Server implements ServerStats {
   remove(connection: Connection): void {
     if (!this.connections.delete(connection)) return;
     if (this.connectionLost !== undefined) this.connectionLost.call(connection, connection.error);
-    if (this.connections.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    this.checkIdle();
+  }
+
+  /** Nothing open and nothing still sending its PROXY header: a drain is done. */
+  private checkIdle(): void {
+    if (this.connections.size === 0 && !this.proxyStage?.waiting.size) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   /**
@@ -244,9 +251,9 @@ export class Server implements ServerStats {
     this.stopping = true;
     clearInterval(this.sweeper);
     for (const socket of this.early.splice(0)) socket.destroy();
-    this.proxyStage?.closeAll();
+    this.proxyStage?.drain(FRESH_GRACE_MS);
     for (const connection of this.connections) connection.shutdown();
-    if (this.connections.size === 0) return;
+    if (this.connections.size === 0 && !this.proxyStage?.waiting.size) return;
     let timer: NodeJS.Timeout | undefined;
     const drained = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     const forced = new Promise<void>((resolve) => {

@@ -35,7 +35,7 @@ const KEEP_BATCH = 1024;
 /** How long a failed connection may take to send the replies it was owed before it is closed. */
 const LINGER_MS = 2000;
 /** How long a connection accepted just before a drain has to send its first request. */
-const FRESH_GRACE_MS = 1000;
+export const FRESH_GRACE_MS = 1000;
 const BLOCKED_WRITE = 1; // the client is not reading our replies
 const BLOCKED_IN_FLIGHT = 2; // too many async replies outstanding
 const kConnection = Symbol('connection');

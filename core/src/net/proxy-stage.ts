@@ -22,6 +22,8 @@ export interface ProxyStageOptions {
   readonly timeoutMs: number;
   /** A line about one refused connection (the server rate-limits these). */
   readonly log: (fields: object, line: string) => void;
+  /** Called when the last socket waiting for its header is gone (a drain waits for it). */
+  readonly settled?: () => void;
 }
 
 /** IPv4-mapped IPv6 (a dual-stack listener's view of an IPv4 client): matched as the IPv4 address. */
@@ -39,6 +41,8 @@ function plain(address: string): { address: string; type: 'ipv4' | 'ipv6' } {
 export class ProxyStage {
   /** Sockets still waiting for their header (they count against the backlog). */
   readonly waiting = new Set<Socket>();
+  /** Each waiting socket's way to shorten its header deadline (a drain). */
+  private readonly deadlines = new WeakMap<Socket, (ms: number) => void>();
   private readonly any: boolean;
   private readonly list = new BlockList();
 
@@ -67,7 +71,7 @@ export class ProxyStage {
     const parser = new ProxyHeaderParser(this.opts.mode);
     const finish = () => {
       clearTimeout(timer);
-      this.waiting.delete(socket);
+      if (this.waiting.delete(socket) && this.waiting.size === 0) this.opts.settled?.();
       socket.removeListener('data', onData);
       socket.removeListener('end', onEnd);
       socket.removeListener('close', onClose);
@@ -93,16 +97,24 @@ export class ProxyStage {
     };
     const onEnd = () => refuse('ended before a complete PROXY header');
     const onClose = () => { finish(); };
-    const timer = setTimeout(() => refuse(`no complete PROXY header within ${this.opts.timeoutMs / 1000}s`), this.opts.timeoutMs);
+    let timer = setTimeout(() => refuse(`no complete PROXY header within ${this.opts.timeoutMs / 1000}s`), this.opts.timeoutMs);
+    this.deadlines.set(socket, (ms) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => refuse('no complete PROXY header before the server stopped'), ms);
+    });
     this.waiting.add(socket);
     socket.on('data', onData);
     socket.on('end', onEnd);
     socket.on('close', onClose);
   }
 
-  /** Close every socket still waiting for its header (shutdown). */
-  closeAll(): void {
-    for (const socket of this.waiting) socket.destroy();
+  /**
+   * A drain: a socket still waiting for its header was accepted just before it (a balancer
+   * sends the header and the request right after connecting). Give it `graceMs` to finish
+   * the header, as a fresh connection gets for its first request, then close it.
+   */
+  drain(graceMs: number): void {
+    for (const socket of this.waiting) this.deadlines.get(socket)?.(graceMs);
   }
 }
 

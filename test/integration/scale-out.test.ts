@@ -1,0 +1,143 @@
+import test from 'ava';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventually, startSs, type SsProcess } from '../helpers/ss.js';
+
+// Two ss servers (2 workers each, PROXY v2) behind one HAProxy (mode tcp, leastconn,
+// send-proxy-v2, redis-check health checks sent with the PROXY LOCAL command), all on
+// loopback. HAProxy comes from Debian (.ci/run installs it).
+const HANDLER = './test/fixtures/runtime/peer-handler.mjs';
+const HAPROXY = spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status === 0;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** One inline RESP command over a fresh connection from `localAddress`: the reply's payload. */
+function ask(port: number, command: string, localAddress = '127.0.0.1', timeoutMs = 3000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, localAddress });
+    let got = '';
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`timed out (${JSON.stringify(got)})`)); }, timeoutMs);
+    socket.setEncoding('latin1');
+    socket.on('connect', () => socket.write(`${command}\r\n`));
+    socket.on('data', (s: string) => {
+      got += s;
+      const m = /^(?:\$\d+\r\n(.*)\r\n|[:+](.*)\r\n)$/s.exec(got);
+      if (m) { clearTimeout(timer); socket.end(); resolve(m[1] ?? m[2]!); }
+    });
+    socket.on('error', (err) => { clearTimeout(timer); reject(err); });
+    socket.on('close', () => { clearTimeout(timer); reject(new Error(`closed after ${JSON.stringify(got)}`)); });
+  });
+}
+
+function haproxyConfig(front: number, a: number, b: number, admin: string): string {
+  return [
+    'global', '  maxconn 512', `  stats socket ${admin} level admin`, '  log stderr format raw local0 info',
+    'defaults', '  mode tcp', '  log global', '  option tcplog', '  timeout connect 2s', '  timeout client 10s', '  timeout server 10s',
+    '  retries 3', '  option redispatch',
+    'frontend front', `  bind 127.0.0.1:${front}`, '  default_backend ss',
+    'backend ss', '  balance leastconn', '  option redis-check',
+    `  server a 127.0.0.1:${a} send-proxy-v2 check check-send-proxy inter 300ms fall 1 rise 1`,
+    `  server b 127.0.0.1:${b} send-proxy-v2 check check-send-proxy inter 300ms fall 1 rise 1`,
+    '',
+  ].join('\n');
+}
+
+/** A command on HAProxy's runtime API (its admin unix socket): the answer. */
+function haproxyCommand(admin: string, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(admin);
+    let out = '';
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`haproxy: no answer to ${command}`)); }, 5000);
+    socket.setEncoding('utf8').on('data', (s: string) => { out += s; });
+    socket.on('connect', () => socket.write(`${command}\n`));
+    socket.on('close', () => { clearTimeout(timer); resolve(out); });
+    socket.on('error', (err) => { clearTimeout(timer); reject(err); });
+  });
+}
+
+async function startHaproxy(t: { teardown: (fn: () => void) => void }, config: (admin: string) => string): Promise<{ child: ChildProcess; admin: string; log: () => string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'ss-haproxy-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'haproxy.cfg');
+  const admin = join(dir, 'admin.sock');
+  writeFileSync(file, config(admin));
+  const child = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => { err += s; });
+  t.teardown(() => { try { process.kill(child.pid!, 'SIGKILL'); } catch { /* gone */ } });
+  child.once('exit', (code) => { if (code !== null && code !== 0) console.error(`haproxy exited ${code}: ${err}`); });
+  return { child, admin, log: () => err };
+}
+
+const serve = (port: number) => startSs(['--plugin', 'resp', '--workers', '2', '--handler', HANDLER,
+  '--proxy-protocol', 'v2', '--bind', `127.0.0.1:${port}`]);
+
+test.serial(`two ss servers behind HAProxy: real client addresses; a drained restart under load loses nothing${HAPROXY ? '' : ' (haproxy not installed: FAILS)'}`, async (t) => {
+  t.true(HAPROXY, 'haproxy is installed (.ci/run installs it)');
+  if (!HAPROXY) return;
+  const [front, pa, pb] = [await freePort(), await freePort(), await freePort()];
+  const servers: Record<'a' | 'b', SsProcess> = { a: await serve(pa), b: await serve(pb) };
+  t.teardown(async () => { await servers.a.stop(); await servers.b.stop(); });
+  const { admin, log } = await startHaproxy(t, (sock) => haproxyConfig(front, pa, pb, sock));
+  await eventually(async () => (await ask(front, 'PING').catch(() => undefined)) === 'PONG' ? true : undefined, 'HAProxy serving', 15_000);
+
+  // Handlers see the client's address, not HAProxy's.
+  t.is(await ask(front, 'PEER', '127.0.0.2'), '127.0.0.2');
+  t.is(await ask(front, 'PEER', '127.0.0.3'), '127.0.0.3');
+  // Both servers take connections (leastconn over short connections spreads them).
+  const pids = new Set<string>();
+  for (let i = 0; i < 40 && pids.size < 4; i++) pids.add(await ask(front, 'PID'));
+  t.true(pids.size >= 2, `served by ${[...pids].join(', ')}`);
+
+  // Load: 8 loops of connect + PEER + close through HAProxy while A restarts and B reloads.
+  let stop = false;
+  let ok = 0;
+  let phase = 'both up';
+  const failures: string[] = [];
+  const loops = Array.from({ length: 8 }, async (_, i) => {
+    const from = `127.0.0.${2 + (i % 2)}`;
+    for (let n = 0; !stop && n < 100_000; n++) {
+      try {
+        const peer = await ask(front, 'PEER', from);
+        if (peer === from) ok++;
+        else failures.push(`wrong peer ${peer} for ${from}`);
+      } catch (err) {
+        failures.push(`${phase}: ${String(err)}`);
+      }
+    }
+  });
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  await sleep(1000);
+  // A deploy as the README's guide has it: HAProxy stops sending A new connections, then A
+  // gets TERM (its open connections finish), starts again, and is put back.
+  phase = 'a draining';
+  await haproxyCommand(admin, 'set server ss/a state drain');
+  await sleep(300);
+  phase = 'a stopping';
+  await servers.a.stop(); // TERM: drains, exits 0
+  phase = 'a stopped';
+  await sleep(500);
+  phase = 'a starting';
+  servers.a = await serve(pa);
+  phase = 'a started';
+  await haproxyCommand(admin, 'set server ss/a state ready');
+  await sleep(2000); // HAProxy's check sees it up again, and A takes connections
+  stop = true;
+  await Promise.all(loops);
+  const odd = log().split('\n').filter((l) => l.includes(' ss/') && !l.includes(' -- ')).slice(0, 5).join('\n');
+  const warnings = [servers.a, servers.b].flatMap((ss) => ss.stderr.split('\n').filter((l) => /"level":[45]0/.test(l))).slice(0, 5);
+  t.deepEqual(failures.slice(0, 5), [], `${failures.length} failed of ${ok + failures.length}\n${odd}\n${warnings.join('\n')}`);
+  t.true(ok > 100, `${ok} requests made`);
+});
