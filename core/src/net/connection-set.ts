@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../logger.js';
 import { Connection, type Request } from './connection.js';
 import type { Handler, Protocol } from './protocol.js';
+import type { TlsInfo, TlsTerminator } from './tls.js';
 
 /** A synchronous hook as the connection loop calls it (a tapable SyncHook is one). */
 export interface SyncTaps<A extends unknown[]> {
@@ -26,6 +27,8 @@ export interface ServedApp {
   readonly cfg: { readonly keep_alive: number; readonly frame_timeout: number; readonly backlog: number };
   readonly handler: Handler;
   readonly hooks: ConnectionHooks;
+  /** Set when the server speaks TLS (a certfile is given). */
+  readonly tls?: TlsTerminator | undefined;
   newProtocol(): Protocol<unknown, unknown>;
 }
 
@@ -112,6 +115,8 @@ export class Server implements ServerStats {
   private started = false;
   private stopping = false;
   private early: Socket[] = [];
+  /** TLS sockets still in their handshake: count toward backlog, closed on shutdown. */
+  private readonly handshakes = new Set<Socket>();
   private readonly refusals: LogThrottle;
   private readonly connectionLines: LogThrottle;
   private idleWaiters: (() => void)[] = [];
@@ -165,15 +170,39 @@ export class Server implements ServerStats {
       return;
     }
     this.received++;
-    if (this.connections.size >= this.backlog) {
+    if (this.connections.size + this.handshakes.size >= this.backlog) {
       this.refuse(socket);
       return;
     }
+    // plain socket -> (a PROXY protocol stage would go here) -> TLS handshake if configured -> Connection
+    const tls = this.app.tls;
+    if (tls === undefined) this.serve(socket, undefined);
+    else this.handshake(tls, socket);
+  };
+
+  /** Run the TLS handshake; serve the connection once it is done, log (within budget) why not. */
+  private handshake(tls: TlsTerminator, socket: Socket): void {
+    const peer = socket.remoteAddress === undefined ? 'unix'
+      : socket.remoteAddress.includes(':') ? `[${socket.remoteAddress}]:${socket.remotePort}` : `${socket.remoteAddress}:${socket.remotePort}`;
+    const secure = tls.wrap(socket, (secured, info) => {
+      this.handshakes.delete(secure);
+      if (secured.destroyed) return;
+      this.serve(secured, info);
+    }, (err) => {
+      this.handshakes.delete(secure);
+      if (this.stopping) return; // closed by our shutdown
+      this.connectionLog('warn', { peer, err: err.message }, `TLS handshake with ${peer} failed: ${err.message.split('\n')[0]}; closed`);
+    });
+    this.handshakes.add(secure);
+  }
+
+  private serve(socket: Socket, tls: TlsInfo | undefined): void {
     const connection = new Connection(this, socket, ++this.nextId);
+    connection.tls = tls;
     this.connections.add(connection);
     if (this.connectionMade !== undefined) this.connectionMade.call(connection);
     if (this.stopping) connection.shutdown(); // handed over just before a drain: answered once, then closed
-  };
+  }
 
   /**
    * Close the connections that neither read nor wrote for keep_alive, and those whose
@@ -222,6 +251,7 @@ export class Server implements ServerStats {
     this.stopping = true;
     clearInterval(this.sweeper);
     for (const socket of this.early.splice(0)) socket.destroy();
+    for (const socket of this.handshakes) socket.destroy();
     for (const connection of this.connections) connection.shutdown();
     if (this.connections.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
