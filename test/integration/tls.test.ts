@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { supportsReusePort } from '@socketserver/core/process';
 import { makeCerts, read, type Certs } from '../helpers/certs.js';
+import { createClient } from '@socketserver/core';
 import { runSs, startSs, eventually, ssInfo, type SsProcess } from '../helpers/ss.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -273,4 +274,22 @@ test('an unreadable certificate fails start-up with exit 1 naming the file', asy
   const r = await runSs(['serve', '--plugin', 'line', '--bind', '127.0.0.1:0', '--certfile', join(s.certs.dir, 'missing.pem'), '--keyfile', s.key]);
   t.is(r.code, 1);
   t.regex(r.stderr, /certfile .*missing\.pem: ENOENT/);
+});
+
+test('ss send --tls --ca-certs, and createClient({ tls }), talk to a TLS server; an unknown CA is refused', async (t) => {
+  const s = setup(t);
+  const ss = await startTls(s, ['--workers', '0']);
+  t.teardown(() => ss.stop());
+  const sent = await runSs(['send', '--plugin', 'line', '--bind', `127.0.0.1:${ss.port}`, '--tls', '--ca-certs', s.certs.ca, 'one', 'two']);
+  t.is(sent.code, 0, sent.stderr);
+  t.is(sent.stdout, 'one\ntwo\n');
+  const byName = await runSs(['send', '--plugin', 'line', '--bind', `localhost:${ss.port}`, '--tls', '--ca-certs', s.certs.ca, 'sni']);
+  t.is(byName.stdout, 'sni\n', byName.stderr);
+  const untrusted = await runSs(['send', '--plugin', 'line', '--bind', `127.0.0.1:${ss.port}`, '--tls', 'x']);
+  t.is(untrusted.code, 1);
+  t.regex(untrusted.stderr, /^ss: cannot connect to 127\.0\.0\.1:\d+: .*certificate/);
+
+  const client = await createClient<string, Buffer>({ plugin: 'line', address: `127.0.0.1:${ss.port}`, tls: { ca: read(s.certs.ca) } });
+  t.teardown(() => client.close());
+  t.is(String(await client.request('tls')).startsWith('{"protocol":"TLSv1.3"'), true);
 });
