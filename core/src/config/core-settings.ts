@@ -99,7 +99,7 @@ export const coreSettings = {
   },
   alpn: {
     flags: ['--alpn'], type: 'string', repeatable: true, meta: 'PROTOCOL', section: 'TLS',
-    desc: 'ALPN protocol offered, most preferred first; repeatable',
+    desc: 'ALPN protocol the server accepts, most preferred first; repeatable (a client offering none of them is refused)',
   },
   tls_handshake_timeout: {
     flags: ['--tls-handshake-timeout'], type: 'seconds', min: 0, default: 10, section: 'TLS',
