@@ -233,7 +233,7 @@ test('a client that never finishes the handshake is closed after --tls-handshake
   const started = Date.now();
   await closedOrFailed(silent);
   const took = Date.now() - started;
-  t.true(took >= 250 && took < 5000, `closed after ${took} ms`);
+  t.true(took >= 250 && took < 9000, `closed after ${took} ms (before the 10 s default)`);
   await ss.waitForLog((l) => /handshake not done after 0\.3s; closed$/.test(l.msg));
 });
 
