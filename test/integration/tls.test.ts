@@ -293,3 +293,12 @@ test('ss send --tls --ca-certs, and createClient({ tls }), talk to a TLS server;
   t.teardown(() => client.close());
   t.is(String(await client.request('tls')).startsWith('{"protocol":"TLSv1.3"'), true);
 });
+
+test('certificate paths in a config file are relative to its folder', async (t) => {
+  const s = setup(t);
+  const config = join(s.certs.dir, 'socketserver.config.mjs');
+  writeFileSync(config, "export default { bind: '127.0.0.1:0', workers: 1, plugins: ['line'], certfile: 'live.pem', keyfile: 'live.key' };\n");
+  const ss = await startSs(['--config', config], { freePort: false });
+  t.teardown(() => ss.stop());
+  t.is((await once(ss.port, { ca: read(s.certs.ca) })).fingerprint, fingerprintOf(s.certs.serverCert));
+});
