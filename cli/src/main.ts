@@ -30,7 +30,7 @@ function allSettings(discoveries: readonly Discovery[]): Setting[] {
 
 async function main(args: string[]): Promise<number> {
   const core = coreRegistry();
-  const pre = mri(normalizeArgv(args, core.all()), { boolean: ['help', 'version', 'json'], string: ['plugin', 'config', 'bind', 'name'], alias: { h: 'help', v: 'version' } });
+  const pre = mri(normalizeArgv(args, core.all()), { boolean: ['help', 'version', 'json', 'tls'], string: ['plugin', 'config', 'bind', 'name'], alias: { h: 'help', v: 'version' } });
   const command = pre._[0];
   if (command === undefined || !COMMANDS.has(String(command))) {
     if (command !== undefined) throw new UsageError(`unknown command "${command}" (commands: serve, config, plugins, info, send; see ss --help)`);
@@ -58,7 +58,7 @@ async function main(args: string[]): Promise<number> {
   const parsed = prog.parse(['node', 'ss', ...normalizeArgv(args, settings)], {
     lazy: true,
     string: settings.map((s) => s.long),
-    boolean: ['json'],
+    boolean: ['json', 'tls'],
     unknown: (flag: string) => {
       throw new UsageError(`unknown option ${flag} for ss ${command} (see ss ${command} --help)`);
     },

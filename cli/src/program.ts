@@ -60,7 +60,9 @@ export function buildProgram(settings: readonly Setting[], actions: Actions): sa
     .describe('Send each MESSAGE (else each line of stdin) to the server at --bind with the protocol plugin\'s client, pipelined, and print the replies in order.')
     .option('--json', 'Print each reply as one JSON value per line')
     .option('--reply-timeout', 'Milliseconds to wait for each reply; 0 waits forever (default 30000)')
+    .option('--tls', 'Connect with TLS, checking the server against --ca-certs (else the system\'s CAs)')
     .example('send --plugin echo hi')
+    .example('send --plugin line --tls --ca-certs ca.pem --bind localhost:8443 hi')
     .example('send --plugin netstring --bind unix:/tmp/ss.sock --json one two');
   addSettings(prog, settings);
   prog.action((opts: Options) => actions.send(opts));

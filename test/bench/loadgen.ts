@@ -13,6 +13,7 @@
 // (`onread`, no allocation per read), pre-built requests sent as slices of one pool,
 // frames found with indexOf and checked with Buffer.compare.
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Histogram } from './histogram.js';
@@ -28,6 +29,8 @@ const { values: opt } = parseArgs({
     size: { type: 'string', default: '64' },
     warmup: { type: 'string', default: '1' },
     duration: { type: 'string', default: '3' },
+    // TLS to the server (its certificate is not checked: a bench on loopback with a throwaway one).
+    tls: { type: 'boolean', default: false },
   },
 });
 const proto = opt.proto as Proto;
@@ -83,11 +86,18 @@ class Conn {
   open = false;
 
   constructor(onConnect: (c: Conn) => void) {
-    this.sock = connect({
-      host, port, noDelay: true,
-      onread: { buffer: readBuffer, callback: (n: number, buf: Uint8Array) => { this.onRead(n, buf as Buffer); return true; } },
-    });
-    this.sock.once('connect', () => { this.open = true; onConnect(this); });
+    if (opt.tls) {
+      // node:tls has no onread: each decrypted chunk arrives as a 'data' Buffer.
+      this.sock = tlsConnect({ host, port, rejectUnauthorized: false });
+      this.sock.setNoDelay(true);
+      this.sock.on('data', (chunk: Buffer) => this.onRead(chunk.length, chunk));
+    } else {
+      this.sock = connect({
+        host, port, noDelay: true,
+        onread: { buffer: readBuffer, callback: (n: number, buf: Uint8Array) => { this.onRead(n, buf as Buffer); return true; } },
+      });
+    }
+    this.sock.once(opt.tls ? 'secureConnect' : 'connect', () => { this.open = true; onConnect(this); });
     this.sock.on('error', () => { stats.connErrors++; });
     this.sock.on('close', () => {
       if (this.open && !finishing) stats.closes++;

@@ -17,7 +17,10 @@
 // a dropped connection or an unanswered request; missed performance targets only print
 // "not met".
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeCerts, type Certs } from '../helpers/certs.js';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startSs } from '../helpers/ss.js';
@@ -47,12 +50,15 @@ if (!(duration > 0 && duration <= 600) || !(warmup >= 0 && warmup <= 600) || !(N
  * `workers`: server processes (ss --workers, cluster-baseline); 0 or absent: one process.
  * `baselineWorkers`: the baseline's, when not the same (0: the single-process baseline-server).
  */
-interface SocketWorkload { name: string; title: string; proto: string; pipeline: number; size: number; workers?: number; baselineWorkers?: number }
+interface SocketWorkload { name: string; title: string; proto: string; pipeline: number; size: number; workers?: number; baselineWorkers?: number; tls?: boolean }
 const SOCKET_WORKLOADS: SocketWorkload[] = [
   { name: 'line-p1', title: 'line 64 B, pipeline 1', proto: 'line', pipeline: 1, size: 64 },
   { name: 'line-p16', title: 'line 64 B, pipeline 16', proto: 'line', pipeline: 16, size: 64 },
   { name: 'netstring-p1', title: 'netstring 64 B, pipeline 1', proto: 'netstring', pipeline: 1, size: 64 },
   { name: 'echo-16k', title: 'echo 16 KiB, pipeline 1', proto: 'echo', pipeline: 1, size: 16384 },
+  // TLS (ss --certfile/--keyfile against a node:tls server with the same per-connection code).
+  { name: 'tls-line-p1', title: 'TLS line 64 B, pipeline 1', proto: 'line', pipeline: 1, size: 64, tls: true },
+  { name: 'tls-line-p16', title: 'TLS line 64 B, pipeline 16', proto: 'line', pipeline: 16, size: 64, tls: true },
 ];
 const CLUSTER_WORKERS = 2;
 const CLUSTER_WORKLOADS: SocketWorkload[] = [
@@ -118,6 +124,17 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+/** A throwaway certificate for the TLS workloads, made with openssl on first use, removed at exit. */
+let madeCerts: Certs | undefined;
+function certs(): Certs {
+  if (madeCerts === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'ss-bench-tls-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    madeCerts = makeCerts(dir);
+  }
+  return madeCerts;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function exited(child: ChildProcess): Promise<void> {
@@ -157,12 +174,12 @@ async function runNode(file: string, args: string[], capMs: number, nodeArgs: st
  */
 interface Server { name: 'ss' | 'baseline'; pid: number; servingPid: number; port: number; child: ChildProcess }
 
-async function startServer(name: Server['name'], proto: string, ssArgs: string[] = [], workers = 0): Promise<Server> {
+async function startServer(name: Server['name'], proto: string, ssArgs: string[] = [], workers = 0, tls = false): Promise<Server> {
   if (name === 'ss') {
     // Default log level: `startSs` waits for the info-level "serving" line; nothing is logged per request.
     // With --workers the arbiter logs it once every worker is ready.
     const cluster = workers > 0 ? ['--workers', String(workers), ...(opt.balance ? ['--balance', opt.balance] : [])] : [];
-    const ss = await startSs(['--plugin', proto, ...cluster, ...ssArgs]);
+    const ss = await startSs(['--plugin', proto, ...cluster, ...ssArgs, ...(tls ? ['--certfile', certs().serverCert, '--keyfile', certs().serverKey] : [])]);
     track(ss.child);
     // An arbiter's "serving" line lists its workers' pids: with one worker, that worker serves.
     const line = ss.logs.find((l) => l.msg.startsWith('serving '));
@@ -171,7 +188,9 @@ async function startServer(name: Server['name'], proto: string, ssArgs: string[]
     rememberTree(ss.pid);
     return { name, pid: ss.pid, servingPid: typeof serving === 'number' ? serving : ss.pid, port: ss.port, child: ss.child };
   }
-  const argv = workers > 0 ? [HERE + 'cluster-baseline.js', proto, String(workers), '0'] : [HERE + 'baseline-server.js', proto, '0'];
+  if (tls && workers > 0) throw new Error('bench: no TLS cluster baseline');
+  const argv = workers > 0 ? [HERE + 'cluster-baseline.js', proto, String(workers), '0']
+    : [HERE + 'baseline-server.js', proto, '0', ...(tls ? [certs().serverCert, certs().serverKey] : [])];
   const child = track(spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] }));
   const port = await listeningPort(child);
   rememberTree(child.pid!);
@@ -312,7 +331,7 @@ async function waitQuiet(maxMs: number, name?: string): Promise<void> {
  * server stopped. `foreign`: cores other processes used meanwhile.
  */
 async function measure(w: SocketWorkload, name: Server['name'], args: string[], client = 'loadgen.js'): Promise<{ res: Record<string, any>; foreign: number }> {
-  const server = await startServer(name, w.proto, [], (name === 'baseline' ? w.baselineWorkers : undefined) ?? w.workers ?? 0);
+  const server = await startServer(name, w.proto, [], (name === 'baseline' ? w.baselineWorkers : undefined) ?? w.workers ?? 0, w.tls);
   try {
     await sleep(300); // let start-up work (JIT, GC of boot garbage) settle
     const t0 = Date.now();
@@ -371,7 +390,7 @@ async function alternate(w: SocketWorkload, title: string, unit: string, args: s
 
 function socketWorkload(w: SocketWorkload): Promise<void> {
   const args = ['--proto', w.proto, '--conns', String(CONNS), '--pipeline', String(w.pipeline), '--size', String(w.size),
-    '--warmup', String(warmup), '--duration', String(duration)];
+    '--warmup', String(warmup), '--duration', String(duration), ...(w.tls ? ['--tls'] : [])];
   return alternate(w, w.title, 'req', args, (res) => ({
     rate: res.rps, p99: res.latency_us.p99,
     bad: res.mismatches + res.proto_errors + res.conn_errors + res.closes + res.stalled,

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Client, clientProtocol, formatAddress, resolveSettings, StartupError, UsageError, type Address, type Cfg, type Discovery } from '@socketserver/core';
 import type { Options } from '../program.js';
@@ -40,6 +41,16 @@ function parseTimeout(raw: unknown): number {
   return ms;
 }
 
+/** --tls: the server is checked against --ca-certs when given, else the system's CAs. */
+function tlsOptions(caCerts: string | undefined): { ca?: Buffer } {
+  if (caCerts === undefined) return {};
+  try {
+    return { ca: readFileSync(caCerts) };
+  } catch (err) {
+    throw new UsageError(`invalid --ca-certs "${caCerts}": ${(err as Error).message}`);
+  }
+}
+
 /**
  * `ss send MESSAGE...`: connect to the server at --bind with the configured protocol
  * plugin's client protocol, send every message at once (pipelined), print the replies in order.
@@ -56,9 +67,10 @@ export async function sendCommand(discoveries: Discovery[], cli: Record<string, 
   const given = (opts._ as unknown[] | undefined ?? []).map(String);
   const messages = given.length > 0 ? given : await stdinLines();
 
+  const tls = opts.tls === true ? tlsOptions(settings.values.ca_certs as string | undefined) : undefined;
   let client: Client;
   try {
-    client = await Client.connect(protocol, { address: formatAddress(bind), requestTimeout });
+    client = await Client.connect(protocol, { address: formatAddress(bind), requestTimeout, ...(tls ? { tls } : {}) });
   } catch (err) {
     throw new StartupError((err as Error).message);
   }

@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
 import { parseAddress, type Address } from '../address.js';
 import { ProtocolError, UsageError, errorMessage } from '../errors.js';
 import { Cumulator } from '../net/cumulator.js';
@@ -18,6 +19,8 @@ export interface ConnectOptions {
   readonly connectTimeout?: number;
   /** ms a request may wait for its reply; default 30000; 0 = none. */
   readonly requestTimeout?: number;
+  /** Speak TLS: true checks the server against the system's CAs; options go to tls.connect (`ca`, `cert`, `key`, `servername`...). */
+  readonly tls?: boolean | ConnectionOptions;
 }
 
 /** Why a connect failed, as a person reads it. */
@@ -74,9 +77,13 @@ export class Client<Req = any, Rep = any> {
     const text = addr.kind === 'unix' ? `unix:${addr.path}` : addr.text;
     const timeout = options.connectTimeout ?? 5000;
     const requestTimeout = options.requestTimeout ?? 30_000;
+    const tls = options.tls === true ? {} : options.tls || undefined;
     return new Promise((resolve, reject) => {
-      const socket = addr.kind === 'unix' ? connect({ path: addr.path })
-        : connect({ host: addr.host ?? '127.0.0.1', port: addr.port });
+      const where = addr.kind === 'unix' ? { path: addr.path } : { host: addr.host ?? '127.0.0.1', port: addr.port };
+      // SNI needs a name, not an address; node:tls is loaded only by a TLS client.
+      const servername = addr.kind !== 'unix' && addr.host !== undefined && !/^[\d.]+$|:/.test(addr.host) ? { servername: addr.host } : {};
+      const socket: Socket = tls === undefined ? connect(where)
+        : process.getBuiltinModule('node:tls').connect({ ...where, ...servername, ...tls });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error(`cannot connect to ${text}: no answer within ${timeout} ms`));
@@ -85,7 +92,7 @@ export class Client<Req = any, Rep = any> {
         clearTimeout(timer);
         reject(new Error(`cannot connect to ${text}: ${REASONS[err.code ?? ''] ?? err.message}`));
       });
-      socket.once('connect', () => {
+      socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
         socket.setNoDelay(true);

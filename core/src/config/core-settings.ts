@@ -85,6 +85,38 @@ export const coreSettings = {
     flags: ['--log-level'], type: 'enum', choices: ['debug', 'info', 'warn', 'error'], default: 'info',
     section: 'Logging', desc: 'Least severe level logged: debug, info, warn or error',
   },
+  certfile: {
+    flags: ['--certfile'], type: 'path', meta: 'FILE', section: 'TLS',
+    desc: 'PEM certificate (chain) served on every bind; TLS is on when set (needs keyfile)',
+  },
+  keyfile: {
+    flags: ['--keyfile'], type: 'path', meta: 'FILE', section: 'TLS',
+    desc: 'PEM private key of certfile',
+  },
+  ca_certs: {
+    flags: ['--ca-certs'], type: 'path', meta: 'FILE', section: 'TLS',
+    desc: 'PEM CA certificates client certificates are checked against (with cert_reqs)',
+  },
+  cert_reqs: {
+    flags: ['--cert-reqs'], type: 'enum', choices: ['none', 'optional', 'required'], default: 'none', section: 'TLS',
+    desc: 'Client certificates: none (not asked for), optional (asked for, checked if given) or required',
+  },
+  ciphers: {
+    flags: ['--ciphers'], type: 'string', meta: 'LIST', section: 'TLS',
+    desc: 'OpenSSL cipher list for TLS 1.2 and below (default: Node\'s)',
+  },
+  tls_min_version: {
+    flags: ['--tls-min-version'], type: 'enum', choices: ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'], default: 'TLSv1.2', section: 'TLS',
+    desc: 'Oldest TLS version accepted',
+  },
+  alpn: {
+    flags: ['--alpn'], type: 'string', repeatable: true, meta: 'PROTOCOL', section: 'TLS',
+    desc: 'ALPN protocol the server accepts, most preferred first; repeatable (a client offering none of them is refused)',
+  },
+  tls_handshake_timeout: {
+    flags: ['--tls-handshake-timeout'], type: 'seconds', min: 0, default: 10, section: 'TLS',
+    desc: 'Seconds a client may take to complete the TLS handshake before it is closed; 0 = no limit',
+  },
   config: {
     flags: ['-c', '--config'], type: 'path', meta: 'FILE', section: 'Config',
     desc: 'Config file (default: socketserver.config.ts|js|mjs, .socketserverrc*, or package.json#socketserver in the current directory)',
@@ -116,6 +148,14 @@ export interface CoreSettings {
   readonly handler: string | Function | undefined;
   readonly plugin_timeout: number;
   readonly log_level: 'debug' | 'info' | 'warn' | 'error';
+  readonly certfile: string | undefined;
+  readonly keyfile: string | undefined;
+  readonly ca_certs: string | undefined;
+  readonly cert_reqs: 'none' | 'optional' | 'required';
+  readonly ciphers: string | undefined;
+  readonly tls_min_version: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  readonly alpn: readonly string[];
+  readonly tls_handshake_timeout: number;
   readonly config: string | undefined;
 }
 

@@ -4,6 +4,7 @@ import { Connection, FRESH_GRACE_MS, type Request } from './connection.js';
 import type { Handler, Protocol } from './protocol.js';
 import { ProxyStage, type ProxyInfo } from './proxy-stage.js';
 import type { AllowEntry } from '../address.js';
+import type { TlsInfo, TlsTerminator } from './tls.js';
 
 /** A synchronous hook as the connection loop calls it (a tapable SyncHook is one). */
 export interface SyncTaps<A extends unknown[]> {
@@ -31,6 +32,8 @@ export interface ServedApp {
   };
   readonly handler: Handler;
   readonly hooks: ConnectionHooks;
+  /** Set when the server speaks TLS (a certfile is given). */
+  readonly tls?: TlsTerminator | undefined;
   newProtocol(): Protocol<unknown, unknown>;
 }
 
@@ -117,6 +120,8 @@ export class Server implements ServerStats {
   private started = false;
   private stopping = false;
   private early: Socket[] = [];
+  /** TLS sockets still in their handshake: count toward backlog, closed on shutdown. */
+  private readonly handshakes = new Set<Socket>();
   private readonly refusals: LogThrottle;
   private readonly connectionLines: LogThrottle;
   /** The PROXY protocol header stage every accepted socket goes through first, when proxy_protocol is on. */
@@ -181,23 +186,49 @@ export class Server implements ServerStats {
       return;
     }
     this.received++;
-    if (this.connections.size + (this.proxyStage?.waiting.size ?? 0) >= this.backlog) {
+    if (this.connections.size + (this.proxyStage?.waiting.size ?? 0) + this.handshakes.size >= this.backlog) {
       this.refuse(socket);
       return;
     }
-    // plain socket -> PROXY header (when on) -> [a TLS wrap goes here] -> Connection
+    // plain socket -> PROXY header (when on) -> TLS handshake (when on) -> Connection
     if (this.proxyStage !== undefined) this.proxyStage.run(socket, this.open);
     else this.open(socket, undefined);
   };
 
-  /** The accepted socket, past the PROXY stage (if on; then paused, its leftover bytes unshifted), becomes a Connection. */
+  /** The accepted socket, past the PROXY stage (if on; then paused, its leftover bytes unshifted). */
   private readonly open = (socket: Socket, proxy: ProxyInfo | undefined): void => {
+    const tls = this.app.tls;
+    if (tls === undefined) this.serve(socket, undefined, proxy);
+    else this.handshake(tls, socket, proxy);
+  };
+
+  /** Run the TLS handshake; serve the connection once it is done, log (within budget) why not. */
+  private handshake(tls: TlsTerminator, socket: Socket, proxy: ProxyInfo | undefined): void {
+    const source = proxy?.source;
+    const host = source?.address ?? socket.remoteAddress;
+    const port = source?.port ?? socket.remotePort;
+    const peer = host === undefined ? 'unix' : host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    const secure = tls.wrap(socket, (secured, info) => {
+      this.handshakes.delete(secure);
+      if (secured.destroyed) return;
+      this.serve(secured, info, proxy);
+    }, (err) => {
+      this.handshakes.delete(secure);
+      if (this.stopping) return; // closed by our shutdown
+      this.connectionLog('warn', { peer, err: err.message }, `TLS handshake with ${peer} failed: ${err.message.split('\n')[0]}; closed`);
+    });
+    // Not resumed here: the TLS socket reads what the proxy stage put back, then the handle itself.
+    this.handshakes.add(secure);
+  }
+
+  private serve(socket: Socket, tls: TlsInfo | undefined, proxy: ProxyInfo | undefined): void {
     const connection = new Connection(this, socket, ++this.nextId, proxy);
-    if (proxy !== undefined) socket.resume(); // the proxy stage paused it; the Connection now listens
+    connection.tls = tls;
+    if (proxy !== undefined && tls === undefined) socket.resume(); // the proxy stage paused it; the Connection now listens
     this.connections.add(connection);
     if (this.connectionMade !== undefined) this.connectionMade.call(connection);
     if (this.stopping) connection.shutdown(); // handed over just before a drain: answered once, then closed
-  };
+  }
 
   /**
    * Close the connections that neither read nor wrote for keep_alive, and those whose
@@ -252,6 +283,7 @@ export class Server implements ServerStats {
     clearInterval(this.sweeper);
     for (const socket of this.early.splice(0)) socket.destroy();
     this.proxyStage?.drain(FRESH_GRACE_MS);
+    for (const socket of this.handshakes) socket.destroy();
     for (const connection of this.connections) connection.shutdown();
     if (this.connections.size === 0 && !this.proxyStage?.waiting.size) return;
     let timer: NodeJS.Timeout | undefined;

@@ -4,6 +4,7 @@ import { ProtocolError, errorMessage } from '../errors.js';
 import type { Protocol } from './protocol.js';
 import type { Server } from './connection-set.js';
 import type { ProxyInfo } from './proxy-stage.js';
+import type { TlsInfo } from './tls.js';
 
 type Encoded = Buffer | Uint8Array | string;
 
@@ -69,6 +70,8 @@ export class Connection {
   lastActive = Date.now();
   /** When the first byte of the pending partial message arrived (0: none): the frame_timeout sweep compares it. */
   pendingSince = 0;
+  /** Protocol, cipher, ALPN and client certificate of a TLS connection; undefined on a plain one. */
+  tls: TlsInfo | undefined = undefined;
   private readonly protocol: Protocol<unknown, unknown>;
   /** `protocol.encodesNull`, read once: a handler's null is then a reply. */
   private readonly encodesNull: boolean;

@@ -11,6 +11,7 @@ import type { Handler, Protocol } from '../net/protocol.js';
 import type { ServerStats } from '../net/connection-set.js';
 import type { ResolvedSettings } from '../config/registry.js';
 import { startupStep } from './startup-step.js';
+import type { TlsTerminator } from '../net/tls.js';
 
 /** What `monitorStart` taps get: one server's bound sockets, before workers spawn. */
 export interface Monitor {
@@ -48,6 +49,8 @@ export class App {
   readonly log: Logger;
   readonly protocol: (cfg: Cfg) => Protocol<any, any>;
   handler: Handler = echo;
+  /** TLS for every bind, when a certfile is set. */
+  tls: TlsTerminator | undefined;
   private applying: string | undefined;
 
   private constructor(
@@ -78,6 +81,7 @@ export class App {
       throw new UsageError(`plugins ${protocols.map((p) => `"${p.plugin.name}"`).join(' and ')} each supply a protocol; a server has one`);
     }
     const app = new App(discovery, settings, plugins, protocols[0]!);
+    app.tls = await app.loadTls();
     await app.applyPlugins();
     app.handler = await app.loadHandler();
     return app;
@@ -93,6 +97,28 @@ export class App {
         this.applying = undefined;
       }
     }
+  }
+
+  /** A setting's file path, relative to the config file's folder when set there, else to the working directory. */
+  private settingPath(name: string, given: string): string {
+    const source = this.settings.sources[name]!;
+    return resolve(source.kind === 'config' && this.discovery.config ? this.discovery.config.dir : this.discovery.cwd, given);
+  }
+
+  /** TLS is on when certfile is set; it and keyfile go together. The certificate is read here: a bad one fails start-up (and a reload). */
+  private async loadTls(): Promise<TlsTerminator | undefined> {
+    const cfg = this.cfg;
+    const named = (name: string) => this.discovery.registry.nameSource(name, this.settings.sources[name]!);
+    if (cfg.certfile === undefined && cfg.keyfile === undefined) return undefined;
+    if (cfg.certfile === undefined) throw new UsageError(`${named('keyfile')} needs certfile (--certfile): TLS takes both`);
+    if (cfg.keyfile === undefined) throw new UsageError(`${named('certfile')} needs keyfile (--keyfile): TLS takes both`);
+    const { TlsTerminator } = await import('../net/tls.js'); // node:tls only for a TLS server
+    return new TlsTerminator({
+      certfile: this.settingPath('certfile', cfg.certfile), keyfile: this.settingPath('keyfile', cfg.keyfile),
+      caCerts: cfg.ca_certs === undefined ? undefined : this.settingPath('ca_certs', cfg.ca_certs),
+      certReqs: cfg.cert_reqs, ciphers: cfg.ciphers, minVersion: cfg.tls_min_version, alpn: cfg.alpn,
+      handshakeTimeoutMs: cfg.tls_handshake_timeout * 1000, name: this.name,
+    });
   }
 
   private async loadHandler(): Promise<Handler> {

@@ -92,6 +92,8 @@ export class Arbiter implements MonitorHost {
   private reloading = false;
   /** A HUP came during a reload: one more follows it. */
   private reloadAgain = false;
+  /** Each server's session ticket keys, made once and kept across reloads (sessions resume on new workers too). */
+  private readonly ticketKeys = new Map<string | undefined, string>();
 
   private constructor(private readonly apps: App[], private readonly opts: ArbiterOptions) {
     this.log = apps.length === 1 ? apps[0]!.log : createLogger(apps[0]!.cfg.log_level, 'arbiter');
@@ -196,7 +198,17 @@ export class Arbiter implements MonitorHost {
       cwd: this.opts.cwd, cli: this.opts.cli, builtinDirs: this.opts.builtinDirs, server: monitor.server,
       name: monitor.name, id, beat: beatSeconds(timeout),
       found: { configFile: discovery.config?.file ?? null, plugins: discovery.plugins.map((p) => p.resolution) },
+      ticketKeys: this.ticketKeysOf(monitor.server),
     };
+  }
+
+  private ticketKeysOf(server: string | undefined): string {
+    let keys = this.ticketKeys.get(server);
+    if (keys === undefined) {
+      keys = process.getBuiltinModule('node:crypto').randomBytes(48).toString('base64');
+      this.ticketKeys.set(server, keys);
+    }
+    return keys;
   }
 
   bootFailed(monitor: Monitor, message: string): void {

@@ -18,6 +18,8 @@ export interface WorkerBoot {
   readonly beat: number;
   /** The config file and plugin modules the arbiter found: the worker loads them without searching. */
   readonly found: Found;
+  /** Session ticket keys (48 bytes, base64), the same for every worker of the server: a ticket resumes on any of them. */
+  readonly ticketKeys: string;
 }
 
 /**

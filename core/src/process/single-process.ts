@@ -6,6 +6,7 @@ import { Pidfile } from './pidfile.js';
 import type { Server } from '../net/connection-set.js';
 import { AppServer, type StopMode } from './app-server.js';
 import { version } from '../version.js';
+import { errorMessage } from '../errors.js';
 
 export type { StopMode };
 
@@ -15,6 +16,7 @@ export const SIGNALS: Readonly<Record<string, StopMode | 'ignored'>> = {
   SIGINT: 'quick',
   SIGQUIT: 'quick',
   // Reload and resizing need worker processes; without these handlers the signals would kill us.
+  // With TLS, HUP reloads the certificates in place.
   SIGHUP: 'ignored',
   SIGTTIN: 'ignored',
   SIGTTOU: 'ignored',
@@ -79,11 +81,20 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
     return Promise.race([step.then(() => false), stopAsked.then(() => true)]);
   };
 
+  /** HUP with TLS: read the certificate files again; new connections get the new ones, open ones keep theirs. */
+  const reloadTls = () => {
+    try {
+      app.tls!.reload();
+      app.log.info('SIGHUP: TLS certificates reloaded (config and plugins need worker processes to reload)');
+    } catch (err) {
+      app.log.error(`SIGHUP: TLS reload failed, still serving the previous certificate: ${errorMessage(err)}`);
+    }
+  };
   if (signals) {
     for (const [signal, mode] of Object.entries(SIGNALS)) {
-      const handler = mode === 'ignored'
+      const handler = signal === 'SIGHUP' && app.tls ? reloadTls : mode === 'ignored'
         ? () => app.log.warn(`${signal} ignored: reload and resizing need worker processes (--workers 1 or more)`)
-        : () => void stop(mode);
+        : () => void stop(mode as StopMode);
       handlers.set(signal, handler);
       process.on(signal, handler);
     }

@@ -54,6 +54,7 @@ async function runWorker(): Promise<void> {
   try {
     const [discovery] = await discoverServers({ cwd: b.cwd, env: process.env, cli: b.cli, builtinDirs: b.builtinDirs, found: b.found }, b.server);
     const app = await App.create(discovery!, resolveSettings(discovery!, b.cli));
+    app.tls?.setTicketKeys(Buffer.from(b.ticketKeys, 'base64'));
     serving = new AppServer(app, b.id);
     await serving.start();
   } catch (err) {
