@@ -1,8 +1,9 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { connect as tcpConnect } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { supportsReusePort } from '@socketserver/core/process';
 import { makeCerts, read, type Certs } from '../helpers/certs.js';
@@ -30,9 +31,16 @@ interface Setup {
   readonly key: string;
 }
 
+// One set of certificates for the file, made before any test starts: making them runs
+// openssl synchronously, which would stall the other tests' servers' start-up if each made its own.
+const certsDir = mkdtempSync(join(tmpdir(), 'ss-tls-certs-'));
+let shared: Certs | undefined;
+test.before(() => { shared = makeCerts(certsDir); });
+test.after.always(() => rmSync(certsDir, { recursive: true, force: true }));
+
 function setup(t: ExecutionContext): Setup {
   const dir = tempDir(t, 'tls');
-  const certs = makeCerts(dir);
+  const certs = shared!;
   const handler = join(dir, 'handler.mjs');
   writeFileSync(handler, HANDLER);
   const cert = join(dir, 'live.pem');
@@ -297,7 +305,7 @@ test('ss send --tls --ca-certs, and createClient({ tls }), talk to a TLS server;
 
 test('certificate paths in a config file are relative to its folder', async (t) => {
   const s = setup(t);
-  const config = join(s.certs.dir, 'socketserver.config.mjs');
+  const config = join(dirname(s.cert), 'socketserver.config.mjs'); // beside live.pem and live.key
   writeFileSync(config, "export default { bind: '127.0.0.1:0', workers: 1, plugins: ['line'], certfile: 'live.pem', keyfile: 'live.key' };\n");
   const ss = await startSs(['--config', config], { freePort: false });
   t.teardown(() => ss.stop());
