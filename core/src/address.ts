@@ -58,6 +58,13 @@ export function parseAddress(text: string): Address {
 }
 
 /** How an address reads in logs and info once bound (the real port when 0 was asked for). */
+/** A client as logs name it: `host:port`, `[v6]:port`, or `unix` for a unix-socket client (no address). */
+export function formatPeer(host: string | undefined, port: number | undefined): string {
+  if (host === undefined) return 'unix';
+  if (port === undefined) return host === '' ? 'unix' : `unix:${host}`;
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 export function formatAddress(addr: Address, port?: number): string {
   if (addr.kind === 'unix') return `unix:${addr.path}`;
   if (addr.kind === 'fd') return addr.text;

@@ -249,3 +249,17 @@ backend v1
     c.destroy();
   }
 });
+
+test('a connection still sending its PROXY header when TERM comes is served once, then the server exits 0', async (t) => {
+  const ss = await serve(t, ['--workers', '0', '--proxy-protocol', 'v1']);
+  const c = await Client.open(ss.port);
+  t.teardown(() => c.destroy());
+  await new Promise((r) => setTimeout(r, 200)); // accepted, waiting for its header
+  process.kill(ss.pid, 'SIGTERM');
+  await ss.waitForLog((l) => /^stopping/.test(l.msg));
+  c.send('PROXY TCP4 192.0.2.9 127.0.0.1 4321 8060\r\nlast\n');
+  const [line] = await c.lines(1);
+  t.deepEqual(JSON.parse(line!).peer, '192.0.2.9:4321');
+  await c.waitClose(5000);
+  t.is((await ss.exited).code, 0);
+});

@@ -327,3 +327,18 @@ for (const workers of ['0', '2']) {
     t.not(JSON.parse(await ask(socket, 'tls')), null);
   });
 }
+
+test('a client still in its handshake when TERM comes is served once, then the server exits 0', async (t) => {
+  const s = setup(t);
+  const ss = await startTls(s, ['--workers', '0']);
+  const raw = tcpConnect({ host: '127.0.0.1', port: ss.port });
+  t.teardown(() => raw.destroy());
+  await new Promise<void>((resolve, reject) => { raw.once('connect', resolve); raw.once('error', reject); });
+  await new Promise((r) => setTimeout(r, 200)); // accepted, its handshake not begun
+  process.kill(ss.pid, 'SIGTERM');
+  await ss.waitForLog((l) => /^stopping/.test(l.msg));
+  const socket = await open(ss.port, { ca: read(s.certs.ca), socket: raw });
+  t.is(await ask(socket, 'last'), 'last');
+  await closedOrFailed(socket);
+  t.is((await ss.exited).code, 0);
+});

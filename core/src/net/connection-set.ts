@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js';
 import { Connection, FRESH_GRACE_MS, type Request } from './connection.js';
 import type { Handler, Protocol } from './protocol.js';
 import { ProxyStage, type ProxyInfo } from './proxy-stage.js';
-import type { AllowEntry } from '../address.js';
+import { formatPeer, type AllowEntry } from '../address.js';
 import type { TlsInfo, TlsTerminator } from './tls.js';
 
 /** A synchronous hook as the connection loop calls it (a tapable SyncHook is one). */
@@ -120,7 +120,7 @@ export class Server implements ServerStats {
   private started = false;
   private stopping = false;
   private early: Socket[] = [];
-  /** TLS sockets still in their handshake: count toward backlog, closed on shutdown. */
+  /** TLS sockets still in their handshake: count toward backlog; a drain gives them FRESH_GRACE_MS and waits for them. */
   private readonly handshakes = new Set<Socket>();
   private readonly refusals: LogThrottle;
   private readonly connectionLines: LogThrottle;
@@ -143,8 +143,7 @@ export class Server implements ServerStats {
       this.proxyStage = new ProxyStage({
         mode: cfg.proxy_protocol, allow: cfg.proxy_allow_from, timeoutMs: cfg.proxy_header_timeout * 1000,
         log: (fields, line) => this.connectionLog('warn', fields, line),
-        // After the stage hands the socket on (it settles just before): not idle while it becomes a connection.
-        settled: () => queueMicrotask(() => this.checkIdle()),
+        settled: () => this.settled(),
       });
     }
   }
@@ -186,7 +185,7 @@ export class Server implements ServerStats {
       return;
     }
     this.received++;
-    if (this.connections.size + (this.proxyStage?.waiting.size ?? 0) + this.handshakes.size >= this.backlog) {
+    if (this.connections.size + this.accepting >= this.backlog) {
       this.refuse(socket);
       return;
     }
@@ -205,15 +204,13 @@ export class Server implements ServerStats {
   /** Run the TLS handshake; serve the connection once it is done, log (within budget) why not. */
   private handshake(tls: TlsTerminator, socket: Socket, proxy: ProxyInfo | undefined): void {
     const source = proxy?.source;
-    const host = source?.address ?? socket.remoteAddress;
-    const port = source?.port ?? socket.remotePort;
-    const peer = host === undefined ? 'unix' : host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    const peer = source ? formatPeer(source.address, source.port) : formatPeer(socket.remoteAddress, socket.remotePort);
     const secure = tls.wrap(socket, (secured, info) => {
-      this.handshakes.delete(secure);
+      this.settle(secure);
       if (secured.destroyed) return;
       this.serve(secured, info, proxy);
     }, (err) => {
-      this.handshakes.delete(secure);
+      this.settle(secure);
       if (this.stopping) return; // closed by our shutdown
       this.connectionLog('warn', { peer, err: err.message }, `TLS handshake with ${peer} failed: ${err.message.split('\n')[0]}; closed`);
     });
@@ -269,9 +266,28 @@ export class Server implements ServerStats {
     this.checkIdle();
   }
 
-  /** Nothing open and nothing still sending its PROXY header: a drain is done. */
+  /** A socket left the TLS handshake (done or failed). */
+  private settle(socket: Socket): void {
+    if (this.handshakes.delete(socket) && this.handshakes.size === 0) this.settled();
+  }
+
+  /**
+   * The last socket of an accept stage (PROXY header, TLS handshake) is gone. Checked after
+   * the stage has handed it on (it settles just before), so a socket becoming a connection
+   * does not look idle.
+   */
+  private settled(): void {
+    queueMicrotask(() => this.checkIdle());
+  }
+
+  /** Sockets still in an accept stage (PROXY header, TLS handshake). */
+  private get accepting(): number {
+    return (this.proxyStage?.waiting.size ?? 0) + this.handshakes.size;
+  }
+
+  /** Nothing open and nothing still in an accept stage: a drain is done. */
   private checkIdle(): void {
-    if (this.connections.size === 0 && !this.proxyStage?.waiting.size) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    if (this.connections.size === 0 && this.accepting === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   /**
@@ -282,10 +298,12 @@ export class Server implements ServerStats {
     this.stopping = true;
     clearInterval(this.sweeper);
     for (const socket of this.early.splice(0)) socket.destroy();
+    // A socket still in an accept stage was accepted just before the drain: it gets the grace a
+    // fresh connection gets for its first request, then is closed; the drain waits for it.
     this.proxyStage?.drain(FRESH_GRACE_MS);
-    for (const socket of this.handshakes) socket.destroy();
+    for (const socket of this.handshakes) setTimeout(() => { if (this.handshakes.has(socket)) socket.destroy(); }, FRESH_GRACE_MS).unref();
     for (const connection of this.connections) connection.shutdown();
-    if (this.connections.size === 0 && !this.proxyStage?.waiting.size) return;
+    if (this.connections.size === 0 && this.accepting === 0) return;
     let timer: NodeJS.Timeout | undefined;
     const drained = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     const forced = new Promise<void>((resolve) => {

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { Cumulator } from './cumulator.js';
 import { ProtocolError, errorMessage } from '../errors.js';
+import { formatPeer } from '../address.js';
 import type { Protocol } from './protocol.js';
 import type { Server } from './connection-set.js';
 import type { ProxyInfo } from './proxy-stage.js';
@@ -73,6 +74,8 @@ export class Connection {
   /** Protocol, cipher, ALPN and client certificate of a TLS connection; undefined on a plain one. */
   tls: TlsInfo | undefined = undefined;
   private readonly protocol: Protocol<unknown, unknown>;
+  /** Bytes the socket had read before it was this connection's (see the constructor). */
+  private readonly readBefore: number;
   /** `protocol.encodesNull`, read once: a handler's null is then a reply. */
   private readonly encodesNull: boolean;
   private pending: Cumulator | null = null;
@@ -97,6 +100,9 @@ export class Connection {
     /** Set when the connection came through a PROXY protocol header: the proxy's own address and what it told. */
     readonly proxy: ProxyInfo | undefined = undefined,
   ) {
+    // Bytes an accept stage read before this connection (a PROXY header, and what it put back:
+    // that comes as this connection's first read).
+    this.readBefore = socket.bytesRead;
     this.protocol = server.newProtocol();
     this.encodesNull = this.protocol.encodesNull === true;
     (socket as Owned)[kConnection] = this;
@@ -117,10 +123,7 @@ export class Connection {
   }
   /** `host:port` of the client, `unix` for a unix-socket client (`unix:PATH` if a PROXY header names one). */
   get peer(): string {
-    const { remoteAddress: host, remotePort: port } = this;
-    if (host === undefined) return 'unix';
-    if (port === undefined) return host === '' ? 'unix' : `unix:${host}`;
-    return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    return formatPeer(this.remoteAddress, this.remotePort);
   }
   /** Async replies not yet written. */
   get inFlight(): number { return this.queue === null ? 0 : this.queue.length - this.queueHead; }
@@ -415,7 +418,7 @@ export class Connection {
    */
   shutdown(): void {
     if (this.dead) return;
-    if (this.requests === 0 && this.pending === null && this.socket.bytesRead === 0) {
+    if (this.requests === 0 && this.pending === null && this.socket.bytesRead === this.readBefore) {
       // Accepted just before the drain began: its client has had no chance to ask. Its
       // first read is answered, then it is closed (flush sees `ending`).
       this.ending = true;

@@ -1,5 +1,5 @@
 import { BlockList, type Socket } from 'node:net';
-import type { AllowEntry } from '../address.js';
+import { formatPeer, type AllowEntry } from '../address.js';
 import { ProxyHeaderParser, type ProxyEndpoint, type ProxyMode, type ProxyTlvs } from './proxy-header.js';
 
 /** What a connection that came through a PROXY header knows of the proxy (`connection.proxy`). */
@@ -39,10 +39,8 @@ function plain(address: string): { address: string; type: 'ipv4' | 'ipv6' } {
  * Connection, reads it first). Anything else closes the socket with a log line.
  */
 export class ProxyStage {
-  /** Sockets still waiting for their header (they count against the backlog). */
-  readonly waiting = new Set<Socket>();
-  /** Each waiting socket's way to shorten its header deadline (a drain). */
-  private readonly deadlines = new WeakMap<Socket, (ms: number) => void>();
+  /** Sockets still waiting for their header (they count against the backlog), each with the way to shorten its deadline (a drain). */
+  readonly waiting = new Map<Socket, (ms: number) => void>();
   private readonly any: boolean;
   private readonly list = new BlockList();
 
@@ -61,7 +59,7 @@ export class ProxyStage {
   run(socket: Socket, next: (socket: Socket, proxy: ProxyInfo) => void): void {
     const address = socket.remoteAddress;
     const port = socket.remotePort;
-    const peer = address === undefined ? 'unix' : address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+    const peer = formatPeer(address, port);
     socket.on('error', noop); // a reset while waiting is only a close
     if (!this.allowed(address)) {
       socket.destroy();
@@ -98,11 +96,10 @@ export class ProxyStage {
     const onEnd = () => refuse('ended before a complete PROXY header');
     const onClose = () => { finish(); };
     let timer = setTimeout(() => refuse(`no complete PROXY header within ${this.opts.timeoutMs / 1000}s`), this.opts.timeoutMs);
-    this.deadlines.set(socket, (ms) => {
+    this.waiting.set(socket, (ms) => {
       clearTimeout(timer);
       timer = setTimeout(() => refuse('no complete PROXY header before the server stopped'), ms);
     });
-    this.waiting.add(socket);
     socket.on('data', onData);
     socket.on('end', onEnd);
     socket.on('close', onClose);
@@ -114,7 +111,7 @@ export class ProxyStage {
    * the header, as a fresh connection gets for its first request, then close it.
    */
   drain(graceMs: number): void {
-    for (const socket of this.waiting) this.deadlines.get(socket)?.(graceMs);
+    for (const shorten of this.waiting.values()) shorten(graceMs);
   }
 }
 
