@@ -12,6 +12,8 @@ import type { ServerStats } from '../net/connection-set.js';
 import type { ResolvedSettings } from '../config/registry.js';
 import { startupStep } from './startup-step.js';
 import type { TlsTerminator } from '../net/tls.js';
+import type { Address } from '../address.js';
+import { listenAddresses } from '../activation.js';
 
 /** What `monitorStart` taps get: one server's bound sockets, before workers spawn. */
 export interface Monitor {
@@ -97,6 +99,11 @@ export class App {
         this.applying = undefined;
       }
     }
+  }
+
+  /** Where this server listens, one of `servers` in its config: its bind, or the sockets systemd passed (activation.ts). */
+  addresses(servers: number): readonly Address[] {
+    return listenAddresses(this.cfg.bind, this.settings.sources.bind!.kind === 'default', this.discovery.server, servers);
   }
 
   /** A setting's file path, relative to the config file's folder when set there, else to the working directory. */

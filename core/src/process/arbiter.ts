@@ -6,7 +6,7 @@ import { releaseCompiler } from '../config/import-module.js';
 import type { WorkerBoot } from './ipc.js';
 import { coreSettings } from '../config/core-settings.js';
 import { closeAll, listenAll, listeningMessage, type Listener, type NativeHandle } from '../net/listen.js';
-import { listenAddresses, unusedInherited } from '../activation.js';
+import { unusedInherited } from '../activation.js';
 import { createLogger, type Logger } from '../logger.js';
 import { Monitor, beatSeconds, type MonitorHost } from './monitor.js';
 import { Pidfile } from './pidfile.js';
@@ -165,7 +165,7 @@ export class Arbiter implements MonitorHost {
       const onHandle = (h: NativeHandle) => (monitor ? monitor.route(h) : early.push(h));
       let listeners: Listener[];
       try {
-        listeners = await listenAll(this.addresses(app), app.cfg.backlog, () => {}, app.discovery.registry.nameSource('bind', app.settings.sources.bind!),
+        listeners = await listenAll(app.addresses(this.apps.length), app.cfg.backlog, () => {}, app.discovery.registry.nameSource('bind', app.settings.sources.bind!),
           { onHandle, ...(balance === 'reuse-port' ? { reusePort: 'new' as const } : {}) });
       } catch (err) {
         for (const h of early) h.close();
@@ -184,11 +184,6 @@ export class Arbiter implements MonitorHost {
     }
     const unused = unusedInherited(this.monitors.flatMap((m) => m.listeners.map((l) => l.address)));
     if (unused) this.log.warn(unused);
-  }
-
-  /** Where a server listens: its bind, or the sockets systemd passed (see listenAddresses). */
-  private addresses(app: App) {
-    return listenAddresses(app.cfg.bind, app.settings.sources.bind!.kind === 'default', app.discovery.server, this.apps.length);
   }
 
   boot(monitor: Monitor, id: number): WorkerBoot {
@@ -279,7 +274,7 @@ export class Arbiter implements MonitorHost {
         continue;
       }
       const bound = m.listeners.map((l) => l.address.text).join(' ');
-      if (this.addresses(app).map((a) => a.text).join(' ') !== bound) this.log.warn(`server ${m.name}: bind changed in the config; restart ss to listen there (still on ${bound})`);
+      if (app.addresses(this.apps.length).map((a) => a.text).join(' ') !== bound) this.log.warn(`server ${m.name}: bind changed in the config; restart ss to listen there (still on ${bound})`);
       m.reload(app);
     }
     releaseCompiler();

@@ -1,7 +1,7 @@
 import type { App, Info, Monitor, Worker } from '../plugins/app.js';
 import { openControl } from './control-socket.js';
 import { closeAll, listenAll, listeningMessage, type Listener } from '../net/listen.js';
-import { listenAddresses, unusedInherited } from '../activation.js';
+import { unusedInherited } from '../activation.js';
 import { Pidfile } from './pidfile.js';
 import type { Server } from '../net/connection-set.js';
 import { AppServer, type StopMode } from './app-server.js';
@@ -103,7 +103,7 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
   let early: boolean;
   try {
     pidfile = app.cfg.pidfile ? Pidfile.create(app.cfg.pidfile) : undefined;
-    const addresses = listenAddresses(app.cfg.bind, app.settings.sources.bind!.kind === 'default', app.discovery.server, 1);
+    const addresses = app.addresses(1);
     early = await stopFirst(listenAll(addresses, app.cfg.backlog, server.accept,
       app.discovery.registry.nameSource('bind', app.settings.sources.bind!)).then((l) => { listeners = l; }));
     if (!early) {
