@@ -123,8 +123,18 @@ test('steady async pipelining does not grow memory: RSS stays flat while request
     clearInterval(timer);
     for (const s of sockets) s.destroy();
   });
-  await sleep(2000); // warm up: buffers and the heap (young generation included) reach their working size
-  const before = rssBytes(ss.pid);
+  // Warm up until buffers and the heap (young generation included) reach their working size: at
+  // least 2 s, then until RSS holds within 4 MiB over half a second (at most 8 s in all; a
+  // loaded machine gets there later).
+  await sleep(2000);
+  let before = rssBytes(ss.pid);
+  for (let waited = 2000; waited < 8000; waited += 500) {
+    await sleep(500);
+    const now = rssBytes(ss.pid);
+    if (Math.abs(now - before) < 4 * MiB) break;
+    before = now;
+  }
+  before = rssBytes(ss.pid);
   const repliesBefore = replies;
   await sleep(3000); // the leak this guards against grew RSS by about 100 MiB in this time
   const grown = rssBytes(ss.pid) - before;
