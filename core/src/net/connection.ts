@@ -36,8 +36,12 @@ const COMPACT_AT = 64;
 const KEEP_BATCH = 1024;
 /** How long a failed connection may take to send the replies it was owed before it is closed. */
 const LINGER_MS = 2000;
-/** How long a connection accepted just before a drain has to send its first request. */
-export const FRESH_GRACE_MS = 1000;
+/**
+ * How long a connection accepted just before a drain has to send its first request. A client
+ * that connected has not been told anything yet: a second was too short for one whose process
+ * stalled between connect and write on a loaded machine (it lost the connection with no reply).
+ */
+export const FRESH_GRACE_MS = 3000;
 const BLOCKED_WRITE = 1; // the client is not reading our replies
 const BLOCKED_IN_FLIGHT = 2; // too many async replies outstanding
 const kConnection = Symbol('connection');
