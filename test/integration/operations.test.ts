@@ -105,7 +105,10 @@ test('ss info: the document of §9 with what an info hook plugin added in each w
   t.regex(info.arbiter.version, /^\d+\.\d+\.\d+/);
   t.true(info.arbiter.uptime >= 0);
   t.deepEqual(info.arbiterTap, { pid: ss.pid }, 'the arbiter\'s tap');
-  t.deepEqual(info.monitors, [{ name: 'line', addresses: [`127.0.0.1:${ss.port}`], workers: { wanted: 2, alive: 2 } }]);
+  t.deepEqual(info.monitors, [{
+    name: 'line', addresses: [`127.0.0.1:${ss.port}`], workers: { wanted: 2, alive: 2 },
+    restarts: { crash: 0, timeout: 0, max_requests: 0, reload: 0 },
+  }]);
   t.is(info.workers.length, 2);
   for (const w of info.workers) {
     t.is(w.tapped, `worker ${w.id} pid ${w.pid}`, 'each worker\'s own tap');
@@ -113,7 +116,12 @@ test('ss info: the document of §9 with what an info hook plugin added in each w
     t.is(w.state, 'running');
     t.true(w.memory > 1e6);
     t.is(typeof w.uptime, 'number');
+    t.is(w.stats.requests, w.requests);
+    t.is(w.stats.connections.accepted, w.connections.received);
   }
+  const served = info.workers.find((w: { requests: number }) => w.requests === 1);
+  t.deepEqual(served.stats.connections.closed, { clean: 1, idle: 0, bad_input: 0, handler_error: 0, reset: 0, shutdown: 0, refused: 0 });
+  t.deepEqual(served.stats.bytes, { received: 4, sent: 4 }, '"one\\n" each way');
   const total = (k: 'active' | 'received') => info.workers.reduce((n: number, w: { connections: Record<string, number> }) => n + w.connections[k], 0);
   t.is(total('received'), 1);
   t.is(info.workers.reduce((n: number, w: { requests: number }) => n + w.requests, 0), 1);
@@ -121,7 +129,7 @@ test('ss info: the document of §9 with what an info hook plugin added in each w
   const text = await runSs(['info', '--pid', String(ss.pid)]);
   t.is(text.code, 0);
   t.regex(text.stdout, new RegExp(`^arbiter  pid ${ss.pid}  line  up \\d+s  version \\S+  running`));
-  t.regex(text.stdout, /\nserver line {2}127\.0\.0\.1:\d+ {2}workers 2\/2 alive\/wanted\n/);
+  t.regex(text.stdout, /\nserver line {2}127\.0\.0\.1:\d+ {2}workers 2\/2 alive\/wanted {2}restarts 0\n/);
   t.is(text.stdout.match(/\n {2}worker [12] {2}pid \d+ {2}running .* tapped="worker \d pid \d+"/g)?.length, 2);
 });
 

@@ -37,7 +37,14 @@ function findServer(discovery: Discovery, cli: Record<string, unknown>, opts: Op
 const mb = (bytes: unknown) => (typeof bytes === 'number' ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : '-');
 const secs = (s: unknown) => (typeof s === 'number' ? `${Math.round(s)}s` : '-');
 
-/** Keys beyond the ones printed in columns: what info taps added. */
+/** Restarts by reason: their sum, and the reasons that occurred (`2 (crash 1, reload 1)`). */
+function restarts(v: unknown): string {
+  const counts = Object.entries(obj(v)).filter(([, n]) => typeof n === 'number' && n > 0) as [string, number][];
+  const sum = counts.reduce((a, [, n]) => a + n, 0);
+  return counts.length ? `${sum} (${counts.map(([k, n]) => `${k} ${n}`).join(', ')})` : '0';
+}
+
+/** Keys beyond the ones printed in columns (stats and hook times are for --json and ss top): what info taps added. */
 function extra(doc: Record<string, unknown>, known: readonly string[]): string {
   const rest = Object.entries(doc).filter(([k]) => !known.includes(k));
   return rest.length ? `  ${rest.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}` : '';
@@ -68,12 +75,13 @@ function print(info: Info): string {
   const lines = [`arbiter  pid ${a.pid}  ${a.name ?? ''}  up ${secs(a.uptime)}  version ${a.version}  ${a.state}${extra(a, ['pid', 'name', 'uptime', 'version', 'state'])}`];
   for (const m of list(info.monitors)) {
     const workers = obj(m.workers);
-    lines.push(`server ${m.name}  ${list(m.addresses).length ? (m.addresses as unknown[]).join(' ') : ''}  workers ${workers.alive}/${workers.wanted} alive/wanted${extra(m, ['name', 'addresses', 'workers'])}`);
+    lines.push(`server ${m.name}  ${list(m.addresses).length ? (m.addresses as unknown[]).join(' ') : ''}  workers ${workers.alive}/${workers.wanted} alive/wanted` +
+      `  restarts ${restarts(m.restarts)}${extra(m, ['name', 'addresses', 'workers', 'restarts'])}`);
     for (const w of list(info.workers).filter((x) => x.server === m.name)) {
       const conns = obj(w.connections);
       lines.push(`  worker ${w.id}  pid ${w.pid}  ${w.state}  up ${secs(w.uptime)}  requests ${w.requests ?? '-'}  ` +
         `connections ${conns.active ?? '-'} active / ${conns.received ?? '-'} received  memory ${mb(w.memory)}` +
-        extra(w, ['server', 'id', 'pid', 'state', 'uptime', 'requests', 'connections', 'memory']));
+        extra(w, ['server', 'id', 'pid', 'state', 'uptime', 'requests', 'connections', 'memory', 'stats', 'hooks']));
     }
   }
   lines.push(...Object.entries(info).filter(([k]) => !['arbiter', 'monitors', 'workers'].includes(k)).map(([k, v]) => `${k}: ${JSON.stringify(v)}`));

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../logger.js';
-import { Connection, FRESH_GRACE_MS, type Request } from './connection.js';
+import { Connection, FRESH_GRACE_MS, type CloseReason, type Request } from './connection.js';
+import { RequestTimes, type TimesSnapshot } from './request-times.js';
 import type { Handler, Protocol } from './protocol.js';
 import { ProxyStage, type ProxyInfo } from './proxy-stage.js';
 import { formatPeer, type AllowEntry } from '../address.js';
@@ -34,6 +35,8 @@ export interface ServedApp {
   readonly hooks: ConnectionHooks;
   /** Set when the server speaks TLS (a certfile is given). */
   readonly tls?: TlsTerminator | undefined;
+  /** Histogram buckets (seconds) when every request's handler time is to be kept (a metrics plugin asked). */
+  readonly requestBuckets?: readonly number[] | undefined;
   newProtocol(): Protocol<unknown, unknown>;
 }
 
@@ -86,11 +89,27 @@ class LogThrottle {
   }
 }
 
+/** Connections closed, by why; `refused` were over backlog and never served. */
+export type ClosedCounts = Record<CloseReason | 'refused', number>;
+
+/** One process's figures, as counted so far (plain numbers: read when asked, never pushed). */
+export interface StatsSnapshot {
+  readonly connections: { readonly active: number; readonly accepted: number; readonly closed: Readonly<ClosedCounts> };
+  readonly requests: number;
+  /** Bytes read from and written to clients (closed connections, plus what the open ones have so far). */
+  readonly bytes: { readonly received: number; readonly sent: number };
+  /** Handler time: a histogram of every request when a plugin asked for one (app.timeRequests). */
+  readonly times?: TimesSnapshot;
+  /** Handler time, sampled (one request in SAMPLE_EVERY, or every one with a histogram): how many and their seconds. */
+  readonly handler: { readonly sampled: number; readonly seconds: number };
+}
+
 /** Counters a worker reports in info. */
 export interface ServerStats {
   readonly active: number;
   readonly received: number;
   readonly requests: number;
+  snapshot(): StatsSnapshot;
 }
 
 /**
@@ -102,6 +121,14 @@ export class Server implements ServerStats {
   readonly connections = new Set<Connection>();
   received = 0;
   requests = 0;
+  /** Every request's handler time, when a plugin asked for it. */
+  readonly times: RequestTimes | undefined;
+  private readonly closed: ClosedCounts = { clean: 0, idle: 0, bad_input: 0, handler_error: 0, reset: 0, shutdown: 0, refused: 0 };
+  /** Bytes of connections already closed. */
+  private bytesReceived = 0;
+  private bytesSent = 0;
+  private handlerSampled = 0;
+  private handlerSeconds = 0;
   /** `limitReached` is called when `requests` reaches this (max_requests). */
   requestLimit = Infinity;
   limitReached: () => void = () => {};
@@ -135,6 +162,7 @@ export class Server implements ServerStats {
     this.frameTimeoutMs = app.cfg.frame_timeout * 1000;
     this.backlog = app.cfg.backlog;
     this.handler = app.handler;
+    this.times = app.requestBuckets ? new RequestTimes(app.requestBuckets) : undefined;
     this.refusals = new LogThrottle(1, (n) => this.sayRefused(n));
     this.connectionLines = new LogThrottle(CONNECTION_LINES_PER_SECOND, (n) => this.log.warn({ suppressed: n },
       `${n} more connection log line(s) suppressed (at most ${CONNECTION_LINES_PER_SECOND} a second)`));
@@ -150,6 +178,30 @@ export class Server implements ServerStats {
 
   get active(): number {
     return this.connections.size;
+  }
+
+  /** @internal A timed request's handler finished (`started`: performance.now() when it was called). */
+  handled(started: number): void {
+    const seconds = (performance.now() - started) / 1000;
+    this.handlerSampled++;
+    this.handlerSeconds += seconds;
+    this.times?.observe(seconds);
+  }
+
+  snapshot(): StatsSnapshot {
+    let received = this.bytesReceived;
+    let sent = this.bytesSent;
+    for (const c of this.connections) {
+      received += c.socket.bytesRead;
+      sent += c.socket.bytesWritten;
+    }
+    return {
+      connections: { active: this.connections.size, accepted: this.received, closed: { ...this.closed } },
+      requests: this.requests,
+      bytes: { received, sent },
+      ...(this.times ? { times: this.times.snapshot() } : {}),
+      handler: { sampled: this.handlerSampled, seconds: this.handlerSeconds },
+    };
   }
 
   /** @internal A fresh protocol instance for a new connection. */
@@ -244,6 +296,7 @@ export class Server implements ServerStats {
 
   /** Over the cap: close at once; say so at most once a second, with a count of the rest. */
   private refuse(socket: Socket): void {
+    this.closed.refused++;
     socket.on('error', () => {});
     socket.destroy();
     if (this.refusals.take()) this.sayRefused(1);
@@ -262,6 +315,9 @@ export class Server implements ServerStats {
   /** @internal */
   remove(connection: Connection): void {
     if (!this.connections.delete(connection)) return;
+    this.closed[connection.closeReason]++;
+    this.bytesReceived += connection.socket.bytesRead;
+    this.bytesSent += connection.socket.bytesWritten;
     if (this.connectionLost !== undefined) this.connectionLost.call(connection, connection.error);
     this.checkIdle();
   }

@@ -6,8 +6,16 @@ import type { Protocol } from './protocol.js';
 import type { Server } from './connection-set.js';
 import type { ProxyInfo } from './proxy-stage.js';
 import type { TlsInfo } from './tls.js';
+import { SAMPLE_EVERY } from './request-times.js';
 
 type Encoded = Buffer | Uint8Array | string;
+
+/**
+ * Why a connection closed: the client finished (clean), it said nothing for keep_alive (idle),
+ * it sent what the protocol refuses or too slowly (bad_input), the handler or protocol code
+ * failed (handler_error), the client reset it (reset), or the server stopped (shutdown).
+ */
+export type CloseReason = 'clean' | 'idle' | 'bad_input' | 'handler_error' | 'reset' | 'shutdown';
 
 /** One message on a connection, as hooks and the handler see it. */
 export class Request<M = unknown> {
@@ -15,6 +23,8 @@ export class Request<M = unknown> {
   response: unknown = undefined;
   /** @internal Answered, and waiting only for earlier replies (pipelining with async handlers). */
   done = false;
+  /** @internal performance.now() when its handler was called, if it is timed (0: not). */
+  started = 0;
 
   constructor(
     readonly connection: Connection,
@@ -71,6 +81,10 @@ export class Connection {
   requests = 0;
   /** Why the connection closed, if it did not close cleanly. */
   error: Error | undefined = undefined;
+  /** Why it closed (set as it closes; `clean` until then). */
+  closeReason: CloseReason = 'clean';
+  /** When it was accepted (Date.now()). */
+  readonly openedAt = Date.now();
   /** When it last read or wrote (Date.now()): the server's keep-alive sweep compares it. */
   lastActive = Date.now();
   /** When the first byte of the pending partial message arrived (0: none): the frame_timeout sweep compares it. */
@@ -230,8 +244,11 @@ export class Connection {
   private dispatch(message: unknown): void {
     const server = this.server;
     const request = new Request(this, ++this.requests, message);
-    if (++server.requests === server.requestLimit) server.limitReached();
+    const n = ++server.requests;
+    if (n === server.requestLimit) server.limitReached();
     if (server.preRequest !== undefined) server.preRequest.call(request);
+    // Handler time: every request when a plugin keeps a histogram, else a sample.
+    if (server.times !== undefined || n % SAMPLE_EVERY === 0) request.started = performance.now();
     let result: unknown;
     let promise: Promise<unknown> | undefined;
     try {
@@ -249,6 +266,7 @@ export class Connection {
   }
 
   private reply(request: Request, result: unknown): void {
+    if (request.started !== 0) this.server.handled(request.started);
     request.response = result;
     if (this.server.postRequest !== undefined) this.server.postRequest.call(request, result);
     if (this.queue !== null) {
@@ -274,6 +292,7 @@ export class Connection {
 
   private settle(request: Request, result: unknown): void {
     if (this.dead) return;
+    if (request.started !== 0) this.server.handled(request.started);
     request.response = result;
     if (this.server.postRequest !== undefined) this.server.postRequest.call(request, result);
     request.done = true;
@@ -404,7 +423,7 @@ export class Connection {
   idle(): void {
     if (this.queue !== null || this.dead) return; // a handler is still working: not idle
     this.server.connectionLog('debug', { conn: this.id, peer: this.peer }, `connection ${this.id} (${this.peer}): idle for ${this.server.keepAliveMs / 1000}s; closed`);
-    this.destroy();
+    this.destroy('idle');
   }
 
   /**
@@ -422,6 +441,7 @@ export class Connection {
    */
   shutdown(): void {
     if (this.dead) return;
+    this.closeReason = 'shutdown';
     if (this.requests === 0 && this.pending === null && this.socket.bytesRead === this.readBefore) {
       // Accepted just before the drain began: its client has had no chance to ask. Its
       // first read is answered, then it is closed (flush sees `ending`).
@@ -442,8 +462,9 @@ export class Connection {
   }
 
   /** Close now, dropping anything unwritten. */
-  destroy(): void {
+  destroy(reason: CloseReason = 'shutdown'): void {
     if (this.dead) return;
+    this.closeReason = reason;
     this.dead = true;
     this.queue = null;
     this.socket.destroy();
@@ -458,6 +479,7 @@ export class Connection {
     this.dead = true; // nothing more is read or answered (and a failing flush cannot come back here)
     const error = asError(err);
     this.error = error;
+    this.closeReason = error instanceof ProtocolError ? 'bad_input' : 'handler_error';
     const line = `connection ${this.id} (${this.peer}): ${what}: ${error.message}; closed`;
     const fields = { conn: this.id, peer: this.peer };
     if (error instanceof ProtocolError) this.server.connectionLog('warn', fields, line);
@@ -488,6 +510,7 @@ export class Connection {
   socketError(err: Error): void {
     if (this.error !== undefined) return;
     this.error = err;
+    if (this.closeReason === 'clean') this.closeReason = 'reset';
     this.server.connectionLog('debug', { conn: this.id, peer: this.peer }, `connection ${this.id} (${this.peer}): ${err.message}`);
   }
 

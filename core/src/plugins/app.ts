@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import type { Discovery } from './discovery.js';
 import type { Cfg } from '../config/core-settings.js';
 import { StartupError, UsageError, errorMessage } from '../errors.js';
-import { createHooks, guardHooks, type Hooks } from './hooks.js';
+import { createHooks, guardHooks, type HookTimes, type Hooks } from './hooks.js';
+import { DEFAULT_BUCKETS } from '../net/request-times.js';
 import { defaultExport, importModule } from '../config/import-module.js';
 import { createLogger, type Logger } from '../logger.js';
 import type { LoadedPlugin } from './load-plugins.js';
@@ -22,7 +23,17 @@ export interface Monitor {
   readonly cfg: Cfg;
   /** Addresses as bound (real ports). */
   readonly addresses: readonly string[];
+  /** Every worker's info entry (pid, state, requests, stats...), asked now; with workers 0, this process's. */
+  workers(): Promise<Info[]>;
+  /** Worker processes started to replace one, by why, since start. */
+  readonly restarts: Readonly<Record<RestartReason, number>>;
 }
+
+/**
+ * Why a worker was replaced: it died (crash), its heartbeat stopped (timeout), it served
+ * max_requests, or a reload (HUP) replaced it.
+ */
+export type RestartReason = 'crash' | 'timeout' | 'max_requests' | 'reload';
 
 /** What `workerStart` taps get: the process about to accept connections. */
 export interface Worker {
@@ -53,6 +64,10 @@ export class App {
   handler: Handler = echo;
   /** TLS for every bind, when a certfile is set. */
   tls: TlsTerminator | undefined;
+  /** Sampled time of each plugin's per-connection and per-request taps (`ss top`). */
+  readonly hookTimes: HookTimes = new Map();
+  /** Set by `timeRequests`: every request's handler time goes into a histogram with these bounds. */
+  requestBuckets: readonly number[] | undefined;
   private applying: string | undefined;
 
   private constructor(
@@ -69,6 +84,7 @@ export class App {
       log: this.log,
       currentPlugin: () => this.applying,
       startupTimeout: () => this.cfg.plugin_timeout * 1000,
+      times: this.hookTimes,
     });
   }
 
@@ -160,6 +176,14 @@ export class App {
     }
     if (typeof made !== 'function') throw new UsageError(`plugin "${plugin.name}": handler(cfg) returned ${made === null ? 'null' : typeof made}, not a function (message, request) => response`);
     return made as Handler;
+  }
+
+  /**
+   * Keep a histogram of every request's handler time (bounds in seconds), read through the
+   * worker's stats (`Worker.stats.snapshot().times`). Call it in `apply`; without it, handler time is only sampled.
+   */
+  timeRequests(buckets: readonly number[] = DEFAULT_BUCKETS): void {
+    this.requestBuckets = buckets;
   }
 
   /** A fresh protocol instance, for one connection. */

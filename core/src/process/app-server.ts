@@ -1,9 +1,23 @@
 import type { App, Info, Worker } from '../plugins/app.js';
+import type { HookTimes } from '../plugins/hooks.js';
 import { releaseCompiler } from '../config/import-module.js';
 import { closeAll, type Listener } from '../net/listen.js';
 import { Server } from '../net/connection-set.js';
 
 export type StopMode = 'graceful' | 'quick';
+
+/** Tap times for info: per plugin and hook, the calls and the mean time of a call in microseconds (sampled). */
+function tapTimes(times: HookTimes): Info {
+  const out: Info = {};
+  for (const [plugin, byHook] of times) {
+    const hooks: Info = {};
+    for (const [hook, t] of Object.entries(byHook)) {
+      if (t.calls > 0) hooks[hook] = { calls: t.calls, meanUs: t.sampled > 0 ? Math.round((t.seconds / t.sampled) * 1e7) / 10 : null };
+    }
+    if (Object.keys(hooks).length > 0) out[plugin] = hooks;
+  }
+  return out;
+}
 
 /**
  * One app served by this process: the arbiter itself (workers 0, id 0) or a worker (id 1..N).
@@ -50,7 +64,7 @@ export class AppServer {
     return {
       server: this.app.name, id: this.worker.id, pid: process.pid, uptime: (Date.now() - this.started) / 1000,
       state: this.state, requests: s.requests, connections: { active: s.active, received: s.received },
-      memory: process.memoryUsage.rss(),
+      memory: process.memoryUsage.rss(), stats: s.snapshot(), hooks: tapTimes(this.app.hookTimes),
     };
   }
 }

@@ -13,7 +13,7 @@ import { Pidfile } from './pidfile.js';
 import type { StopMode } from './app-server.js';
 import { version } from '../version.js';
 
-type Action = StopMode | 'reload' | 'more' | 'fewer';
+type Action = StopMode | 'reload' | 'more' | 'fewer' | 'reopen';
 
 /** What each signal asks of the arbiter (design §8). Workers ignore SIGINT and obey the arbiter. */
 export const ARBITER_SIGNALS: Readonly<Record<string, Action>> = {
@@ -23,6 +23,7 @@ export const ARBITER_SIGNALS: Readonly<Record<string, Action>> = {
   SIGHUP: 'reload', // re-read config and plugins, start new workers, drain the old ones
   SIGTTIN: 'more', // one worker more (in every server)
   SIGTTOU: 'fewer', // one worker fewer, never below one
+  SIGUSR1: 'reopen', // reopen log files in every process (logrotate)
 };
 
 /** Node >= 22.12 (or >= 23.1) lets several sockets listen on one port (SO_REUSEPORT). */
@@ -212,16 +213,17 @@ export class Arbiter implements MonitorHost {
   }
 
   private signal(signal: string, action: Action): void {
-    if (!this.up && action !== 'graceful' && action !== 'quick') {
+    if (!this.up && action !== 'graceful' && action !== 'quick' && action !== 'reopen') {
       this.log.warn({ signal }, `${signal} ignored: still starting`);
       return;
     }
-    this.log.info({ signal }, `${signal}: ${action === 'more' ? 'one worker more' : action === 'fewer' ? 'one worker fewer' : action}`);
+    this.log.info({ signal }, `${signal}: ${action === 'more' ? 'one worker more' : action === 'fewer' ? 'one worker fewer' : action === 'reopen' ? 'reopening log files' : action}`);
     switch (action) {
       case 'graceful': case 'quick': this.stop(action); break;
       case 'reload': void this.reload(); break;
       case 'more': this.resize(+1); break;
       case 'fewer': this.resize(-1); break;
+      case 'reopen': for (const m of this.monitors) m.reopen(); break;
     }
   }
 
@@ -321,7 +323,7 @@ export class Arbiter implements MonitorHost {
     let doc: Info = {
       arbiter: { pid: process.pid, name: this.name, uptime: (Date.now() - this.started) / 1000, version, state: this.stopping ? 'stopping' : this.reloading ? 'reloading' : 'running' },
       monitors: this.monitors.map((m) => ({
-        name: m.name, addresses: m.listeners.map((l) => l.bound), workers: { wanted: m.wanted, alive: m.alive },
+        name: m.name, addresses: m.listeners.map((l) => l.bound), workers: { wanted: m.wanted, alive: m.alive }, restarts: { ...m.restarts },
       })),
       workers,
     };

@@ -32,7 +32,8 @@ export type ToWorker =
   | { readonly t: 'conn' }
   | { readonly t: 'listen'; readonly keep: boolean }
   | { readonly t: 'stop'; readonly mode: StopMode }
-  | { readonly t: 'info'; readonly req: number };
+  | { readonly t: 'info'; readonly req: number }
+  | { readonly t: 'reopen' };
 
 /** Worker → arbiter. `took`: the worker has taken over the next `n` connections sent to it. */
 export type FromWorker =

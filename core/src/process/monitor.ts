@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { App, Info, Monitor as MonitorView } from '../plugins/app.js';
+import type { App, Info, Monitor as MonitorView, RestartReason } from '../plugins/app.js';
 import { fromWorker, type FromWorker, type ToWorker, type WorkerBoot } from './ipc.js';
 import type { Listener, NativeHandle } from '../net/listen.js';
 import type { Logger } from '../logger.js';
@@ -39,6 +39,8 @@ export class WorkerProcess {
   state: State = 'booting';
   /** A replacement is wanted (max_requests reached, or a reload): drained once one is ready. */
   retiring = false;
+  /** Why it is retiring, or why it was killed: counted as a restart once it is replaced. */
+  replacedFor: RestartReason | undefined;
   lastBeat = Date.now();
   readonly started = Date.now();
   readyAt = 0;
@@ -106,6 +108,8 @@ export class Monitor {
   private takingOver: Promise<void>[] = [];
   /** Settles once `wanted` workers were ready together for the first time. */
   readonly serving: Promise<void>;
+  /** Workers replaced since start, by why. */
+  readonly restarts: Record<RestartReason, number> = { crash: 0, timeout: 0, max_requests: 0, reload: 0 };
 
   constructor(
     private readonly host: MonitorHost,
@@ -126,7 +130,10 @@ export class Monitor {
 
   /** What `monitorStart` taps get. */
   view(): MonitorView {
-    return { name: this.name, app: this.app, cfg: this.app.cfg, addresses: this.listeners.map((l) => l.bound) };
+    return {
+      name: this.name, app: this.app, cfg: this.app.cfg, addresses: this.listeners.map((l) => l.bound),
+      workers: () => this.workerInfo(), restarts: this.restarts,
+    };
   }
 
   /**
@@ -182,7 +189,13 @@ export class Monitor {
       const slot = [...this.workers].filter((w) => w.id === id && w.state !== 'draining');
       const current = slot.filter((w) => !w.retiring);
       if (current.length === 0) this.spawn(id);
-      else if (current.some((w) => w.state === 'ready')) for (const w of slot) if (w.retiring) this.drain(w, 'graceful');
+      else if (current.some((w) => w.state === 'ready')) {
+        for (const w of slot) {
+          if (!w.retiring) continue;
+          this.restarts[w.replacedFor ?? 'reload']++;
+          this.drain(w, 'graceful');
+        }
+      }
     }
     for (const w of this.workers) if (w.id > this.wanted && w.state !== 'draining') this.drain(w, 'graceful');
     const from = this.reloadFrom;
@@ -205,7 +218,10 @@ export class Monitor {
     this.respawnAt = 0;
     clearTimeout(this.respawnTimer);
     this.respawnTimer = undefined;
-    for (const w of this.workers) w.retiring = true;
+    for (const w of this.workers) {
+      w.retiring = true;
+      w.replacedFor = 'reload';
+    }
     this.manage();
   }
 
@@ -285,6 +301,7 @@ export class Monitor {
         this.log.info({ worker: worker.id, workerPid: worker.pid, requests: m.requests },
           `worker ${worker.id} (pid ${worker.pid}) served ${m.requests} requests (max_requests): replacing it`);
         worker.retiring = true;
+        worker.replacedFor = 'max_requests';
         this.manage();
         break;
       case 'info':
@@ -330,10 +347,12 @@ export class Monitor {
         this.abandonReload(failed);
       } else {
         this.log.error(ids, failed); // already serving: a database down for a while must not stop us
+        this.restarts.crash++;
       }
       this.backOff();
     } else {
-      this.log.warn(ids, `worker ${worker.id} (pid ${worker.pid}) exited with ${how}: replacing it`);
+      if (worker.replacedFor !== 'timeout') this.log.warn(ids, `worker ${worker.id} (pid ${worker.pid}) exited with ${how}: replacing it`);
+      this.restarts[worker.replacedFor === 'timeout' ? 'timeout' : 'crash']++;
       this.backOff();
     }
     // Connections it never took go to another worker.
@@ -366,11 +385,18 @@ export class Monitor {
         this.log.error({ worker: w.id, workerPid: w.pid },
           `worker ${w.id} (pid ${w.pid}) silent for ${this.app.cfg.timeout}s (event loop blocked?): killed, replacing it`);
       } else continue;
+      if (w.state !== 'draining') w.replacedFor = 'timeout';
       w.killAt = Infinity;
       w.lastBeat = Infinity; // once
       this.unready(w);
       try { w.child.kill('SIGKILL'); } catch { /* gone */ }
     }
+  }
+
+  /** USR1: this server's plugins reopen their log files, here and in every worker. */
+  reopen(): void {
+    this.app.hooks.reopen.call();
+    for (const w of this.workers) if (w.state !== 'booting') w.send({ t: 'reopen' });
   }
 
   /** Stop every worker; resolves at once (the arbiter waits for `workers` to empty). */

@@ -11,7 +11,7 @@ import { errorMessage } from '../errors.js';
 export type { StopMode };
 
 /** Signals and what they do to a server serving in its own process (workers 0). */
-export const SIGNALS: Readonly<Record<string, StopMode | 'ignored'>> = {
+export const SIGNALS: Readonly<Record<string, StopMode | 'ignored' | 'reopen'>> = {
   SIGTERM: 'graceful', // stop accepting, finish in-flight requests, close, force after graceful_timeout
   SIGINT: 'quick',
   SIGQUIT: 'quick',
@@ -20,6 +20,7 @@ export const SIGNALS: Readonly<Record<string, StopMode | 'ignored'>> = {
   SIGHUP: 'ignored',
   SIGTTIN: 'ignored',
   SIGTTOU: 'ignored',
+  SIGUSR1: 'reopen', // reopen log files (logrotate)
 };
 
 export interface Running {
@@ -94,12 +95,15 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
     for (const [signal, mode] of Object.entries(SIGNALS)) {
       const handler = signal === 'SIGHUP' && app.tls ? reloadTls : mode === 'ignored'
         ? () => app.log.warn(`${signal} ignored: reload and resizing need worker processes (--workers 1 or more)`)
-        : () => void stop(mode as StopMode);
+        : mode === 'reopen' ? () => app.hooks.reopen.call() : () => void stop(mode);
       handlers.set(signal, handler);
       process.on(signal, handler);
     }
   }
-  const monitor: Monitor = { name: app.name, app, cfg: app.cfg, addresses: [] };
+  const monitor: Monitor = {
+    name: app.name, app, cfg: app.cfg, addresses: [],
+    workers: async () => [serving.entry()], restarts: { crash: 0, timeout: 0, max_requests: 0, reload: 0 },
+  };
   let early: boolean;
   try {
     pidfile = app.cfg.pidfile ? Pidfile.create(app.cfg.pidfile) : undefined;
@@ -121,7 +125,7 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
   }
   const info = (): Promise<Info> => app.info({
     arbiter: { pid: process.pid, name: app.name, uptime: (Date.now() - serving.started) / 1000, version, state: serving.state },
-    monitors: [{ name: app.name, addresses: monitor.addresses, workers: { wanted: 0, alive: 0 } }],
+    monitors: [{ name: app.name, addresses: monitor.addresses, workers: { wanted: 0, alive: 0 }, restarts: monitor.restarts }],
     workers: [serving.entry()],
   });
   if (early) {

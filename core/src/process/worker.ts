@@ -88,6 +88,7 @@ async function runWorker(): Promise<void> {
     });
   };
   process.on('SIGTERM', () => stop('graceful'));
+  process.on('SIGUSR1', () => app.hooks.reopen.call()); // as the arbiter's USR1 does (and not Node's inspector)
   process.on('SIGQUIT', () => stop('quick'));
   // The arbiter holds each connection it sent until we say we took it (one message per turn of the loop).
   let took = 0;
@@ -118,6 +119,9 @@ async function runWorker(): Promise<void> {
         break;
       case 'stop':
         stop(m.mode);
+        break;
+      case 'reopen':
+        app.hooks.reopen.call();
         break;
       case 'info':
         // What the taps return goes through JSON: what JSON cannot hold becomes an error note.
