@@ -1,0 +1,5 @@
+import { definePlugin } from '@socketserver/core';
+
+export default definePlugin({
+  name: 'access-log',
+});
