@@ -44,7 +44,7 @@ function restarts(v: unknown): string {
   return counts.length ? `${sum} (${counts.map(([k, n]) => `${k} ${n}`).join(', ')})` : '0';
 }
 
-/** Keys beyond the ones printed in columns (stats and hook times are for --json and ss top): what info taps added. */
+/** Keys beyond the ones printed in columns (stats, hook times and a metrics plugin's figures are for --json, ss top and /metrics): what info taps added. */
 function extra(doc: Record<string, unknown>, known: readonly string[]): string {
   const rest = Object.entries(doc).filter(([k]) => !known.includes(k));
   return rest.length ? `  ${rest.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}` : '';
@@ -81,7 +81,7 @@ function print(info: Info): string {
       const conns = obj(w.connections);
       lines.push(`  worker ${w.id}  pid ${w.pid}  ${w.state}  up ${secs(w.uptime)}  requests ${w.requests ?? '-'}  ` +
         `connections ${conns.active ?? '-'} active / ${conns.received ?? '-'} received  memory ${mb(w.memory)}` +
-        extra(w, ['server', 'id', 'pid', 'state', 'uptime', 'requests', 'connections', 'memory', 'stats', 'hooks']));
+        extra(w, ['server', 'id', 'pid', 'state', 'uptime', 'requests', 'connections', 'memory', 'stats', 'hooks', 'metrics']));
     }
   }
   lines.push(...Object.entries(info).filter(([k]) => !['arbiter', 'monitors', 'workers'].includes(k)).map(([k, v]) => `${k}: ${JSON.stringify(v)}`));
