@@ -12,6 +12,7 @@ import { Monitor, beatSeconds, type MonitorHost } from './monitor.js';
 import { Pidfile } from './pidfile.js';
 import type { StopMode } from './app-server.js';
 import { version } from '../version.js';
+import { SdNotify } from './sd-notify.js';
 
 type Action = StopMode | 'reload' | 'more' | 'fewer' | 'reopen';
 
@@ -95,9 +96,17 @@ export class Arbiter implements MonitorHost {
   private reloadAgain = false;
   /** Each server's session ticket keys, made once and kept across reloads (sessions resume on new workers too). */
   private readonly ticketKeys = new Map<string | undefined, string>();
+  /** systemd's Type=notify readiness, when NOTIFY_SOCKET is set. */
+  private readonly notify: SdNotify;
 
   private constructor(private readonly apps: App[], private readonly opts: ArbiterOptions) {
     this.log = apps.length === 1 ? apps[0]!.log : createLogger(apps[0]!.cfg.log_level, 'arbiter');
+    this.notify = new SdNotify(this.log);
+  }
+
+  /** STATUS= for systemd: what is served, by how many workers. */
+  private status(): string {
+    return this.monitors.map((m) => `${m.name}: ${m.alive} worker${m.alive === 1 ? '' : 's'}`).join(', ');
   }
 
   static async create(discoveries: readonly Discovery[], opts: ArbiterOptions): Promise<Arbiter> {
@@ -139,6 +148,7 @@ export class Arbiter implements MonitorHost {
           `serving ${m.name} with ${m.wanted} worker${m.wanted === 1 ? '' : 's'} (arbiter pid ${process.pid})`);
       });
     }
+    void Promise.all(this.monitors.map((m) => m.serving)).then(() => { if (!this.stopping) this.notify.ready(this.status()); });
     const code = await exit;
     if (this.failure) throw new StartupError(this.failure);
     return code;
@@ -246,14 +256,18 @@ export class Arbiter implements MonitorHost {
       return;
     }
     this.reloading = true;
+    this.notify.reloading();
     try {
       do {
         this.reloadAgain = false;
         await this.reloadOnce();
       } while (this.reloadAgain && !this.stopping);
+      // Ready again once every server serves the new config, or is back on the old one.
+      await Promise.all(this.monitors.map((m) => m.reloadSettled()));
     } finally {
       this.reloading = false;
     }
+    if (!this.stopping) this.notify.ready(this.status());
   }
 
   /**
@@ -285,6 +299,7 @@ export class Arbiter implements MonitorHost {
   /** Stop accepting and stop every worker; `run` resolves once they are all gone. */
   stop(mode: StopMode): void {
     if (this.stopping && mode === 'graceful') return;
+    if (!this.stopping) this.notify.stopping();
     this.stopping = true;
     for (const m of this.monitors) {
       void closeAll(m.listeners);
@@ -309,6 +324,7 @@ export class Arbiter implements MonitorHost {
     await Promise.all(this.monitors.map((m) => closeAll(m.listeners)));
     await this.control?.close();
     this.pidfile?.remove();
+    await this.notify.flushed();
   }
 
   /** The supervision loop's periodic part: heartbeats and overdue stops. */

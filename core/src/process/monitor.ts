@@ -93,6 +93,8 @@ export class Monitor {
   private failures = 0;
   /** During a reload: what served before it, restored if the new workers cannot start. */
   private reloadFrom: { app: App; wanted: number; workers: Map<WorkerProcess, boolean> } | undefined;
+  /** Waiting for the reload under way to be over (replaced or abandoned). */
+  private reloadWaiters: (() => void)[] = [];
   private ready: WorkerProcess[] = [];
   private next = 0;
   /** Connections accepted while no worker was ready (start-up, or every worker died). */
@@ -202,6 +204,7 @@ export class Monitor {
     if (from && ![...from.workers.keys()].some((w) => this.workers.has(w) && w.state !== 'draining')) {
       this.reloadFrom = undefined;
       this.log.info(`${this.name}: reloaded, every worker runs the new config`);
+      this.reloadOver();
     }
   }
 
@@ -225,10 +228,21 @@ export class Monitor {
     this.manage();
   }
 
+  /** Resolves once no reload is under way: every worker runs the new config, or the old one is back. */
+  reloadSettled(): Promise<void> {
+    if (this.reloadFrom === undefined || this.host.stopping) return Promise.resolve();
+    return new Promise((resolve) => this.reloadWaiters.push(resolve));
+  }
+
+  private reloadOver(): void {
+    for (const resolve of this.reloadWaiters.splice(0)) resolve();
+  }
+
   /** A new worker of a reload failed to start: back to what served before, once. */
   private abandonReload(why: string): void {
     const from = this.reloadFrom!;
     this.reloadFrom = undefined;
+    this.reloadOver();
     this.log.error(`reload failed, still serving the previous config: ${why}`);
     this.app = from.app;
     this.wanted = from.wanted;
@@ -401,6 +415,7 @@ export class Monitor {
 
   /** Stop every worker; resolves at once (the arbiter waits for `workers` to empty). */
   stop(mode: StopMode): void {
+    this.reloadOver();
     clearTimeout(this.respawnTimer);
     for (const handle of this.held.splice(0)) handle.close();
     this.slots?.close();

@@ -7,6 +7,7 @@ import type { Server } from '../net/connection-set.js';
 import { AppServer, type StopMode } from './app-server.js';
 import { version } from '../version.js';
 import { errorMessage } from '../errors.js';
+import { SdNotify } from './sd-notify.js';
 
 export type { StopMode };
 
@@ -54,6 +55,8 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
   const stopped = new Promise<void>((resolve) => { resolveStopped = resolve; });
   let askedEarly!: () => void;
   const stopAsked = new Promise<void>((resolve) => { askedEarly = resolve; });
+  // systemd's Type=notify readiness, when NOTIFY_SOCKET is set; not when serving inside another program.
+  const notify = signals ? new SdNotify(app.log) : undefined;
 
   /** Close whatever start-up opened. */
   const release = async () => {
@@ -61,9 +64,13 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
     await closeAll(listeners);
     pidfile?.remove();
     for (const [signal, handler] of handlers) process.off(signal, handler);
+    await notify?.flushed();
   };
   const stop = (mode: StopMode): Promise<void> => {
-    if (!stopping) app.log.info(`stopping (${mode})`);
+    if (!stopping) {
+      app.log.info(`stopping (${mode})`);
+      notify?.stopping();
+    }
     if (!started) {
       askedEarly(); // start-up sees it and stops there
       return stopped;
@@ -84,12 +91,14 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
 
   /** HUP with TLS: read the certificate files again; new connections get the new ones, open ones keep theirs. */
   const reloadTls = () => {
+    notify?.reloading();
     try {
       app.tls!.reload();
       app.log.info('SIGHUP: TLS certificates reloaded (config and plugins need worker processes to reload)');
     } catch (err) {
       app.log.error(`SIGHUP: TLS reload failed, still serving the previous certificate: ${errorMessage(err)}`);
     }
+    notify?.ready(`serving ${app.name} in process ${process.pid}`);
   };
   if (signals) {
     for (const [signal, mode] of Object.entries(SIGNALS)) {
@@ -138,5 +147,6 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
   started = true;
   control = await openControl(info, app.log);
   app.log.info({ workers: 0 }, `serving ${app.name} in process ${process.pid}`);
+  notify?.ready(`serving ${app.name} in process ${process.pid}`);
   return { listeners, server, worker: serving.worker, info, stop, stopped };
 }
