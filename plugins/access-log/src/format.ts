@@ -8,31 +8,34 @@ export interface LineContext {
   readonly server: string;
 }
 
-/** One value of a line: the connection, the request (request lines only), the duration in ms, and now (Date.now()). */
-type Token = (c: Connection, r: Request | undefined, ms: number, now: number, ctx: LineContext) => string;
+/**
+ * One value of a line: the connection, its peer (read while it was open: a closed socket no longer
+ * has its address), the request (request lines only), the duration in ms, and now (Date.now()).
+ */
+type Token = (c: Connection, peer: string, r: Request | undefined, ms: number, now: number, ctx: LineContext) => string;
 
 /** A connection-only value on a request line, and a request-only one on a connection line, is `-` (as in gunicorn's log). */
-const conn = (f: (c: Connection) => string): Token => (c, r) => (r === undefined ? f(c) : '-');
-const req = (f: (r: Request) => string): Token => (_c, r) => (r === undefined ? '-' : f(r));
+const conn = (f: (c: Connection) => string): Token => (c, _p, r) => (r === undefined ? f(c) : '-');
+const req = (f: (r: Request) => string): Token => (_c, _p, r) => (r === undefined ? '-' : f(r));
 
 /** A PROXY header may name a unix path with spaces or control characters: they must not split or forge a line. */
 const escape = (s: string): string => s.replace(/[\x00-\x20\x7f"\\]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
 
 export const TOKENS: Readonly<Record<string, Token | 'time'>> = {
   time: 'time', // per format: its cache of the second's text
-  iso: (_c, _r, _ms, now) => new Date(now).toISOString(),
-  kind: (_c, r) => (r === undefined ? 'conn' : 'req'),
-  peer: (c) => (c.proxy === undefined ? c.peer : escape(c.peer)),
+  iso: (_c, _p, _r, _ms, now) => new Date(now).toISOString(),
+  kind: (_c, _p, r) => (r === undefined ? 'conn' : 'req'),
+  peer: (c, peer) => (c.proxy === undefined ? peer : escape(peer)),
   conn: (c) => String(c.id),
-  worker: (_c, _r, _ms, _now, ctx) => String(ctx.worker),
-  pid: (_c, _r, _ms, _now, ctx) => String(ctx.pid),
-  server: (_c, _r, _ms, _now, ctx) => ctx.server,
+  worker: (_c, _p, _r, _ms, _now, ctx) => String(ctx.worker),
+  pid: (_c, _p, _r, _ms, _now, ctx) => String(ctx.pid),
+  server: (_c, _p, _r, _ms, _now, ctx) => ctx.server,
   seq: req((r) => String(r.seq)),
   requests: conn((c) => String(c.requests)),
   bytes_in: conn((c) => String(c.socket.bytesRead)),
   bytes_out: conn((c) => String(c.socket.bytesWritten)),
   // A connection's life is timed by Date.now() (whole ms), a handler by performance.now().
-  duration: (_c, r, ms) => (r === undefined ? String(Math.round(ms)) : ms.toFixed(3)),
+  duration: (_c, _p, r, ms) => (r === undefined ? String(Math.round(ms)) : ms.toFixed(3)),
   reason: conn((c) => c.closeReason),
 };
 
@@ -59,18 +62,18 @@ export function parseFormat(format: string): (string | { token: string })[] {
 }
 
 /** A function making one line (with its newline) of a checked format. */
-export type Formatter = (c: Connection, r: Request | undefined, ms: number, now: number) => string;
+export type Formatter = (c: Connection, peer: string, r: Request | undefined, ms: number, now: number) => string;
 
 export function compileFormat(format: string, ctx: LineContext): Formatter {
   const time = cachedClfTime();
   const parts: Token[] = parseFormat(format).map((p) => {
     if (typeof p === 'string') return () => p;
     const t = TOKENS[p.token]!;
-    return t === 'time' ? (_c, _r, _ms, now) => time(now) : t;
+    return t === 'time' ? (_c, _p, _r, _ms, now) => time(now) : t;
   });
-  return (c, r, ms, now) => {
+  return (c, peer, r, ms, now) => {
     let line = '';
-    for (let i = 0; i < parts.length; i++) line += parts[i]!(c, r, ms, now, ctx);
+    for (let i = 0; i < parts.length; i++) line += parts[i]!(c, peer, r, ms, now, ctx);
     return line + '\n';
   };
 }

@@ -1,6 +1,6 @@
 import { closeSync, openSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { definePlugin, type App, type Request } from '@socketserver/core';
+import { definePlugin, type App, type Connection, type Request } from '@socketserver/core';
 import { compileFormat, DEFAULT_FORMAT, parseFormat, type Formatter } from './format.js';
 import { Sink } from './sink.js';
 
@@ -62,9 +62,12 @@ export default definePlugin({
     });
 
     if (lines !== 'request') {
+      // The peer as it was accepted: once the socket is closed, Node no longer knows the address.
+      const peers = new WeakMap<Connection, string>();
+      app.hooks.connectionMade.tap('access-log', (c) => { peers.set(c, c.peer); });
       app.hooks.connectionLost.tap('access-log', (c) => {
         const now = Date.now();
-        sink?.write(line!(c, undefined, now - c.openedAt, now));
+        sink?.write(line!(c, peers.get(c) ?? c.peer, undefined, now - c.openedAt, now));
       });
     }
     if (lines !== 'connection') {
@@ -74,7 +77,7 @@ export default definePlugin({
       app.hooks.preRequest.tap('access-log', (r) => { started.set(r, performance.now()); });
       app.hooks.postRequest.tap('access-log', (r) => {
         const ms = performance.now() - (started.get(r) ?? performance.now());
-        sink?.write(line!(r.connection, r, ms, Date.now()));
+        sink?.write(line!(r.connection, r.connection.peer, r, ms, Date.now()));
       });
     }
   },
