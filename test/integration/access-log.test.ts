@@ -1,7 +1,7 @@
 import test from 'ava';
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from '../helpers/client.js';
+import { ask, Client } from '../helpers/client.js';
 import { eventually, runSs, startSs } from '../helpers/ss.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -146,6 +146,36 @@ for (const workers of ['2', '0']) {
     t.is(lines.length, 80);
   });
 }
+
+test('set in a config, a relative accessLog is in the config file\'s folder, not the working directory', async (t) => {
+  const root = tempDir(t, 'access-config');
+  const confDir = join(root, 'conf');
+  const cwd = join(root, 'work');
+  mkdirSync(confDir);
+  mkdirSync(cwd);
+  writeFileSync(join(confDir, 'server.config.mjs'), "export default { plugins: ['line', ['access-log', { accessLog: 'access.log' }]] };\n");
+  const ss = await startSs(['--config', '../conf/server.config.mjs', '--workers', '1'], { cwd });
+  t.teardown(() => ss.stop());
+  const port = await exchange(ss.port, 'x\n', 2);
+  t.is((await ss.stop('SIGTERM')).code, 0);
+  t.is(parse(read(join(confDir, 'access.log'))).filter((l) => l.peer === `127.0.0.1:${port}`).length, 1);
+  t.false(existsSync(join(cwd, 'access.log')));
+});
+
+test('a reopen that fails (its folder is gone) is logged, and the server goes on serving', async (t) => {
+  const dir = tempDir(t, 'access-gone');
+  mkdirSync(join(dir, 'logs'));
+  const file = join(dir, 'logs', 'access.log');
+  const ss = await startSs(['--plugin', 'line', '--plugin', 'access-log', '--workers', '0', '--access-log', file]);
+  t.teardown(() => ss.stop());
+  await connLines(() => read(file), await exchange(ss.port, 'x\n', 2));
+  rmSync(join(dir, 'logs'), { recursive: true });
+  process.kill(ss.pid, 'SIGUSR1');
+  const err = await ss.waitForLog((l) => l.msg.startsWith(`access log ${file}: `), 15_000);
+  t.regex(err.msg, /ENOENT/);
+  t.is(await ask(ss.port, 'still here', 10_000), 'still here');
+  t.is((await ss.stop('SIGTERM')).code, 0);
+});
 
 test('mistakes: an unknown token or kind of line exits 2 naming the setting; an unwritable file fails start-up naming it', async (t) => {
   const token = await runSs(['serve', '--plugin', 'line', '--plugin', 'access-log', '--bind', '127.0.0.1:0', '--access-log-format', '{time} {nope}']);
