@@ -1,5 +1,84 @@
-import { definePlugin } from '@socketserver/core';
+import { closeSync, openSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { definePlugin, type App, type Connection, type Request } from '@socketserver/core';
+import { compileFormat, DEFAULT_FORMAT, parseFormat, type Formatter } from './format.js';
+import { Sink } from './sink.js';
+
+export { compileFormat, parseFormat, DEFAULT_FORMAT, TOKENS, type Formatter, type LineContext } from './format.js';
+export { clfTime } from './clf-time.js';
+
+/** `accessLog`'s file, relative to the config file's folder when set there, else to the working directory; undefined: stderr. */
+function logFile(app: App): string | undefined {
+  const given = app.cfg.accessLog as string;
+  if (given === '-') return undefined;
+  const source = app.settings.sources.accessLog!;
+  const base = source.kind === 'config' && app.discovery.config ? app.discovery.config.dir : app.discovery.cwd;
+  return resolve(base, given);
+}
+
+/** Fail start-up naming the setting, rather than losing every line later: open it once for appending (which creates it). */
+function checkWritable(app: App, file: string): void {
+  try {
+    closeSync(openSync(file, 'a'));
+  } catch (err) {
+    const named = app.discovery.registry.nameSource('accessLog', app.settings.sources.accessLog!);
+    throw new Error(`${named} "${app.cfg.accessLog as string}": cannot open ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
 
 export default definePlugin({
   name: 'access-log',
+  settings: {
+    accessLog: {
+      flags: ['--access-log'], type: 'path', default: '-', meta: 'FILE', section: 'access-log',
+      desc: 'Where access lines go: a file (appended to; reopened on USR1) or - for stderr',
+    },
+    accessLogFormat: {
+      flags: ['--access-log-format'], type: 'string', default: DEFAULT_FORMAT, meta: 'FORMAT', section: 'access-log',
+      desc: 'An access line: text and {tokens}: {time} {iso} {kind} {peer} {conn} {worker} {pid} {server} {seq} {requests} {bytes_in} {bytes_out} {duration} {reason}',
+      validate: (format: string) => (parseFormat(format), format),
+    },
+    accessLogLines: {
+      flags: ['--access-log-lines'], type: 'enum', choices: ['connection', 'request', 'both'], default: 'connection', section: 'access-log',
+      desc: 'A line per connection as it closes, per request as it is answered, or both',
+    },
+  },
+  apply(app) {
+    const file = logFile(app);
+    if (file !== undefined) checkWritable(app, file);
+    const lines = app.cfg.accessLogLines as 'connection' | 'request' | 'both';
+    // Opened only where connections are served: a worker, or the arbiter with workers 0.
+    let sink: Sink | undefined;
+    let line: Formatter | undefined;
+
+    app.hooks.workerStart.tap('access-log', (worker) => {
+      line = compileFormat(app.cfg.accessLogFormat as string, { worker: worker.id, pid: worker.pid, server: worker.name });
+      sink = new Sink(file, app.log);
+    });
+    app.hooks.reopen.tap('access-log', () => sink?.reopen());
+    app.hooks.workerStop.tapPromise('access-log', async () => {
+      await sink?.end();
+      sink = undefined;
+    });
+
+    if (lines !== 'request') {
+      // The peer as it was accepted: once the socket is closed, Node no longer knows the address.
+      const peers = new WeakMap<Connection, string>();
+      app.hooks.connectionMade.tap('access-log', (c) => { peers.set(c, c.peer); });
+      app.hooks.connectionLost.tap('access-log', (c) => {
+        const now = Date.now();
+        sink?.write(line!(c, peers.get(c) ?? c.peer, undefined, now - c.openedAt, now));
+      });
+    }
+    if (lines !== 'connection') {
+      // A request's handler time: from preRequest to postRequest (an async handler's too). A request
+      // whose handler failed has no postRequest: its entry goes with it (the connection line says handler_error).
+      const started = new WeakMap<Request, number>();
+      app.hooks.preRequest.tap('access-log', (r) => { started.set(r, performance.now()); });
+      app.hooks.postRequest.tap('access-log', (r) => {
+        const ms = performance.now() - (started.get(r) ?? performance.now());
+        sink?.write(line!(r.connection, r.connection.peer, r, ms, Date.now()));
+      });
+    }
+  },
 });

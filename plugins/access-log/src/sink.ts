@@ -1,0 +1,87 @@
+import sonicBoom from 'sonic-boom';
+import type { Logger } from '@socketserver/core';
+
+// A CommonJS module: its class is a property of the default export (types and runtime agree on that).
+const { SonicBoom } = sonicBoom;
+
+/** Lines buffered for a file before a write(2): one syscall for many lines when busy. */
+const FILE_BUFFER = 4096;
+/** A quiet server's buffered lines reach the file within this many ms. */
+const FILE_FLUSH_MS = 1000;
+/**
+ * A pipe write of up to PIPE_BUF (4096) bytes is not split between writers: stderr is shared
+ * with the JSON log and the other workers, so each write holds whole lines and no more than this.
+ */
+const STDERR_WRITE = 4096;
+/** Past this, lines are dropped (a stuck disk or an unread pipe must not grow memory without bound). */
+const MAX_BUFFERED = 16 * 1024 * 1024;
+/** How long a stop waits for the last lines to be written. */
+const END_MS = 5000;
+
+/** Where one process writes its access lines: a file (appended to, reopened on USR1) or stderr. */
+export class Sink {
+  private readonly stream: InstanceType<typeof SonicBoom>;
+  private failing = false;
+  private dropped = 0;
+  private ended = false;
+  private readonly onExit = () => this.flushSync();
+
+  /** `file` is an absolute path, or undefined for stderr. */
+  constructor(private readonly file: string | undefined, private readonly log: Logger) {
+    this.stream = file === undefined
+      ? new SonicBoom({ fd: 2, minLength: 0, maxWrite: STDERR_WRITE, maxLength: MAX_BUFFERED })
+      : new SonicBoom({ dest: file, append: true, minLength: FILE_BUFFER, periodicFlush: FILE_FLUSH_MS, maxLength: MAX_BUFFERED });
+    // A write error (disk full, a vanished folder) is logged once, not per line, and never crashes the process.
+    this.stream.on('error', (err: Error) => {
+      if (!this.failing) this.log.error({ err }, `access log ${this.where}: ${err.message}`);
+      this.failing = true;
+    });
+    this.stream.on('drop', () => {
+      if (this.dropped++ === 0) this.log.warn(`access log ${this.where}: writes are not keeping up; lines dropped`);
+    });
+    // A process that exits without a stop (its arbiter went away) still writes what it holds.
+    process.on('exit', this.onExit);
+  }
+
+  private get where(): string {
+    return this.file ?? 'stderr';
+  }
+
+  write(line: string): void {
+    if (!this.ended) this.stream.write(line);
+  }
+
+  /** logrotate moved the file: open a new one at the same path (stderr stays). */
+  reopen(): void {
+    if (this.file === undefined || this.ended) return;
+    this.failing = false;
+    this.stream.reopen();
+  }
+
+  /** Write what is buffered, after any write in flight (which flushSync would not wait for), and close. */
+  end(): Promise<void> {
+    if (this.ended) return Promise.resolve();
+    this.ended = true;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, END_MS);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.stream.once('close', done);
+      this.stream.once('error', done);
+      this.stream.end();
+    }).finally(() => {
+      process.off('exit', this.onExit);
+      this.flushSync(); // whatever the time limit left
+    });
+  }
+
+  private flushSync(): void {
+    try {
+      this.stream.flushSync();
+    } catch {
+      // closed already, not open yet, or the descriptor failed: nothing more can be done at exit
+    }
+  }
+}
