@@ -57,6 +57,7 @@ export class SsProcess {
       } catch {
         continue;
       }
+      if (line === null || typeof line !== 'object' || Array.isArray(line)) continue; // an access line that happens to be JSON
       this.logs.push(line);
       this.waiters = this.waiters.filter((w) => (w.pred(line) ? (w.resolve(line), false) : true));
     }

@@ -275,6 +275,9 @@ export class Server implements ServerStats {
     connection.tls = tls;
     if (proxy !== undefined && tls === undefined) socket.resume(); // the proxy stage paused it; the Connection now listens
     this.connections.add(connection);
+    // Node keeps a socket's address once it has been asked, and cannot tell it after the close:
+    // a connectionLost tap (an access log) reads `peer` then.
+    if (this.connectionLost !== undefined) void socket.remoteAddress;
     if (this.connectionMade !== undefined) this.connectionMade.call(connection);
     if (this.stopping) connection.shutdown(); // handed over just before a drain: answered once, then closed
   }

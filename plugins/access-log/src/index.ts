@@ -1,6 +1,6 @@
 import { closeSync, openSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { definePlugin, type App, type Connection, type Request } from '@socketserver/core';
+import { definePlugin, type App, type Request } from '@socketserver/core';
 import { compileFormat, DEFAULT_FORMAT, parseFormat, type Formatter } from './format.js';
 import { Sink } from './sink.js';
 
@@ -62,12 +62,9 @@ export default definePlugin({
     });
 
     if (lines !== 'request') {
-      // The peer as it was accepted: once the socket is closed, Node no longer knows the address.
-      const peers = new WeakMap<Connection, string>();
-      app.hooks.connectionMade.tap('access-log', (c) => { peers.set(c, c.peer); });
       app.hooks.connectionLost.tap('access-log', (c) => {
         const now = Date.now();
-        sink?.write(line!(c, peers.get(c) ?? c.peer, undefined, now - c.openedAt, now));
+        sink?.write(line!(c, c.peer, undefined, now - c.openedAt, now));
       });
     }
     if (lines !== 'connection') {
