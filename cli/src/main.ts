@@ -9,8 +9,9 @@ import { configCommand } from './commands/config.js';
 import { pluginsCommand } from './commands/plugins.js';
 import { infoCommand } from './commands/info.js';
 import { sendCommand } from './commands/send.js';
+import { topCommand } from './commands/top.js';
 
-const COMMANDS = new Set(['serve', 'config', 'plugins', 'info', 'send']);
+const COMMANDS = new Set(['serve', 'config', 'plugins', 'info', 'top', 'send']);
 /** The built-in plugins are this package's dependencies: they resolve from here without any install. */
 const CLI_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
 
@@ -30,10 +31,10 @@ function allSettings(discoveries: readonly Discovery[]): Setting[] {
 
 async function main(args: string[]): Promise<number> {
   const core = coreRegistry();
-  const pre = mri(normalizeArgv(args, core.all()), { boolean: ['help', 'version', 'json', 'tls'], string: ['plugin', 'config', 'bind', 'name'], alias: { h: 'help', v: 'version' } });
+  const pre = mri(normalizeArgv(args, core.all()), { boolean: ['help', 'version', 'json', 'tls', 'once'], string: ['plugin', 'config', 'bind', 'name'], alias: { h: 'help', v: 'version' } });
   const command = pre._[0];
   if (command === undefined || !COMMANDS.has(String(command))) {
-    if (command !== undefined) throw new UsageError(`unknown command "${command}" (commands: serve, config, plugins, info, send; see ss --help)`);
+    if (command !== undefined) throw new UsageError(`unknown command "${command}" (commands: serve, config, plugins, info, top, send; see ss --help)`);
     if (pre.version) process.stdout.write(`ss ${version}\n`);
     else buildProgram(core.all(), null as never).help();
     return pre.help || pre.version ? 0 : 2;
@@ -53,12 +54,13 @@ async function main(args: string[]): Promise<number> {
     config: (opts) => configCommand(discoveries!, cliValues(opts, settings), opts.json === true),
     plugins: (opts) => pluginsCommand(discoveries!, cliValues(opts, settings), opts.json === true),
     info: (opts) => infoCommand(discoveries!, cliValues(opts, settings), opts),
+    top: (opts) => topCommand(discoveries!, cliValues(opts, settings), opts),
     send: (opts) => sendCommand(discoveries!, cliValues(opts, settings), opts),
   });
   const parsed = prog.parse(['node', 'ss', ...normalizeArgv(args, settings)], {
     lazy: true,
     string: settings.map((s) => s.long),
-    boolean: ['json', 'tls'],
+    boolean: ['json', 'tls', 'once'],
     unknown: (flag: string) => {
       throw new UsageError(`unknown option ${flag} for ss ${command} (see ss ${command} --help)`);
     },

@@ -7,6 +7,7 @@ export interface Actions {
   config(opts: Options): Promise<number>;
   plugins(opts: Options): Promise<number>;
   info(opts: Options): Promise<number>;
+  top(opts: Options): Promise<number>;
   send(opts: Options): Promise<number>;
 }
 
@@ -55,6 +56,16 @@ export function buildProgram(settings: readonly Setting[], actions: Actions): sa
     .example('info --pidfile /run/ss.pid --json');
   addSettings(prog, settings);
   prog.action((opts: Options) => actions.info(opts));
+
+  prog.command('top')
+    .describe('Watch a running server live: per server and worker the state, uptime, requests per second, active connections, memory and restarts, then each plugin\'s hook calls per second and mean time. q or Ctrl-C quits; exits 1 when the server goes away. Finds the server as info does.')
+    .option('--interval', 'Seconds between refreshes (default 1)')
+    .option('--once', 'Print one frame, from two info documents --interval apart, as plain text and exit')
+    .option('--pid', 'The arbiter\'s pid')
+    .example('top')
+    .example('top --pid 4242 --once');
+  addSettings(prog, settings);
+  prog.action((opts: Options) => actions.top(opts));
 
   prog.command('send')
     .describe('Send each MESSAGE (else each line of stdin) to the server at --bind with the protocol plugin\'s client, pipelined, and print the replies in order.')

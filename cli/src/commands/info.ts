@@ -4,7 +4,7 @@ import { controlDir, requestInfo, runningServers } from '@socketserver/core/proc
 import type { Options } from '../program.js';
 
 /** The arbiter to ask: --pid, else the pidfile (flag, SS_PIDFILE or config), else the only one running. */
-function findServer(discovery: Discovery, cli: Record<string, unknown>, opts: Options): number {
+export function findServer(discovery: Discovery, cli: Record<string, unknown>, opts: Options): number {
   if (opts.pid !== undefined) {
     const pid = Number(opts.pid);
     if (!Number.isInteger(pid) || pid <= 0) throw new UsageError(`invalid --pid "${opts.pid}": expected a process id`);
@@ -34,11 +34,11 @@ function findServer(discovery: Discovery, cli: Record<string, unknown>, opts: Op
   throw new UsageError(`${pids.length} servers are running (arbiter pids ${pids.join(', ')}): choose one with --pid or --pidfile`);
 }
 
-const mb = (bytes: unknown) => (typeof bytes === 'number' ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : '-');
+export const mb = (bytes: unknown) => (typeof bytes === 'number' ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : '-');
 const secs = (s: unknown) => (typeof s === 'number' ? `${Math.round(s)}s` : '-');
 
 /** Restarts by reason: their sum, and the reasons that occurred (`2 (crash 1, reload 1)`). */
-function restarts(v: unknown): string {
+export function restarts(v: unknown): string {
   const counts = Object.entries(obj(v)).filter(([, n]) => typeof n === 'number' && n > 0) as [string, number][];
   const sum = counts.reduce((a, [, n]) => a + n, 0);
   return counts.length ? `${sum} (${counts.map(([k, n]) => `${k} ${n}`).join(', ')})` : '0';
@@ -59,14 +59,14 @@ const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2
 const escape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
 /** One line of text output, its controls shown as \uXXXX. */
-const clean = (line: string) => line.replace(CONTROLS, escape);
+export const clean = (line: string) => line.replace(CONTROLS, escape);
 
 /** JSON.stringify escapes C0 controls only: the rest are escaped too, which JSON allows (they occur only in strings). */
 const json = (doc: unknown) => JSON.stringify(doc, null, 2).replace(CONTROLS, (c) => (c === '\n' ? c : escape(c)));
 
 /** The document comes from another process: a field of the wrong shape is shown as missing rather than crash the printing. */
-const list = (v: unknown): Info[] => (Array.isArray(v) ? v.map(obj) : []);
-function obj(v: unknown): Info {
+export const list = (v: unknown): Info[] => (Array.isArray(v) ? v.map(obj) : []);
+export function obj(v: unknown): Info {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Info : {};
 }
 

@@ -1,0 +1,135 @@
+import type { Info } from '@socketserver/core';
+import { clean, list, mb, obj, restarts } from './info.js';
+
+/** Two info documents and the seconds between them; `prev` is absent on the first frame (no rates yet). */
+export interface Sample {
+  cur: Info;
+  prev?: Info | undefined;
+  seconds: number;
+}
+
+export interface FrameOptions {
+  /** Columns: every line is cut to this, never wrapped. */
+  width: number;
+  /** Rows, when the frame must fit a screen: the lines beyond are left out. */
+  height?: number | undefined;
+  /** Refresh period shown in the header. */
+  interval: number;
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/** `3d04h`, `2h05m`, `4m07s`, `12s`: an uptime in the width of a column. */
+export function duration(v: unknown): string {
+  const s = num(v);
+  if (s === undefined) return '-';
+  const t = Math.floor(s);
+  const [d, h, m] = [Math.floor(t / 86400), Math.floor(t / 3600) % 24, Math.floor(t / 60) % 60];
+  const two = (n: number) => String(n).padStart(2, '0');
+  if (d > 0) return `${d}d${two(h)}h`;
+  if (h > 0) return `${h}h${two(m)}m`;
+  if (m > 0) return `${m}m${two(t % 60)}s`;
+  return `${t}s`;
+}
+
+const rate = (r: number | undefined) => (r === undefined ? '-' : r.toFixed(1));
+const micros = (us: number | undefined) => (us === undefined ? '-' : us.toFixed(1));
+
+/** Per second: the growth of a counter between two documents (a counter that went back, a restarted worker, counts from 0). */
+function perSecond(now: unknown, before: unknown, seconds: number): number | undefined {
+  const [n, b] = [num(now), num(before)];
+  if (n === undefined || b === undefined || !(seconds > 0)) return undefined;
+  return Math.max(0, n - b) / seconds;
+}
+
+const sum = (xs: (number | undefined)[]) => (xs.some((x) => x !== undefined) ? xs.reduce<number>((a, x) => a + (x ?? 0), 0) : undefined);
+
+/** Workers by pid: a rate compares a worker with itself only. */
+function byPid(doc: Info | undefined): Map<unknown, Info> {
+  return new Map(list(doc?.workers).map((w) => [w.pid, w]));
+}
+
+interface Row { id: string; pid: string; state: string; up: string; rps: number | undefined; active: number | undefined; memory: number | undefined }
+
+const WORKER_HEAD = `  ${'WORKER'.padEnd(6)}${'PID'.padStart(8)}  ${'STATE'.padEnd(13)}${'UP'.padStart(7)}${'REQ/S'.padStart(10)}${'ACTIVE'.padStart(8)}${'MEMORY'.padStart(12)}`;
+function workerLine(r: Row): string {
+  return `  ${r.id.padEnd(6)}${r.pid.padStart(8)}  ${r.state.padEnd(13)}${r.up.padStart(7)}${rate(r.rps).padStart(10)}` +
+    `${String(r.active ?? '-').padStart(8)}${mb(r.memory).padStart(12)}`;
+}
+
+function workerRows(cur: Info[], before: Map<unknown, Info>, seconds: number): Row[] {
+  return cur.map((w) => {
+    const prev = before.get(w.pid);
+    return {
+      id: String(w.id ?? '-'), pid: String(w.pid ?? '-'), state: String(w.state ?? '-'), up: duration(w.uptime),
+      rps: prev ? perSecond(w.requests, prev.requests, seconds) : undefined,
+      active: num(obj(w.connections).active), memory: num(w.memory),
+    };
+  });
+}
+
+function total(label: string, rows: Row[]): string {
+  return workerLine({ id: label, pid: '', state: '', up: '', rps: sum(rows.map((r) => r.rps)), active: sum(rows.map((r) => r.active)), memory: sum(rows.map((r) => r.memory)) });
+}
+
+interface HookRow { plugin: string; hook: string; rps: number | undefined; meanUs: number | undefined }
+
+/**
+ * Tap times across workers: calls summed (and their growth per second), the mean weighted
+ * by calls; then the handler's mean from its sampled time, at the rate of requests.
+ */
+function hookRows(workers: Info[], before: Map<unknown, Info>, seconds: number, requestRate: number | undefined): HookRow[] {
+  const acc = new Map<string, { plugin: string; hook: string; rps: (number | undefined)[]; timedCalls: number; weighted: number }>();
+  for (const w of workers) {
+    const prev = before.get(w.pid);
+    for (const [plugin, hooks] of Object.entries(obj(w.hooks))) {
+      for (const [hook, t] of Object.entries(obj(hooks))) {
+        const key = JSON.stringify([plugin, hook]);
+        const a = acc.get(key) ?? { plugin, hook, rps: [], timedCalls: 0, weighted: 0 };
+        acc.set(key, a);
+        const calls = num(obj(t).calls) ?? 0;
+        a.rps.push(prev ? perSecond(calls, num(obj(obj(obj(prev.hooks)[plugin])[hook]).calls) ?? 0, seconds) : undefined);
+        const mean = num(obj(t).meanUs);
+        if (mean !== undefined) {
+          a.timedCalls += calls;
+          a.weighted += calls * mean;
+        }
+      }
+    }
+  }
+  const rows: HookRow[] = [...acc.values()].map((a) => ({ plugin: a.plugin, hook: a.hook, rps: sum(a.rps), meanUs: a.timedCalls > 0 ? a.weighted / a.timedCalls : undefined }));
+  // The slowest first: the time spent per second, else per call.
+  rows.sort((x, y) => ((y.rps ?? 1) * (y.meanUs ?? 0)) - ((x.rps ?? 1) * (x.meanUs ?? 0)) || x.plugin.localeCompare(y.plugin) || x.hook.localeCompare(y.hook));
+  const handler = workers.map((w) => obj(obj(w.stats).handler));
+  const sampled = handler.reduce((n, h) => n + (num(h.sampled) ?? 0), 0);
+  const spent = handler.reduce((n, h) => n + (num(h.seconds) ?? 0), 0);
+  rows.push({ plugin: '(handler)', hook: 'request', rps: requestRate, meanUs: sampled > 0 ? (spent / sampled) * 1e6 : undefined });
+  return rows;
+}
+
+/** A name cut to its column, the cut shown. */
+const fit = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s.padEnd(n));
+const hookLine = (plugin: string, hook: string, rps: string, mean: string) =>
+  `  ${fit(clean(plugin), 24)} ${fit(clean(hook), 18)}${rps.padStart(11)}${mean.padStart(11)}`;
+
+/** The lines of one `ss top` screen, each cleaned of controls and cut to the width. */
+export function frame({ cur, prev, seconds }: Sample, { width, height, interval }: FrameOptions): string[] {
+  const a = obj(cur.arbiter);
+  const lines = [`ss top  pid ${a.pid ?? '-'}  ${a.name ?? ''}  ${a.state ?? '-'}  up ${duration(a.uptime)}  version ${a.version ?? '-'}  every ${interval}s`];
+  const before = byPid(prev);
+  const workers = list(cur.workers);
+  const all: Row[] = [];
+  for (const m of list(cur.monitors)) {
+    const w = obj(m.workers);
+    lines.push('', `server ${m.name ?? '-'}  ${list(m.addresses).length ? (m.addresses as unknown[]).join(' ') : '-'}  workers ${w.alive ?? '-'}/${w.wanted ?? '-'}  restarts ${restarts(m.restarts)}`);
+    const rows = workerRows(workers.filter((x) => x.server === m.name), before, seconds);
+    all.push(...rows);
+    lines.push(WORKER_HEAD, ...rows.map(workerLine), total('total', rows));
+  }
+  if (list(cur.monitors).length > 1) lines.push('', total('all', all));
+  lines.push('', hookLine('PLUGIN', 'HOOK', 'CALLS/S', 'MEAN µs'));
+  for (const r of hookRows(workers, before, seconds, sum(all.map((x) => x.rps)))) lines.push(hookLine(r.plugin, r.hook, rate(r.rps), micros(r.meanUs)));
+  if (!prev) lines.push('', `(rates after ${interval}s)`);
+  const fitted = lines.map((l) => clean(l).slice(0, width));
+  return height === undefined ? fitted : fitted.slice(0, height);
+}

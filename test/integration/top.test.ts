@@ -1,0 +1,150 @@
+import test, { type ExecutionContext } from 'ava';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { eventually, runSs, SS_BIN, ssInfo, startSs, type SsProcess } from '../helpers/ss.js';
+import { FIXTURES, tempDir } from '../helpers/temp.js';
+import { lineLoad } from '../helpers/load.js';
+import { Pane } from '../helpers/tmux.js';
+
+const SLOW_TAP = join(FIXTURES, 'runtime', 'slow-tap.mjs');
+
+/** Worker rows of a frame: `  ID  PID  STATE  UP  REQ/S  ACTIVE  MEMORY`. */
+const WORKER_ROW = /^ {2}(\d+) +(\d+) {2}(\w+) +\S+ +([\d.]+|-) +(\d+|-) +[\d.]+ MiB$/;
+const rows = (lines: string[]) => lines.map((l) => WORKER_ROW.exec(l.trimEnd())).filter((m) => m !== null);
+/** REQ/S of the total row, if it is on the screen with a figure. */
+function totalRate(lines: string[]): number | undefined {
+  const m = lines.map((l) => /^ {2}total +([\d.]+) /.exec(l)).find((x) => x);
+  return m ? Number(m[1]) : undefined;
+}
+/** CALLS/S and MEAN µs of a plugin's hook row. */
+function hookRow(lines: string[], plugin: string, hook: string): { rate: number; mean: number } | undefined {
+  const m = lines.map((l) => new RegExp(`^ {2}${plugin} +${hook} +([\\d.]+) +([\\d.]+)\\s*$`).exec(l)).find((x) => x);
+  return m ? { rate: Number(m[1]), mean: Number(m[2]) } : undefined;
+}
+
+async function serve(t: ExecutionContext): Promise<SsProcess> {
+  const ss = await startSs(['--plugin', 'line', '--workers', '2', '--plugin', SLOW_TAP]);
+  t.teardown(() => ss.stop());
+  return ss;
+}
+
+/** `ss top` in a pane of its own; its exit code lands in EXIT, and the shell then stays to keep the pane (and its terminal settings) open. */
+function topInPane(t: ExecutionContext, args: string[]): { pane: Pane; exitFile: string; sttyFile: string } {
+  const dir = tempDir(t, 'top');
+  const exitFile = join(dir, 'exit');
+  const sttyFile = join(dir, 'stty');
+  const ss = [process.execPath, SS_BIN, 'top', ...args].map((a) => `'${a}'`).join(' ');
+  const pane = new Pane(t, dir, `sh -c "${ss}; echo \\$? > '${exitFile}'; stty -a > '${sttyFile}'; exec sleep 120"`);
+  return { pane, exitFile, sttyFile };
+}
+
+/** The `ss top` process under the pane's shell (shells may or may not fork for `sh -c`). */
+function topPid(shell: number): number {
+  const queue = [shell];
+  for (let i = 0; i < queue.length && i < 20; i++) {
+    const pid = queue[i]!;
+    if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('top')) return pid;
+    queue.push(...readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  }
+  throw new Error(`no ss top under pid ${shell}`);
+}
+
+/** The exit code written by the pane's shell, once there. */
+const exitCode = (file: string) => eventually(() => (existsSync(file) && readFileSync(file, 'utf8').endsWith('\n') ? Number(readFileSync(file, 'utf8')) : undefined), 'ss top to exit', 20_000);
+
+/** The terminal as the shell had it: main screen, cursor shown, line editing and echo back on. */
+async function restored(t: ExecutionContext, pane: Pane, sttyFile: string): Promise<void> {
+  const stty = await eventually(() => (existsSync(sttyFile) && readFileSync(sttyFile, 'utf8').includes('icanon') ? readFileSync(sttyFile, 'utf8') : undefined), 'stty -a', 10_000);
+  t.regex(stty, /(^|\s)icanon(\s|$)/, 'raw mode is off');
+  t.regex(stty, /(^|\s)echo(\s|$)/);
+  t.is(pane.show('#{alternate_on}'), '0', 'back on the main screen');
+  t.is(pane.show('#{cursor_flag}'), '1', 'the cursor is shown');
+}
+
+test('ss top --once: one plain frame with both workers, requests per second under load, the plugin\'s hook time; 80 columns', async (t) => {
+  const ss = await serve(t);
+  const load = lineLoad(ss.port);
+  t.teardown(() => load.stop());
+  await eventually(() => (load.replies() > 100 ? true : undefined), 'the load to run', 20_000);
+  const r = await runSs(['top', '--once', '--pid', String(ss.pid)]);
+  load.stop();
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stderr, '');
+  t.false(r.stdout.includes('\x1b'), 'no escape codes');
+  const lines = r.stdout.trimEnd().split('\n');
+  for (const l of lines) t.true(l.length <= 80, `within 80 columns: ${JSON.stringify(l)}`);
+  t.regex(lines[0]!, new RegExp(`^ss top  pid ${ss.pid}  line  running  up \\d+s  version \\d+\\.\\d+\\.\\d+  every 1s$`));
+  t.true(lines.some((l) => /^server line {2}127\.0\.0\.1:\d+ {2}workers 2\/2 {2}restarts 0$/.test(l)), r.stdout);
+  const workers = rows(lines);
+  const pids = (await ssInfo(ss.pid)).workers.map((w: { pid: number }) => String(w.pid)).sort();
+  t.deepEqual(workers.map((m) => m[2]).sort(), pids, 'both worker pids');
+  t.true(workers.every((m) => m[3] === 'running'));
+  t.true(totalRate(lines)! > 0, r.stdout);
+  const tap = hookRow(lines, 'slow-tap', 'preRequest');
+  t.truthy(tap, r.stdout);
+  t.true(tap!.rate > 0);
+  t.true(tap!.mean >= 40, `the tap busy-waits 50 µs: ${tap!.mean}`);
+  t.truthy(hookRow(lines, '\\(handler\\)', 'request'), 'the handler\'s row');
+});
+
+test('ss top: one line naming the mistake, exit 2', async (t) => {
+  const noTerminal = await runSs(['top', '--pid', String(process.pid)]);
+  t.is(noTerminal.code, 2);
+  t.is(noTerminal.stderr, 'ss: not a terminal: use --once to print one frame\n');
+  for (const bad of ['0', 'abc', '-1', '99999']) {
+    const r = await runSs(['top', '--once', `--interval=${bad}`, '--pid', String(process.pid)]);
+    t.is(r.code, 2, bad);
+    t.is(r.stderr, `ss: invalid --interval "${bad}": expected seconds from 0.1 to 3600\n`);
+  }
+  const unknown = await runSs(['top', '--once', '--bogus']);
+  t.is(unknown.code, 2);
+  t.regex(unknown.stderr, /^ss: unknown option --bogus for ss top .*\n$/);
+});
+
+test('ss top in a terminal: req/s rises under load and falls back to 0, the slow plugin shows, q quits with exit 0 and the terminal restored', async (t) => {
+  const ss = await serve(t);
+  const { pane, exitFile, sttyFile } = topInPane(t, ['--pid', String(ss.pid)]);
+  const first = await eventually(() => (rows(pane.screen()).length === 2 ? pane.screen() : undefined), 'two worker rows on the screen', 20_000);
+  t.regex(first[0]!, new RegExp(`^ss top  pid ${ss.pid}  line  running`));
+  t.is(pane.show('#{alternate_on}'), '1', 'on the alternate screen');
+  t.is(pane.show('#{cursor_flag}'), '0', 'the cursor hidden');
+
+  const load = lineLoad(ss.port);
+  t.teardown(() => load.stop());
+  const busy = await eventually(() => {
+    const screen = pane.screen();
+    return (totalRate(screen) ?? 0) > 0 && (hookRow(screen, 'slow-tap', 'preRequest')?.rate ?? 0) > 0 ? screen : undefined;
+  }, 'req/s above 0 under load', 20_000);
+  t.true(hookRow(busy, 'slow-tap', 'preRequest')!.mean >= 40, busy.join('\n'));
+  t.true(busy.every((l) => l.length <= 80));
+
+  load.stop();
+  const idle = await eventually(() => (totalRate(pane.screen()) === 0 ? pane.screen() : undefined), 'req/s back to 0', 20_000);
+  t.is(hookRow(idle, 'slow-tap', 'preRequest')?.rate, 0);
+
+  pane.keys('q');
+  t.is(await exitCode(exitFile), 0);
+  await restored(t, pane, sttyFile);
+});
+
+test('ss top in a terminal: Ctrl-C quits with 0, SIGTERM with 143, the server going away with 1 and the reason; each restores the terminal', async (t) => {
+  const ss = await serve(t);
+  const ctrlC = topInPane(t, ['--pid', String(ss.pid)]);
+  await eventually(() => (rows(ctrlC.pane.screen()).length === 2 ? true : undefined), 'the first frame', 20_000);
+  ctrlC.pane.keys('C-c');
+  t.is(await exitCode(ctrlC.exitFile), 0);
+  await restored(t, ctrlC.pane, ctrlC.sttyFile);
+
+  const term = topInPane(t, ['--pid', String(ss.pid), '--interval', '0.5']);
+  await eventually(() => (rows(term.pane.screen()).length === 2 ? true : undefined), 'the first frame', 20_000);
+  process.kill(topPid(Number(term.pane.show('#{pane_pid}'))), 'SIGTERM');
+  t.is(await exitCode(term.exitFile), 143);
+  await restored(t, term.pane, term.sttyFile);
+
+  const gone = topInPane(t, ['--pid', String(ss.pid)]);
+  await eventually(() => (rows(gone.pane.screen()).length === 2 ? true : undefined), 'the first frame', 20_000);
+  await ss.stop();
+  t.is(await exitCode(gone.exitFile), 1);
+  await restored(t, gone.pane, gone.sttyFile);
+  t.true(gone.pane.screen().some((l) => l.startsWith(`ss: server ${ss.pid} went away: `)), gone.pane.screen().join('\n'));
+});

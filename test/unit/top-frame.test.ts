@@ -1,0 +1,84 @@
+import test from 'ava';
+import type * as TopFrame from '../../cli/src/commands/top-frame.js';
+
+// The cli package exports only its command: the renderer is loaded from its build, as the tests run `ss` from there.
+const { duration, frame } = await import(new URL('../../../cli/dist/commands/top-frame.js', import.meta.url).href) as typeof TopFrame;
+
+const worker = (id: number, pid: number, requests: number, hooks: Record<string, unknown> = {}, handler = { sampled: 0, seconds: 0 }) => ({
+  server: 'line', id, pid, uptime: 65, state: 'running', requests, connections: { active: id, received: requests },
+  memory: 64 * 2 ** 20, stats: { handler }, hooks,
+});
+const doc = (workers: unknown[], restarts = { crash: 0, timeout: 0, max_requests: 0, reload: 0 }) => ({
+  arbiter: { pid: 100, name: 'line', uptime: 3725, version: '1.2.3', state: 'running' },
+  monitors: [{ name: 'line', addresses: ['127.0.0.1:7000'], workers: { wanted: 2, alive: 2 }, restarts }],
+  workers,
+});
+
+test('rates are the growth of requests per second, per worker by pid, with totals', (t) => {
+  const prev = doc([worker(1, 11, 100), worker(2, 12, 50)]);
+  const cur = doc([worker(1, 11, 300), worker(2, 12, 50)], { crash: 1, timeout: 0, max_requests: 0, reload: 2 });
+  const lines = frame({ cur, prev, seconds: 2 }, { width: 80, interval: 1 });
+  t.deepEqual(lines.slice(0, 8), [
+    'ss top  pid 100  line  running  up 1h02m  version 1.2.3  every 1s',
+    '',
+    'server line  127.0.0.1:7000  workers 2/2  restarts 3 (crash 1, reload 2)',
+    '  WORKER     PID  STATE             UP     REQ/S  ACTIVE      MEMORY',
+    '  1           11  running        1m05s     100.0       1    64.0 MiB',
+    '  2           12  running        1m05s       0.0       2    64.0 MiB',
+    '  total                                    100.0       3   128.0 MiB',
+    '',
+  ]);
+});
+
+test('a worker not in the previous document (a new pid) has no rate yet; the first frame has none at all', (t) => {
+  const lines = frame({ cur: doc([worker(1, 13, 40), worker(2, 12, 60)]), prev: doc([worker(1, 11, 30), worker(2, 12, 50)]), seconds: 1 }, { width: 80, interval: 1 });
+  t.true(lines.includes('  1           13  running        1m05s         -       1    64.0 MiB'), lines.join('\n'));
+  t.true(lines.includes('  total                                     10.0       3   128.0 MiB'));
+  const first = frame({ cur: doc([worker(1, 11, 30)]), seconds: 0 }, { width: 80, interval: 2 });
+  t.true(first.includes('  1           11  running        1m05s         -       1    64.0 MiB'));
+  t.is(first.at(-1), '(rates after 2s)');
+});
+
+test('hook times: calls summed across workers, the mean weighted by calls, the slowest first, then the handler', (t) => {
+  const prev = doc([
+    worker(1, 11, 0, { fast: { preRequest: { calls: 0, meanUs: null } }, slow: { preRequest: { calls: 0, meanUs: null } } }),
+    worker(2, 12, 0, { slow: { preRequest: { calls: 0, meanUs: null } } }),
+  ]);
+  const cur = doc([
+    worker(1, 11, 300, { fast: { preRequest: { calls: 300, meanUs: 1 } }, slow: { preRequest: { calls: 300, meanUs: 40 } } }, { sampled: 2, seconds: 0.00001 }),
+    worker(2, 12, 100, { slow: { preRequest: { calls: 100, meanUs: 80 }, connectionMade: { calls: 4, meanUs: null } } }, { sampled: 2, seconds: 0.00003 }),
+  ]);
+  const lines = frame({ cur, prev, seconds: 1 }, { width: 80, interval: 1 });
+  const table = lines.slice(lines.indexOf('  PLUGIN                   HOOK                  CALLS/S    MEAN µs'));
+  t.deepEqual(table.slice(1), [
+    '  slow                     preRequest              400.0       50.0',
+    '  fast                     preRequest              300.0        1.0',
+    '  slow                     connectionMade            4.0          -',
+    '  (handler)                request                 400.0       10.0',
+  ]);
+});
+
+test('every line fits the width, is cut rather than wrapped, and shows controls from the document escaped', (t) => {
+  const cur = doc([worker(1, 11, 5, { ['a-plugin-with-a-very-long-name\x1b[2J']: { preRequest: { calls: 1, meanUs: 2 } } })]);
+  cur.monitors[0]!.addresses = Array.from({ length: 20 }, (_, i) => `127.0.0.1:${7000 + i}`);
+  (cur.arbiter as Record<string, unknown>).name = 'evil\x1b]0;title\x07';
+  for (const width of [80, 40]) {
+    const lines = frame({ cur, seconds: 0 }, { width, interval: 1 });
+    for (const l of lines) t.true(l.length <= width, l);
+    t.false(lines.some((l) => /[\x00-\x1f\x7f-\x9f]/.test(l)));
+  }
+  const lines = frame({ cur, seconds: 0 }, { width: 80, interval: 1 });
+  t.true(lines[0]!.includes('evil\\u001b]0;title\\u0007'));
+  t.true(lines.some((l) => l.startsWith('  a-plugin-with-a-very-lo… preRequest')), lines.join('\n'));
+  t.is(frame({ cur, seconds: 0 }, { width: 80, height: 5, interval: 1 }).length, 5, 'cut to the screen\'s rows');
+});
+
+test('a document of the wrong shape shows as missing figures rather than failing', (t) => {
+  const lines = frame({ cur: { arbiter: 'x', monitors: [{ name: 'line', workers: null }], workers: [{ server: 'line', id: 1, state: 'booting' }, 7] }, prev: { workers: 'no' }, seconds: 1 }, { width: 80, interval: 1 });
+  t.is(lines[0], 'ss top  pid -    -  up -  version -  every 1s');
+  t.true(lines.includes('  1            -  booting            -         -       -           -'), lines.join('\n'));
+});
+
+test('uptimes in the width of a column', (t) => {
+  t.deepEqual([0, 12.7, 247, 7500, 3 * 86400 + 4 * 3600 + 5, undefined, NaN].map(duration), ['0s', '12s', '4m07s', '2h05m', '3d04h', '-', '-']);
+});
