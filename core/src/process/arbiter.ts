@@ -96,7 +96,7 @@ export class Arbiter implements MonitorHost {
   private readonly ticketKeys = new Map<string | undefined, string>();
 
   private constructor(private readonly apps: App[], private readonly opts: ArbiterOptions) {
-    this.log = apps.length === 1 ? apps[0]!.log : createLogger(apps[0]!.cfg.log_level, 'arbiter');
+    this.log = apps.length === 1 ? apps[0]!.log : createLogger(apps[0]!.cfg.log_level, 'arbiter', apps[0]!.cfg.log_format);
   }
 
   static async create(discoveries: readonly Discovery[], opts: ArbiterOptions): Promise<Arbiter> {
