@@ -83,10 +83,16 @@ function isError(value: unknown): value is { stack: string } & Record<string, un
   return typeof value === 'object' && value !== null && typeof (value as { stack?: unknown }).stack === 'string';
 }
 
-/** A value as it reads: bare when it is one word, else as a JSON string (quoted and escaped). */
+/**
+ * A value as it reads: a string bare when it is one plain word, else quoted and escaped as JSON;
+ * anything else as compact JSON, quoted as a string when it has a space.
+ */
 function quote(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
-  return text === '' || /[\s"\\=\x00-\x1f\x7f]/.test(text) ? JSON.stringify(text) : text;
+  if (typeof value !== 'string') {
+    const text = JSON.stringify(value) ?? String(value);
+    return /\s/.test(text) ? JSON.stringify(text) : text;
+  }
+  return value === '' || /[\s"\\=\x00-\x1f\x7f]/.test(value) ? JSON.stringify(value) : value;
 }
 
 let lastSecond = NaN;
