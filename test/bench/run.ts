@@ -81,7 +81,7 @@ const REDIS_WORKLOADS: RedisWorkload[] = [
   { name: 'redis-p1', pipeline: 1, requests: 100_000, target: 0.95 },
   { name: 'redis-p16', pipeline: 16, requests: 1_000_000, target: 0.8 },
 ];
-const NAMES = ['netstring-64m', ...SOCKET_WORKLOADS.map((w) => w.name), ...REDIS_WORKLOADS.map((w) => w.name), 'idle-memory', 'worker-memory', ...CLUSTER_WORKLOADS.map((w) => w.name), CONNECTS.name,
+const NAMES = ['netstring-64m', ...SOCKET_WORKLOADS.map((w) => w.name), ...REDIS_WORKLOADS.map((w) => w.name), 'idle-memory', 'worker-memory', 'log-format', ...CLUSTER_WORKLOADS.map((w) => w.name), CONNECTS.name,
   ...SINGLE_CONNECTS.map((w) => w.name)];
 const only = opt.only ? opt.only.split(',').map((s) => s.trim()).filter(Boolean) : NAMES;
 for (const n of only) {
@@ -477,6 +477,13 @@ async function workerMemory(): Promise<void> {
     baseline: `${(res.baseline_kb / 1024).toFixed(1)} MiB`, ratio: res.ratio, ssP99: '-', baseP99: '-', target: '≤ 1.30', met: res.ratio <= 1.3 });
 }
 
+/** Lines per second through createLogger to /dev/null, pretty against JSON (log-format.ts): a reference, no target. */
+async function logFormat(): Promise<void> {
+  const res = await runNode('log-format.js', ['--rounds', String(rounds)], 120_000);
+  rows.push({ workload: 'log lines to /dev/null, pretty vs JSON (in-process, reference)', ss: `${fmtRate(res.pretty_lines_s)} lines/s`,
+    baseline: `${fmtRate(res.json_lines_s)} lines/s`, ratio: res.ratio, ssP99: '-', baseP99: '-', target: '-', met: true });
+}
+
 const RESP_KV_HANDLER = './test/bench/resp-kv-handler.mjs'; // ss runs in the repository
 const redisSkipped: string[] = [];
 
@@ -559,6 +566,7 @@ async function main(): Promise<number> {
   for (const w of REDIS_WORKLOADS) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => redisWorkload(w));
   if (only.includes('idle-memory')) await waitQuiet(10_000, 'idle-memory').then(idleMemory);
   if (only.includes('worker-memory')) await waitQuiet(10_000, 'worker-memory').then(workerMemory);
+  if (only.includes('log-format')) await waitQuiet(10_000, 'log-format').then(logFormat);
   // Last: multi-process servers, and the connect workload's TIME_WAIT sockets, disturb nothing after them.
   for (const w of CLUSTER_WORKLOADS) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => socketWorkload(w));
   if (only.includes(CONNECTS.name)) await waitQuiet(10_000, CONNECTS.name).then(() => connectsWorkload(CONNECTS));

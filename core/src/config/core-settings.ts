@@ -85,6 +85,10 @@ export const coreSettings = {
     flags: ['--log-level'], type: 'enum', choices: ['debug', 'info', 'warn', 'error'], default: 'info',
     section: 'Logging', desc: 'Least severe level logged: debug, info, warn or error',
   },
+  log_format: {
+    flags: ['--log-format'], type: 'enum', choices: ['auto', 'pretty', 'json'], default: 'auto',
+    section: 'Logging', desc: 'Log lines on stderr: pretty (one readable line per event), json (JSON lines), or auto: pretty on a terminal, else json',
+  },
   certfile: {
     flags: ['--certfile'], type: 'path', meta: 'FILE', section: 'TLS',
     desc: 'PEM certificate (chain) served on every bind; TLS is on when set (needs keyfile)',
@@ -148,6 +152,7 @@ export interface CoreSettings {
   readonly handler: string | Function | undefined;
   readonly plugin_timeout: number;
   readonly log_level: 'debug' | 'info' | 'warn' | 'error';
+  readonly log_format: 'auto' | 'pretty' | 'json';
   readonly certfile: string | undefined;
   readonly keyfile: string | undefined;
   readonly ca_certs: string | undefined;

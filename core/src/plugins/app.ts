@@ -78,7 +78,7 @@ export class App {
   ) {
     this.cfg = settings.values as Cfg;
     this.name = this.cfg.name ?? protocolPlugin.plugin.name;
-    this.log = createLogger(this.cfg.log_level, this.name);
+    this.log = createLogger(this.cfg.log_level, this.name, this.cfg.log_format);
     this.protocol = protocolPlugin.plugin.protocol!;
     guardHooks(this.hooks, {
       log: this.log,

@@ -58,6 +58,7 @@ export interface Config {
   handler?: string | Handler;
   plugin_timeout?: number | string;
   log_level?: 'debug' | 'info' | 'warn' | 'error';
+  log_format?: 'auto' | 'pretty' | 'json';
   workers?: number | string;
   concurrency?: 'process' | 'thread';
   balance?: 'auto' | 'shared' | 'round-robin' | 'reuse-port';

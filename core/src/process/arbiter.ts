@@ -100,7 +100,7 @@ export class Arbiter implements MonitorHost {
   private readonly notify: SdNotify;
 
   private constructor(private readonly apps: App[], private readonly opts: ArbiterOptions) {
-    this.log = apps.length === 1 ? apps[0]!.log : createLogger(apps[0]!.cfg.log_level, 'arbiter');
+    this.log = apps.length === 1 ? apps[0]!.log : createLogger(apps[0]!.cfg.log_level, 'arbiter', apps[0]!.cfg.log_format);
     this.notify = new SdNotify(this.log);
   }
 
