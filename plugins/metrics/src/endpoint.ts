@@ -4,7 +4,7 @@ import { AggregatorRegistry, Registry } from 'prom-client';
 import type { Address, Monitor } from '@socketserver/core';
 import { ServerTotals } from './totals.js';
 import { figuresRegistry, type ServerFigures } from './figures.js';
-import { arbiterRegistry } from './worker-registry.js';
+import { arbiterRegistry } from './process-registries.js';
 
 /** Scrapers are few: more connections than this at once are refused (each costs memory). */
 const MAX_CONNECTIONS = 32;

@@ -2,7 +2,7 @@ import { DEFAULT_BUCKETS, definePlugin, type Address, type App } from '@socketse
 import type { Registry } from 'prom-client';
 import { parseMetricsBind } from './metrics-bind.js';
 import { openEndpoint } from './endpoints.js';
-import { workerRegistry } from './worker-registry.js';
+import { workerRegistry } from './process-registries.js';
 
 export default definePlugin({
   name: 'metrics',
