@@ -1,5 +1,32 @@
-import { definePlugin } from '@socketserver/core';
+import { DEFAULT_BUCKETS, definePlugin, type Address, type App } from '@socketserver/core';
+import type { Registry } from 'prom-client';
+import { parseMetricsBind } from './metrics-bind.js';
+import { openEndpoint } from './endpoints.js';
+import { workerRegistry } from './process-registries.js';
 
 export default definePlugin({
   name: 'metrics',
+  settings: {
+    metricsBind: {
+      flags: ['--metrics-bind'], type: 'string', default: '127.0.0.1:9464', section: 'metrics', meta: 'HOST:PORT',
+      desc: 'Where the arbiter serves GET /metrics (Prometheus text); loopback unless told otherwise',
+      validate: parseMetricsBind,
+    },
+  },
+  apply(app: App) {
+    app.timeRequests(DEFAULT_BUCKETS);
+    let registry: Registry | undefined;
+    // In each worker: its process figures, read by the arbiter through info at scrape time.
+    app.hooks.workerStart.tap('metrics', (worker) => {
+      if (worker.id > 0) registry = workerRegistry(app.name);
+    });
+    app.hooks.info.tapPromise('metrics', async (info) => (registry ? { ...info, metrics: await registry.getMetricsAsJSON() } : info));
+    // In the arbiter (or the one process, workers 0): the endpoint.
+    app.hooks.monitorStart.tapPromise('metrics', async (monitor) => {
+      const bind = app.cfg.metricsBind as Address;
+      const setting = app.discovery.registry.nameSource('metricsBind', app.settings.sources.metricsBind!);
+      const url = await openEndpoint(bind, setting, monitor, DEFAULT_BUCKETS);
+      app.log.info({ metrics: url }, `metrics on ${url}`);
+    });
+  },
 });

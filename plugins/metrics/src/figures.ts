@@ -1,0 +1,60 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { Monitor } from '@socketserver/core';
+import { CLOSE_REASONS, type Counters, type WorkerGauges } from './totals.js';
+import { registerHistogram, type HistogramSeries } from './histogram.js';
+
+/** What one server gives a scrape. */
+export interface ServerFigures {
+  server: string;
+  totals: Counters;
+  buckets: readonly number[];
+  active: number;
+  /** Worker processes alive (0 when the server serves in the arbiter, workers 0). */
+  alive: number;
+  restarts: Monitor['restarts'];
+  workers: readonly WorkerGauges[];
+}
+
+/**
+ * The socketserver_* metrics of one scrape, in a fresh registry: prom-client's classes set from
+ * the figures gathered (a scrape is rare; nothing here runs per request).
+ */
+export function figuresRegistry(servers: readonly ServerFigures[]): Registry {
+  const registry = new Registry();
+  const registers = [registry];
+  const counter = (name: string, help: string, labelNames: string[] = ['server']) => new Counter({ name, help, labelNames, registers });
+  const gauge = (name: string, help: string, labelNames: string[] = ['server']) => new Gauge({ name, help, labelNames, registers });
+
+  const active = gauge('socketserver_connections_active', 'Connections open now');
+  const accepted = counter('socketserver_connections_accepted_total', 'Connections accepted');
+  const closed = counter('socketserver_connections_closed_total', 'Connections closed, by why', ['server', 'reason']);
+  const requests = counter('socketserver_requests_total', 'Requests answered');
+  const received = counter('socketserver_bytes_received_total', 'Bytes read from clients');
+  const sent = counter('socketserver_bytes_sent_total', 'Bytes written to clients');
+  const workers = gauge('socketserver_workers', 'Worker processes alive');
+  const restarts = counter('socketserver_worker_restarts_total', 'Workers replaced, by why', ['server', 'reason']);
+  const memory = gauge('socketserver_worker_resident_memory_bytes', 'Resident memory of each worker', ['server', 'worker', 'pid']);
+  const workerActive = gauge('socketserver_worker_connections_active', 'Connections open now in each worker', ['server', 'worker', 'pid']);
+  const times: HistogramSeries[] = [];
+
+  for (const s of servers) {
+    const server = s.server;
+    const t = s.totals;
+    active.set({ server }, s.active);
+    accepted.inc({ server }, t.accepted);
+    for (const reason of CLOSE_REASONS) closed.inc({ server, reason }, t.closed[reason] ?? 0);
+    requests.inc({ server }, t.requests);
+    received.inc({ server }, t.received);
+    sent.inc({ server }, t.sent);
+    workers.set({ server }, s.alive);
+    for (const [reason, n] of Object.entries(s.restarts)) restarts.inc({ server, reason }, n);
+    for (const w of s.workers) {
+      const labels = { server, worker: String(w.id), pid: String(w.pid) };
+      memory.set(labels, w.memory);
+      workerActive.set(labels, w.active);
+    }
+    times.push({ labels: { server }, buckets: s.buckets, counts: t.timeCounts, count: t.timeCount, sum: t.timeSum });
+  }
+  registerHistogram(registry, 'socketserver_request_duration_seconds', 'Handler time of each request, seconds', times);
+  return registry;
+}

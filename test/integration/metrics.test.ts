@@ -1,0 +1,229 @@
+import test from 'ava';
+import { writeFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { assertOneLineError } from '../helpers/assert.js';
+import { ask, Client } from '../helpers/client.js';
+import { eventually, launchSs, runSs, ssInfo, startSs, type SsProcess } from '../helpers/ss.js';
+import { tempDir } from '../helpers/temp.js';
+
+// The metrics plugin through the real ss: GET /metrics from the arbiter, every worker's figures.
+
+const METRICS = ['--plugin', 'line', '--plugin', 'metrics', '--metrics-bind', '127.0.0.1:0'];
+
+interface Sample { name: string; labels: Record<string, string>; value: number }
+
+/** Prometheus text format, line by line; throws on a line that is not a sample, a HELP or a TYPE. */
+function parse(text: string): Sample[] {
+  const out: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || /^# (HELP|TYPE) [a-zA-Z_:][\w:]* /.test(line)) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) throw new Error(`not exposition format: ${JSON.stringify(line)}`);
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)",?/g)) labels[l[1]!] = l[2]!;
+    out.push({ name: m[1]!, labels, value: m[3] === '+Inf' ? Infinity : Number(m[3]) });
+  }
+  return out;
+}
+
+/** The one sample of `name` whose labels include `labels` (undefined if none; throws if several). */
+function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
+  const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  if (found.length > 1) throw new Error(`${found.length} samples of ${name} ${JSON.stringify(labels)}`);
+  return found[0]?.value;
+}
+
+async function scrape(url: string): Promise<Sample[]> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(15_000) });
+  if (res.status !== 200) throw new Error(`GET ${url}: ${res.status}`);
+  return parse(await res.text());
+}
+
+/** Scrape until `ready` holds of the samples (figures reach the arbiter when the workers count them). */
+function scrapeUntil(url: string, ready: (s: Sample[]) => boolean, what: string, timeoutMs = 20_000): Promise<Sample[]> {
+  return eventually(async () => {
+    const got = await scrape(url);
+    return ready(got) ? got : undefined;
+  }, what, timeoutMs);
+}
+
+/** The endpoint's URL from its log line `metrics on http://127.0.0.1:PORT/metrics` (the real port). */
+async function metricsUrl(ss: SsProcess, server?: string): Promise<string> {
+  const line = await ss.waitForLog((l) => typeof l.metrics === 'string' && (server === undefined || l.name === server), 20_000);
+  const url = line.metrics as string;
+  if (line.msg !== `metrics on ${url}` || !/^http:\/\/127\.0\.0\.1:[1-9]\d*\/metrics$/.test(url)) throw new Error(`unexpected log line: ${line.msg}`);
+  return url;
+}
+
+/** `conns` connections, each sending `each` lines of 8 bytes (7 characters and \n) and closing once answered. */
+async function load(port: number, conns: number, each: number): Promise<void> {
+  await Promise.all(Array.from({ length: conns }, async (_, i) => {
+    const c = await Client.open(port);
+    const lines = Array.from({ length: each }, (_, j) => `c${String(i).padStart(3, '0')}-${String(j).padStart(2, '0')}`);
+    c.send(lines.map((l) => `${l}\n`).join(''));
+    const got = await c.lines(each, 20_000);
+    if (got.join() !== lines.join()) throw new Error(`connection ${i}: wrong replies`);
+    c.end();
+    await c.waitClose(10_000);
+  }));
+}
+
+test('workers 2: 1000 requests over 50 connections, then exact totals; a killed worker neither loses them nor stops a scrape', async (t) => {
+  const ss = await startSs([...METRICS, '--workers', '2', '--timeout', '120']);
+  t.teardown(() => ss.stop());
+  const url = await metricsUrl(ss);
+  await load(ss.port, 50, 20);
+
+  // Closes are counted when the server sees them: wait for the 50th.
+  const s = await scrapeUntil(url, (got) => value(got, 'socketserver_connections_closed_total', { reason: 'clean' }) === 50, '50 clean closes', 20_000);
+  const srv = { server: 'line' };
+  t.is(value(s, 'socketserver_requests_total', srv), 1000);
+  t.is(value(s, 'socketserver_connections_accepted_total', srv), 50);
+  t.is(value(s, 'socketserver_connections_active', srv), 0);
+  for (const reason of ['idle', 'bad_input', 'handler_error', 'reset', 'shutdown', 'refused']) {
+    t.is(value(s, 'socketserver_connections_closed_total', { ...srv, reason }), 0, reason);
+  }
+  t.is(value(s, 'socketserver_bytes_received_total', srv), 8000);
+  t.is(value(s, 'socketserver_bytes_sent_total', srv), 8000);
+  t.is(value(s, 'socketserver_workers', srv), 2);
+  t.is(value(s, 'socketserver_request_duration_seconds_count', srv), 1000);
+  t.is(value(s, 'socketserver_request_duration_seconds_bucket', { ...srv, le: '+Inf' }), 1000);
+  const buckets = s.filter((x) => x.name === 'socketserver_request_duration_seconds_bucket');
+  t.is(buckets.length, 12, 'eleven bounds and +Inf');
+  t.true(buckets.every((b, i) => i === 0 || b.value >= buckets[i - 1]!.value), 'cumulative');
+  t.true(value(s, 'socketserver_request_duration_seconds_sum', srv)! > 0);
+  t.deepEqual(['crash', 'timeout', 'max_requests', 'reload'].map((reason) => value(s, 'socketserver_worker_restarts_total', { ...srv, reason })), [0, 0, 0, 0]);
+
+  // Per worker: memory, labelled by worker and pid, as ss info lists them.
+  const pids = (await ssInfo(ss.pid)).workers.map((w: { pid: number }) => w.pid).sort();
+  const memory = s.filter((x) => x.name === 'socketserver_worker_resident_memory_bytes');
+  t.deepEqual(memory.map((m) => Number(m.labels.pid)).sort(), pids);
+  t.true(memory.every((m) => m.value > 1e6));
+  // Process figures: the arbiter's own, and the workers' summed.
+  t.true(value(s, 'process_resident_memory_bytes', { process: 'arbiter' })! > 1e6);
+  t.true(value(s, 'process_resident_memory_bytes', { server: 'line', process: 'workers' })! > 1e6);
+
+  // A worker that does not answer: the scrape still answers, with its last figures.
+  const [victim] = pids;
+  process.kill(victim, 'SIGSTOP');
+  t.teardown(() => { try { process.kill(victim, 'SIGCONT'); } catch { /* gone */ } });
+  const stopped = await scrape(url);
+  t.is(value(stopped, 'socketserver_requests_total', srv), 1000);
+  t.is(value(stopped, 'socketserver_worker_resident_memory_bytes', { pid: String(victim) }), undefined);
+  t.truthy(value(stopped, 'socketserver_worker_resident_memory_bytes', { pid: String(pids[1]) }));
+
+  // Killed and replaced: counted as a crash, and its requests stay in the total.
+  process.kill(victim, 'SIGKILL');
+  const after = await scrapeUntil(url, (got) => value(got, 'socketserver_worker_restarts_total', { ...srv, reason: 'crash' }) === 1 &&
+    value(got, 'socketserver_workers', srv) === 2, 'the crash counted and a new worker', 30_000);
+  t.is(value(after, 'socketserver_requests_total', srv), 1000);
+  t.is(value(after, 'socketserver_request_duration_seconds_count', srv), 1000);
+  t.is(value(after, 'socketserver_connections_accepted_total', srv), 50);
+  t.is(value(after, 'socketserver_bytes_received_total', srv), 8000);
+  for (let i = 0; i < 10; i++) t.is(await ask(ss.port, `more-${i}`), `more-${i}`);
+  const more = await scrapeUntil(url, (got) => value(got, 'socketserver_requests_total', srv) === 1010, '1010 requests', 20_000);
+  t.is(value(more, 'socketserver_request_duration_seconds_count', srv), 1010);
+  t.is((await ss.stop()).code, 0);
+});
+
+test('workers 0: the one process serves /metrics; another path is 404, another method 405', async (t) => {
+  const ss = await startSs([...METRICS, '--workers', '0']);
+  t.teardown(() => ss.stop());
+  const url = await metricsUrl(ss);
+  for (let i = 0; i < 10; i++) t.is(await ask(ss.port, `r${i}`), `r${i}`);
+  const s = await scrapeUntil(url, (got) => value(got, 'socketserver_connections_closed_total', { reason: 'clean' }) === 10, '10 closes', 20_000);
+  t.is(value(s, 'socketserver_requests_total', { server: 'line' }), 10);
+  t.is(value(s, 'socketserver_request_duration_seconds_count', { server: 'line' }), 10);
+  t.is(value(s, 'socketserver_workers', { server: 'line' }), 0);
+  t.truthy(value(s, 'process_resident_memory_bytes', { process: 'arbiter' }));
+
+  const ok = await fetch(url);
+  t.is(ok.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
+  await ok.text();
+  const other = await fetch(url.replace(/\/metrics$/, '/other'));
+  t.is(other.status, 404);
+  await other.text();
+  const post = await fetch(url, { method: 'POST', body: 'x' });
+  t.is(post.status, 405);
+  t.is(post.headers.get('allow'), 'GET, HEAD');
+  await post.text();
+  // Headers beyond the cap are refused, and the endpoint serves on.
+  const big = await fetch(url, { headers: { 'x-big': 'a'.repeat(20_000) } });
+  t.is(big.status, 431);
+  await big.text();
+  t.is(value(await scrape(url), 'socketserver_requests_total', { server: 'line' }), 10);
+  t.is((await ss.stop()).code, 0);
+});
+
+test('two servers in one config with the same --metrics-bind share one endpoint, each labelled by server', async (t) => {
+  const dir = tempDir(t, 'metrics-servers');
+  writeFileSync(join(dir, 'socketserver.config.mjs'), `export default {
+  servers: {
+    a: { plugins: ['line', ['metrics', { metricsBind: '127.0.0.1:0' }]], bind: '127.0.0.1:0', workers: 1 },
+    b: { plugins: ['line', ['metrics', { metricsBind: '127.0.0.1:0' }]], bind: '127.0.0.1:0', workers: 1 },
+  },
+};
+`);
+  const ss = launchSs(['serve'], { cwd: dir });
+  t.teardown(() => ss.stop());
+  await ss.waitForLog((l) => l.msg.startsWith('serving a'), 20_000);
+  await ss.waitForLog((l) => l.msg.startsWith('serving b'), 20_000);
+  const url = await metricsUrl(ss, 'a');
+  t.is(await metricsUrl(ss, 'b'), url);
+  const port = (name: string) => Number((ss.logs.find((l) => l.name === name && l.msg.startsWith('listening on'))!.address as string).split(':')[1]);
+  t.is(await ask(port('a'), 'one'), 'one');
+  for (let i = 0; i < 3; i++) t.is(await ask(port('b'), `two${i}`), `two${i}`);
+  const s = await scrapeUntil(url, (got) => value(got, 'socketserver_requests_total', { server: 'b' }) === 3, 'b\'s 3 requests', 20_000);
+  t.is(value(s, 'socketserver_requests_total', { server: 'a' }), 1);
+  t.is(value(s, 'socketserver_workers', { server: 'a' }), 1);
+  t.is(value(s, 'socketserver_workers', { server: 'b' }), 1);
+  t.truthy(value(s, 'process_resident_memory_bytes', { server: 'a', process: 'workers' }));
+  t.truthy(value(s, 'process_resident_memory_bytes', { server: 'b', process: 'workers' }));
+  t.is((await ss.stop()).code, 0);
+});
+
+test('--metrics-bind: a bad value exits 2 naming it; the default is loopback', async (t) => {
+  for (const bad of ['nowhere:port', '127.0.0.1', 'fd://3', '127.0.0.1:70000']) {
+    const r = await runSs(['serve', '--plugin', 'line', '--plugin', 'metrics', '--bind', '127.0.0.1:0', '--metrics-bind', bad]);
+    assertOneLineError(t, r, 2, ['--metrics-bind', bad]);
+  }
+  const config = await runSs(['config', '--plugin', 'line', '--plugin', 'metrics']);
+  t.is(config.code, 0, config.stderr);
+  t.regex(config.stdout, /^metricsBind\s+127\.0\.0\.1:9464\s+default\s+metrics$/m);
+  const help = await runSs(['serve', '--help', '--plugin', 'line', '--plugin', 'metrics']);
+  t.regex(help.stdout + help.stderr, /--metrics-bind .*default 127\.0\.0\.1:9464/);
+});
+
+test('--metrics-bind on an address in use: start-up fails, exit 1, naming --metrics-bind', async (t) => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => taken.close());
+  const port = (taken.address() as { port: number }).port;
+  for (const workers of ['1', '0']) {
+    const r = await runSs(['serve', '--plugin', 'line', '--plugin', 'metrics', '--bind', '127.0.0.1:0', '--workers', workers, '--metrics-bind', `127.0.0.1:${port}`]);
+    t.is(r.code, 1, r.stderr);
+    t.regex(r.stderr, new RegExp(`^ss: --metrics-bind 127\\.0\\.0\\.1:${port}: address in use$`, 'm'));
+  }
+});
+
+test('SIGTERM: the arbiter exits promptly though scrapers hold connections to the endpoint', async (t) => {
+  const ss = await startSs([...METRICS, '--workers', '1']);
+  t.teardown(() => ss.stop());
+  const url = new URL(await metricsUrl(ss));
+  t.is((await scrape(url.href)).length > 0, true);
+  // One connection idle after a keep-alive request, one that never sends a whole request.
+  const open = (): Promise<Socket> => new Promise((resolve, reject) => {
+    const s = connect(Number(url.port), '127.0.0.1', () => resolve(s)).once('error', reject);
+  });
+  const kept = await open();
+  kept.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+  await new Promise((resolve) => kept.once('data', resolve));
+  const partial = await open();
+  partial.write('GET /metr');
+  t.teardown(() => { kept.destroy(); partial.destroy(); });
+  const started = Date.now();
+  const exit = await ss.stop('SIGTERM', 30_000);
+  t.is(exit.code, 0);
+  t.true(Date.now() - started < 8000, `exited after ${Date.now() - started} ms`);
+});
