@@ -1,7 +1,11 @@
 /** Prometheus's default histogram buckets (seconds): handler times from 5 ms to 10 s. */
 export const DEFAULT_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** Handler time: every request timed once a plugin asks for it (`app.timeRequests`), else one in SAMPLE_EVERY. */
+/**
+ * Handler time without a histogram: one request in SAMPLE_EVERY is timed. With one (a plugin
+ * called `app.timeRequests`), every request is counted: those answered synchronously by the read
+ * they came in (the read's time over its requests), an async one from that read to its reply.
+ */
 export const SAMPLE_EVERY = 64;
 
 /** What `RequestTimes.snapshot` gives: cumulative bucket counts, as Prometheus histograms have them. */
@@ -33,13 +37,14 @@ export class RequestTimes {
     this.hits = new Float64Array(buckets.length + 1);
   }
 
-  observe(seconds: number): void {
+  /** `times` requests that took `seconds` each. */
+  observe(seconds: number, times = 1): void {
     const buckets = this.buckets;
     let i = 0;
     while (i < buckets.length && seconds > buckets[i]!) i++;
-    this.hits[i]!++;
-    this.count++;
-    this.sum += seconds;
+    this.hits[i]! += times;
+    this.count += times;
+    this.sum += seconds * times;
   }
 
   snapshot(): TimesSnapshot {
