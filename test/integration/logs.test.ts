@@ -8,7 +8,8 @@ import { launchSs, REPO, runSs, SS_BIN, startSs, type SsProcess } from '../helpe
 
 const PRETTY_LISTENING = /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] \[\d+\] INFO +listening on 127\.0\.0\.1:\d+/m;
 const ESC = /\x1b\[/;
-const NO_COLOUR_ENV = { FORCE_COLOR: undefined, NO_COLOR: undefined };
+// CI too: Node gives a terminal 2 colours when CI is set (a CI log is seldom a colour terminal).
+const NO_COLOUR_ENV = { FORCE_COLOR: undefined, NO_COLOR: undefined, CI: undefined };
 
 /** Resolve once `text()` matches `re` (rejects after `timeoutMs`). */
 async function waitFor(text: () => string, re: RegExp, timeoutMs = 20_000): Promise<void> {
