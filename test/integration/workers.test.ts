@@ -80,6 +80,8 @@ for (const balance of BALANCES) {
     await ss.waitForLog((l) => new RegExp(`\\(pid ${victim}\\) exited with signal SIGKILL`).test(l.msg));
     const answer = Number(await ask(ss.port, 'pid', 20_000)); // sent before the new worker is ready
     t.not(answer, victim);
+    // Its answer may come before the arbiter's log line saying it is ready has been read.
+    await ss.waitForLog((l) => l.msg === `worker 1 ready (pid ${answer})`);
     t.deepEqual(readyPids(ss), [victim, answer]);
   });
 }
