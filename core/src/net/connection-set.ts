@@ -89,8 +89,11 @@ class LogThrottle {
   }
 }
 
-/** Connections closed, by why; `refused` were over backlog and never served. */
-export type ClosedCounts = Record<CloseReason | 'refused', number>;
+/** Why connections close, as counted: a Connection's reasons, and `refused` (over backlog, never served). */
+export const CLOSE_REASONS = ['clean', 'idle', 'bad_input', 'handler_error', 'reset', 'shutdown', 'refused'] as const satisfies readonly (CloseReason | 'refused')[];
+
+/** Connections closed, by why. */
+export type ClosedCounts = Record<typeof CLOSE_REASONS[number], number>;
 
 /** One process's figures, as counted so far (plain numbers: read when asked, never pushed). */
 export interface StatsSnapshot {
@@ -123,7 +126,7 @@ export class Server implements ServerStats {
   requests = 0;
   /** Every request's handler time, when a plugin asked for it. */
   readonly times: RequestTimes | undefined;
-  private readonly closed: ClosedCounts = { clean: 0, idle: 0, bad_input: 0, handler_error: 0, reset: 0, shutdown: 0, refused: 0 };
+  private readonly closed = Object.fromEntries(CLOSE_REASONS.map((r) => [r, 0])) as ClosedCounts;
   /** Bytes of connections already closed. */
   private bytesReceived = 0;
   private bytesSent = 0;

@@ -86,7 +86,7 @@ export class Connection {
   /** When it was accepted (Date.now()). */
   readonly openedAt = Date.now();
   /** When it last read or wrote (Date.now()): the server's keep-alive sweep compares it. */
-  lastActive = Date.now();
+  lastActive = this.openedAt;
   /** When the first byte of the pending partial message arrived (0: none): the frame_timeout sweep compares it. */
   pendingSince = 0;
   /** Protocol, cipher, ALPN and client certificate of a TLS connection; undefined on a plain one. */
@@ -272,14 +272,12 @@ export class Connection {
       this.fail('handler failed', err);
       return;
     }
-    if (server.times === undefined) {
-      if (promise !== undefined) this.await(request, promise);
-      else this.reply(request, result);
-    } else if (promise !== undefined) {
-      request.started = this.batchStart; // an async request is timed alone, from the read that carried it
+    if (promise !== undefined) {
+      // With a histogram, an async request is timed alone, from the read that carried it.
+      if (server.times !== undefined) request.started = this.batchStart;
       this.await(request, promise);
     } else {
-      this.batchCount++;
+      if (server.times !== undefined) this.batchCount++; // timed with its read (consume)
       this.reply(request, result);
     }
   }

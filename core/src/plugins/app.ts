@@ -35,6 +35,11 @@ export interface Monitor {
  */
 export type RestartReason = 'crash' | 'timeout' | 'max_requests' | 'reload';
 
+/** No restarts yet: every reason at 0. */
+export function noRestarts(): Record<RestartReason, number> {
+  return { crash: 0, timeout: 0, max_requests: 0, reload: 0 };
+}
+
 /** What `workerStart` taps get: the process about to accept connections. */
 export interface Worker {
   /** 0 when the arbiter serves itself. */

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { App, Info, Monitor as MonitorView, RestartReason } from '../plugins/app.js';
+import { noRestarts, type App, type Info, type Monitor as MonitorView, type RestartReason } from '../plugins/app.js';
 import { fromWorker, type FromWorker, type ToWorker, type WorkerBoot } from './ipc.js';
 import type { Listener, NativeHandle } from '../net/listen.js';
 import type { Logger } from '../logger.js';
@@ -111,7 +111,7 @@ export class Monitor {
   /** Settles once `wanted` workers were ready together for the first time. */
   readonly serving: Promise<void>;
   /** Workers replaced since start, by why. */
-  readonly restarts: Record<RestartReason, number> = { crash: 0, timeout: 0, max_requests: 0, reload: 0 };
+  readonly restarts: Record<RestartReason, number> = noRestarts();
 
   constructor(
     private readonly host: MonitorHost,

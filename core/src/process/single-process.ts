@@ -1,4 +1,4 @@
-import type { App, Info, Monitor, Worker } from '../plugins/app.js';
+import { noRestarts, type App, type Info, type Monitor, type Worker } from '../plugins/app.js';
 import { openControl } from './control-socket.js';
 import { closeAll, listenAll, listeningMessage, type Listener } from '../net/listen.js';
 import { unusedInherited } from '../activation.js';
@@ -111,7 +111,7 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
   }
   const monitor: Monitor = {
     name: app.name, app, cfg: app.cfg, addresses: [],
-    workers: async () => [serving.entry()], restarts: { crash: 0, timeout: 0, max_requests: 0, reload: 0 },
+    workers: async () => [serving.entry()], restarts: noRestarts(),
   };
   let early: boolean;
   try {

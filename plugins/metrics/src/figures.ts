@@ -1,6 +1,6 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { Monitor } from '@socketserver/core';
-import { CLOSE_REASONS, type Counters, type WorkerGauges } from './totals.js';
+import { CLOSE_REASONS, type Monitor } from '@socketserver/core';
+import type { Counters, WorkerGauges } from './totals.js';
 import { registerHistogram, type HistogramSeries } from './histogram.js';
 
 /** What one server gives a scrape. */

@@ -1,6 +1,4 @@
-import type { Info, StatsSnapshot } from '@socketserver/core';
-
-export const CLOSE_REASONS = ['clean', 'idle', 'bad_input', 'handler_error', 'reset', 'shutdown', 'refused'] as const;
+import { CLOSE_REASONS, type Info, type StatsSnapshot } from '@socketserver/core';
 
 /** The figures of StatsSnapshot that only grow, for one worker or summed over several. */
 export interface Counters {
