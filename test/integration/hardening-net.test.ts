@@ -124,11 +124,11 @@ test('steady async pipelining does not grow memory: RSS stays flat while request
     for (const s of sockets) s.destroy();
   });
   // Warm up until buffers and the heap (young generation included) reach their working size: at
-  // least 2 s, then until RSS holds within 4 MiB over two half-seconds in a row (at most 15 s in
+  // least 4 s, then until RSS holds within 4 MiB over three half-seconds in a row (at most 20 s in
   // all; a loaded machine gets there later).
-  await sleep(2000);
+  await sleep(4000);
   let before = rssBytes(ss.pid);
-  for (let waited = 2000, steady = 0; waited < 15_000 && steady < 2; waited += 500) {
+  for (let waited = 4000, steady = 0; waited < 20_000 && steady < 3; waited += 500) {
     await sleep(500);
     const now = rssBytes(ss.pid);
     steady = Math.abs(now - before) < 4 * MiB ? steady + 1 : 0;

@@ -16,7 +16,8 @@ function readyPids(ss: SsProcess): number[] {
 /** Pids that answer `pid` over `count` fresh connections. */
 async function servingPids(port: number, count: number): Promise<Set<number>> {
   const pids = new Set<number>();
-  for (let i = 0; i < count; i++) pids.add(Number(await ask(port, 'pid')));
+  // A loaded machine may take seconds to answer one: what is checked is who answers, not how fast.
+  for (let i = 0; i < count; i++) pids.add(Number(await ask(port, 'pid', 20_000)));
   return pids;
 }
 
