@@ -5,6 +5,8 @@ import { RequestTimes, type TimesSnapshot } from './request-times.js';
 import type { Handler, Protocol } from './protocol.js';
 import { ProxyStage, type ProxyInfo } from './proxy-stage.js';
 import { formatPeer, type AllowEntry } from '../address.js';
+import type { NativeHandle } from './listen.js';
+import { plainSocket, streamSocket } from './read-slab.js';
 import type { TlsInfo, TlsTerminator } from './tls.js';
 
 /** A synchronous hook as the connection loop calls it (a tapable SyncHook is one). */
@@ -255,6 +257,14 @@ export class Server implements ServerStats {
     // plain socket -> PROXY header (when on) -> TLS handshake (when on) -> Connection
     if (this.proxyStage !== undefined) this.proxyStage.run(socket, this.open);
     else this.open(socket, undefined);
+  };
+
+  /**
+   * A connection accepted as its native handle (every listener of ours takes them so): without
+   * an accept stage the Connection reads it first, through the read slab.
+   */
+  readonly acceptHandle = (handle: NativeHandle): void => {
+    this.accept(this.proxyStage === undefined && this.app.tls === undefined ? plainSocket(handle) : streamSocket(handle));
   };
 
   /** The accepted socket, past the PROXY stage (if on; then paused, its leftover bytes unshifted). */

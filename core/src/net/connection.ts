@@ -7,6 +7,7 @@ import type { Server } from './connection-set.js';
 import type { ProxyInfo } from './proxy-stage.js';
 import type { TlsInfo } from './tls.js';
 import { SAMPLE_EVERY } from './request-times.js';
+import { onReads } from './read-slab.js';
 
 type Encoded = Buffer | Uint8Array | string;
 
@@ -127,7 +128,7 @@ export class Connection {
     this.protocol = server.newProtocol();
     this.encodesNull = this.protocol.encodesNull === true;
     (socket as Owned)[kConnection] = this;
-    socket.on('data', onData);
+    onReads(socket as Owned, onData);
     socket.on('end', onEnd);
     socket.on('error', onError);
     socket.on('close', onClose);

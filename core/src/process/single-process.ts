@@ -117,8 +117,8 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
   try {
     pidfile = app.cfg.pidfile ? Pidfile.create(app.cfg.pidfile) : undefined;
     const addresses = app.addresses(1);
-    early = await stopFirst(listenAll(addresses, app.cfg.backlog, server.accept,
-      app.discovery.registry.nameSource('bind', app.settings.sources.bind!)).then((l) => { listeners = l; }));
+    early = await stopFirst(listenAll(addresses, app.cfg.backlog, () => {},
+      app.discovery.registry.nameSource('bind', app.settings.sources.bind!), { onHandle: server.acceptHandle }).then((l) => { listeners = l; }));
     if (!early) {
       serving.listeners = listeners;
       for (const l of listeners) app.log.info({ address: l.bound }, listeningMessage(l));

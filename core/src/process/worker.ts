@@ -1,10 +1,10 @@
 // Entry point of a worker process, forked by the arbiter's monitor (see monitor.ts).
-import { createServer, Socket, type Server as NetServer } from 'node:net';
+import { createServer, type Server as NetServer } from 'node:net';
 import { App, type Info } from '../plugins/app.js';
 import { discoverServers, resolveSettings } from '../plugins/discovery.js';
 import { errorMessage } from '../errors.js';
 import { infoJson, type FromWorker, type ToWorker, type WorkerBoot } from './ipc.js';
-import type { NativeHandle } from '../net/listen.js';
+import { takeHandles, type NativeHandle } from '../net/listen.js';
 import { createLogger } from '../logger.js';
 import { AppServer } from './app-server.js';
 
@@ -100,19 +100,15 @@ async function runWorker(): Promise<void> {
     switch (m.t) {
       case 'conn':
         if (took++ === 0) setImmediate(ack);
-        if (handle) {
-          // What net.Server does with a connection it accepted itself.
-          const socket = new Socket({ handle: handle as NativeHandle, readable: true, writable: true, allowHalfOpen: true } as never);
-          socket.setNoDelay(true);
-          server.accept(socket);
-        }
+        if (handle) server.acceptHandle(handle);
         break;
       case 'listen':
         if (handle && stopping) handle.close();
         else if (handle) {
-          const listener = createServer({ allowHalfOpen: true, noDelay: true }, server.accept);
+          const listener = createServer();
           listener.on('error', (err) => app.log.error(`worker ${b.id}: cannot accept on a listening socket: ${errorMessage(err)}`));
           listener.listen(handle, app.cfg.backlog); // listen(2) again: this sets the backlog
+          takeHandles(listener, server.acceptHandle);
           own.push(listener);
           if (m.keep) send({ t: 'kept' }, (listener as unknown as { _handle: NativeHandle })._handle);
         }
