@@ -3,10 +3,12 @@ import type { Setting } from '@socketserver/core';
 /**
  * Rewrite every value-taking flag as `--long=value` before parsing, so that a value
  * beginning with `-` (`--keep-alive -1`) stays a value, and `-b` and `--bind` given
- * together keep every value. Unknown flags pass through for the strict parse to reject.
+ * together keep every value. `values` names the commands' own value-taking flags (not
+ * settings: `--pid`, `--interval`...). Unknown flags pass through for the strict parse to reject.
  */
-export function normalizeArgv(args: readonly string[], settings: readonly Setting[]): string[] {
+export function normalizeArgv(args: readonly string[], settings: readonly Setting[], values: readonly string[] = []): string[] {
   const longs = new Map<string, string>();
+  for (const v of values) longs.set(`--${v}`, v);
   for (const s of settings) {
     longs.set(`--${s.long}`, s.long);
     if (s.short) longs.set(`-${s.short}`, s.long);

@@ -2,6 +2,9 @@ import sade from 'sade';
 import { version, type Setting } from '@socketserver/core';
 
 export type Options = Record<string, unknown>;
+
+/** The commands' own flags that take a value (the settings' flags are known from the registry). */
+export const VALUE_OPTIONS: readonly string[] = ['pid', 'interval', 'reply-timeout'];
 export interface Actions {
   serve(opts: Options): Promise<number>;
   config(opts: Options): Promise<number>;

@@ -148,4 +148,7 @@ test('ss info: the channel is a unix socket only its owner can open; no server t
   const bad = await runSs(['info', '--pid', 'abc']);
   t.is(bad.code, 2);
   t.regex(bad.stderr, /^ss: invalid --pid "abc": expected a process id\n$/);
+  const negative = await runSs(['info', '--pid', '-7']);
+  t.is(negative.code, 2);
+  t.regex(negative.stderr, /^ss: invalid --pid "-7": expected a process id\n$/);
 });

@@ -97,6 +97,9 @@ test('ss send usage errors exit 2 with one line naming the problem', async (t) =
   const badTimeout = await runSs(['send', '--plugin', 'line', '--reply-timeout', 'soon', 'x']);
   t.is(badTimeout.code, 2);
   t.is(badTimeout.stderr, 'ss: invalid --reply-timeout "soon": expected milliseconds, 0 or more\n');
+  const negative = await runSs(['send', '--plugin', 'line', '--reply-timeout', '-5', 'x']);
+  t.is(negative.code, 2);
+  t.is(negative.stderr, 'ss: invalid --reply-timeout "-5": expected milliseconds, 0 or more\n');
   const badBind = await runSs(['send', '--plugin', 'line', '--bind', 'a:b:c', 'x']);
   t.is(badBind.code, 2);
   t.regex(badBind.stderr, /^ss: invalid --bind .*\n$/);

@@ -96,6 +96,10 @@ test('ss top: one line naming the mistake, exit 2', async (t) => {
     t.is(r.code, 2, bad);
     t.is(r.stderr, `ss: invalid --interval "${bad}": expected seconds from 0.1 to 3600\n`);
   }
+  // A value that starts with '-' is the flag's value, not another flag, as for the settings.
+  const spaced = await runSs(['top', '--once', '--interval', '-1', '--pid', String(process.pid)]);
+  t.is(spaced.code, 2);
+  t.is(spaced.stderr, 'ss: invalid --interval "-1": expected seconds from 0.1 to 3600\n');
   const unknown = await runSs(['top', '--once', '--bogus']);
   t.is(unknown.code, 2);
   t.regex(unknown.stderr, /^ss: unknown option --bogus for ss top .*\n$/);
