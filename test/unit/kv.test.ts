@@ -50,3 +50,18 @@ test('execute: binary keys and values are kept byte for byte', (t) => {
   t.deepEqual(execute([Buffer.from('KEYS'), Buffer.from('*')], ctx), [k]);
   t.is(execute([Buffer.from('GET'), Buffer.from([0xff, 0])], ctx), null);
 });
+
+test('stored values are copies: the read a request came in is reused or freed without changing them', (t) => {
+  const ctx: Context = { store: new Store(), clientId: 1, client: {}, port: 0, startedAt: Date.now() };
+  const read = Buffer.from('SETk1v1k2v2k3v3name');
+  const arg = (from: number, to: number) => read.subarray(from, to);
+  execute([arg(0, 3), arg(3, 5), arg(5, 7)], ctx); // SET k1 v1
+  execute([Buffer.from('SET'), arg(7, 9), arg(9, 11), Buffer.from('EX'), Buffer.from('100')], ctx);
+  execute([Buffer.from('MSET'), arg(11, 13), arg(13, 15)], ctx);
+  execute([Buffer.from('CLIENT'), Buffer.from('SETNAME'), arg(15, 19)], ctx);
+  read.fill(0x78); // the next read lands here
+  for (const n of ['1', '2', '3']) t.deepEqual(execute([Buffer.from('GET'), Buffer.from(`k${n}`)], ctx), Buffer.from(`v${n}`));
+  t.deepEqual(execute([Buffer.from('CLIENT'), Buffer.from('GETNAME')], ctx), Buffer.from('name'));
+  t.not(execute([Buffer.from('get'), Buffer.from('k1')], ctx), null, 'any case');
+  t.is((execute([Buffer.from('Get')], ctx) as ErrorReply).message, "ERR wrong number of arguments for 'get' command", 'mixed case, its name in lower case');
+});

@@ -116,11 +116,15 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   set: {
     arity: -3,
     run: (a, ctx) => {
+      if (a.length === 3) { // no options: the common case, without parsing any
+        ctx.store.set(key(a[1]!), Buffer.from(a[2]!)); // a copy: the argument is a view of the read
+        return OK;
+      }
       const opts = parseSetOptions(a, Date.now());
       if (opts instanceof ErrorReply) return opts;
       const k = key(a[1]!);
       if (opts.cond !== undefined && ctx.store.has(k) !== (opts.cond === 'XX')) return null;
-      ctx.store.set(k, a[2]!, opts.expireAt);
+      ctx.store.set(k, Buffer.from(a[2]!), opts.expireAt);
       return OK;
     },
   },
@@ -135,7 +139,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     arity: -3,
     run: (a, ctx) => {
       if (a.length % 2 === 0) return wrongArity('mset');
-      for (let i = 1; i < a.length; i += 2) ctx.store.set(key(a[i]!), a[i + 1]!);
+      for (let i = 1; i < a.length; i += 2) ctx.store.set(key(a[i]!), Buffer.from(a[i + 1]!));
       return OK;
     },
   },
@@ -201,7 +205,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       const sub = upper(a[1]);
       if (sub === 'SETNAME' && a.length === 3) {
         if (/[\x00-\x20\x7f-\xff]/.test(a[2]!.toString('latin1'))) return error('ERR Client names cannot contain spaces, newlines or special characters.');
-        ctx.client.name = a[2]!;
+        ctx.client.name = Buffer.from(a[2]!);
         return OK;
       }
       if (sub === 'GETNAME' && a.length === 2) return ctx.client.name ?? null;
@@ -212,11 +216,19 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   },
 };
 
+/** Each command under its lower- and upper-case name (clients send one or the other), with its lower-case name. */
+const LOOKUP = new Map<string, readonly [string, Command]>();
+for (const [name, cmd] of Object.entries(COMMANDS)) {
+  LOOKUP.set(name, [name, cmd]);
+  LOOKUP.set(name.toUpperCase(), [name, cmd]);
+}
+
 /** Run one request: `args[0]` is the command name, in any case. */
 export function execute(args: Buffer[], ctx: Context): Reply {
-  const name = args[0]!.toString('latin1').toLowerCase();
-  const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name]! : undefined;
-  if (cmd === undefined) return unknownCommand(args);
+  const raw = args[0]!.toString('latin1');
+  const found = LOOKUP.get(raw) ?? LOOKUP.get(raw.toLowerCase());
+  if (found === undefined) return unknownCommand(args);
+  const [name, cmd] = found;
   if (cmd.arity > 0 ? args.length !== cmd.arity : args.length < -cmd.arity) return wrongArity(name);
   return cmd.run(args, ctx);
 }

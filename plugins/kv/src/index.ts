@@ -18,12 +18,15 @@ export default definePlugin({
     const store = new Store();
     const startedAt = Date.now();
     setInterval(() => store.sweep(), SWEEP_MS).unref();
-    const clients = new WeakMap<object, { name?: Buffer }>();
+    // One context per connection, made on its first request: nothing is allocated per request.
+    const contexts = new WeakMap<object, Context>();
     return (args: Buffer[], request): Reply => {
       const conn = request.connection;
-      let client = clients.get(conn);
-      if (client === undefined) clients.set(conn, (client = {}));
-      const ctx: Context = { store, clientId: conn.id, client, port: conn.socket.localPort ?? 0, startedAt };
+      let ctx = contexts.get(conn);
+      if (ctx === undefined) {
+        ctx = { store, clientId: conn.id, client: {}, port: conn.socket.localPort ?? 0, startedAt };
+        contexts.set(conn, ctx);
+      }
       return execute(args, ctx);
     };
   },

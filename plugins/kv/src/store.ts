@@ -6,9 +6,10 @@ export class Store {
   private sweepIter: IterableIterator<[string, number]> | undefined;
 
   /** The value, unless missing or expired (an expired key is deleted here: lazy expiry). */
-  get(key: string, now = Date.now()): Buffer | undefined {
+  get(key: string, now?: number): Buffer | undefined {
+    if (this.expires.size === 0) return this.data.get(key); // no key has an expiry: nothing to check
     const at = this.expires.get(key);
-    if (at !== undefined && at <= now) {
+    if (at !== undefined && at <= (now ?? Date.now())) {
       this.delete(key);
       return undefined;
     }
@@ -23,8 +24,8 @@ export class Store {
   set(key: string, value: Buffer, expireAt?: number | 'keep'): void {
     this.data.set(key, value);
     if (expireAt === 'keep') return;
-    if (expireAt === undefined) this.expires.delete(key);
-    else this.expires.set(key, expireAt);
+    if (expireAt !== undefined) this.expires.set(key, expireAt);
+    else if (this.expires.size !== 0) this.expires.delete(key);
   }
 
   delete(key: string): boolean {
