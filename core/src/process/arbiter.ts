@@ -211,6 +211,7 @@ export class Arbiter implements MonitorHost {
   private ticketKeysOf(server: string | undefined): string {
     let keys = this.ticketKeys.get(server);
     if (keys === undefined) {
+      // 48 bytes: TICKET_KEY_BYTES of net/tls.ts, not imported so that a plain server loads no node:tls.
       keys = process.getBuiltinModule('node:crypto').randomBytes(48).toString('base64');
       this.ticketKeys.set(server, keys);
     }
