@@ -52,6 +52,8 @@ function unknownSubcommand(sub: Buffer, cmd: string): Reply {
   return error(`ERR unknown subcommand '${sub.toString('latin1').slice(0, 128)}'. Try ${cmd} HELP.`);
 }
 
+const NO_SET_OPTIONS = Object.freeze({ expireAt: undefined, cond: undefined });
+
 /** SET's options after key and value: the expiry time (absolute ms, or 'keep') and the NX/XX condition, or an error. */
 export function parseSetOptions(args: Buffer[], now: number): { expireAt?: number | 'keep'; cond?: 'NX' | 'XX' } | ErrorReply {
   let expireAt: number | 'keep' | undefined;
@@ -116,15 +118,12 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   set: {
     arity: -3,
     run: (a, ctx) => {
-      if (a.length === 3) { // no options: the common case, without parsing any
-        ctx.store.set(key(a[1]!), Buffer.from(a[2]!)); // a copy: the argument is a view of the read
-        return OK;
-      }
-      const opts = parseSetOptions(a, Date.now());
+      // Without options (the common case) nothing is parsed, and the clock is not read.
+      const opts = a.length === 3 ? NO_SET_OPTIONS : parseSetOptions(a, Date.now());
       if (opts instanceof ErrorReply) return opts;
       const k = key(a[1]!);
       if (opts.cond !== undefined && ctx.store.has(k) !== (opts.cond === 'XX')) return null;
-      ctx.store.set(k, Buffer.from(a[2]!), opts.expireAt);
+      ctx.store.set(k, Buffer.from(a[2]!), opts.expireAt); // a copy: the argument is a view of the read
       return OK;
     },
   },
