@@ -3,7 +3,6 @@
 // as ss's defaults and the same per-message shape (decode, call a handler, encode, one
 // write per read).
 import { createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
 
 export type BaselineProto = 'echo' | 'line' | 'netstring';
 export const BASELINE_PROTOS: readonly string[] = ['echo', 'line', 'netstring'];
@@ -136,14 +135,18 @@ function serveNetstring(sock: Socket): void {
   });
 }
 
+/** TLS for the baseline: the caller imports node:tls only when it serves TLS, so the plain
+ *  baseline's memory is a bare net server's (node:tls adds several MiB of RSS). */
+export interface BaselineTls { cert: Buffer; key: Buffer; tls: typeof import('node:tls') }
+
 /** A server (not yet listening) that serves `proto` on every connection. */
-export function baselineServer(proto: BaselineProto, tls?: { cert: Buffer; key: Buffer }): Server {
+export function baselineServer(proto: BaselineProto, tls?: BaselineTls): Server {
   const serveConn = proto === 'echo' ? serveEcho : proto === 'line' ? serveLine : serveNetstring;
   const onConnection = (sock: Socket) => {
     sock.on('error', () => {}); // resets from clients going away are not our problem
     serveConn(sock);
   };
   // TLS: node:tls's own server, same per-connection code on the TLSSocket, TLS 1.2 at least as ss's default.
-  if (tls) return createTlsServer({ ...tls, noDelay: true, minVersion: 'TLSv1.2' }, onConnection);
+  if (tls) return tls.tls.createServer({ cert: tls.cert, key: tls.key, noDelay: true, minVersion: 'TLSv1.2' }, onConnection);
   return createServer({ noDelay: true }, onConnection);
 }

@@ -19,7 +19,8 @@ if (!BASELINE_PROTOS.includes(proto ?? '') || !Number.isInteger(port)) {
   process.exit(2);
 }
 
-const server = baselineServer(proto as BaselineProto, certfile && keyfile ? { cert: readFileSync(certfile), key: readFileSync(keyfile) } : undefined);
+const tls = certfile && keyfile ? { cert: readFileSync(certfile), key: readFileSync(keyfile), tls: await import('node:tls') } : undefined;
+const server = baselineServer(proto as BaselineProto, tls);
 server.listen({ host: '127.0.0.1', port, backlog: BACKLOG }, () => {
   const addr = server.address();
   console.log(`listening 127.0.0.1:${typeof addr === 'object' && addr ? addr.port : port}`);
