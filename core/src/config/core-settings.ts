@@ -65,6 +65,10 @@ export const coreSettings = {
     flags: ['--graceful-timeout'], type: 'seconds', min: 0, default: 30, section: 'Server',
     desc: 'Seconds to let connections finish on stop before closing them',
   },
+  accept_grace: {
+    flags: ['--accept-grace'], type: 'seconds', min: 0, default: 0, section: 'Server',
+    desc: 'Seconds a graceful stop (TERM) goes on accepting and serving before it closes the listeners; meanwhile health checks sent with the PROXY LOCAL command are refused, so a load balancer stops sending first',
+  },
   name: {
     flags: ['-n', '--name'], type: 'string', section: 'Server',
     desc: 'Server name in logs and info (default: the protocol plugin\'s name)',
@@ -144,6 +148,7 @@ export interface CoreSettings {
   readonly keep_alive: number;
   readonly frame_timeout: number;
   readonly graceful_timeout: number;
+  readonly accept_grace: number;
   readonly proxy_protocol: 'off' | 'v1' | 'v2' | 'auto';
   readonly proxy_allow_from: readonly AllowEntry[];
   readonly proxy_header_timeout: number;

@@ -159,6 +159,7 @@ export class Server implements ServerStats {
   /** The PROXY protocol header stage every accepted socket goes through first, when proxy_protocol is on. */
   private readonly proxyStage: ProxyStage | undefined;
   private idleWaiters: (() => void)[] = [];
+  private lingerOver: (() => void) | undefined;
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(readonly app: ServedApp) {
@@ -365,6 +366,16 @@ export class Server implements ServerStats {
     return (this.proxyStage?.waiting.size ?? 0) + this.handshakes.size;
   }
 
+  /** A stop during a reload's lingering: close what is left now (see `shutdown`). */
+  endLinger(): void {
+    this.lingerOver?.();
+  }
+
+  /** A stop with accept_grace is coming: health checks (PROXY LOCAL) are refused; clients are still served. */
+  quiesce(): void {
+    if (this.proxyStage !== undefined) this.proxyStage.refuseLocal = true;
+  }
+
   /** Nothing open and nothing still in an accept stage: a drain is done. */
   private checkIdle(): void {
     if (this.connections.size === 0 && this.accepting === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
@@ -373,8 +384,27 @@ export class Server implements ServerStats {
   /**
    * Close every connection: idle ones now, busy ones once their replies are written.
    * Whatever is still open after `graceMs` is closed by force. Resolves when none is left.
+   *
+   * With `linger` (a reload: the listeners are closed and a replacement accepts), the open
+   * connections are first served on as before, so no client of a reload is cut off: each ends
+   * when its client closes it or keep_alive finds it idle. After `graceMs`, or when
+   * `endLinger` is called (a stop), what is left is closed as above, with FRESH_GRACE_MS.
    */
-  async shutdown(graceMs: number): Promise<void> {
+  async shutdown(graceMs: number, linger = false): Promise<void> {
+    if (linger && (this.connections.size > 0 || this.accepting > 0)) {
+      const started = Date.now();
+      await new Promise<void>((resolve) => {
+        const over = () => {
+          clearTimeout(timer);
+          this.lingerOver = undefined;
+          resolve();
+        };
+        const timer = setTimeout(over, graceMs);
+        this.idleWaiters.push(over);
+        this.lingerOver = over;
+      });
+      graceMs = Math.max(FRESH_GRACE_MS, graceMs - (Date.now() - started));
+    }
     this.stopping = true;
     clearInterval(this.sweeper);
     for (const socket of this.early.splice(0)) socket.destroy();

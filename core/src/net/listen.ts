@@ -204,6 +204,15 @@ export async function listenAll(addrs: readonly Address[], backlog: number, onCo
   return listeners;
 }
 
+/**
+ * Resolves once the event loop has been through its next poll phase, in which libuv accepts every
+ * connection already waiting in a readable listening socket's queue (it accepts until EAGAIN).
+ * A graceful stop waits for this before closing its listeners: closing resets the connections the
+ * kernel had queued, which a client (or a load balancer that already sent them a request) sees as
+ * a reset rather than as a refusal it can retry elsewhere.
+ */
+export const queuedAccepted = (): Promise<void> => new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+
 /** From now on, connections `server` accepts go to `onHandle` as native handles (see `ListenOptions.onHandle`). */
 export function takeHandles(server: NetServer, onHandle: (handle: NativeHandle) => void): void {
   (server as unknown as { _handle: { onconnection: (err: number, handle?: NativeHandle) => void } })._handle.onconnection = (err, handle) => {

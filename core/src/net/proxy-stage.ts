@@ -41,6 +41,8 @@ function plain(address: string): { address: string; type: 'ipv4' | 'ipv6' } {
 export class ProxyStage {
   /** Sockets still waiting for their header (they count against the backlog), each with the way to shorten its deadline (a drain). */
   readonly waiting = new Map<Socket, (ms: number) => void>();
+  /** A stop is coming (accept_grace): a health check (the LOCAL command) is closed unanswered, so the balancer marks this server down while its clients are still served. */
+  refuseLocal = false;
   private readonly any: boolean;
   private readonly list = new BlockList();
 
@@ -88,9 +90,13 @@ export class ProxyStage {
         return;
       }
       finish();
+      const h = result.header;
+      if (h.command === 'local' && this.refuseLocal) {
+        socket.destroy();
+        return;
+      }
       socket.pause(); // the next stage resumes once it listens
       if (result.rest.length > 0) socket.unshift(result.rest);
-      const h = result.header;
       next(socket, { address, port, version: h.version, command: h.command, tlvs: h.tlvs, source: h.source, destination: h.destination });
     };
     const onEnd = () => refuse('ended before a complete PROXY header');

@@ -53,6 +53,7 @@ export interface Config {
   keep_alive?: number | string;
   frame_timeout?: number | string;
   graceful_timeout?: number | string;
+  accept_grace?: number | string;
   name?: string;
   plugins?: ReadonlyArray<string | readonly [string, Readonly<Record<string, unknown>>]>;
   handler?: string | Handler;

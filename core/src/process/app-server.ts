@@ -1,7 +1,7 @@
 import type { App, Info, Worker } from '../plugins/app.js';
 import type { HookTimes } from '../plugins/hooks.js';
 import { releaseCompiler } from '../config/import-module.js';
-import { closeAll, type Listener } from '../net/listen.js';
+import { closeAll, queuedAccepted, type Listener } from '../net/listen.js';
 import { Server } from '../net/connection-set.js';
 
 export type StopMode = 'graceful' | 'quick';
@@ -47,12 +47,17 @@ export class AppServer {
     releaseCompiler(); // everything is loaded: keep the serving heap small
   }
 
-  /** A second, quick stop during a graceful one closes what is left at once. */
-  stop(mode: StopMode): Promise<void> {
+  /**
+   * A second, quick stop during a graceful one closes what is left at once; a stop during a
+   * lingering one (a reload) ends the lingering. See Server.shutdown for `linger`.
+   */
+  stop(mode: StopMode, linger = false): Promise<void> {
     if (this.stopping && mode === 'quick') for (const c of this.server.connections) c.destroy();
+    if (this.stopping && !linger) this.server.endLinger();
     return (this.stopping ??= (async () => {
+      if (mode === 'graceful') await queuedAccepted();
       const closed = closeAll(this.listeners);
-      await this.server.shutdown(mode === 'graceful' ? this.app.cfg.graceful_timeout * 1000 : 0);
+      await this.server.shutdown(mode === 'graceful' ? this.app.cfg.graceful_timeout * 1000 : 0, linger && mode === 'graceful');
       await this.app.hooks.workerStop.promise(this.worker); // failing taps are logged by the hook guard
       await closed;
     })());

@@ -302,10 +302,7 @@ export class Arbiter implements MonitorHost {
     if (this.stopping && mode === 'graceful') return;
     if (!this.stopping) this.notify.stopping();
     this.stopping = true;
-    for (const m of this.monitors) {
-      void closeAll(m.listeners);
-      m.stop(mode);
-    }
+    for (const m of this.monitors) m.stop(mode);
     this.exited();
   }
 

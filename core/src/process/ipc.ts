@@ -26,14 +26,16 @@ export interface WorkerBoot {
  * Arbiter → worker. `conn` carries a client connection as its handle; `listen` a listening
  * socket of the worker's slot (shared or reuse-port, see ListenSlots), which the worker accepts on until it
  * stops; with `keep`, the worker sends a descriptor of it back (`kept`) for the arbiter to hold.
+ * `quiesce`: a stop with accept_grace is coming; refuse health checks (PROXY LOCAL) from now on.
  */
 export type ToWorker =
   | { readonly t: 'boot'; readonly boot: WorkerBoot }
   | { readonly t: 'conn' }
   | { readonly t: 'listen'; readonly keep: boolean }
-  | { readonly t: 'stop'; readonly mode: StopMode }
+  | { readonly t: 'stop'; readonly mode: StopMode; readonly linger?: boolean }
   | { readonly t: 'info'; readonly req: number }
-  | { readonly t: 'reopen' };
+  | { readonly t: 'reopen' }
+  | { readonly t: 'quiesce' };
 
 /** Worker → arbiter. `took`: the worker has taken over the next `n` connections sent to it. */
 export type FromWorker =

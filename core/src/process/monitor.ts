@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { noRestarts, type App, type Info, type Monitor as MonitorView, type RestartReason } from '../plugins/app.js';
 import { fromWorker, type FromWorker, type ToWorker, type WorkerBoot } from './ipc.js';
-import type { Listener, NativeHandle } from '../net/listen.js';
+import { closeAll, type Listener, type NativeHandle } from '../net/listen.js';
 import type { Logger } from '../logger.js';
 import type { StopMode } from './app-server.js';
 import { ListenSlots, type Balance } from './listen-slots.js';
@@ -49,6 +49,8 @@ export class WorkerProcess {
   /** Why it failed to start, as it said. */
   failure: string | undefined;
   killAt = Infinity;
+  /** Replaced by a reload: it serves the connections it has until they end (see Server.shutdown). */
+  lingering = false;
 
   constructor(readonly id: number, readonly child: ChildProcess, readonly beatMs: number) {}
 
@@ -101,6 +103,9 @@ export class Monitor {
   private held: NativeHandle[] = [];
   private respawnAt = 0;
   private respawnTimer: NodeJS.Timeout | undefined;
+  /** A graceful stop waiting out accept_grace (see `stop`). */
+  private quiescing = false;
+  private graceTimer: NodeJS.Timeout | undefined;
   /** Shared and reuse-port: the listening sockets workers accept on themselves. */
   private readonly slots: ListenSlots | undefined;
   private infoRequests = new Map<number, (info: Info) => void>();
@@ -195,7 +200,7 @@ export class Monitor {
         for (const w of slot) {
           if (!w.retiring) continue;
           this.restarts[w.replacedFor ?? 'reload']++;
-          this.drain(w, 'graceful');
+          this.drain(w, 'graceful', (w.replacedFor ?? 'reload') === 'reload');
         }
       }
     }
@@ -294,6 +299,7 @@ export class Monitor {
         worker.lastBeat = Date.now();
         if (worker.state !== 'booting') break;
         worker.state = 'ready';
+        if (this.quiescing) worker.send({ t: 'quiesce' });
         worker.readyAt = Date.now();
         this.bootFailures = 0;
         this.ready.push(worker);
@@ -327,15 +333,20 @@ export class Monitor {
     }
   }
 
-  /** Stop sending it connections and ask it to stop; SIGKILL if it has not after graceful_timeout. */
-  drain(worker: WorkerProcess, mode: StopMode): void {
-    if (worker.state === 'draining' && mode === 'graceful') return;
+  /**
+   * Stop sending it connections and ask it to stop; SIGKILL if it has not after graceful_timeout.
+   * With `linger` (a reload), it keeps its open connections until they end or graceful_timeout
+   * is up; a stop meanwhile cuts that short.
+   */
+  drain(worker: WorkerProcess, mode: StopMode, linger = false): void {
+    if (worker.state === 'draining' && mode === 'graceful' && (linger || !worker.lingering)) return;
+    worker.lingering = linger;
     worker.state = 'draining';
     this.unready(worker);
     const grace = mode === 'graceful' ? this.app.cfg.graceful_timeout : 0;
     worker.killAt = Math.min(worker.killAt, Date.now() + (grace + KILL_AFTER) * 1000);
     this.log.debug({ worker: worker.id, workerPid: worker.pid }, `worker ${worker.id} (pid ${worker.pid}): stopping (${mode})`);
-    worker.send({ t: 'stop', mode });
+    worker.send(linger ? { t: 'stop', mode, linger } : { t: 'stop', mode });
     this.slots?.left(worker); // it closes its listening sockets at once
   }
 
@@ -413,8 +424,26 @@ export class Monitor {
     for (const w of this.workers) if (w.state !== 'booting') w.send({ t: 'reopen' });
   }
 
-  /** Stop every worker; resolves at once (the arbiter waits for `workers` to empty). */
+  /**
+   * Stop every worker; returns at once (the arbiter waits for `workers` to empty). A graceful
+   * stop with accept_grace first goes on accepting for that long, its workers refusing health
+   * checks, so a load balancer has stopped sending by the time the listeners close.
+   */
   stop(mode: StopMode): void {
+    clearTimeout(this.graceTimer);
+    const grace = this.app.cfg.accept_grace;
+    if (mode === 'graceful' && grace > 0 && !this.quiescing && this.firstReady === undefined) {
+      this.quiescing = true;
+      this.log.info(`${this.name}: stopping in ${grace}s, accepting meanwhile; health checks (PROXY LOCAL) are refused`);
+      for (const w of this.workers) if (w.state === 'ready') w.send({ t: 'quiesce' });
+      this.graceTimer = setTimeout(() => this.stopNow('graceful'), grace * 1000);
+      return;
+    }
+    this.stopNow(mode);
+  }
+
+  private stopNow(mode: StopMode): void {
+    void closeAll(this.listeners);
     this.reloadOver();
     clearTimeout(this.respawnTimer);
     for (const handle of this.held.splice(0)) handle.close();

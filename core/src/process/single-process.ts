@@ -66,6 +66,18 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
     for (const [signal, handler] of handlers) process.off(signal, handler);
     await notify?.flushed();
   };
+  let cutGrace: (() => void) | undefined;
+  /** accept_grace: go on serving, refusing health checks, before the listeners close (a quick stop cuts it short). */
+  const acceptGrace = (): Promise<void> => {
+    const seconds = app.cfg.accept_grace;
+    if (seconds === 0) return Promise.resolve();
+    server.quiesce();
+    app.log.info(`stopping in ${seconds}s, accepting meanwhile; health checks (PROXY LOCAL) are refused`);
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, seconds * 1000);
+      cutGrace = () => { clearTimeout(timer); resolve(); };
+    });
+  };
   const stop = (mode: StopMode): Promise<void> => {
     if (!stopping) {
       app.log.info(`stopping (${mode})`);
@@ -75,7 +87,8 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
       askedEarly(); // start-up sees it and stops there
       return stopped;
     }
-    const done = serving.stop(mode);
+    if (mode === 'quick') cutGrace?.();
+    const done = mode === 'graceful' && stopping === undefined ? acceptGrace().then(() => serving.stop(mode)) : serving.stop(mode);
     return (stopping ??= (async () => {
       await done;
       await release();

@@ -4,7 +4,7 @@ import { App, type Info } from '../plugins/app.js';
 import { discoverServers, resolveSettings } from '../plugins/discovery.js';
 import { errorMessage } from '../errors.js';
 import { infoJson, type FromWorker, type ToWorker, type WorkerBoot } from './ipc.js';
-import { takeHandles, type NativeHandle } from '../net/listen.js';
+import { queuedAccepted, takeHandles, type NativeHandle } from '../net/listen.js';
 import { createLogger } from '../logger.js';
 import { AppServer } from './app-server.js';
 
@@ -78,11 +78,14 @@ async function runWorker(): Promise<void> {
   /** Shared and reuse-port: the listening sockets it accepts on, from the arbiter (which keeps them open: see ListenSlots). */
   const own: NetServer[] = [];
   let stopping = false;
-  const stop = (mode: 'graceful' | 'quick') => {
+  const stop = (mode: 'graceful' | 'quick', linger = false) => {
     if (!stopping) app.log.debug(`worker ${b.id}: stopping (${mode})`);
     stopping = true;
-    for (const listener of own.splice(0)) listener.close();
-    void serving.stop(mode).then(() => {
+    const listeners = own.splice(0);
+    void (mode === 'graceful' ? queuedAccepted() : Promise.resolve()).then(() => {
+      for (const listener of listeners) listener.close();
+      return serving.stop(mode, linger);
+    }).then(() => {
       process.disconnect?.();
       process.exit(0);
     });
@@ -114,10 +117,13 @@ async function runWorker(): Promise<void> {
         }
         break;
       case 'stop':
-        stop(m.mode);
+        stop(m.mode, m.linger === true);
         break;
       case 'reopen':
         app.hooks.reopen.call();
+        break;
+      case 'quiesce':
+        server.quiesce();
         break;
       case 'info':
         // What the taps return goes through JSON: what JSON cannot hold becomes an error note.
