@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ask } from '../helpers/client.js';
+import { ask, Client } from '../helpers/client.js';
 import { eventually, runSs, SS_BIN, ssInfo, startSs, type SsProcess } from '../helpers/ss.js';
 import { FIXTURES, tempDir } from '../helpers/temp.js';
 import { lineLoad } from '../helpers/load.js';
@@ -154,6 +154,30 @@ test('ss top in a terminal: hook times are of the last refresh: a tap that turns
   t.true(slowCalls < 5000, `shown slow after ${slowCalls} slow calls`);
   t.is(await ask(ss.port, 'slow-tap 0'), 'slow-tap 0');
   await eventually(() => ((mean() ?? Infinity) < 20 ? true : undefined), 'the tap fast again on the screen', 30_000);
+});
+
+test('ss top in a terminal: ACTIVE counts the connections held open and drops back as they close; MEMORY is each worker\'s resident size', async (t) => {
+  const ss = await serve(t);
+  const { pane } = topInPane(t, ['--pid', String(ss.pid), '--interval', '0.5']);
+  await eventually(() => (totals(pane.screen())?.active === 0 ? true : undefined), 'no connection active', 20_000);
+  // Five connections, each answered once (so a worker has it, not a listen backlog), then kept open.
+  const held = await Promise.all(Array.from({ length: 5 }, () => Client.open(ss.port)));
+  t.teardown(() => { for (const c of held) c.destroy(); });
+  await Promise.all(held.map(async (c) => { c.send('hi\n'); await c.lines(1, 10_000); }));
+  const busy = await eventually(() => (totals(pane.screen())?.active === 5 ? pane.screen() : undefined), 'ACTIVE 5 in the total', 20_000);
+  const workers = rows(busy);
+  t.is(workers.length, 2, busy.join('\n'));
+  t.is(workers.reduce((n, m) => n + Number(m[5]), 0), 5, 'the workers\' ACTIVE add up');
+  for (const m of workers) {
+    // The resident size the kernel reports for that pid now, within a generous margin (it moves a little between readings).
+    const kib = Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${m[2]}/status`, 'utf8'))![1]);
+    const mib = kib / 1024;
+    t.true(Number(m[6]) > 5 && Number(m[6]) > mib / 2 && Number(m[6]) < mib * 2, `worker ${m[1]}: ${m[6]} MiB shown, ${mib.toFixed(1)} MiB resident`);
+  }
+  t.true(Math.abs(totals(busy)!.memory - workers.reduce((n, m) => n + Number(m[6]), 0)) <= 0.2, 'the total is their sum');
+  for (const c of held) c.destroy();
+  await eventually(() => (totals(pane.screen())?.active === 0 ? true : undefined), 'ACTIVE back to 0', 20_000);
+  pane.keys('q');
 });
 
 test('ss top in a terminal: Ctrl-C quits with 0, SIGTERM with 143, the server going away with 1 and the reason; each restores the terminal', async (t) => {
