@@ -1,9 +1,11 @@
 import test from 'ava';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ask, Client } from '../helpers/client.js';
-import { eventually, runSs, startSs } from '../helpers/ss.js';
-import { tempDir } from '../helpers/temp.js';
+import { eventually, runSs, ssInfo, startSs } from '../helpers/ss.js';
+import { FIXTURES, tempDir } from '../helpers/temp.js';
+
+const CHAOS = join(FIXTURES, 'runtime', 'chaos.mjs');
 
 /** The default format's fields, by name. */
 interface Line {
@@ -71,9 +73,9 @@ for (const workers of ['2', '0']) {
   });
 }
 
-test('workers 0, stderr, both kinds of line in a custom format: they sit beside the JSON log lines', async (t) => {
-  const format = '{kind} peer={peer} w={worker} pid={pid} seq={seq} n={requests} in={bytes_in} out={bytes_out} ms={duration} why={reason} at={iso}';
-  const ss = await startSs(['--plugin', 'line', '--plugin', 'access-log', '--workers', '0',
+test('workers 0, stderr, both kinds of line in a custom format with the server\'s --name: they sit beside the JSON log lines', async (t) => {
+  const format = '{kind} peer={peer} srv={server} w={worker} pid={pid} seq={seq} n={requests} in={bytes_in} out={bytes_out} ms={duration} why={reason} at={iso}';
+  const ss = await startSs(['--plugin', 'line', '--plugin', 'access-log', '--workers', '0', '--name', 'edge-1',
     '--access-log-lines', 'both', '--access-log-format', format]);
   t.teardown(() => ss.stop());
   const port = await exchange(ss.port, 'one\ntwo\n', 8);
@@ -81,9 +83,9 @@ test('workers 0, stderr, both kinds of line in a custom format: they sit beside 
   await eventually(() => (ours().length >= 3 ? true : undefined), 'three access lines on stderr');
   const [r1, r2, c] = ours();
   const iso = '\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z';
-  t.regex(r1!, new RegExp(`^req peer=127\\.0\\.0\\.1:${port} w=0 pid=${ss.pid} seq=1 n=- in=- out=- ms=\\d+\\.\\d{3} why=- at=${iso}$`));
-  t.regex(r2!, new RegExp(`^req peer=127\\.0\\.0\\.1:${port} w=0 pid=${ss.pid} seq=2 n=- in=- out=- ms=\\d+\\.\\d{3} why=- at=${iso}$`));
-  t.regex(c!, new RegExp(`^conn peer=127\\.0\\.0\\.1:${port} w=0 pid=${ss.pid} seq=- n=2 in=8 out=8 ms=\\d+ why=clean at=${iso}$`));
+  t.regex(r1!, new RegExp(`^req peer=127\\.0\\.0\\.1:${port} srv=edge-1 w=0 pid=${ss.pid} seq=1 n=- in=- out=- ms=\\d+\\.\\d{3} why=- at=${iso}$`));
+  t.regex(r2!, new RegExp(`^req peer=127\\.0\\.0\\.1:${port} srv=edge-1 w=0 pid=${ss.pid} seq=2 n=- in=- out=- ms=\\d+\\.\\d{3} why=- at=${iso}$`));
+  t.regex(c!, new RegExp(`^conn peer=127\\.0\\.0\\.1:${port} srv=edge-1 w=0 pid=${ss.pid} seq=- n=2 in=8 out=8 ms=\\d+ why=clean at=${iso}$`));
   // The JSON log is still read around them, line by line.
   t.true(ss.logs.some((l) => l.msg.startsWith('serving ')));
   t.is((await ss.stop('SIGTERM')).code, 0);
@@ -127,6 +129,48 @@ test('logrotate: after mv and USR1 to the arbiter, new lines go to a new file; t
   t.is(parse(read(moved)).filter((l) => l.peer === `127.0.0.1:${before}`).length, 1);
   t.false(parse(read(file)).some((l) => l.peer === `127.0.0.1:${before}`));
   t.false(parse(read(moved)).some((l) => l.peer === `127.0.0.1:${after}`));
+});
+
+/** The files a process has open, by path. */
+function openFiles(pid: number): string[] {
+  const dir = `/proc/${pid}/fd`;
+  return readdirSync(dir).flatMap((fd) => {
+    try {
+      return [readlinkSync(join(dir, fd))];
+    } catch {
+      return []; // closed meanwhile
+    }
+  });
+}
+
+test('logrotate: a USR1 while a worker is starting, its file already open, reaches that worker too', async (t) => {
+  const dir = tempDir(t, 'access-boot');
+  const file = join(dir, 'access.log');
+  const moved = `${file}.1`;
+  const hold = join(dir, 'hold');
+  // access-log before chaos: a new worker opens its file in workerStart, then chaos keeps it booting while `hold` exists.
+  const ss = await startSs(['--plugin', 'line', '--plugin', 'access-log', '--plugin', CHAOS, '--chaos', 'hold-start-while-file',
+    '--chaos-file', hold, '--plugin-timeout', '60', '--workers', '1', '--access-log', file]);
+  t.teardown(() => ss.stop());
+  writeFileSync(hold, '');
+  process.kill(ss.pid, 'SIGTTIN');
+  await ss.waitForLog((l) => l.msg === `chaos: worker 2 holding its start while ${hold} exists`, 20_000);
+  const booting = (await ssInfo(ss.pid)).workers.find((w: { id: number }) => w.id === 2);
+  t.is(booting?.state, 'booting');
+  await eventually(() => (openFiles(booting.pid).includes(file) ? true : undefined), 'worker 2 to have the file open');
+  renameSync(file, moved);
+  process.kill(ss.pid, 'SIGUSR1');
+  await ss.waitForLog((l) => l.msg === 'SIGUSR1: reopening log files');
+  rmSync(hold);
+  await ss.waitForLog((l) => l.msg === `worker 2 ready (pid ${booting.pid})`, 20_000);
+  // Connect until worker 2 has written a line to either file (bounded): it must be the new one.
+  const worker2 = (text: string) => parse(text).filter((l) => l.worker === '2');
+  await eventually(async () => {
+    await exchange(ss.port, 'y\n', 2);
+    return worker2(read(file)).length + worker2(read(moved)).length > 0 ? true : undefined;
+  }, 'a line of worker 2', 30_000);
+  t.true(worker2(read(file)).length > 0, 'in the file at the path');
+  t.deepEqual(worker2(read(moved)), [], 'none in the moved file');
 });
 
 for (const workers of ['2', '0']) {

@@ -86,6 +86,9 @@ test('hook time: each plugin\'s per-request taps are counted, and one call in 64
   t.is(hooks.postRequest.calls, 128);
   t.is(hooks.connectionMade.calls, 1);
   t.true(hooks.preRequest.meanUs > 0, 'two calls of 128 were timed');
+  t.is(hooks.preRequest.sampled, 2);
+  t.true(hooks.preRequest.seconds > 0 && Math.abs(hooks.preRequest.seconds / 2 * 1e6 - hooks.preRequest.meanUs) <= 0.1, 'their time, which ss top takes the growth of');
   t.is(hooks.connectionMade.meanUs, null, 'one call: none timed yet');
+  t.like(hooks.connectionMade, { sampled: 0, seconds: 0 });
   t.is(info.workers[0].stats.handler.sampled, 2, 'the handler too, one request in 64');
 });

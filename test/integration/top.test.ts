@@ -1,6 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ask, Client } from '../helpers/client.js';
 import { eventually, runSs, SS_BIN, ssInfo, startSs, type SsProcess } from '../helpers/ss.js';
 import { FIXTURES, tempDir } from '../helpers/temp.js';
 import { lineLoad } from '../helpers/load.js';
@@ -9,17 +10,18 @@ import { Pane } from '../helpers/tmux.js';
 const SLOW_TAP = join(FIXTURES, 'runtime', 'slow-tap.mjs');
 
 /** Worker rows of a frame: `  ID  PID  STATE  UP  REQ/S  ACTIVE  MEMORY`. */
-const WORKER_ROW = /^ {2}(\d+) +(\d+) {2}(\w+) +\S+ +([\d.]+|-) +(\d+|-) +[\d.]+ MiB$/;
+const WORKER_ROW = /^ {2}(\d+) +(\d+) {2}(\w+) +\S+ +([\d.]+|-) +(\d+|-) +([\d.]+) MiB$/;
 const rows = (lines: string[]) => lines.map((l) => WORKER_ROW.exec(l.trimEnd())).filter((m) => m !== null);
-/** REQ/S of the total row, if it is on the screen with a figure. */
-function totalRate(lines: string[]): number | undefined {
-  const m = lines.map((l) => /^ {2}total +([\d.]+) /.exec(l)).find((x) => x);
-  return m ? Number(m[1]) : undefined;
+/** The total row's REQ/S (undefined for `-`: the first frame), ACTIVE and MEMORY (MiB), if it is on the screen. */
+function totals(lines: string[]): { rate: number | undefined; active: number; memory: number } | undefined {
+  const m = lines.map((l) => /^ {2}total +([\d.]+|-) +(\d+) +([\d.]+) MiB\s*$/.exec(l)).find((x) => x);
+  return m ? { rate: m[1] === '-' ? undefined : Number(m[1]), active: Number(m[2]), memory: Number(m[3]) } : undefined;
 }
-/** CALLS/S and MEAN µs of a plugin's hook row. */
-function hookRow(lines: string[], plugin: string, hook: string): { rate: number; mean: number } | undefined {
-  const m = lines.map((l) => new RegExp(`^ {2}${plugin} +${hook} +([\\d.]+) +([\\d.]+)\\s*$`).exec(l)).find((x) => x);
-  return m ? { rate: Number(m[1]), mean: Number(m[2]) } : undefined;
+const totalRate = (lines: string[]) => totals(lines)?.rate;
+/** CALLS/S and MEAN µs (undefined for `-`: nothing timed since the last refresh) of a plugin's hook row. */
+function hookRow(lines: string[], plugin: string, hook: string): { rate: number; mean: number | undefined } | undefined {
+  const m = lines.map((l) => new RegExp(`^ {2}${plugin} +${hook} +([\\d.]+) +([\\d.]+|-)\\s*$`).exec(l)).find((x) => x);
+  return m ? { rate: Number(m[1]), mean: m[2] === '-' ? undefined : Number(m[2]) } : undefined;
 }
 
 async function serve(t: ExecutionContext): Promise<SsProcess> {
@@ -83,7 +85,7 @@ test('ss top --once: one plain frame with both workers, requests per second unde
   const tap = hookRow(lines, 'slow-tap', 'preRequest');
   t.truthy(tap, r.stdout);
   t.true(tap!.rate > 0);
-  t.true(tap!.mean >= 40, `the tap busy-waits 50 µs: ${tap!.mean}`);
+  t.true(tap!.mean! >= 40, `the tap busy-waits 50 µs: ${tap!.mean}`);
   t.truthy(hookRow(lines, '\\(handler\\)', 'request'), 'the handler\'s row');
 });
 
@@ -117,18 +119,65 @@ test('ss top in a terminal: req/s rises under load and falls back to 0, the slow
   t.teardown(() => load.stop());
   const busy = await eventually(() => {
     const screen = pane.screen();
-    return (totalRate(screen) ?? 0) > 0 && (hookRow(screen, 'slow-tap', 'preRequest')?.rate ?? 0) > 0 ? screen : undefined;
-  }, 'req/s above 0 under load', 20_000);
-  t.true(hookRow(busy, 'slow-tap', 'preRequest')!.mean >= 40, busy.join('\n'));
+    const tap = hookRow(screen, 'slow-tap', 'preRequest');
+    return (totalRate(screen) ?? 0) > 0 && (tap?.rate ?? 0) > 0 && tap?.mean !== undefined ? screen : undefined;
+  }, 'req/s above 0 under load, and the tap timed', 20_000);
+  t.true(hookRow(busy, 'slow-tap', 'preRequest')!.mean! >= 40, busy.join('\n'));
   t.true(busy.every((l) => l.length <= 80));
 
   load.stop();
   const idle = await eventually(() => (totalRate(pane.screen()) === 0 ? pane.screen() : undefined), 'req/s back to 0', 20_000);
-  t.is(hookRow(idle, 'slow-tap', 'preRequest')?.rate, 0);
+  t.deepEqual(hookRow(idle, 'slow-tap', 'preRequest'), { rate: 0, mean: undefined }, 'no call, none timed, since the last refresh');
 
   pane.keys('q');
   t.is(await exitCode(exitFile), 0);
   await restored(t, pane, sttyFile);
+});
+
+test('ss top in a terminal: hook times are of the last refresh: a tap that turns slow under load shows slow within a couple of refreshes, then fast again', async (t) => {
+  // One worker: the `slow-tap N` request that sets the tap's cost reaches the one serving the load.
+  const ss = await startSs(['--plugin', 'line', '--workers', '1', '--plugin', SLOW_TAP]);
+  t.teardown(() => ss.stop());
+  t.is(await ask(ss.port, 'slow-tap 0'), 'slow-tap 0');
+  const load = lineLoad(ss.port, { maxMs: 120_000 });
+  t.teardown(() => load.stop());
+  const { pane } = topInPane(t, ['--pid', String(ss.pid), '--interval', '0.5']);
+  const mean = () => hookRow(pane.screen(), 'slow-tap', 'preRequest')?.mean;
+  // Fast long enough that a mean since start would lag far behind: 60000 calls, over 900 of them timed.
+  await eventually(() => (load.replies() >= 60_000 && (mean() ?? Infinity) < 20 ? true : undefined), 'the tap fast on the screen', 60_000);
+  t.is(await ask(ss.port, 'slow-tap 1000'), 'slow-tap 1000');
+  const switched = load.replies();
+  await eventually(() => ((mean() ?? 0) > 200 ? true : undefined), 'the tap slow on the screen', 30_000);
+  // At 1 ms a request the load gets about 1000 a second, so two refreshes are about 1000 requests;
+  // a mean since start would pass 200 µs only after some 15000 (a quarter of the fast calls).
+  const slowCalls = load.replies() - switched;
+  t.true(slowCalls < 5000, `shown slow after ${slowCalls} slow calls`);
+  t.is(await ask(ss.port, 'slow-tap 0'), 'slow-tap 0');
+  await eventually(() => ((mean() ?? Infinity) < 20 ? true : undefined), 'the tap fast again on the screen', 30_000);
+});
+
+test('ss top in a terminal: ACTIVE counts the connections held open and drops back as they close; MEMORY is each worker\'s resident size', async (t) => {
+  const ss = await serve(t);
+  const { pane } = topInPane(t, ['--pid', String(ss.pid), '--interval', '0.5']);
+  await eventually(() => (totals(pane.screen())?.active === 0 ? true : undefined), 'no connection active', 20_000);
+  // Five connections, each answered once (so a worker has it, not a listen backlog), then kept open.
+  const held = await Promise.all(Array.from({ length: 5 }, () => Client.open(ss.port)));
+  t.teardown(() => { for (const c of held) c.destroy(); });
+  await Promise.all(held.map(async (c) => { c.send('hi\n'); await c.lines(1, 10_000); }));
+  const busy = await eventually(() => (totals(pane.screen())?.active === 5 ? pane.screen() : undefined), 'ACTIVE 5 in the total', 20_000);
+  const workers = rows(busy);
+  t.is(workers.length, 2, busy.join('\n'));
+  t.is(workers.reduce((n, m) => n + Number(m[5]), 0), 5, 'the workers\' ACTIVE add up');
+  for (const m of workers) {
+    // The resident size the kernel reports for that pid now, within a generous margin (it moves a little between readings).
+    const kib = Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${m[2]}/status`, 'utf8'))![1]);
+    const mib = kib / 1024;
+    t.true(Number(m[6]) > 5 && Number(m[6]) > mib / 2 && Number(m[6]) < mib * 2, `worker ${m[1]}: ${m[6]} MiB shown, ${mib.toFixed(1)} MiB resident`);
+  }
+  t.true(Math.abs(totals(busy)!.memory - workers.reduce((n, m) => n + Number(m[6]), 0)) <= 0.2, 'the total is their sum');
+  for (const c of held) c.destroy();
+  await eventually(() => (totals(pane.screen())?.active === 0 ? true : undefined), 'ACTIVE back to 0', 20_000);
+  pane.keys('q');
 });
 
 test('ss top in a terminal: Ctrl-C quits with 0, SIGTERM with 143, the server going away with 1 and the reason; each restores the terminal', async (t) => {

@@ -36,21 +36,23 @@ test('a worker not in the previous document (a new pid) has no rate yet; the fir
   t.true(lines.includes('  total                                     10.0       3   128.0 MiB'));
   const first = frame({ cur: doc([worker(1, 11, 30)]), seconds: 0 }, { width: 80, interval: 2 });
   t.true(first.includes('  1           11  running        1m05s         -       1    64.0 MiB'));
-  t.is(first.at(-1), '(rates after 2s)');
+  t.is(first.at(-1), '(rates and means after 2s)');
 });
 
-test('hook times: calls summed across workers, the mean weighted by calls, the slowest first, then the handler', (t) => {
+/** A hook's counters as a worker reports them: calls, and `sampled` of them timed at `us` µs each. */
+const tap = (calls: number, sampled: number, us: number) => ({ calls, sampled, seconds: (sampled * us) / 1e6, meanUs: null });
+const table = (lines: string[]) => lines.slice(lines.indexOf('  PLUGIN                   HOOK                  CALLS/S    MEAN µs') + 1);
+
+test('hook times: calls summed across workers, the mean of the calls timed since the last reading, the slowest first, then the handler', (t) => {
   const prev = doc([
-    worker(1, 11, 0, { fast: { preRequest: { calls: 0, meanUs: null } }, slow: { preRequest: { calls: 0, meanUs: null } } }),
-    worker(2, 12, 0, { slow: { preRequest: { calls: 0, meanUs: null } } }),
+    worker(1, 11, 0, { fast: { preRequest: tap(0, 0, 0) }, slow: { preRequest: tap(0, 0, 0) } }),
+    worker(2, 12, 0, { slow: { preRequest: tap(0, 0, 0) } }),
   ]);
   const cur = doc([
-    worker(1, 11, 300, { fast: { preRequest: { calls: 300, meanUs: 1 } }, slow: { preRequest: { calls: 300, meanUs: 40 } } }, { sampled: 2, seconds: 0.00001 }),
-    worker(2, 12, 100, { slow: { preRequest: { calls: 100, meanUs: 80 }, connectionMade: { calls: 4, meanUs: null } } }, { sampled: 2, seconds: 0.00003 }),
+    worker(1, 11, 300, { fast: { preRequest: tap(300, 4, 1) }, slow: { preRequest: tap(300, 4, 40) } }, { sampled: 2, seconds: 0.00001 }),
+    worker(2, 12, 100, { slow: { preRequest: tap(100, 4, 60), connectionMade: tap(4, 0, 0) } }, { sampled: 2, seconds: 0.00003 }),
   ]);
-  const lines = frame({ cur, prev, seconds: 1 }, { width: 80, interval: 1 });
-  const table = lines.slice(lines.indexOf('  PLUGIN                   HOOK                  CALLS/S    MEAN µs'));
-  t.deepEqual(table.slice(1), [
+  t.deepEqual(table(frame({ cur, prev, seconds: 1 }, { width: 80, interval: 1 })), [
     '  slow                     preRequest              400.0       50.0',
     '  fast                     preRequest              300.0        1.0',
     '  slow                     connectionMade            4.0          -',
@@ -58,8 +60,53 @@ test('hook times: calls summed across workers, the mean weighted by calls, the s
   ]);
 });
 
+test('hook times are of the last interval, not since start: a tap that turned slow shows slow, one that turned fast shows fast', (t) => {
+  // 1000 calls timed at 2 µs, then 10 more at 500 µs (slowed) or the other way round (sped up).
+  const slowed = frame({
+    prev: doc([worker(1, 11, 64000, { p: { preRequest: tap(64000, 1000, 2) } }, { sampled: 1000, seconds: 0.002 })]),
+    cur: doc([worker(1, 11, 64640, { p: { preRequest: { calls: 64640, sampled: 1010, seconds: 0.002 + 0.005, meanUs: 6.9 } } }, { sampled: 1010, seconds: 0.002 + 0.005 })]),
+    seconds: 1,
+  }, { width: 80, interval: 1 });
+  t.deepEqual(table(slowed), [
+    '  p                        preRequest              640.0      500.0',
+    '  (handler)                request                 640.0      500.0',
+  ]);
+  const spedUp = frame({
+    prev: doc([worker(1, 11, 640, { p: { preRequest: tap(640, 10, 500) } })]),
+    cur: doc([worker(1, 11, 64640, { p: { preRequest: { calls: 64640, sampled: 1010, seconds: 0.005 + 0.002, meanUs: 6.9 } } })]),
+    seconds: 1,
+  }, { width: 80, interval: 1 });
+  t.deepEqual(table(spedUp), [
+    '  p                        preRequest            64000.0        2.0',
+    '  (handler)                request               64000.0          -',
+  ], 'nothing timed in the interval: no mean');
+});
+
+test('hook times of a worker the last reading did not have (new or restarted) count from its start; the first frame has no means', (t) => {
+  const prev = doc([
+    worker(1, 11, 6400, { p: { preRequest: tap(6400, 100, 500) } }, { sampled: 100, seconds: 0.05 }),
+    worker(2, 12, 0, { p: { preRequest: tap(0, 0, 0) } }),
+  ]);
+  // Worker 1 was replaced by pid 13: all it timed is since the last reading (and no rate yet); pid 12 timed 4 calls.
+  const cur = doc([
+    worker(1, 13, 640, { p: { preRequest: tap(640, 10, 5) } }, { sampled: 10, seconds: 0.00005 }),
+    worker(2, 12, 256, { p: { preRequest: tap(256, 4, 5) } }),
+  ]);
+  t.deepEqual(table(frame({ cur, prev, seconds: 1 }, { width: 80, interval: 1 })), [
+    '  p                        preRequest              256.0        5.0',
+    '  (handler)                request                 256.0        5.0',
+  ]);
+  const first = frame({ cur, seconds: 0 }, { width: 80, interval: 2 });
+  t.deepEqual(table(first), [
+    '  p                        preRequest                  -          -',
+    '  (handler)                request                     -          -',
+    '',
+    '(rates and means after 2s)',
+  ]);
+});
+
 test('every line fits the width, is cut rather than wrapped, and shows controls from the document escaped', (t) => {
-  const cur = doc([worker(1, 11, 5, { ['a-plugin-with-a-very-long-name\x1b[2J']: { preRequest: { calls: 1, meanUs: 2 } } })]);
+  const cur = doc([worker(1, 11, 5, { ['a-plugin-with-a-very-long-name\x1b[2J']: { preRequest: tap(1, 0, 0) } })]);
   cur.monitors[0]!.addresses = Array.from({ length: 20 }, (_, i) => `127.0.0.1:${7000 + i}`);
   (cur.arbiter as Record<string, unknown>).name = 'evil\x1b]0;title\x07';
   for (const width of [80, 40]) {

@@ -74,36 +74,59 @@ function total(label: string, rows: Row[]): string {
 
 interface HookRow { plugin: string; hook: string; rps: number | undefined; meanUs: number | undefined }
 
+/** Timed calls and their seconds: `{ sampled, seconds }` in a document. */
+interface Timed { sampled: number; seconds: number }
+
 /**
- * Tap times across workers: calls summed (and their growth per second), the mean weighted
- * by calls; then the handler's mean from its sampled time, at the rate of requests.
+ * What was timed since the previous reading of the same worker: the growth of its counters, all
+ * of them when that reading had none (the worker, or its hook, is newer); undefined when the
+ * document has no such counters.
  */
-function hookRows(workers: Info[], before: Map<unknown, Info>, seconds: number, requestRate: number | undefined): HookRow[] {
-  const acc = new Map<string, { plugin: string; hook: string; rps: (number | undefined)[]; timedCalls: number; weighted: number }>();
+function timedSince(now: unknown, before: unknown): Timed | undefined {
+  const [n, b] = [obj(now), obj(before)];
+  const [sampled, seconds] = [num(n.sampled), num(n.seconds)];
+  if (sampled === undefined || seconds === undefined) return undefined;
+  const [bs, bt] = [num(b.sampled) ?? 0, num(b.seconds) ?? 0];
+  return sampled >= bs ? { sampled: sampled - bs, seconds: Math.max(0, seconds - bt) } : { sampled, seconds };
+}
+
+/** Count a worker's timed calls in a total. */
+function add(into: Timed, t: Timed | undefined): void {
+  if (t === undefined) return;
+  into.sampled += t.sampled;
+  into.seconds += t.seconds;
+}
+
+/** The mean of a timed call in µs; none when nothing was timed. */
+const meanUs = (t: Timed) => (t.sampled > 0 ? (t.seconds / t.sampled) * 1e6 : undefined);
+
+/**
+ * Tap times across workers: calls summed (and their growth per second) and the mean time of the
+ * calls timed since the previous document, so a plugin that turns slow shows at the next refresh;
+ * then the handler's mean the same way, at the rate of requests. With no previous document, no means.
+ */
+function hookRows(workers: Info[], prevDoc: Info | undefined, seconds: number, requestRate: number | undefined): HookRow[] {
+  const before = byPid(prevDoc);
+  const acc = new Map<string, { plugin: string; hook: string; rps: (number | undefined)[]; timed: Timed }>();
+  const handler: Timed = { sampled: 0, seconds: 0 };
   for (const w of workers) {
     const prev = before.get(w.pid);
     for (const [plugin, hooks] of Object.entries(obj(w.hooks))) {
       for (const [hook, t] of Object.entries(obj(hooks))) {
         const key = JSON.stringify([plugin, hook]);
-        const a = acc.get(key) ?? { plugin, hook, rps: [], timedCalls: 0, weighted: 0 };
+        const a = acc.get(key) ?? { plugin, hook, rps: [], timed: { sampled: 0, seconds: 0 } };
         acc.set(key, a);
-        const calls = num(obj(t).calls) ?? 0;
-        a.rps.push(prev ? perSecond(calls, num(obj(obj(obj(prev.hooks)[plugin])[hook]).calls) ?? 0, seconds) : undefined);
-        const mean = num(obj(t).meanUs);
-        if (mean !== undefined) {
-          a.timedCalls += calls;
-          a.weighted += calls * mean;
-        }
+        const was = prev && obj(obj(prev.hooks)[plugin])[hook];
+        a.rps.push(prev ? perSecond(num(obj(t).calls) ?? 0, num(obj(was).calls) ?? 0, seconds) : undefined);
+        if (prevDoc) add(a.timed, timedSince(t, was));
       }
     }
+    if (prevDoc) add(handler, timedSince(obj(w.stats).handler, prev && obj(prev.stats).handler));
   }
-  const rows: HookRow[] = [...acc.values()].map((a) => ({ plugin: a.plugin, hook: a.hook, rps: sum(a.rps), meanUs: a.timedCalls > 0 ? a.weighted / a.timedCalls : undefined }));
+  const rows: HookRow[] = [...acc.values()].map((a) => ({ plugin: a.plugin, hook: a.hook, rps: sum(a.rps), meanUs: meanUs(a.timed) }));
   // The slowest first: the time spent per second, else per call.
   rows.sort((x, y) => ((y.rps ?? 1) * (y.meanUs ?? 0)) - ((x.rps ?? 1) * (x.meanUs ?? 0)) || x.plugin.localeCompare(y.plugin) || x.hook.localeCompare(y.hook));
-  const handler = workers.map((w) => obj(obj(w.stats).handler));
-  const sampled = handler.reduce((n, h) => n + (num(h.sampled) ?? 0), 0);
-  const spent = handler.reduce((n, h) => n + (num(h.seconds) ?? 0), 0);
-  rows.push({ plugin: '(handler)', hook: 'request', rps: requestRate, meanUs: sampled > 0 ? (spent / sampled) * 1e6 : undefined });
+  rows.push({ plugin: '(handler)', hook: 'request', rps: requestRate, meanUs: meanUs(handler) });
   return rows;
 }
 
@@ -128,8 +151,8 @@ export function frame({ cur, prev, seconds }: Sample, { width, height, interval 
   }
   if (list(cur.monitors).length > 1) lines.push('', total('all', all));
   lines.push('', hookLine('PLUGIN', 'HOOK', 'CALLS/S', 'MEAN µs'));
-  for (const r of hookRows(workers, before, seconds, sum(all.map((x) => x.rps)))) lines.push(hookLine(r.plugin, r.hook, rate(r.rps), micros(r.meanUs)));
-  if (!prev) lines.push('', `(rates after ${interval}s)`);
+  for (const r of hookRows(workers, prev, seconds, sum(all.map((x) => x.rps)))) lines.push(hookLine(r.plugin, r.hook, rate(r.rps), micros(r.meanUs)));
+  if (!prev) lines.push('', `(rates and means after ${interval}s)`);
   const fitted = lines.map((l) => clean(l).slice(0, width));
   return height === undefined ? fitted : fitted.slice(0, height);
 }

@@ -35,7 +35,7 @@ function wait(ms: number, quitting: Promise<number>): Promise<number | undefined
   return Promise.race([new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), ms); }), quitting]).finally(() => clearTimeout(timer));
 }
 
-/** `--once`: two documents `interval` apart, one frame as plain text. */
+/** `--once`: two documents `interval` apart, one frame as plain text (its rates and means are of that interval). */
 async function once(pid: number, interval: number): Promise<number> {
   const prev = await ask(pid, false);
   const t0 = performance.now();

@@ -6,13 +6,16 @@ import { Server } from '../net/connection-set.js';
 
 export type StopMode = 'graceful' | 'quick';
 
-/** Tap times for info: per plugin and hook, the calls and the mean time of a call in microseconds (sampled). */
+/**
+ * Tap times for info: per plugin and hook, the calls, the timed ones and their seconds (what a
+ * reader takes the growth of between two readings), and the mean time of a call in µs since start.
+ */
 function tapTimes(times: HookTimes): Info {
   const out: Info = {};
   for (const [plugin, byHook] of times) {
     const hooks: Info = {};
     for (const [hook, t] of Object.entries(byHook)) {
-      if (t.calls > 0) hooks[hook] = { calls: t.calls, meanUs: t.sampled > 0 ? Math.round((t.seconds / t.sampled) * 1e7) / 10 : null };
+      if (t.calls > 0) hooks[hook] = { calls: t.calls, sampled: t.sampled, seconds: t.seconds, meanUs: t.sampled > 0 ? Math.round((t.seconds / t.sampled) * 1e7) / 10 : null };
     }
     if (Object.keys(hooks).length > 0) out[plugin] = hooks;
   }

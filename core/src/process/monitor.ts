@@ -418,10 +418,13 @@ export class Monitor {
     }
   }
 
-  /** USR1: this server's plugins reopen their log files, here and in every worker. */
+  /**
+   * USR1: this server's plugins reopen their log files, here and in every worker; a booting one
+   * too, as it may have opened its files in workerStart already (it reopens once started).
+   */
   reopen(): void {
     this.app.hooks.reopen.call();
-    for (const w of this.workers) if (w.state !== 'booting') w.send({ t: 'reopen' });
+    for (const w of this.workers) w.send({ t: 'reopen' });
   }
 
   /**

@@ -40,10 +40,15 @@ async function runWorker(): Promise<void> {
   for (const signal of ARBITERS_SIGNALS) process.on(signal, () => {});
   // Without the arbiter, nobody supervises us: stop at once rather than serve orphaned.
   process.on('disconnect', () => process.exit(0));
-  // A stop asked for during start-up is kept, and done as soon as there is something to stop.
+  // A stop asked for during start-up is kept, and done as soon as there is something to stop;
+  // a reopen too (workerStart may have opened a log file before logrotate moved it).
   // Listened for before the boot message is awaited: a stop may come in the same read as it.
   let early: 'graceful' | 'quick' | undefined;
-  const duringBoot = (m: ToWorker) => { if (m.t === 'stop') early ??= m.mode; };
+  let reopen = false;
+  const duringBoot = (m: ToWorker) => {
+    if (m.t === 'stop') early ??= m.mode;
+    else if (m.t === 'reopen') reopen = true;
+  };
   process.on('message', duringBoot);
   const b = await boot();
   process.title = `ss worker ${b.id} [${b.name}]`;
@@ -69,6 +74,7 @@ async function runWorker(): Promise<void> {
   }
   process.off('message', duringBoot);
   const { app, server } = serving;
+  if (reopen) app.hooks.reopen.call();
   const cfg = app.cfg;
   if (cfg.max_requests > 0) {
     server.requestLimit = cfg.max_requests + Math.floor(Math.random() * (cfg.max_requests_jitter + 1));
