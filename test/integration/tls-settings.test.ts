@@ -2,7 +2,7 @@ import test, { type ExecutionContext } from 'ava';
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import { certsForFile, read } from '../helpers/certs.js';
-import { REPO, startSs, type SsProcess } from '../helpers/ss.js';
+import { REPO, runSs, startSs, type SsProcess } from '../helpers/ss.js';
 import { askTls, openTls, refusedTls } from '../helpers/tls.js';
 
 // --ciphers, --tls-min-version and --alpn, each seen from both ends: what a client that meets
@@ -51,6 +51,14 @@ test('--ciphers: a TLS 1.2 client offering only another cipher is refused; one o
   t.is(v13.protocol, 'TLSv1.3');
   t.is(v13.seen.cipher, v13.cipher);
   t.regex(v13.cipher, /^TLS_/);
+});
+
+test('--ciphers that OpenSSL matches to no cipher fails start-up with one line naming ciphers, not the certificate', async (t) => {
+  const c = certs();
+  const r = await runSs(['serve', '--plugin', 'line', '--workers', '0', '--bind', '127.0.0.1:0', '--certfile', c.serverCert, '--keyfile', c.serverKey, '--ciphers', 'NO-SUCH-CIPHER']);
+  t.is(r.code, 1, r.stderr);
+  t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+  t.regex(r.stderr, /^ss: TLS: ciphers "NO-SUCH-CIPHER": .*no cipher match\n$/);
 });
 
 test('--tls-min-version: TLSv1.3 refuses a client capped at TLSv1.2, which the default (TLSv1.2) serves', async (t) => {
