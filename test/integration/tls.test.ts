@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
@@ -14,6 +14,7 @@ import { askTls as ask, closedOrFailed, openTls as open } from '../helpers/tls.j
 const BALANCES = ['round-robin', 'shared', ...(supportsReusePort() ? ['reuse-port'] : [])];
 
 const HANDLER = join(REPO, 'test/fixtures/runtime/tls-handler.mjs');
+const RECORDER = join(REPO, 'test/fixtures/runtime/recorder.mjs');
 
 interface Setup {
   readonly certs: Certs;
@@ -66,6 +67,22 @@ test('workers 0: a round trip with tls.connect, and connection.tls as the handle
   t.is(seen.authorized, false);
   t.false('subject' in seen, 'no client certificate, no subject');
   t.is(socket.getPeerCertificate().fingerprint256, fingerprintOf(s.certs.serverCert));
+});
+
+test('workers 1: a hook plugin sees connection.tls in connectionMade and preRequest, as the client negotiated it', async (t) => {
+  const s = setup(t);
+  const events = join(tempDir(t, 'tls-hooks'), 'events.jsonl');
+  const ss = await startTls(s, ['--workers', '1', '--cert-reqs', 'optional', '--ca-certs', s.certs.ca, '--alpn', 'x-test',
+    '--plugin', RECORDER, '--events-file', events]);
+  t.teardown(() => ss.stop());
+  const socket = await open(ss.port, { ca: read(s.certs.ca), cert: read(s.certs.clientCert), key: read(s.certs.clientKey), ALPNProtocols: ['x-test'] });
+  t.teardown(() => socket.destroy());
+  t.is(await ask(socket, 'hello'), 'hello'); // the taps ran (and wrote) before the handler answered
+  const expected = { protocol: socket.getProtocol(), cipher: socket.getCipher().name, alpn: 'x-test', subject: { CN: 'ss test client' }, authorized: true };
+  const recorded = readFileSync(events, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { hook: string; tls?: unknown });
+  const seen = (hook: string) => recorded.filter((e) => e.hook === hook).map((e) => e.tls);
+  t.deepEqual(seen('connectionMade'), [expected]);
+  t.deepEqual(seen('preRequest'), [expected]);
 });
 
 test('a round trip with openssl s_client, checked against the CA', async (t) => {
