@@ -1,5 +1,7 @@
+import type { TestFn } from 'ava';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Paths of PEM files made at test time (no key or certificate is committed). */
@@ -47,3 +49,16 @@ export function makeCerts(dir: string): Certs {
 }
 
 export const read = (file: string): Buffer => readFileSync(file);
+
+/**
+ * One set of certificates for a test file, made before any of its tests starts (a getter for
+ * them) and removed after: making them runs openssl synchronously, which would stall the other
+ * tests' servers' start-up if each test made its own.
+ */
+export function certsForFile(test: TestFn): () => Certs {
+  const dir = mkdtempSync(join(tmpdir(), 'ss-tls-certs-'));
+  let made: Certs | undefined;
+  test.before(() => { made = makeCerts(dir); });
+  test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+  return () => made!;
+}

@@ -116,16 +116,25 @@ test.serial('--bind fd://3 serves the descriptor without LISTEN_* variables', as
   t.is((await ss.stop()).code, 0);
 });
 
-for (const workers of ['0', '2']) {
-  test.serial(`workers ${workers}: a unix socket from LISTEN_FDS is served and its file is not removed at stop`, async (t) => {
+// With workers, the default balance shares a unix socket (reuse-port is TCP only); round-robin has the arbiter accept on it.
+for (const { workers, balance } of [{ workers: '0' }, { workers: '2' }, { workers: '2', balance: 'round-robin' }]) {
+  test.serial(`workers ${workers}${balance ? `, ${balance}` : ''}: a unix socket from LISTEN_FDS is served and its file is not removed at stop`, async (t) => {
     const dir = tempDir(t, 'activation');
     const path = join(dir, 'app.sock');
-    const { ss } = await activated(dir, ['--plugin', 'line', '--workers', workers], { sockets: [`unix:${path}`] });
+    const { ss } = await activated(dir, ['--plugin', 'line', '--handler', PID_HANDLER, '--workers', workers, ...(balance ? ['--balance', balance] : [])],
+      { sockets: [`unix:${path}`] });
     t.teardown(() => ss.stop());
     const inode = lstatSync(path).ino;
     t.deepEqual(ss.addresses, [`unix:${path}`]);
     t.deepEqual((await ssInfo(ss.pid)).monitors[0].addresses, [`unix:${path}`]);
     t.is(await ask(path, 'over unix'), 'over unix');
+    const pids = workers === '0' ? [ss.pid] : workerPids(ss);
+    // Round-robin hands connections to ready workers in turn: both answer (more tries allow for a worker late with its heartbeat).
+    const want = balance === 'round-robin' ? 2 : 1;
+    const served = new Set<number>();
+    for (let i = 0; i < 40 && (i < 8 || served.size < want); i++) served.add(Number(await ask(path, 'pid')));
+    t.true([...served].every((p) => pids.includes(p)), `answered by ${[...served].join(' ')}, serving ${pids.join(' ')}`);
+    t.true(served.size >= want, `answered by ${served.size} process(es)`);
     t.is((await ss.stop()).code, 0);
     // The socket is systemd's: it is still there for the next start (or the next connection to activate).
     t.true(existsSync(path), 'the socket file is still there');

@@ -19,15 +19,16 @@ function tlv(type: number, value: Buffer | string): Buffer {
   return Buffer.concat([head, v]);
 }
 
-/** A v2 PROXY header for TCP over IPv4 from src:sport to dst:dport, with TLVs. */
-function v2Tcp4(src: number[], sport: number, dst: number[], dport: number, tlvs: Buffer[] = []): Buffer {
-  const block = Buffer.alloc(12);
+/** A v2 PROXY header for TCP from src:sport to dst:dport, with TLVs: over IPv4 for 4-byte addresses, IPv6 for 16. */
+function v2Tcp(src: number[], sport: number, dst: number[], dport: number, tlvs: Buffer[] = []): Buffer {
+  const n = src.length;
+  const block = Buffer.alloc(2 * n + 4);
   Buffer.from(src).copy(block, 0);
-  Buffer.from(dst).copy(block, 4);
-  block.writeUInt16BE(sport, 8);
-  block.writeUInt16BE(dport, 10);
+  Buffer.from(dst).copy(block, n);
+  block.writeUInt16BE(sport, 2 * n);
+  block.writeUInt16BE(dport, 2 * n + 2);
   const body = Buffer.concat([block, ...tlvs]);
-  const fixed = Buffer.from([0x21, 0x11, 0, 0]);
+  const fixed = Buffer.from([0x21, n === 4 ? 0x11 : 0x21, 0, 0]);
   fixed.writeUInt16BE(body.length, 2);
   return Buffer.concat([SIG, fixed, body]);
 }
@@ -75,6 +76,15 @@ async function refused(port: number, data: Buffer | string, timeoutMs = 5000): P
   if (c.received.length !== 0) throw new Error(`got a reply: ${c.received.toString('latin1')}`);
 }
 
+/** Send `bytes` one at a time, a little apart: separate reads on the server, most of them. */
+async function trickle(c: Client, bytes: Buffer): Promise<void> {
+  c.socket.setNoDelay(true);
+  for (const byte of bytes) {
+    c.send(Buffer.from([byte]));
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
 const closedLog = (ss: SsProcess, what: RegExp) =>
   ss.waitForLog((l) => l.level === 40 && /^connection from 127\.0\.0\.1:\d+: /.test(l.msg) && what.test(l.msg) && /; closed$/.test(l.msg));
 
@@ -90,7 +100,7 @@ for (const workers of ['0', '2']) {
 
     const ssl = tlv(0x20, Buffer.concat([Buffer.from([0x01, 0, 0, 0, 0]), tlv(0x21, 'TLSv1.3'), tlv(0x22, 'client.example')]));
     const tlvs = [tlv(0x01, 'h2'), tlv(0x02, 'api.example'), tlv(0x05, Buffer.from([0xab, 0xcd])), ssl];
-    const v2 = await ask(ss.port, Buffer.concat([v2Tcp4([203, 0, 113, 9], 51234, [127, 0, 0, 1], 8060, tlvs), Buffer.from('two\n')]));
+    const v2 = await ask(ss.port, Buffer.concat([v2Tcp([203, 0, 113, 9], 51234, [127, 0, 0, 1], 8060, tlvs), Buffer.from('two\n')]));
     t.like(v2, { said: 'two', peer: '203.0.113.9:51234', remotePort: 51234 });
     t.deepEqual(v2.proxy, {
       address: '127.0.0.1', version: 2, command: 'proxy',
@@ -110,12 +120,7 @@ for (const workers of ['0', '2']) {
 test('a header arriving byte by byte, with data in the same read as its last byte', async (t) => {
   const ss = await serve(t, ['--workers', '0', '--proxy-protocol', 'v1']);
   const c = await Client.open(ss.port);
-  c.socket.setNoDelay(true);
-  const header = 'PROXY TCP4 192.0.2.44 127.0.0.1 1234 8060\r';
-  for (const ch of header) {
-    c.send(ch);
-    await new Promise((r) => setTimeout(r, 2)); // separate reads on the server, most of them
-  }
+  await trickle(c, Buffer.from('PROXY TCP4 192.0.2.44 127.0.0.1 1234 8060\r'));
   c.send('\nfirst\nsecond\n');
   const lines = (await c.lines(2)).map((l) => JSON.parse(l) as Record<string, any>);
   t.deepEqual(lines.map((l) => [l.said, l.peer]), [['first', '192.0.2.44:1234'], ['second', '192.0.2.44:1234']]);
@@ -128,22 +133,91 @@ for (const workers of ['0', '2']) {
     await refused(ss.port, 'hello\n');
     await closedLog(ss, /no PROXY v2 header/);
     await refused(ss.port, 'PROXY TCP4 198.51.100.20 127.0.0.1 40001 8060\r\nhello\n'); // v1 while v2 is required
-    const bad = v2Tcp4([1, 2, 3, 4], 1, [5, 6, 7, 8], 2);
+    const bad = v2Tcp([1, 2, 3, 4], 1, [5, 6, 7, 8], 2);
     bad[12] = 0x23; // command 3
     await refused(ss.port, bad);
     await closedLog(ss, /command 3/);
-    const crc = v2Tcp4([1, 2, 3, 4], 1, [5, 6, 7, 8], 2, [tlv(0x03, Buffer.from([1, 2, 3, 4]))]);
+    const crc = v2Tcp([1, 2, 3, 4], 1, [5, 6, 7, 8], 2, [tlv(0x03, Buffer.from([1, 2, 3, 4]))]);
     await refused(ss.port, crc);
     await closedLog(ss, /CRC32C does not match/);
     const started = Date.now();
-    await refused(ss.port, v2Tcp4([1, 2, 3, 4], 1, [5, 6, 7, 8], 2).subarray(0, 20)); // stops mid-header
+    await refused(ss.port, v2Tcp([1, 2, 3, 4], 1, [5, 6, 7, 8], 2).subarray(0, 20)); // stops mid-header
     t.true(Date.now() - started >= 400, 'closed at the header timeout, not before');
     await closedLog(ss, /no complete PROXY header within 0\.5s/);
     await refused(ss.port, ''); // says nothing at all
-    const ok = await ask(ss.port, Buffer.concat([v2Tcp4([192, 0, 2, 1], 7, [127, 0, 0, 1], 8060), Buffer.from('still\n')]));
+    const ok = await ask(ss.port, Buffer.concat([v2Tcp([192, 0, 2, 1], 7, [127, 0, 0, 1], 8060), Buffer.from('still\n')]));
     t.like(ok, { said: 'still', peer: '192.0.2.1:7' });
   });
 }
+
+/** A full IPv6 address in its longest text: with two, "PROXY UNKNOWN" makes the longest v1 line the spec allows, 107 bytes. */
+const FULL6 = 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff';
+const LONGEST_V1 = `PROXY UNKNOWN ${FULL6} ${FULL6} 65535 65535\r\n`;
+
+/** `header` with byte `at` set to `value`. */
+function withByte(header: Buffer, at: number, value: number): Buffer {
+  const copy = Buffer.from(header);
+  copy[at] = value;
+  return copy;
+}
+
+/** A well-formed v2 header, with these TLVs. */
+const anyV2 = (tlvs: Buffer[] = []): Buffer => v2Tcp([192, 0, 2, 1], 1234, [127, 0, 0, 1], 8060, tlvs);
+
+/** The malformed headers of the spec, each with the reason ss gives for closing the connection that sent it. */
+const MALFORMED: { what: string; header: Buffer | string; reason: string }[] = [
+  { what: 'v1 line of 108 bytes', header: LONGEST_V1.replace(' 65535\r\n', ' 655350\r\n'), reason: 'PROXY v1 line has no CRLF within 107 bytes' },
+  { what: 'v1 line ending in LF', header: 'PROXY TCP4 192.0.2.1 127.0.0.1 1234 8060\nhi\n', reason: 'PROXY v1 line ends in LF without CR' },
+  { what: 'v1 port with a leading zero', header: 'PROXY TCP4 192.0.2.1 127.0.0.1 01234 8060\r\n', reason: 'PROXY v1 source port "01234" is not 0..65535 without leading zeroes' },
+  { what: 'v1 TCP4 with an IPv6 address', header: 'PROXY TCP4 2001:db8::1 127.0.0.1 1234 8060\r\n', reason: 'PROXY v1 source "2001:db8::1" is not an IPv4 address' },
+  { what: 'v1 TCP6 with an IPv4 address', header: 'PROXY TCP6 2001:db8::1 127.0.0.1 1234 8060\r\n', reason: 'PROXY v1 destination "127.0.0.1" is not an IPv6 address' },
+  { what: 'v2 version 1', header: withByte(anyV2(), 12, 0x11), reason: 'PROXY v2 header has version 1, not 2' },
+  { what: 'v2 family 4', header: withByte(anyV2(), 13, 0x41), reason: 'PROXY v2 address family 4 is not UNSPEC, INET, INET6 or UNIX' },
+  { what: 'v2 TLV cut in its type and length', header: anyV2([Buffer.from([0x01, 0x00])]), reason: 'PROXY v2 TLV is truncated (fewer than 3 bytes left)' },
+  { what: 'v2 TLV longer than the header', header: anyV2([Buffer.from([0x02, 0x00, 0x10, 0x61, 0x62])]), reason: 'PROXY v2 TLV 0x2 is longer (16) than the header has left' },
+];
+
+test('each malformed header of the spec closes its connection with the line saying what is wrong; the longest v1 line passes', async (t) => {
+  // Fewer cases than the 10 connection lines a second a process writes: none is left out of the log.
+  t.is(LONGEST_V1.length, 107);
+  const ss = await serve(t, ['--workers', '0', '--proxy-protocol', 'auto']);
+  for (const { what, header, reason } of MALFORMED) {
+    const c = await Client.open(ss.port);
+    c.send(header);
+    await c.waitClose().catch((err: Error) => { throw new Error(`${what}: ${err.message}`); });
+    t.is(c.received.length, 0, `${what}: closed without a reply`);
+    const line = await ss.waitForLog((l) => l.msg.startsWith(`connection from 127.0.0.1:${c.localPort}: `));
+    t.is(line.msg, `connection from 127.0.0.1:${c.localPort}: ${reason}; closed`, what);
+    t.is(line.level, 40, what);
+  }
+  t.like(await ask(ss.port, `${LONGEST_V1}longest\n`), { said: 'longest', remoteAddress: '127.0.0.1' }, 'a v1 line of 107 bytes');
+});
+
+test('a v2 header arriving byte by byte, with data in the same read as its last byte', async (t) => {
+  const ss = await serve(t, ['--workers', '0', '--proxy-protocol', 'v2']);
+  const header = v2Tcp([198, 51, 100, 7], 40007, [127, 0, 0, 1], 8060, [tlv(0x02, 'api.example'), tlv(0x05, Buffer.from([1, 2]))]);
+  const c = await Client.open(ss.port);
+  t.teardown(() => c.destroy());
+  await trickle(c, header.subarray(0, -1));
+  c.send(Buffer.concat([header.subarray(-1), Buffer.from('split\n')]));
+  const reply = JSON.parse((await c.lines(1))[0]!) as Record<string, any>;
+  t.like(reply, { said: 'split', peer: '198.51.100.7:40007' });
+  t.like(reply.proxy.tlvs, { authority: 'api.example', uniqueId: '0102' });
+});
+
+test('over IPv6: ss on [::1] reads a v2 header from a proxy at ::1; the handler sees the header\'s IPv6 client', async (t) => {
+  const ss = await serve(t, ['--workers', '0', '--proxy-protocol', 'v2', '--bind', '[::1]:0']).catch((err: Error) => {
+    throw new Error(`ss cannot listen on [::1]; this test needs the IPv6 loopback address: ${err.message}`);
+  });
+  const c = await Client.open({ host: '::1', port: ss.port });
+  t.teardown(() => c.destroy());
+  const client = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x07]; // 2001:db8::7
+  const loopback = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]; // ::1
+  c.send(Buffer.concat([v2Tcp(client, 40002, loopback, ss.port), Buffer.from('six\n')]));
+  const reply = JSON.parse((await c.lines(1))[0]!) as Record<string, any>;
+  t.like(reply, { said: 'six', peer: '[2001:db8::7]:40002', remoteAddress: '2001:db8::7', remotePort: 40002 });
+  t.like(reply.proxy, { address: '::1', version: 2, command: 'proxy' });
+});
 
 test('a peer not in --proxy-allow-from is closed; an allowed one is served', async (t) => {
   const ss = await serve(t, ['--workers', '0', '--proxy-protocol', 'v1', '--proxy-allow-from', '127.0.0.9,10.0.0.0/8']);

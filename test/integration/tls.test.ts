@@ -1,87 +1,42 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { dirname, join } from 'node:path';
-import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
 import { supportsReusePort } from '@socketserver/core/process';
-import { makeCerts, read, type Certs } from '../helpers/certs.js';
+import { certsForFile, read, type Certs } from '../helpers/certs.js';
 import { createClient } from '@socketserver/core';
-import { runSs, startSs, eventually, ssInfo, type SsProcess } from '../helpers/ss.js';
+import { REPO, runSs, startSs, eventually, ssInfo, type SsProcess } from '../helpers/ss.js';
 import { tempDir } from '../helpers/temp.js';
+import { askTls as ask, closedOrFailed, openTls as open } from '../helpers/tls.js';
 
 const BALANCES = ['round-robin', 'shared', ...(supportsReusePort() ? ['reuse-port'] : [])];
 
-// "pid": the serving process; "tls": what the handler sees as request.connection.tls.
-const HANDLER = `export default function handler(message, request) {
-  const text = message.toString();
-  if (text === 'pid') return String(process.pid);
-  if (text === 'tls') return JSON.stringify(request.connection.tls ?? null);
-  if (text === 'peer') return request.connection.peer;
-  return message;
-}
-`;
+const HANDLER = join(REPO, 'test/fixtures/runtime/tls-handler.mjs');
+const RECORDER = join(REPO, 'test/fixtures/runtime/recorder.mjs');
 
 interface Setup {
   readonly certs: Certs;
-  readonly handler: string;
   /** The server's certificate files as ss reads them (a reload test overwrites them). */
   readonly cert: string;
   readonly key: string;
 }
 
-// One set of certificates for the file, made before any test starts: making them runs
-// openssl synchronously, which would stall the other tests' servers' start-up if each made its own.
-const certsDir = mkdtempSync(join(tmpdir(), 'ss-tls-certs-'));
-let shared: Certs | undefined;
-test.before(() => { shared = makeCerts(certsDir); });
-test.after.always(() => rmSync(certsDir, { recursive: true, force: true }));
+const certsMade = certsForFile(test);
 
 function setup(t: ExecutionContext): Setup {
   const dir = tempDir(t, 'tls');
-  const certs = shared!;
-  const handler = join(dir, 'handler.mjs');
-  writeFileSync(handler, HANDLER);
+  const certs = certsMade();
   const cert = join(dir, 'live.pem');
   const key = join(dir, 'live.key');
   copyFileSync(certs.serverCert, cert);
   copyFileSync(certs.serverKey, key);
-  return { certs, handler, cert, key };
+  return { certs, cert, key };
 }
 
 function startTls(s: Setup, args: readonly string[]): Promise<SsProcess> {
-  return startSs(['--plugin', 'line', '--handler', s.handler, '--certfile', s.cert, '--keyfile', s.key, ...args]);
-}
-
-/** A TLS line client: the socket once the handshake is done. */
-function open(port: number, opts: ConnectionOptions): Promise<TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, servername: 'localhost', ...opts }, () => {
-      socket.off('error', reject);
-      resolve(socket);
-    });
-    socket.once('error', reject);
-    setTimeout(() => { socket.destroy(); reject(new Error('TLS connect timed out')); }, 5000).unref();
-  });
-}
-
-/** Send one line and read one line back. */
-function ask(socket: TLSSocket, line: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let got = '';
-    const timer = setTimeout(() => reject(new Error(`no reply to ${line}; got ${JSON.stringify(got)}`)), 5000);
-    const onData = (chunk: Buffer) => {
-      got += chunk.toString();
-      const nl = got.indexOf('\n');
-      if (nl < 0) return;
-      clearTimeout(timer);
-      socket.off('data', onData);
-      resolve(got.slice(0, nl).replace(/\r$/, ''));
-    };
-    socket.on('data', onData);
-    socket.write(`${line}\n`);
-  });
+  return startSs(['--plugin', 'line', '--handler', HANDLER, '--certfile', s.cert, '--keyfile', s.key, ...args]);
 }
 
 /** Connect, ask, close: the reply and what the handshake showed. */
@@ -93,11 +48,6 @@ async function once(port: number, opts: ConnectionOptions, line = 'hello'): Prom
   } finally {
     socket.destroy();
   }
-}
-
-/** Resolves once the client sees the connection end (a refused handshake: an error, then close). */
-function closedOrFailed(socket: { once(e: 'close', f: () => void): unknown }): Promise<void> {
-  return new Promise((resolve) => { socket.once('close', () => resolve()); });
 }
 
 const fingerprintOf = (file: string): string =>
@@ -117,6 +67,22 @@ test('workers 0: a round trip with tls.connect, and connection.tls as the handle
   t.is(seen.authorized, false);
   t.false('subject' in seen, 'no client certificate, no subject');
   t.is(socket.getPeerCertificate().fingerprint256, fingerprintOf(s.certs.serverCert));
+});
+
+test('workers 1: a hook plugin sees connection.tls in connectionMade and preRequest, as the client negotiated it', async (t) => {
+  const s = setup(t);
+  const events = join(tempDir(t, 'tls-hooks'), 'events.jsonl');
+  const ss = await startTls(s, ['--workers', '1', '--cert-reqs', 'optional', '--ca-certs', s.certs.ca, '--alpn', 'x-test',
+    '--plugin', RECORDER, '--events-file', events]);
+  t.teardown(() => ss.stop());
+  const socket = await open(ss.port, { ca: read(s.certs.ca), cert: read(s.certs.clientCert), key: read(s.certs.clientKey), ALPNProtocols: ['x-test'] });
+  t.teardown(() => socket.destroy());
+  t.is(await ask(socket, 'hello'), 'hello'); // the taps ran (and wrote) before the handler answered
+  const expected = { protocol: socket.getProtocol(), cipher: socket.getCipher().name, alpn: 'x-test', subject: { CN: 'ss test client' }, authorized: true };
+  const recorded = readFileSync(events, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { hook: string; tls?: unknown });
+  const seen = (hook: string) => recorded.filter((e) => e.hook === hook).map((e) => e.tls);
+  t.deepEqual(seen('connectionMade'), [expected]);
+  t.deepEqual(seen('preRequest'), [expected]);
 });
 
 test('a round trip with openssl s_client, checked against the CA', async (t) => {

@@ -72,8 +72,24 @@ export class TlsTerminator {
         minVersion: o.minVersion, sessionIdContext: this.sessionIdContext, ticketKeys: this.ticketKeys,
       });
     } catch (err) {
-      throw new StartupError(`TLS: certfile ${o.certfile} / keyfile ${o.keyfile}: ${errorMessage(err)}`);
+      throw new StartupError(`TLS: ${this.culprit()}: ${errorMessage(err)}`);
     }
+  }
+
+  /**
+   * The setting a failed context comes from: OpenSSL says what is wrong (`no cipher match`) but
+   * not which input, and a cipher list alone tells whether it is the one.
+   */
+  private culprit(): string {
+    const o = this.opts;
+    if (o.ciphers) {
+      try {
+        createSecureContext({ ciphers: o.ciphers });
+      } catch {
+        return `ciphers ${JSON.stringify(o.ciphers)}`;
+      }
+    }
+    return `certfile ${o.certfile} / keyfile ${o.keyfile}`;
   }
 
   /** Use these ticket keys from now on (the arbiter's, shared by the server's workers). */
