@@ -7,7 +7,7 @@
 // redis-server; skipped, with a note, when redis-benchmark or redis-server is missing.
 //
 // The metrics workload runs ss with --plugin metrics against ss without it (line 64 B,
-// pipeline 16 and 1, no scrape during the run): the per-request cost of the plugin.
+// pipeline 16 and 1, ss scraped once a second during the run): the per-request cost of the plugin.
 //
 // The cluster-* workloads run `ss serve --workers 2` against cluster-baseline (node:cluster,
 // 2 workers); connects-w1 and connects-w2 run `ss serve --workers 1` and `--workers 2` against
@@ -57,6 +57,8 @@ interface SocketWorkload {
   name: string; title: string; proto: string; pipeline: number; size: number; workers?: number; baselineWorkers?: number; tls?: boolean;
   /** More arguments for ss; with `baselineSs` the baseline is ss without them. */
   ssArgs?: string[]; baselineSs?: boolean;
+  /** GET ss's /metrics once a second while the load runs (the URL it logs as `metrics`). */
+  scrape?: boolean;
   /** Lowest ratio to the baseline met (default 0.90). */
   target?: number;
 }
@@ -72,7 +74,7 @@ const SOCKET_WORKLOADS: SocketWorkload[] = [
 /** `--only metrics`: the metrics plugin's cost, ss with it against ss without it. */
 const METRICS_WORKLOADS: SocketWorkload[] = [16, 1].map((pipeline) => ({
   name: 'metrics', title: `line 64 B, pipeline ${pipeline}, ss --plugin metrics vs ss without it`, proto: 'line', pipeline, size: 64,
-  ssArgs: ['--plugin', 'metrics', '--metrics-bind', '127.0.0.1:0'], baselineSs: true, target: 0.95,
+  ssArgs: ['--plugin', 'metrics', '--metrics-bind', '127.0.0.1:0'], baselineSs: true, target: 0.95, scrape: true,
 }));
 const CLUSTER_WORKERS = 2;
 const CLUSTER_WORKLOADS: SocketWorkload[] = [
@@ -186,7 +188,7 @@ async function runNode(file: string, args: string[], capMs: number, nodeArgs: st
  * `pid` is the process we started (and stop); `servingPid` the one that says it serves (its
  * memory is measured); CPU is measured over `pid` and all its descendants.
  */
-interface Server { name: 'ss' | 'baseline'; pid: number; servingPid: number; port: number; child: ChildProcess }
+interface Server { name: 'ss' | 'baseline'; pid: number; servingPid: number; port: number; child: ChildProcess; metricsUrl?: string }
 
 async function startServer(name: Server['name'], proto: string, ssArgs: string[] = [], workers = 0, tls = false): Promise<Server> {
   if (name === 'ss') {
@@ -200,7 +202,8 @@ async function startServer(name: Server['name'], proto: string, ssArgs: string[]
     const pids = line?.pids;
     const serving = Array.isArray(pids) && pids.length === 1 ? pids[0] : line?.pid;
     rememberTree(ss.pid);
-    return { name, pid: ss.pid, servingPid: typeof serving === 'number' ? serving : ss.pid, port: ss.port, child: ss.child };
+    const metricsUrl = ss.logs.find((l) => typeof l.metrics === 'string')?.metrics as string | undefined;
+    return { name, pid: ss.pid, servingPid: typeof serving === 'number' ? serving : ss.pid, port: ss.port, child: ss.child, metricsUrl };
   }
   if (tls && workers > 0) throw new Error('bench: no TLS cluster baseline');
   const argv = workers > 0 ? [HERE + 'cluster-baseline.js', proto, String(workers), '0']
@@ -352,7 +355,9 @@ async function measure(w: SocketWorkload, name: Server['name'], args: string[], 
     const t0 = Date.now();
     const m0 = machineCpuMs();
     const s0 = serverCpuMs(server.pid);
-    const res = await runNode(client, [...args, '--port', String(server.port)], (warmup + duration + 25) * 1000);
+    const scraper = w.scrape && name === 'ss' ? scrapeEverySecond(server) : undefined;
+    const res = await runNode(client, [...args, '--port', String(server.port)], (warmup + duration + 25) * 1000).finally(() => scraper?.stop());
+    if (scraper) console.error(`  ${w.name}: ${scraper.count()} scrapes of ${server.metricsUrl} during the run`);
     // Machine CPU not used by this server or this loadgen (kernel network work on otherwise
     // idle CPUs lands here too, but only a few % of a core).
     const foreign = (machineCpuMs() - m0 - (serverCpuMs(server.pid) - s0) - res.cpu_ms) / (Date.now() - t0);
@@ -360,6 +365,20 @@ async function measure(w: SocketWorkload, name: Server['name'], args: string[], 
   } finally {
     await stopServer(server);
   }
+}
+
+/** GET the server's /metrics once a second (as a busy Prometheus would, more often than its 15 s default) until stopped. */
+function scrapeEverySecond(server: Server): { stop: () => void; count: () => number } {
+  if (!server.metricsUrl) throw new Error('bench: ss logged no metrics URL');
+  let scrapes = 0;
+  const timer = setInterval(() => {
+    void fetch(server.metricsUrl!).then(async (r) => {
+      if (!r.ok) throw new Error(`bench: /metrics answered ${r.status}`);
+      await r.text();
+      scrapes++;
+    });
+  }, 1000);
+  return { stop: () => clearInterval(timer), count: () => scrapes };
 }
 
 /** `measure`, redone (a bounded number of times, once things are quiet) while other processes disturb it. */
