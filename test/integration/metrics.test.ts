@@ -227,3 +227,38 @@ test('SIGTERM: the arbiter exits promptly though scrapers hold connections to th
   t.is(exit.code, 0);
   t.true(Date.now() - started < 8000, `exited after ${Date.now() - started} ms`);
 });
+
+test('a request whose handler throws or rejects is in the duration histogram as in requests_total', async (t) => {
+  // sync-handler.mjs throws on "boom"; handler.ts (async) rejects on "boom" and answers "slow:MS:TEXT" late.
+  const handlers = [['./test/fixtures/runtime/sync-handler.mjs', '1'], ['./test/fixtures/runtime/handler.ts', '0']] as const;
+  for (const [handler, workers] of handlers) {
+    const ss = await startSs([...METRICS, '--workers', workers, '--max-line', '64', '--handler', handler]);
+    t.teardown(() => ss.stop());
+    const url = await metricsUrl(ss);
+    const srv = { server: 'line' };
+    for (let i = 0; i < 10; i++) t.is((await ask(ss.port, `ok${i}`)).toLowerCase(), `ok${i}`);
+    /** Send `data` and wait for the server to close the connection. */
+    const closing = async (data: string) => {
+      const c = await Client.open(ss.port);
+      c.send(data);
+      await c.waitClose(10_000);
+    };
+    for (let i = 0; i < 3; i++) await closing('boom\n');
+    // The requests before a failure in the same read were answered; those before bad input too.
+    await closing('a1\na2\nboom\nafter\n');
+    await closing(`b1\nb2\n${'z'.repeat(100)}`);
+    // Async: a request still running when another on its connection fails is timed when it ends.
+    const async = handler.endsWith('.ts');
+    if (async) await closing('slow:300:late\nboom\n');
+    const failed = 4 + (async ? 1 : 0);
+    const settled = (got: Sample[]) => value(got, 'socketserver_connections_closed_total', { ...srv, reason: 'handler_error' }) === failed &&
+      value(got, 'socketserver_connections_closed_total', { ...srv, reason: 'bad_input' }) === 1 &&
+      value(got, 'socketserver_request_duration_seconds_count', srv) === value(got, 'socketserver_requests_total', srv);
+    const s = await scrapeUntil(url, settled, `${handler}: ${failed} handler errors, 1 bad input, and as many requests timed as counted`, 20_000);
+    const requests = value(s, 'socketserver_requests_total', srv)!;
+    t.true(requests >= 10 + 3 + 3 + 2 + (async ? 2 : 0), `${handler}: ${requests} requests`);
+    t.is(value(s, 'socketserver_request_duration_seconds_count', srv), requests, handler);
+    t.is(value(s, 'socketserver_request_duration_seconds_bucket', { ...srv, le: '+Inf' }), requests, handler);
+    t.is((await ss.stop()).code, 0);
+  }
+});
