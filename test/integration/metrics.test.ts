@@ -34,6 +34,11 @@ function value(samples: Sample[], name: string, labels: Record<string, string> =
   return found[0]?.value;
 }
 
+/** Names of the samples without a `server` label (every series should have one). */
+function unlabelled(samples: Sample[]): string[] {
+  return [...new Set(samples.filter((s) => s.labels.server === undefined).map((s) => s.name))];
+}
+
 async function scrape(url: string): Promise<Sample[]> {
   const res = await fetch(url, { signal: AbortSignal.timeout(15_000) });
   if (res.status !== 200) throw new Error(`GET ${url}: ${res.status}`);
@@ -100,9 +105,10 @@ test('workers 2: 1000 requests over 50 connections, then exact totals; a worker 
   const memory = s.filter((x) => x.name === 'socketserver_worker_resident_memory_bytes');
   t.deepEqual(memory.map((m) => Number(m.labels.pid)).sort(), pids);
   t.true(memory.every((m) => m.value > 1e6));
-  // Process figures: the arbiter's own, and the workers' summed.
-  t.true(value(s, 'process_resident_memory_bytes', { process: 'arbiter' })! > 1e6);
+  // Process figures: the arbiter's own, and the workers' summed; every series names its server.
+  t.true(value(s, 'process_resident_memory_bytes', { server: 'line', process: 'arbiter' })! > 1e6);
   t.true(value(s, 'process_resident_memory_bytes', { server: 'line', process: 'workers' })! > 1e6);
+  t.deepEqual(unlabelled(s), []);
 
   // A worker that does not answer: the scrape still answers, with its last figures.
   const [victim] = pids;
@@ -262,7 +268,8 @@ test('workers 0: the one process serves /metrics; another path is 404, another m
   t.is(value(s, 'socketserver_requests_total', { server: 'line' }), 10);
   t.is(value(s, 'socketserver_request_duration_seconds_count', { server: 'line' }), 10);
   t.is(value(s, 'socketserver_workers', { server: 'line' }), 0);
-  t.truthy(value(s, 'process_resident_memory_bytes', { process: 'arbiter' }));
+  t.truthy(value(s, 'process_resident_memory_bytes', { server: 'line', process: 'arbiter' }));
+  t.deepEqual(unlabelled(s), []);
 
   const ok = await fetch(url);
   t.is(ok.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
@@ -306,6 +313,12 @@ test('two servers in one config with the same --metrics-bind share one endpoint,
   t.is(value(s, 'socketserver_workers', { server: 'b' }), 1);
   t.truthy(value(s, 'process_resident_memory_bytes', { server: 'a', process: 'workers' }));
   t.truthy(value(s, 'process_resident_memory_bytes', { server: 'b', process: 'workers' }));
+  // The arbiter serves both: its figures under each server's name, the same.
+  const arbiter = value(s, 'process_resident_memory_bytes', { server: 'a', process: 'arbiter' });
+  t.true(arbiter! > 1e6);
+  t.is(value(s, 'process_resident_memory_bytes', { server: 'b', process: 'arbiter' }), arbiter);
+  t.is(value(s, 'nodejs_heap_size_total_bytes', { server: 'b', process: 'arbiter' }), value(s, 'nodejs_heap_size_total_bytes', { server: 'a', process: 'arbiter' }));
+  t.deepEqual(unlabelled(s), []);
   t.is((await ss.stop()).code, 0);
 });
 

@@ -4,7 +4,7 @@ import { AggregatorRegistry, Registry } from 'prom-client';
 import type { Address, Monitor } from '@socketserver/core';
 import { gaugesOf, ServerTotals } from './totals.js';
 import { figuresRegistry, type ServerFigures } from './figures.js';
-import { arbiterRegistry } from './process-registries.js';
+import { arbiterRegistry, perServer } from './process-registries.js';
 
 /** Scrapers are few: more connections than this at once are refused (each costs memory). */
 const MAX_CONNECTIONS = 32;
@@ -79,7 +79,7 @@ export class Endpoint {
   };
 
   private async render(): Promise<string> {
-    const processes: object[] = [await this.own.getMetricsAsJSON()];
+    const processes: object[] = perServer(await this.own.getMetricsAsJSON(), this.served.keys());
     const figures = await Promise.all([...this.served.values()].map(async ({ monitor, totals, buckets }): Promise<ServerFigures> => {
       // A worker that does not answer in time is listed as such: the rest are still written.
       // Each worker sends its counters before it answers: by now the monitor has them.
