@@ -1,10 +1,10 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { assertOneLineError } from '../helpers/assert.js';
 import { ask, Client } from '../helpers/client.js';
-import { eventually, launchSs, runSs, ssInfo, startSs, type SsProcess } from '../helpers/ss.js';
+import { eventually, isAlive, launchSs, runSs, ssInfo, startSs, type SsProcess } from '../helpers/ss.js';
 import { tempDir } from '../helpers/temp.js';
 
 // The metrics plugin through the real ss: GET /metrics from the arbiter, every worker's figures.
@@ -32,6 +32,11 @@ function value(samples: Sample[], name: string, labels: Record<string, string> =
   const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
   if (found.length > 1) throw new Error(`${found.length} samples of ${name} ${JSON.stringify(labels)}`);
   return found[0]?.value;
+}
+
+/** Names of the samples without a `server` label (every series should have one). */
+function unlabelled(samples: Sample[]): string[] {
+  return [...new Set(samples.filter((s) => s.labels.server === undefined).map((s) => s.name))];
 }
 
 async function scrape(url: string): Promise<Sample[]> {
@@ -69,7 +74,7 @@ async function load(port: number, conns: number, each: number): Promise<void> {
   }));
 }
 
-test('workers 2: 1000 requests over 50 connections, then exact totals; a killed worker neither loses them nor stops a scrape', async (t) => {
+test('workers 2: 1000 requests over 50 connections, then exact totals; a worker that does not answer keeps its figures and does not stop a scrape', async (t) => {
   const ss = await startSs([...METRICS, '--workers', '2', '--timeout', '120']);
   t.teardown(() => ss.stop());
   const url = await metricsUrl(ss);
@@ -100,9 +105,10 @@ test('workers 2: 1000 requests over 50 connections, then exact totals; a killed 
   const memory = s.filter((x) => x.name === 'socketserver_worker_resident_memory_bytes');
   t.deepEqual(memory.map((m) => Number(m.labels.pid)).sort(), pids);
   t.true(memory.every((m) => m.value > 1e6));
-  // Process figures: the arbiter's own, and the workers' summed.
-  t.true(value(s, 'process_resident_memory_bytes', { process: 'arbiter' })! > 1e6);
+  // Process figures: the arbiter's own, and the workers' summed; every series names its server.
+  t.true(value(s, 'process_resident_memory_bytes', { server: 'line', process: 'arbiter' })! > 1e6);
   t.true(value(s, 'process_resident_memory_bytes', { server: 'line', process: 'workers' })! > 1e6);
+  t.deepEqual(unlabelled(s), []);
 
   // A worker that does not answer: the scrape still answers, with its last figures.
   const [victim] = pids;
@@ -113,17 +119,143 @@ test('workers 2: 1000 requests over 50 connections, then exact totals; a killed 
   t.is(value(stopped, 'socketserver_worker_resident_memory_bytes', { pid: String(victim) }), undefined);
   t.truthy(value(stopped, 'socketserver_worker_resident_memory_bytes', { pid: String(pids[1]) }));
 
-  // Killed and replaced: counted as a crash, and its requests stay in the total.
-  process.kill(victim, 'SIGKILL');
-  const after = await scrapeUntil(url, (got) => value(got, 'socketserver_worker_restarts_total', { ...srv, reason: 'crash' }) === 1 &&
-    value(got, 'socketserver_workers', srv) === 2, 'the crash counted and a new worker', 30_000);
-  t.is(value(after, 'socketserver_requests_total', srv), 1000);
-  t.is(value(after, 'socketserver_request_duration_seconds_count', srv), 1000);
-  t.is(value(after, 'socketserver_connections_accepted_total', srv), 50);
-  t.is(value(after, 'socketserver_bytes_received_total', srv), 8000);
+  // Going on again: it answers, and its figures are its own again.
+  process.kill(victim, 'SIGCONT');
+  const again = await scrapeUntil(url, (got) => value(got, 'socketserver_worker_resident_memory_bytes', { pid: String(victim) }) !== undefined,
+    'the stopped worker answering again', 20_000);
+  t.is(value(again, 'socketserver_requests_total', srv), 1000);
+  t.is((await ss.stop()).code, 0);
+});
+
+const GATE_HANDLER = './test/fixtures/runtime/gate-handler.mjs';
+
+/** Pids from the `worker N ready (pid P)` log lines so far, by worker id. */
+function readyPids(ss: SsProcess): Map<number, number> {
+  return new Map(ss.logs.filter((l) => /^worker \d+ ready/.test(l.msg)).map((l) => [l.worker as number, l.workerPid as number]));
+}
+
+/** Resolve once none of `pids` is alive (reaped by the arbiter). */
+function gone(pids: number[], what: string): Promise<true> {
+  return eventually(() => (pids.some(isAlive) ? undefined : true), what, 30_000);
+}
+
+/**
+ * `n` connections, each with one request the gate handler holds ("wait:gNN", 9 bytes, answered
+ * "gNN" once the gate file exists); `answered` reads each reply and closes.
+ */
+async function held(port: number, n: number): Promise<{ answered(): Promise<void> }> {
+  const clients = await Promise.all(Array.from({ length: n }, () => Client.open(port)));
+  clients.forEach((c, i) => c.send(`wait:g${String(i).padStart(2, '0')}\n`));
+  return {
+    answered: () => Promise.all(clients.map(async (c, i) => {
+      const [reply] = await c.lines(1, 20_000);
+      if (reply !== `g${String(i).padStart(2, '0')}`) throw new Error(`held connection ${i}: replied ${reply}`);
+      c.end();
+      await c.waitClose(10_000);
+    })).then(() => {}),
+  };
+}
+
+/**
+ * Workers 2, no scrape before: 200 echoed requests over 20 connections, then 10 requests held on
+ * connections of their own; `leave` makes some workers go (a signal), then the gate opens so
+ * that the held requests end during the drain, the leavers exit, and one scrape follows.
+ */
+async function leaving(t: ExecutionContext, args: string[], leave: (ss: SsProcess) => Promise<number[]>): Promise<{ s: Sample[]; ss: SsProcess }> {
+  const gate = join(tempDir(t, 'metrics-gate'), 'open');
+  const ss = await startSs([...METRICS, '--workers', '2', '--handler', GATE_HANDLER, ...args], { env: { GATE_FILE: gate } });
+  t.teardown(() => ss.stop());
+  const url = await metricsUrl(ss);
+  await load(ss.port, 20, 10);
+  const requests = await held(ss.port, 10);
+  const leavers = await leave(ss);
+  t.true(leavers.some(isAlive), 'a leaving worker waits for the requests it holds');
+  writeFileSync(gate, '');
+  await requests.answered();
+  await gone(leavers, 'the leaving workers to exit');
+  const s = await scrape(url);
+  const srv = { server: 'line' };
+  // Everything, exactly: the held requests ended during the drain, and no scrape came before.
+  t.is(value(s, 'socketserver_requests_total', srv), 210);
+  t.is(value(s, 'socketserver_request_duration_seconds_count', srv), 210);
+  t.is(value(s, 'socketserver_connections_accepted_total', srv), 30);
+  t.is(s.filter((x) => x.name === 'socketserver_connections_closed_total').reduce((sum, x) => sum + x.value, 0), 30);
+  t.is(value(s, 'socketserver_bytes_received_total', srv), 200 * 8 + 10 * 9);
+  t.is(value(s, 'socketserver_bytes_sent_total', srv), 200 * 8 + 10 * 4);
+  return { s, ss };
+}
+
+test('HUP with no scrape before: every request the old workers served counts, those ended during their drain too', async (t) => {
+  // Both old workers leave: those holding held requests (the kernel spreads connections) wait for them.
+  const { s, ss } = await leaving(t, [], async (ss) => {
+    const old = [...readyPids(ss).values()];
+    process.kill(ss.pid, 'SIGHUP');
+    await ss.waitForLog((l) => l.msg.endsWith('reloaded, every worker runs the new config'), 30_000);
+    return old;
+  });
+  t.is(value(s, 'socketserver_worker_restarts_total', { server: 'line', reason: 'reload' }), 2);
+  t.is(value(s, 'socketserver_workers', { server: 'line' }), 2);
+  t.is((await ss.stop()).code, 0);
+});
+
+test('TTOU with no scrape before: every request the worker let go served counts, those ended during its drain too', async (t) => {
+  // Round-robin: the arbiter deals connections in turn, so worker 2 surely holds some of the held requests.
+  const { s, ss } = await leaving(t, ['--balance', 'round-robin'], async (ss) => {
+    process.kill(ss.pid, 'SIGTTOU');
+    await ss.waitForLog((l) => l.msg === 'SIGTTOU: one worker fewer', 20_000);
+    return [readyPids(ss).get(2)!];
+  });
+  t.deepEqual(['crash', 'timeout', 'max_requests', 'reload'].map((reason) => value(s, 'socketserver_worker_restarts_total', { server: 'line', reason })), [0, 0, 0, 0]);
+  t.is(value(s, 'socketserver_workers', { server: 'line' }), 1);
+  t.is((await ss.stop()).code, 0);
+});
+
+test('max_requests with no scrape before: the requests of every worker replaced count', async (t) => {
+  const ss = await startSs([...METRICS, '--workers', '1', '--max-requests', '40']);
+  t.teardown(() => ss.stop());
+  const url = await metricsUrl(ss);
+  const replacing = () => ss.logs.filter((l) => l.msg.endsWith('(max_requests): replacing it')).map((l) => l.workerPid as number);
+  // One request per connection, one after the other (none is cut short by a replacement),
+  // until two workers were replaced: the one retiring serves on until the next is ready.
+  let asked = 0;
+  while (replacing().length < 2 && asked < 2000) {
+    t.is(await ask(ss.port, `r${asked}`, 10_000), `r${asked}`);
+    asked++;
+  }
+  const replaced = replacing();
+  t.is(replaced.length, 2, `after ${asked} requests`);
+  await gone(replaced, 'the replaced workers to exit');
+  const s = await scrape(url);
+  const srv = { server: 'line' };
+  t.is(value(s, 'socketserver_requests_total', srv), asked);
+  t.is(value(s, 'socketserver_request_duration_seconds_count', srv), asked);
+  t.is(value(s, 'socketserver_connections_accepted_total', srv), asked);
+  t.is(value(s, 'socketserver_worker_restarts_total', { ...srv, reason: 'max_requests' }), 2);
+  t.is((await ss.stop()).code, 0);
+});
+
+test('workers killed (SIGKILL) with no scrape before keep the requests they served more than a second before', async (t) => {
+  const ss = await startSs([...METRICS, '--workers', '2', '--timeout', '120']);
+  t.teardown(() => ss.stop());
+  const url = await metricsUrl(ss);
+  await load(ss.port, 20, 10);
+  // Workers send their counters every second: three seconds leave room on a busy machine.
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const pids = [...readyPids(ss).values()];
+  for (const pid of pids) process.kill(pid, 'SIGKILL');
+  await gone(pids, 'the killed workers to be reaped');
+  const srv = { server: 'line' };
+  const s = await scrapeUntil(url, (got) => value(got, 'socketserver_worker_restarts_total', { ...srv, reason: 'crash' }) === 2 &&
+    value(got, 'socketserver_workers', srv) === 2, 'both crashes counted and two new workers', 30_000);
+  t.is(value(s, 'socketserver_requests_total', srv), 200);
+  t.is(value(s, 'socketserver_request_duration_seconds_count', srv), 200);
+  t.is(value(s, 'socketserver_connections_accepted_total', srv), 20);
+  t.is(value(s, 'socketserver_connections_closed_total', { ...srv, reason: 'clean' }), 20);
+  t.is(value(s, 'socketserver_bytes_received_total', srv), 1600);
+  // The new workers' requests add to them.
   for (let i = 0; i < 10; i++) t.is(await ask(ss.port, `more-${i}`), `more-${i}`);
-  const more = await scrapeUntil(url, (got) => value(got, 'socketserver_requests_total', srv) === 1010, '1010 requests', 20_000);
-  t.is(value(more, 'socketserver_request_duration_seconds_count', srv), 1010);
+  const more = await scrapeUntil(url, (got) => value(got, 'socketserver_requests_total', srv) === 210, '210 requests', 20_000);
+  t.is(value(more, 'socketserver_request_duration_seconds_count', srv), 210);
   t.is((await ss.stop()).code, 0);
 });
 
@@ -136,7 +268,8 @@ test('workers 0: the one process serves /metrics; another path is 404, another m
   t.is(value(s, 'socketserver_requests_total', { server: 'line' }), 10);
   t.is(value(s, 'socketserver_request_duration_seconds_count', { server: 'line' }), 10);
   t.is(value(s, 'socketserver_workers', { server: 'line' }), 0);
-  t.truthy(value(s, 'process_resident_memory_bytes', { process: 'arbiter' }));
+  t.truthy(value(s, 'process_resident_memory_bytes', { server: 'line', process: 'arbiter' }));
+  t.deepEqual(unlabelled(s), []);
 
   const ok = await fetch(url);
   t.is(ok.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
@@ -180,6 +313,12 @@ test('two servers in one config with the same --metrics-bind share one endpoint,
   t.is(value(s, 'socketserver_workers', { server: 'b' }), 1);
   t.truthy(value(s, 'process_resident_memory_bytes', { server: 'a', process: 'workers' }));
   t.truthy(value(s, 'process_resident_memory_bytes', { server: 'b', process: 'workers' }));
+  // The arbiter serves both: its figures under each server's name, the same.
+  const arbiter = value(s, 'process_resident_memory_bytes', { server: 'a', process: 'arbiter' });
+  t.true(arbiter! > 1e6);
+  t.is(value(s, 'process_resident_memory_bytes', { server: 'b', process: 'arbiter' }), arbiter);
+  t.is(value(s, 'nodejs_heap_size_total_bytes', { server: 'b', process: 'arbiter' }), value(s, 'nodejs_heap_size_total_bytes', { server: 'a', process: 'arbiter' }));
+  t.deepEqual(unlabelled(s), []);
   t.is((await ss.stop()).code, 0);
 });
 
@@ -226,4 +365,39 @@ test('SIGTERM: the arbiter exits promptly though scrapers hold connections to th
   const exit = await ss.stop('SIGTERM', 30_000);
   t.is(exit.code, 0);
   t.true(Date.now() - started < 8000, `exited after ${Date.now() - started} ms`);
+});
+
+test('a request whose handler throws or rejects is in the duration histogram as in requests_total', async (t) => {
+  // sync-handler.mjs throws on "boom"; handler.ts (async) rejects on "boom" and answers "slow:MS:TEXT" late.
+  const handlers = [['./test/fixtures/runtime/sync-handler.mjs', '1'], ['./test/fixtures/runtime/handler.ts', '0']] as const;
+  for (const [handler, workers] of handlers) {
+    const ss = await startSs([...METRICS, '--workers', workers, '--max-line', '64', '--handler', handler]);
+    t.teardown(() => ss.stop());
+    const url = await metricsUrl(ss);
+    const srv = { server: 'line' };
+    for (let i = 0; i < 10; i++) t.is((await ask(ss.port, `ok${i}`)).toLowerCase(), `ok${i}`);
+    /** Send `data` and wait for the server to close the connection. */
+    const closing = async (data: string) => {
+      const c = await Client.open(ss.port);
+      c.send(data);
+      await c.waitClose(10_000);
+    };
+    for (let i = 0; i < 3; i++) await closing('boom\n');
+    // The requests before a failure in the same read were answered; those before bad input too.
+    await closing('a1\na2\nboom\nafter\n');
+    await closing(`b1\nb2\n${'z'.repeat(100)}`);
+    // Async: a request still running when another on its connection fails is timed when it ends.
+    const async = handler.endsWith('.ts');
+    if (async) await closing('slow:300:late\nboom\n');
+    const failed = 4 + (async ? 1 : 0);
+    const settled = (got: Sample[]) => value(got, 'socketserver_connections_closed_total', { ...srv, reason: 'handler_error' }) === failed &&
+      value(got, 'socketserver_connections_closed_total', { ...srv, reason: 'bad_input' }) === 1 &&
+      value(got, 'socketserver_request_duration_seconds_count', srv) === value(got, 'socketserver_requests_total', srv);
+    const s = await scrapeUntil(url, settled, `${handler}: ${failed} handler errors, 1 bad input, and as many requests timed as counted`, 20_000);
+    const requests = value(s, 'socketserver_requests_total', srv)!;
+    t.true(requests >= 10 + 3 + 3 + 2 + (async ? 2 : 0), `${handler}: ${requests} requests`);
+    t.is(value(s, 'socketserver_request_duration_seconds_count', srv), requests, handler);
+    t.is(value(s, 'socketserver_request_duration_seconds_bucket', { ...srv, le: '+Inf' }), requests, handler);
+    t.is((await ss.stop()).code, 0);
+  }
 });

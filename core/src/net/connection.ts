@@ -184,10 +184,11 @@ export class Connection {
       return;
     } finally {
       this.reading = false;
+      // Every request answered synchronously in this read is timed at once (two clock reads per
+      // read, not per request): each gets the read's mean, decoding and hooks included. Also
+      // when the read ends in bad input: the requests before it were counted.
+      if (times !== undefined && this.batchCount > 0) this.server.handledBatch(this.batchStart, this.batchCount);
     }
-    // Every request answered synchronously in this read is timed at once (two clock reads per
-    // read, not per request): each gets the read's mean, decoding and hooks included.
-    if (times !== undefined && this.batchCount > 0) this.server.handledBatch(this.batchStart, this.batchCount);
     if (this.dead) return;
     if (rest.length === 0) {
       if (this.pending !== null) this.pending.keep(rest);
@@ -270,6 +271,9 @@ export class Connection {
       else if (result !== null && typeof result === 'object' && !(result instanceof Uint8Array) &&
                typeof (result as PromiseLike<unknown>).then === 'function') promise = Promise.resolve(result);
     } catch (err) {
+      // A throw ends the request as a reply would: timed (with its read) as it was counted.
+      if (server.times !== undefined) this.batchCount++;
+      else if (request.started !== 0) server.handled(request.started);
       this.fail('handler failed', err);
       return;
     }
@@ -297,7 +301,10 @@ export class Connection {
     this.enqueue(request);
     promise.then(
       (result) => this.settle(request, result),
-      (err) => this.fail('handler failed', err),
+      (err) => {
+        if (request.started !== 0) this.server.handled(request.started); // a rejection is timed as a reply is
+        this.fail('handler failed', err);
+      },
     );
   }
 
@@ -309,8 +316,9 @@ export class Connection {
   }
 
   private settle(request: Request, result: unknown): void {
-    if (this.dead) return;
+    // Timed even when the connection is gone meanwhile: the handler did run to its end.
     if (request.started !== 0) this.server.handled(request.started);
+    if (this.dead) return;
     request.response = result;
     if (this.server.postRequest !== undefined) this.server.postRequest.call(request, result);
     request.done = true;

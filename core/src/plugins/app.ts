@@ -9,7 +9,7 @@ import { defaultExport, importModule } from '../config/import-module.js';
 import { createLogger, type Logger } from '../logger.js';
 import type { LoadedPlugin } from './load-plugins.js';
 import type { Handler, Protocol } from '../net/protocol.js';
-import type { ServerStats } from '../net/connection-set.js';
+import type { ServerStats, StatsSnapshot } from '../net/connection-set.js';
 import type { ResolvedSettings } from '../config/registry.js';
 import { startupStep } from './startup-step.js';
 import type { TlsTerminator } from '../net/tls.js';
@@ -25,8 +25,26 @@ export interface Monitor {
   readonly addresses: readonly string[];
   /** Every worker's info entry (pid, state, requests, stats...), asked now; with workers 0, this process's. */
   workers(): Promise<Info[]>;
+  /**
+   * Each worker's counters as it last reported them (App.reportStats: every second, and before
+   * it answers info), workers that exited included until `onWorkerExit` has had them; with
+   * workers 0, this process's now.
+   */
+  figures(): WorkerFigures[];
+  /**
+   * `listener` gets each worker's last counters once it has exited: its final ones when it
+   * stopped gracefully (after its drain), else those of its last report. Never with workers 0.
+   */
+  onWorkerExit(listener: (gone: WorkerFigures) => void): void;
   /** Worker processes started to replace one, by why, since start. */
   readonly restarts: Readonly<Record<RestartReason, number>>;
+}
+
+/** One worker's counters, as Monitor.figures gives them. */
+export interface WorkerFigures {
+  readonly id: number;
+  readonly pid: number;
+  readonly stats: StatsSnapshot;
 }
 
 /**
@@ -73,6 +91,8 @@ export class App {
   readonly hookTimes: HookTimes = new Map();
   /** Set by `timeRequests`: every request's handler time goes into a histogram with these bounds. */
   requestBuckets: readonly number[] | undefined;
+  /** Set by `reportStats`: workers send their counters to the arbiter. */
+  reportsStats = false;
   private applying: string | undefined;
 
   private constructor(
@@ -189,6 +209,16 @@ export class App {
    */
   timeRequests(buckets: readonly number[] = DEFAULT_BUCKETS): void {
     this.requestBuckets = buckets;
+  }
+
+  /**
+   * Have each worker send its counters (`Worker.stats.snapshot()`) to the arbiter every second,
+   * before it answers info, and once more when it stops, after its drain: the arbiter's
+   * `Monitor.figures()` and `onWorkerExit` then have them, so that totals kept there outlive
+   * the workers. Call it in `apply`.
+   */
+  reportStats(): void {
+    this.reportsStats = true;
   }
 
   /** A fresh protocol instance, for one connection. */

@@ -1,7 +1,9 @@
 import type { Info } from '../plugins/app.js';
 import type { Found } from '../plugins/discovery.js';
 import { errorMessage } from '../errors.js';
+import type { StatsSnapshot } from '../net/connection-set.js';
 import type { StopMode } from './single-process.js';
+import { isStatsSnapshot } from './worker-stats.js';
 
 /** What a worker needs to build its server itself (design §8: every worker loads the config and plugins). */
 export interface WorkerBoot {
@@ -37,7 +39,10 @@ export type ToWorker =
   | { readonly t: 'reopen' }
   | { readonly t: 'quiesce' };
 
-/** Worker → arbiter. `took`: the worker has taken over the next `n` connections sent to it. */
+/**
+ * Worker → arbiter. `took`: the worker has taken over the next `n` connections sent to it.
+ * `stats`: its counters now (App.reportStats), the last of them sent after its drain.
+ */
 export type FromWorker =
   | { readonly t: 'ready' }
   | { readonly t: 'beat' }
@@ -45,6 +50,7 @@ export type FromWorker =
   | { readonly t: 'retire'; readonly requests: number }
   | { readonly t: 'kept' }
   | { readonly t: 'info'; readonly req: number; readonly info: Info }
+  | { readonly t: 'stats'; readonly stats: StatsSnapshot }
   | { readonly t: 'failed'; readonly message: string };
 
 const count = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
@@ -57,6 +63,7 @@ const FIELDS: Readonly<Record<FromWorker['t'], Readonly<Record<string, (v: unkno
   retire: { requests: count },
   kept: {},
   info: { req: count, info: (v) => v !== null && typeof v === 'object' && !Array.isArray(v) },
+  stats: { stats: isStatsSnapshot },
   failed: { message: (v) => typeof v === 'string' },
 };
 

@@ -1,12 +1,14 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { noRestarts, type App, type Info, type Monitor as MonitorView, type RestartReason } from '../plugins/app.js';
+import { noRestarts, type App, type Info, type Monitor as MonitorView, type RestartReason, type WorkerFigures } from '../plugins/app.js';
+import type { StatsSnapshot } from '../net/connection-set.js';
 import { fromWorker, type FromWorker, type ToWorker, type WorkerBoot } from './ipc.js';
 import { closeAll, type Listener, type NativeHandle } from '../net/listen.js';
 import type { Logger } from '../logger.js';
 import type { StopMode } from './app-server.js';
 import { ListenSlots, type Balance } from './listen-slots.js';
 import { forkWorker } from './fork-worker.js';
+import { errorMessage } from '../errors.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker.js', import.meta.url));
 /** Workers that die during start-up this many times in a row stop the arbiter. */
@@ -48,6 +50,8 @@ export class WorkerProcess {
   readonly unacked: NativeHandle[] = [];
   /** Why it failed to start, as it said. */
   failure: string | undefined;
+  /** Its counters as it last sent them (App.reportStats). */
+  stats: StatsSnapshot | undefined;
   killAt = Infinity;
   /** Replaced by a reload: it serves the connections it has until they end (see Server.shutdown). */
   lingering = false;
@@ -108,6 +112,9 @@ export class Monitor {
   private graceTimer: NodeJS.Timeout | undefined;
   /** Shared and reuse-port: the listening sockets workers accept on themselves. */
   private readonly slots: ListenSlots | undefined;
+  /** Workers that exited while their channel was open: what they sent last may still come. */
+  private readonly leaving = new Set<WorkerProcess>();
+  private readonly exitListeners: ((gone: WorkerFigures) => void)[] = [];
   private infoRequests = new Map<number, (info: Info) => void>();
   private nextRequest = 0;
   private firstReady: (() => void) | undefined;
@@ -140,7 +147,15 @@ export class Monitor {
     return {
       name: this.name, app: this.app, cfg: this.app.cfg, addresses: this.listeners.map((l) => l.bound),
       workers: () => this.workerInfo(), restarts: this.restarts,
+      figures: () => this.figures(), onWorkerExit: (listener) => { this.exitListeners.push(listener); },
     };
+  }
+
+  /** The counters each worker last sent, those that exited included until the exit listeners had them. */
+  figures(): WorkerFigures[] {
+    const out: WorkerFigures[] = [];
+    for (const w of [...this.workers, ...this.leaving]) if (w.stats) out.push({ id: w.id, pid: w.pid, stats: w.stats });
+    return out;
   }
 
   /**
@@ -327,6 +342,9 @@ export class Monitor {
       case 'info':
         this.infoRequests.get(m.req)?.(m.info);
         break;
+      case 'stats':
+        worker.stats = m.stats;
+        break;
       case 'failed':
         worker.failure = m.message;
         break;
@@ -352,6 +370,7 @@ export class Monitor {
 
   private exited(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(worker);
+    this.retire(worker);
     this.unready(worker);
     this.slots?.left(worker);
     const how = signal ? `signal ${signal}` : `code ${code}`;
@@ -384,6 +403,28 @@ export class Monitor {
     for (const handle of worker.unacked.splice(0)) this.route(handle);
     this.manage();
     this.host.exited();
+  }
+
+  /**
+   * Give a worker that exited to the exit listeners with its last counters, once its channel has
+   * delivered all it sent: the exit may be seen before the final report is read.
+   */
+  private retire(worker: WorkerProcess): void {
+    const done = () => {
+      this.leaving.delete(worker);
+      const stats = worker.stats;
+      if (stats === undefined) return;
+      for (const listener of this.exitListeners) {
+        try {
+          listener({ id: worker.id, pid: worker.pid, stats });
+        } catch (err) {
+          this.log.error({ err }, `${this.name}: a worker exit listener failed: ${errorMessage(err)}`);
+        }
+      }
+    };
+    if (!worker.child.connected) return done();
+    this.leaving.add(worker);
+    worker.child.once('disconnect', done);
   }
 
   /** One more failure in a row: the next start waits backoffMs (logged when it does). */

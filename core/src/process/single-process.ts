@@ -125,6 +125,8 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
   const monitor: Monitor = {
     name: app.name, app, cfg: app.cfg, addresses: [],
     workers: async () => [serving.entry()], restarts: noRestarts(),
+    figures: () => [{ id: 0, pid: process.pid, stats: server.snapshot() }],
+    onWorkerExit: () => {}, // no worker process: nothing exits but the server itself
   };
   let early: boolean;
   try {

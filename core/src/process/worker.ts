@@ -7,6 +7,7 @@ import { infoJson, type FromWorker, type ToWorker, type WorkerBoot } from './ipc
 import { queuedAccepted, takeHandles, type NativeHandle } from '../net/listen.js';
 import { createLogger } from '../logger.js';
 import { AppServer } from './app-server.js';
+import { STATS_EVERY_MS } from './worker-stats.js';
 
 function send(message: FromWorker, handle?: NativeHandle): void {
   if (process.connected) process.send!(message, handle as never);
@@ -76,6 +77,10 @@ async function runWorker(): Promise<void> {
   const { app, server } = serving;
   if (reopen) app.hooks.reopen.call();
   const cfg = app.cfg;
+  // Our counters for the arbiter, when a plugin asked (App.reportStats): read from plain fields
+  // now and then, nothing per request.
+  const stats = app.reportsStats ? (): FromWorker => ({ t: 'stats', stats: server.snapshot() }) : undefined;
+  if (stats) setInterval(() => send(stats()), STATS_EVERY_MS).unref();
   if (cfg.max_requests > 0) {
     server.requestLimit = cfg.max_requests + Math.floor(Math.random() * (cfg.max_requests_jitter + 1));
     server.limitReached = () => send({ t: 'retire', requests: server.requests });
@@ -92,8 +97,13 @@ async function runWorker(): Promise<void> {
       for (const listener of listeners) listener.close();
       return serving.stop(mode, linger);
     }).then(() => {
-      process.disconnect?.();
-      process.exit(0);
+      const exit = () => {
+        process.disconnect?.();
+        process.exit(0);
+      };
+      // The last counters, with the requests that ended during the drain, before the channel closes.
+      if (stats && process.connected) process.send!(stats(), exit);
+      else exit();
     });
   };
   process.on('SIGTERM', () => stop('graceful'));
@@ -132,6 +142,8 @@ async function runWorker(): Promise<void> {
         server.quiesce();
         break;
       case 'info':
+        // Our counters first: whoever asks for info (a scrape) finds them as fresh as the answer.
+        if (stats) send(stats());
         // What the taps return goes through JSON: what JSON cannot hold becomes an error note.
         app.info(serving.entry()).then(
           (info) => send({ t: 'info', req: m.req, info: JSON.parse(infoJson(info)) as Info }),

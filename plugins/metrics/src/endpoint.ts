@@ -2,9 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import type { Address, Monitor } from '@socketserver/core';
-import { ServerTotals } from './totals.js';
+import { gaugesOf, ServerTotals } from './totals.js';
 import { figuresRegistry, type ServerFigures } from './figures.js';
-import { arbiterRegistry } from './process-registries.js';
+import { arbiterRegistry, perServer } from './process-registries.js';
 
 /** Scrapers are few: more connections than this at once are refused (each costs memory). */
 const MAX_CONNECTIONS = 32;
@@ -20,8 +20,9 @@ interface Served {
 
 /**
  * `GET /metrics` on one address, for every server of this process's config that asked for it
- * there: a scrape asks each server's workers for their figures (over the arbiter's IPC) and
- * writes them out with the arbiter's own process figures.
+ * there: a scrape asks each server's workers for their info (over the arbiter's IPC: process
+ * figures and gauges; each sends its counters first) and writes the totals kept in the arbiter
+ * out with the arbiter's own process figures.
  */
 export class Endpoint {
   private readonly served = new Map<string, Served>();
@@ -55,7 +56,9 @@ export class Endpoint {
   /** Serve `monitor`'s figures here (a server of the same name, after a reload, takes its place). */
   add(monitor: Monitor, buckets: readonly number[]): void {
     const had = this.served.get(monitor.name);
-    this.served.set(monitor.name, { monitor, buckets, totals: had?.totals ?? new ServerTotals(buckets) });
+    const totals = had?.totals ?? new ServerTotals(buckets);
+    this.served.set(monitor.name, { monitor, buckets, totals });
+    if (had?.monitor !== monitor) monitor.onWorkerExit((gone) => totals.retire(gone.stats));
   }
 
   private readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -76,14 +79,15 @@ export class Endpoint {
   };
 
   private async render(): Promise<string> {
-    const processes: object[] = [await this.own.getMetricsAsJSON()];
+    const processes: object[] = perServer(await this.own.getMetricsAsJSON(), this.served.keys());
     const figures = await Promise.all([...this.served.values()].map(async ({ monitor, totals, buckets }): Promise<ServerFigures> => {
       // A worker that does not answer in time is listed as such: the rest are still written.
+      // Each worker sends its counters before it answers: by now the monitor has them.
       const entries = await monitor.workers();
       for (const e of entries) if (Array.isArray(e.metrics)) processes.push(e.metrics as object);
-      const now = totals.update(entries);
+      const gauges = gaugesOf(entries);
       return {
-        server: monitor.name, totals: now.totals, buckets, active: now.active, workers: now.workers,
+        server: monitor.name, totals: totals.sum(monitor.figures()), buckets, active: gauges.active, workers: gauges.workers,
         alive: monitor.cfg.workers === 0 ? 0 : entries.length, restarts: monitor.restarts,
       };
     }));

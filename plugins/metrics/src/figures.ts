@@ -28,7 +28,7 @@ export function figuresRegistry(servers: readonly ServerFigures[]): Registry {
   const active = gauge('socketserver_connections_active', 'Connections open now');
   const accepted = counter('socketserver_connections_accepted_total', 'Connections accepted');
   const closed = counter('socketserver_connections_closed_total', 'Connections closed, by why', ['server', 'reason']);
-  const requests = counter('socketserver_requests_total', 'Requests answered');
+  const requests = counter('socketserver_requests_total', 'Requests handed to the handler (answered or failed)');
   const received = counter('socketserver_bytes_received_total', 'Bytes read from clients');
   const sent = counter('socketserver_bytes_sent_total', 'Bytes written to clients');
   const workers = gauge('socketserver_workers', 'Worker processes alive');
@@ -55,6 +55,6 @@ export function figuresRegistry(servers: readonly ServerFigures[]): Registry {
     }
     times.push({ labels: { server }, buckets: s.buckets, counts: t.timeCounts, count: t.timeCount, sum: t.timeSum });
   }
-  registerHistogram(registry, 'socketserver_request_duration_seconds', 'Handler time of each request, seconds', times);
+  registerHistogram(registry, 'socketserver_request_duration_seconds', 'Handler time of each request (answered or failed), seconds', times);
   return registry;
 }

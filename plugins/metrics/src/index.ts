@@ -15,6 +15,9 @@ export default definePlugin({
   },
   apply(app: App) {
     app.timeRequests(DEFAULT_BUCKETS);
+    // Workers send their counters to the arbiter every second and when they stop: the totals
+    // there outlive them (a worker killed loses at most its last second).
+    app.reportStats();
     let registry: Registry | undefined;
     // In each worker: its process figures, read by the arbiter through info at scrape time.
     app.hooks.workerStart.tap('metrics', (worker) => {

@@ -1,4 +1,4 @@
-import { CLOSE_REASONS, type Info, type StatsSnapshot } from '@socketserver/core';
+import { CLOSE_REASONS, type Info, type StatsSnapshot, type WorkerFigures } from '@socketserver/core';
 
 /** The figures of StatsSnapshot that only grow, for one worker or summed over several. */
 export interface Counters {
@@ -56,42 +56,42 @@ export interface WorkerGauges {
   memory: number;
 }
 
+/** The gauges of the workers that answered info (one that did not is left out). */
+export function gaugesOf(entries: readonly Info[]): { active: number; workers: WorkerGauges[] } {
+  const workers: WorkerGauges[] = [];
+  let active = 0;
+  for (const e of entries) {
+    const stats = e.stats as StatsSnapshot | undefined;
+    if (stats === undefined) continue; // booting, or not answering
+    active += stats.connections.active;
+    workers.push({ id: e.id, pid: e.pid, active: stats.connections.active, memory: e.memory });
+  }
+  return { active, workers };
+}
+
 /**
  * One server's totals over the life of the arbiter. Each worker's counters only grow, but a
- * worker that is replaced takes its own with it: the last ones seen of each worker (by pid)
- * are kept, and those of workers that are gone are folded into `retired`, so the totals never
- * go backwards. A worker that does not answer counts with its last figures. What a worker
- * served between the last scrape and its death is not seen.
+ * worker that exits takes its own with it: the monitor hands over its last ones (its final
+ * ones after a graceful stop, else those of its last report, at most a second old), which are
+ * kept in `retired`, so the totals never go backwards.
  */
 export class ServerTotals {
-  private readonly last = new Map<number, Counters>();
   private readonly retired: Counters;
 
   constructor(private readonly buckets: readonly number[]) {
     this.retired = zero(buckets.length);
   }
 
-  /** Take the workers' entries of one scrape: the totals, and the gauges of those that answered. */
-  update(entries: readonly Info[]): { totals: Counters; active: number; workers: WorkerGauges[] } {
-    const present = new Set<number>();
-    const workers: WorkerGauges[] = [];
-    let active = 0;
-    for (const e of entries) {
-      present.add(e.pid);
-      const stats = e.stats as StatsSnapshot | undefined;
-      if (stats === undefined) continue; // booting, or not answering: its last figures stand
-      this.last.set(e.pid, countersOf(stats, this.buckets));
-      active += stats.connections.active;
-      workers.push({ id: e.id, pid: e.pid, active: stats.connections.active, memory: e.memory });
-    }
-    for (const [pid, c] of this.last) {
-      if (present.has(pid)) continue;
-      add(this.retired, c);
-      this.last.delete(pid);
-    }
+  /** A worker exited: its last counters stay in the totals. */
+  retire(stats: StatsSnapshot): void {
+    add(this.retired, countersOf(stats, this.buckets));
+  }
+
+  /** The totals now: the workers gone, and the last counters of the others. */
+  sum(live: readonly WorkerFigures[]): Counters {
     const totals = zero(this.buckets.length);
     add(totals, this.retired);
-    for (const c of this.last.values()) add(totals, c);
-    return { totals, active, workers };
+    for (const w of live) add(totals, countersOf(w.stats, this.buckets));
+    return totals;
   }
 }
