@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { assertOneLineError } from '../helpers/assert.js';
 import { ask, Client } from '../helpers/client.js';
 import { eventually, isAlive, launchSs, runSs, ssInfo, startSs, type SsProcess } from '../helpers/ss.js';
-import { tempDir } from '../helpers/temp.js';
+import { FIXTURES, tempDir } from '../helpers/temp.js';
 
 // The metrics plugin through the real ss: GET /metrics from the arbiter, every worker's figures.
 
@@ -257,6 +257,41 @@ test('workers killed (SIGKILL) with no scrape before keep the requests they serv
   const more = await scrapeUntil(url, (got) => value(got, 'socketserver_requests_total', srv) === 210, '210 requests', 20_000);
   t.is(value(more, 'socketserver_request_duration_seconds_count', srv), 210);
   t.is((await ss.stop()).code, 0);
+});
+
+test('close reasons idle, reset and shutdown, and a restart for --timeout, as /metrics counts them', async (t) => {
+  // round-robin: connections alternate between the two workers, so the one TTOU stops holds some.
+  const ss = await startSs([...METRICS, '--workers', '2', '--balance', 'round-robin', '--keep-alive', '3', '--timeout', '2',
+    '--handler', join(FIXTURES, 'runtime', 'pid-handler.mjs')]);
+  t.teardown(() => ss.stop());
+  const url = await metricsUrl(ss);
+  const srv = { server: 'line' };
+  const idle = await Client.open(ss.port); // says nothing: closed after --keep-alive
+  t.teardown(() => idle.destroy());
+  const reset = await Client.open(ss.port);
+  reset.send('bye\n');
+  t.deepEqual(await reset.lines(1), ['bye']);
+  reset.socket.resetAndDestroy(); // an RST: the server reads ECONNRESET
+  await idle.waitClose(15_000);
+  // Held open (answered, so not idle yet) while TTOU stops one worker: its share is closed by the stop.
+  const held = await Promise.all(Array.from({ length: 4 }, () => Client.open(ss.port)));
+  t.teardown(() => { for (const c of held) c.destroy(); });
+  for (const [i, c] of held.entries()) {
+    c.send(`held-${i}\n`);
+    t.deepEqual(await c.lines(1), [`held-${i}`]);
+  }
+  process.kill(ss.pid, 'SIGTTOU');
+  await eventually(async () => ((await ssInfo(ss.pid)).workers.length === 1 ? true : undefined), 'one worker left after TTOU', 15_000);
+  // A worker whose event loop is stuck is killed after --timeout and replaced.
+  const stuck = await Client.open(ss.port);
+  t.teardown(() => stuck.destroy());
+  stuck.send('block\n');
+  const s = await scrapeUntil(url, (got) => (value(got, 'socketserver_connections_closed_total', { ...srv, reason: 'idle' }) ?? 0) >= 1 &&
+    (value(got, 'socketserver_connections_closed_total', { ...srv, reason: 'reset' }) ?? 0) >= 1 &&
+    (value(got, 'socketserver_connections_closed_total', { ...srv, reason: 'shutdown' }) ?? 0) >= 1 &&
+    value(got, 'socketserver_worker_restarts_total', { ...srv, reason: 'timeout' }) === 1 &&
+    value(got, 'socketserver_workers', srv) === 1, 'idle, reset and shutdown closes, and a timeout restart', 30_000);
+  t.is(value(s, 'socketserver_worker_restarts_total', { ...srv, reason: 'crash' }), 0);
 });
 
 test('workers 0: the one process serves /metrics; another path is 404, another method 405', async (t) => {
