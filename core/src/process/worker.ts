@@ -93,7 +93,9 @@ async function runWorker(): Promise<void> {
     if (!stopping) app.log.debug(`worker ${b.id}: stopping (${mode})`);
     stopping = true;
     const listeners = own.splice(0);
-    void (mode === 'graceful' ? queuedAccepted() : Promise.resolve()).then(() => {
+    // A stop takes what is queued before closing (closing resets it); on a reload the replacement
+    // accepts on the same socket, so the listeners close at once.
+    void (mode === 'graceful' && !linger ? queuedAccepted() : Promise.resolve()).then(() => {
       for (const listener of listeners) listener.close();
       return serving.stop(mode, linger);
     }).then(() => {
