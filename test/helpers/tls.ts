@@ -17,7 +17,7 @@ export function openTls(port: number, opts: ConnectionOptions): Promise<TLSSocke
 export function askTls(socket: TLSSocket, line: string): Promise<string> {
   return new Promise((resolve, reject) => {
     let got = '';
-    const timer = setTimeout(() => reject(new Error(`no reply to ${line}; got ${JSON.stringify(got)}`)), 5000);
+    const timer = setTimeout(() => reject(new Error(`no reply to ${line}; got ${JSON.stringify(got)}`)), 10_000);
     const onData = (chunk: Buffer) => {
       got += chunk.toString();
       const nl = got.indexOf('\n');

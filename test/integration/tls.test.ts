@@ -104,7 +104,8 @@ test('a round trip with openssl s_client, checked against the CA', async (t) => 
 
 test('mutual TLS: a client certificate from --ca-certs is accepted; none, or a stranger\'s, is refused', async (t) => {
   const s = setup(t);
-  const ss = await startTls(s, ['--workers', '1', '--cert-reqs', 'required', '--ca-certs', s.certs.ca]);
+  // No keep-alive: on a loaded machine the accepted client may sit idle past the default 15 s.
+  const ss = await startTls(s, ['--workers', '1', '--cert-reqs', 'required', '--ca-certs', s.certs.ca, '--keep-alive', '0']);
   t.teardown(() => ss.stop());
   const ca = read(s.certs.ca);
   const socket = await open(ss.port, { ca, cert: read(s.certs.clientCert), key: read(s.certs.clientKey) });

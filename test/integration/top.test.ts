@@ -63,7 +63,7 @@ async function restored(t: ExecutionContext, pane: Pane, sttyFile: string): Prom
   t.is(pane.show('#{cursor_flag}'), '1', 'the cursor is shown');
 }
 
-test('ss top --once: one plain frame with both workers, requests per second under load, the plugin\'s hook time; 80 columns', async (t) => {
+test.serial('ss top --once: one plain frame with both workers, requests per second under load, the plugin\'s hook time; 80 columns', async (t) => {
   const ss = await serve(t);
   const load = lineLoad(ss.port);
   t.teardown(() => load.stop());
@@ -113,7 +113,7 @@ test('ss top: one line naming the mistake, exit 2', async (t) => {
   t.regex(unknown.stderr, /^ss: unknown option --bogus for ss top .*\n$/);
 });
 
-test('ss top in a terminal: req/s rises under load and falls back to 0, the slow plugin shows, q quits with exit 0 and the terminal restored', async (t) => {
+test.serial('ss top in a terminal: req/s rises under load and falls back to 0, the slow plugin shows, q quits with exit 0 and the terminal restored', async (t) => {
   const ss = await serve(t);
   const { pane, exitFile, sttyFile } = topInPane(t, ['--pid', String(ss.pid)]);
   const first = await eventually(() => (rows(pane.screen()).length === 2 ? pane.screen() : undefined), 'two worker rows on the screen', 20_000);
@@ -140,7 +140,7 @@ test('ss top in a terminal: req/s rises under load and falls back to 0, the slow
   await restored(t, pane, sttyFile);
 });
 
-test('ss top in a terminal: hook times are of the last refresh: a tap that turns slow under load shows slow within a couple of refreshes, then fast again', async (t) => {
+test.serial('ss top in a terminal: hook times are of the last refresh: a tap that turns slow under load shows slow within a couple of refreshes, then fast again', async (t) => {
   // One worker: the `slow-tap N` request that sets the tap's cost reaches the one serving the load.
   const ss = await startSs(['--plugin', 'line', '--workers', '1', '--plugin', SLOW_TAP]);
   t.teardown(() => ss.stop());
@@ -162,7 +162,7 @@ test('ss top in a terminal: hook times are of the last refresh: a tap that turns
   await eventually(() => ((mean() ?? Infinity) < 20 ? true : undefined), 'the tap fast again on the screen', 30_000);
 });
 
-test('ss top in a terminal: ACTIVE counts the connections held open and drops back as they close; MEMORY is each worker\'s resident size', async (t) => {
+test.serial('ss top in a terminal: ACTIVE counts the connections held open and drops back as they close; MEMORY is each worker\'s resident size', async (t) => {
   const ss = await serve(t);
   const { pane } = topInPane(t, ['--pid', String(ss.pid), '--interval', '0.5']);
   await eventually(() => (totals(pane.screen())?.active === 0 ? true : undefined), 'no connection active', 20_000);
