@@ -6,6 +6,9 @@ import { Server } from '../net/connection-set.js';
 
 export type StopMode = 'graceful' | 'quick';
 
+/** The line a graceful stop with accept_grace logs as it begins (one process or an arbiter's server). */
+export const acceptGraceLine = (seconds: number): string => `stopping in ${seconds}s, accepting meanwhile; health checks (PROXY LOCAL) are refused`;
+
 /**
  * Tap times for info: per plugin and hook, the calls, the timed ones and their seconds (what a
  * reader takes the growth of between two readings), and the mean time of a call in µs since start.
@@ -58,7 +61,8 @@ export class AppServer {
     if (this.stopping && mode === 'quick') for (const c of this.server.connections) c.destroy();
     if (this.stopping && !linger) this.server.endLinger();
     return (this.stopping ??= (async () => {
-      if (mode === 'graceful') await queuedAccepted();
+      // Only where this process closes listeners of its own (workers 0), and not on a reload.
+      if (mode === 'graceful' && !linger && this.listeners.length > 0) await queuedAccepted();
       const closed = closeAll(this.listeners);
       await this.server.shutdown(mode === 'graceful' ? this.app.cfg.graceful_timeout * 1000 : 0, linger && mode === 'graceful');
       await this.app.hooks.workerStop.promise(this.worker); // failing taps are logged by the hook guard

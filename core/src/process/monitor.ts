@@ -5,7 +5,7 @@ import type { StatsSnapshot } from '../net/connection-set.js';
 import { fromWorker, type FromWorker, type ToWorker, type WorkerBoot } from './ipc.js';
 import { closeAll, type Listener, type NativeHandle } from '../net/listen.js';
 import type { Logger } from '../logger.js';
-import type { StopMode } from './app-server.js';
+import { acceptGraceLine, type StopMode } from './app-server.js';
 import { ListenSlots, type Balance } from './listen-slots.js';
 import { forkWorker } from './fork-worker.js';
 import { errorMessage } from '../errors.js';
@@ -478,7 +478,7 @@ export class Monitor {
     const grace = this.app.cfg.accept_grace;
     if (mode === 'graceful' && grace > 0 && !this.quiescing && this.firstReady === undefined) {
       this.quiescing = true;
-      this.log.info(`${this.name}: stopping in ${grace}s, accepting meanwhile; health checks (PROXY LOCAL) are refused`);
+      this.log.info(`${this.name}: ${acceptGraceLine(grace)}`);
       for (const w of this.workers) if (w.state === 'ready') w.send({ t: 'quiesce' });
       this.graceTimer = setTimeout(() => this.stopNow('graceful'), grace * 1000);
       return;

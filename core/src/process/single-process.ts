@@ -4,7 +4,7 @@ import { closeAll, listenAll, listeningMessage, type Listener } from '../net/lis
 import { unusedInherited } from '../activation.js';
 import { Pidfile } from './pidfile.js';
 import type { Server } from '../net/connection-set.js';
-import { AppServer, type StopMode } from './app-server.js';
+import { acceptGraceLine, AppServer, type StopMode } from './app-server.js';
 import { version } from '../version.js';
 import { errorMessage } from '../errors.js';
 import { SdNotify } from './sd-notify.js';
@@ -72,7 +72,7 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
     const seconds = app.cfg.accept_grace;
     if (seconds === 0) return Promise.resolve();
     server.quiesce();
-    app.log.info(`stopping in ${seconds}s, accepting meanwhile; health checks (PROXY LOCAL) are refused`);
+    app.log.info(acceptGraceLine(seconds));
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, seconds * 1000);
       cutGrace = () => { clearTimeout(timer); resolve(); };
