@@ -4,7 +4,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { REPO } from '../helpers/ss.js';
 
 /**
- * core/src is layered one way (README, Layout): the files at its top are shared by every
+ * core/src is layered one way (docs/design.md §2): the files at its top are shared by every
  * layer and import no folder; config/ and net/ know only those; plugins/ builds the app
  * on config/ and net/; process/ sits on top. Type-only imports count too.
  */

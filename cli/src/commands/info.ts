@@ -88,7 +88,7 @@ function print(info: Info): string {
   return `${lines.map(clean).join('\n')}\n`;
 }
 
-/** `ss info`: ask a running server for its info document (design §9). */
+/** `ss info`: ask a running server for its info document (docs/design.md §9). */
 export async function infoCommand(discoveries: Discovery[], cli: Record<string, unknown>, opts: Options): Promise<number> {
   const pid = findServer(discoveries[0]!, cli, opts);
   let info: Info;

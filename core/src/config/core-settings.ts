@@ -2,7 +2,7 @@ import type { Address, AllowEntry } from '../address.js';
 import type { SettingDef } from './registry.js';
 import type { PluginSpec } from './value-types.js';
 
-/** The core settings of design §7 that a single process uses. */
+/** The core settings of docs/design.md §7 that a single process uses. */
 export const coreSettings = {
   bind: {
     flags: ['-b', '--bind'], type: 'bind', repeatable: true, default: '127.0.0.1:8060', meta: 'ADDRESS',

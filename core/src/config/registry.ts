@@ -1,7 +1,7 @@
 import { UsageError, errorMessage } from '../errors.js';
 import { COMMA_LISTS, InvalidValue, SETTING_TYPES, parseOne, type SettingType } from './value-types.js';
 
-/** How a core or plugin setting is declared (see design §5 and §7). */
+/** How a core or plugin setting is declared (see docs/design.md §5 and §7). */
 export interface SettingDef {
   /** Command-line flags, e.g. `['-b', '--bind']`; the long one also names the `SS_*` variable. */
   readonly flags: readonly string[];

@@ -15,7 +15,7 @@ export interface SyncTaps<A extends unknown[]> {
   call(...args: A): void;
 }
 
-/** The per-connection and per-request hooks of design §5. */
+/** The per-connection and per-request hooks of docs/design.md §5. */
 export interface ConnectionHooks {
   readonly connectionMade: SyncTaps<[Connection]>;
   readonly preRequest: SyncTaps<[Request]>;

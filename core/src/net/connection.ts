@@ -72,7 +72,7 @@ function onClose(this: Owned) { this[kConnection].closed(); }
 function onFinish(this: Socket) { this.destroy(); }
 
 /**
- * The loop of design §3 and §4 for one client: bytes in, decode every complete
+ * The loop of docs/design.md §10 for one client: bytes in, decode every complete
  * message, call the handler, and write the replies of one read with one write, in
  * request order even when async handlers finish out of order. Stops reading a client
  * that is not reading its replies, or that has too many async requests outstanding.

@@ -1,7 +1,7 @@
 import type { Request } from './connection.js';
 
 /**
- * Framing for one connection (design §3). One instance per connection, so a decoder
+ * Framing for one connection (docs/design.md §3). One instance per connection, so a decoder
  * may keep state between calls (how far it has scanned, the length it expects).
  *
  * `decode(data)` gets the unconsumed bytes: the `rest` it returned last time followed
@@ -56,5 +56,5 @@ export interface Protocol<M = Buffer, R = M> {
 /** Responses a handler may give: something the protocol encodes, or undefined for no reply. */
 export type HandlerResult<R> = R | undefined | Promise<R | undefined>;
 
-/** Message in, response out (design §4). Replies on one connection go out in request order. */
+/** Message in, response out (docs/design.md §4). Replies on one connection go out in request order. */
 export type Handler<M = any, R = any> = (message: M, request: Request<M>) => HandlerResult<R>;

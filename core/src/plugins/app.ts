@@ -69,7 +69,7 @@ export interface Worker {
   readonly stats: ServerStats;
 }
 
-/** The info document (design §9); `info` taps add to it. */
+/** The info document (docs/design.md §9); `info` taps add to it. */
 export type Info = Record<string, any>;
 
 const echo: Handler = (message) => message;

@@ -4,7 +4,7 @@ import type { Cfg } from '../config/core-settings.js';
 import type { Handler, Protocol } from '../net/protocol.js';
 import type { SettingDef } from '../config/registry.js';
 
-/** A plugin (design §5): settings, an optional protocol and handler, and hook taps. */
+/** A plugin (docs/design.md §5): settings, an optional protocol and handler, and hook taps. */
 export interface PluginDef {
   /** Names the plugin in errors, in `ss plugins` and as its taps' default name. */
   readonly name: string;
@@ -46,7 +46,7 @@ export function definePlugin<const P extends PluginDef>(plugin: P): P {
   return Object.freeze(plugin);
 }
 
-/** A config file's contents (design §6). Plugin settings go with their plugin: `['line', { maxLine: '8kb' }]`. */
+/** A config file's contents (docs/design.md §6). Plugin settings go with their plugin: `['line', { maxLine: '8kb' }]`. */
 export interface Config {
   bind?: string | readonly string[];
   backlog?: number | string;

@@ -18,7 +18,7 @@ export function isPathSpec(name: string): boolean {
 }
 
 /**
- * Package names a plugin name stands for (design §6): `echo` is `@socketserver/plugin-echo`
+ * Package names a plugin name stands for (docs/design.md §6): `echo` is `@socketserver/plugin-echo`
  * then `socketserver-plugin-echo`; `@scope/foo` is `@scope/socketserver-plugin-foo`;
  * a full package name is itself.
  */

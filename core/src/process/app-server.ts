@@ -70,7 +70,7 @@ export class AppServer {
     })());
   }
 
-  /** This process's entry in the info document's `workers` (design §9). */
+  /** This process's entry in the info document's `workers` (docs/design.md §9). */
   entry(): Info {
     const s = this.server;
     return {

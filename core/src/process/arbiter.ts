@@ -16,7 +16,7 @@ import { SdNotify } from './sd-notify.js';
 
 type Action = StopMode | 'reload' | 'more' | 'fewer' | 'reopen';
 
-/** What each signal asks of the arbiter (design §8). Workers ignore SIGINT and obey the arbiter. */
+/** What each signal asks of the arbiter (docs/design.md §8). Workers ignore SIGINT and obey the arbiter. */
 export const ARBITER_SIGNALS: Readonly<Record<string, Action>> = {
   SIGTERM: 'graceful', // stop accepting, finish in-flight requests, close idle connections, force after graceful_timeout
   SIGINT: 'quick',
@@ -163,7 +163,7 @@ export class Arbiter implements MonitorHost {
     for (const m of this.monitors) if (!this.stopping) await m.app.hooks.monitorStart.promise(m.view());
   }
 
-  /** Bind every address of every server, or none (design §8: errors at once, exit 1). */
+  /** Bind every address of every server, or none (docs/design.md §8: errors at once, exit 1). */
   private async bind(): Promise<void> {
     for (const app of this.apps) {
       const balance = app.cfg.balance === 'auto' ? defaultBalance() : app.cfg.balance;
@@ -331,7 +331,7 @@ export class Arbiter implements MonitorHost {
     for (const m of this.monitors) m.check(now);
   }
 
-  /** The info document (design §9): arbiter, monitors, workers, then each server's `info` taps. */
+  /** The info document (docs/design.md §9): arbiter, monitors, workers, then each server's `info` taps. */
   async info(): Promise<Info> {
     const workers = (await Promise.all(this.monitors.map((m) => m.workerInfo()))).flat();
     let doc: Info = {

@@ -10,7 +10,7 @@ import { alive } from './pidfile.js';
 import { infoJson } from './ipc.js';
 
 /**
- * The info channel of design §9: each running server listens on `<dir>/<arbiter pid>.sock`,
+ * The info channel of docs/design.md §9: each running server listens on `<dir>/<arbiter pid>.sock`,
  * a unix socket with mode 0600 in a folder with mode 0700 that belongs to the user, so only
  * that user can ask. The folder is `$XDG_RUNTIME_DIR/socketserver`, else `<tmpdir>/socketserver-<uid>`.
  */

@@ -5,7 +5,7 @@ import type { StatsSnapshot } from '../net/connection-set.js';
 import type { StopMode } from './single-process.js';
 import { isStatsSnapshot } from './worker-stats.js';
 
-/** What a worker needs to build its server itself (design §8: every worker loads the config and plugins). */
+/** What a worker needs to build its server itself (docs/design.md §8: every worker loads the config and plugins). */
 export interface WorkerBoot {
   readonly cwd: string;
   /** The command line, by long flag, as the arbiter parsed it. */

@@ -86,7 +86,7 @@ export interface MonitorHost {
 }
 
 /**
- * One server in the arbiter (design §8): its bound sockets and `workers` processes kept
+ * One server in the arbiter (docs/design.md §8): its bound sockets and `workers` processes kept
  * alive. Connections the arbiter accepts go to ready workers in turn; with shared or reuse-port,
  * workers also accept on their own listeners.
  */

@@ -28,7 +28,7 @@ export interface Running {
   readonly listeners: readonly Listener[];
   readonly server: Server;
   readonly worker: Worker;
-  /** The info document (design §9) through the `info` hook. */
+  /** The info document (docs/design.md §9) through the `info` hook. */
   info(): Promise<Info>;
   stop(mode: StopMode): Promise<void>;
   /** Settles when the server has stopped. */
