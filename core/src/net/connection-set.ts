@@ -122,7 +122,7 @@ export interface ServerStats {
  * cap on concurrent clients (backlog), the keep-alive timeout, and graceful shutdown.
  * Connections accepted before `start()` wait (unread) until start-up is done.
  */
-export class Server implements ServerStats {
+export class ConnectionSet implements ServerStats {
   readonly connections = new Set<Connection>();
   received = 0;
   requests = 0;

@@ -8,7 +8,7 @@ import { coreSettings } from '../config/core-settings.js';
 import { closeAll, listenAll, listeningMessage, type Listener, type NativeHandle } from '../net/listen.js';
 import { unusedInherited } from '../activation.js';
 import { createLogger, type Logger } from '../logger.js';
-import { Monitor, beatSeconds, type MonitorHost } from './monitor.js';
+import { ServerMonitor, beatSeconds, type MonitorHost } from './monitor.js';
 import { Pidfile } from './pidfile.js';
 import type { StopMode } from './app-server.js';
 import { version } from '../version.js';
@@ -80,7 +80,7 @@ async function createApps(discoveries: readonly Discovery[], cli: Readonly<Recor
  */
 export class Arbiter implements MonitorHost {
   readonly log: Logger;
-  readonly monitors: Monitor[] = [];
+  readonly monitors: ServerMonitor[] = [];
   stopping = false;
   private readonly started = Date.now();
   private pidfile: Pidfile | undefined;
@@ -171,7 +171,7 @@ export class Arbiter implements MonitorHost {
         throw new UsageError(`invalid ${app.discovery.registry.nameSource('balance', app.settings.sources.balance!)} "reuse-port": needs Node >= 22.12 (this is ${process.versions.node}); use shared`);
       }
       // Connections accepted before the monitor exists (between two binds) wait for it.
-      let monitor: Monitor | undefined;
+      let monitor: ServerMonitor | undefined;
       const early: NativeHandle[] = [];
       const onHandle = (h: NativeHandle) => (monitor ? monitor.route(h) : early.push(h));
       let listeners: Listener[];
@@ -183,7 +183,7 @@ export class Arbiter implements MonitorHost {
         throw err;
       }
       // Shared and reuse-port: workers take these sockets over (see ListenSlots).
-      monitor = new Monitor(this, app, app.discovery.server, listeners, balance);
+      monitor = new ServerMonitor(this, app, app.discovery.server, listeners, balance);
       this.monitors.push(monitor);
       for (const h of early) monitor.route(h);
       for (const l of listeners) app.log.info({ address: l.bound }, listeningMessage(l));
@@ -197,7 +197,7 @@ export class Arbiter implements MonitorHost {
     if (unused) this.log.warn(unused);
   }
 
-  boot(monitor: Monitor, id: number): WorkerBoot {
+  boot(monitor: ServerMonitor, id: number): WorkerBoot {
     const timeout = monitor.app.cfg.timeout;
     const discovery = monitor.app.discovery;
     return {
@@ -218,7 +218,7 @@ export class Arbiter implements MonitorHost {
     return keys;
   }
 
-  bootFailed(monitor: Monitor, message: string): void {
+  bootFailed(monitor: ServerMonitor, message: string): void {
     this.failure = `server ${monitor.name}: ${message}`;
     this.stop('quick');
   }

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { noRestarts, type App, type Info, type Monitor as MonitorView, type RestartReason, type WorkerFigures } from '../plugins/app.js';
+import { noRestarts, type App, type Info, type Monitor, type RestartReason, type WorkerFigures } from '../plugins/app.js';
 import type { StatsSnapshot } from '../net/connection-set.js';
 import { fromWorker, type FromWorker, type ToWorker, type WorkerBoot } from './ipc.js';
 import { closeAll, type Listener, type NativeHandle } from '../net/listen.js';
@@ -53,7 +53,7 @@ export class WorkerProcess {
   /** Its counters as it last sent them (App.reportStats). */
   stats: StatsSnapshot | undefined;
   killAt = Infinity;
-  /** Replaced by a reload: it serves the connections it has until they end (see Server.shutdown). */
+  /** Replaced by a reload: it serves the connections it has until they end (see ConnectionSet.shutdown). */
   lingering = false;
 
   constructor(readonly id: number, readonly child: ChildProcess, readonly beatMs: number) {}
@@ -78,9 +78,9 @@ export interface MonitorHost {
   readonly log: Logger;
   readonly stopping: boolean;
   /** Build the boot message of a worker of this monitor. */
-  boot(monitor: Monitor, id: number): WorkerBoot;
+  boot(monitor: ServerMonitor, id: number): WorkerBoot;
   /** Every worker of a monitor failed to start MAX_BOOT_FAILURES times in a row. */
-  bootFailed(monitor: Monitor, message: string): void;
+  bootFailed(monitor: ServerMonitor, message: string): void;
   /** A worker has exited (the arbiter checks whether a stop is complete). */
   exited(): void;
 }
@@ -90,7 +90,7 @@ export interface MonitorHost {
  * alive. Connections the arbiter accepts go to ready workers in turn; with shared or reuse-port,
  * workers also accept on their own listeners.
  */
-export class Monitor {
+export class ServerMonitor {
   readonly workers = new Set<WorkerProcess>();
   wanted: number;
   /** Consecutive workers that died before ready (the first start only: MAX_BOOT_FAILURES stops the arbiter). */
@@ -143,7 +143,7 @@ export class Monitor {
   get alive(): number { return this.ready.length; }
 
   /** What `monitorStart` taps get. */
-  view(): MonitorView {
+  view(): Monitor {
     return {
       name: this.name, app: this.app, cfg: this.app.cfg, addresses: this.listeners.map((l) => l.bound),
       workers: () => this.workerInfo(), restarts: this.restarts,

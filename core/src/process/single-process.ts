@@ -3,7 +3,7 @@ import { openControl } from './control-socket.js';
 import { closeAll, listenAll, listeningMessage, type Listener } from '../net/listen.js';
 import { unusedInherited } from '../activation.js';
 import { Pidfile } from './pidfile.js';
-import type { Server } from '../net/connection-set.js';
+import type { ConnectionSet } from '../net/connection-set.js';
 import { acceptGraceLine, AppServer, type StopMode } from './app-server.js';
 import { version } from '../version.js';
 import { errorMessage } from '../errors.js';
@@ -26,7 +26,7 @@ export const SIGNALS: Readonly<Record<string, StopMode | 'ignored' | 'reopen'>> 
 
 export interface Running {
   readonly listeners: readonly Listener[];
-  readonly server: Server;
+  readonly server: ConnectionSet;
   readonly worker: Worker;
   /** The info document (design §9) through the `info` hook. */
   info(): Promise<Info>;
