@@ -4,7 +4,8 @@ import { App, type Info } from '../plugins/app.js';
 import { discoverServers, resolveSettings } from '../plugins/discovery.js';
 import { errorMessage } from '../errors.js';
 import { infoJson, type FromWorker, type ToWorker, type WorkerBoot } from './ipc.js';
-import { queuedAccepted, takeHandles, type NativeHandle } from '../net/listen.js';
+import { queuedAccepted, takeHandles } from '../net/listen.js';
+import { listeningHandle, type NativeHandle } from '../net/native-handle.js';
 import { createLogger } from '../logger.js';
 import { AppServer } from './app-server.js';
 import { STATS_EVERY_MS } from './worker-stats.js';
@@ -131,7 +132,7 @@ async function runWorker(): Promise<void> {
           listener.listen(handle, app.cfg.backlog); // listen(2) again: this sets the backlog
           takeHandles(listener, server.acceptHandle);
           own.push(listener);
-          if (m.keep) send({ t: 'kept' }, (listener as unknown as { _handle: NativeHandle })._handle);
+          if (m.keep) send({ t: 'kept' }, listeningHandle(listener));
         }
         break;
       case 'stop':
