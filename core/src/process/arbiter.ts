@@ -12,21 +12,9 @@ import { createLogger, type Logger } from '../logger.js';
 import { ServerMonitor, beatSeconds, type MonitorHost } from './monitor.js';
 import { Pidfile } from './pidfile.js';
 import type { StopMode } from './app-server.js';
+import { ARBITER_SIGNALS, type ArbiterAction } from './signals.js';
 import { version } from '../version.js';
 import { SdNotify } from './sd-notify.js';
-
-type Action = StopMode | 'reload' | 'more' | 'fewer' | 'reopen';
-
-/** What each signal asks of the arbiter (design §8). Workers ignore SIGINT and obey the arbiter. */
-export const ARBITER_SIGNALS: Readonly<Record<string, Action>> = {
-  SIGTERM: 'graceful', // stop accepting, finish in-flight requests, close idle connections, force after graceful_timeout
-  SIGINT: 'quick',
-  SIGQUIT: 'quick',
-  SIGHUP: 'reload', // re-read config and plugins, start new workers, drain the old ones
-  SIGTTIN: 'more', // one worker more (in every server)
-  SIGTTOU: 'fewer', // one worker fewer, never below one
-  SIGUSR1: 'reopen', // reopen log files in every process (logrotate)
-};
 
 /** Node >= 22.12 (or >= 23.1) lets several sockets listen on one port (SO_REUSEPORT). */
 export function supportsReusePort(v = process.versions.node): boolean {
@@ -224,7 +212,7 @@ export class Arbiter implements MonitorHost {
     this.stop('quick');
   }
 
-  private signal(signal: string, action: Action): void {
+  private signal(signal: string, action: ArbiterAction): void {
     if (!this.up && action !== 'graceful' && action !== 'quick' && action !== 'reopen') {
       this.log.warn({ signal }, `${signal} ignored: still starting`);
       return;

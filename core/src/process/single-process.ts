@@ -8,21 +8,9 @@ import { acceptGraceLine, AppServer, type StopMode } from './app-server.js';
 import { version } from '../version.js';
 import { errorMessage } from '../errors.js';
 import { SdNotify } from './sd-notify.js';
+import { SINGLE_PROCESS_SIGNALS } from './signals.js';
 
 export type { StopMode };
-
-/** Signals and what they do to a server serving in its own process (workers 0). */
-export const SIGNALS: Readonly<Record<string, StopMode | 'ignored' | 'reopen'>> = {
-  SIGTERM: 'graceful', // stop accepting, finish in-flight requests, close, force after graceful_timeout
-  SIGINT: 'quick',
-  SIGQUIT: 'quick',
-  // Reload and resizing need worker processes; without these handlers the signals would kill us.
-  // With TLS, HUP reloads the certificates in place.
-  SIGHUP: 'ignored',
-  SIGTTIN: 'ignored',
-  SIGTTOU: 'ignored',
-  SIGUSR1: 'reopen', // reopen log files (logrotate)
-};
 
 export interface Running {
   readonly listeners: readonly Listener[];
@@ -114,7 +102,7 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
     notify?.ready(`serving ${app.name} in process ${process.pid}`);
   };
   if (signals) {
-    for (const [signal, mode] of Object.entries(SIGNALS)) {
+    for (const [signal, mode] of Object.entries(SINGLE_PROCESS_SIGNALS)) {
       const handler = signal === 'SIGHUP' && app.tls ? reloadTls : mode === 'ignored'
         ? () => app.log.warn(`${signal} ignored: reload and resizing need worker processes (--workers 1 or more)`)
         : mode === 'reopen' ? () => app.hooks.reopen.call() : () => void stop(mode);

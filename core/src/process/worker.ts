@@ -9,6 +9,7 @@ import { listeningHandle, type NativeHandle } from '../net/native-handle.js';
 import { createLogger } from '../logger.js';
 import { AppServer } from './app-server.js';
 import { STATS_EVERY_MS } from './worker-stats.js';
+import { SIGNALS_WORKERS_IGNORE } from './signals.js';
 
 function send(message: FromWorker, handle?: NativeHandle): void {
   if (process.connected) process.send!(message, handle as never);
@@ -27,19 +28,12 @@ function boot(): Promise<WorkerBoot> {
 }
 
 /**
- * Signals meant for the arbiter that also reach workers when sent to the process group (a
- * terminal's ^C, `kill -HUP -PGID`): by default they would kill (INT, HUP) or stop (TTIN,
- * TTOU) every worker. The arbiter decides; workers obey it.
- */
-const ARBITERS_SIGNALS = ['SIGINT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const;
-
-/**
  * A worker process: build the server from the config and plugins (as the arbiter did),
  * run `workerStart`, say `ready`, then serve the sockets the arbiter hands over (and,
  * with reuse-port or shared, those it listens on itself) until the arbiter says stop.
  */
 async function runWorker(): Promise<void> {
-  for (const signal of ARBITERS_SIGNALS) process.on(signal, () => {});
+  for (const signal of SIGNALS_WORKERS_IGNORE) process.on(signal, () => {});
   // Without the arbiter, nobody supervises us: stop at once rather than serve orphaned.
   process.on('disconnect', () => process.exit(0));
   // A stop asked for during start-up is kept, and done as soon as there is something to stop;
