@@ -188,9 +188,9 @@ async function runNode(file: string, args: string[], capMs: number, nodeArgs: st
  * `pid` is the process we started (and stop); `servingPid` the one that says it serves (its
  * memory is measured); CPU is measured over `pid` and all its descendants.
  */
-interface Server { name: 'ss' | 'baseline'; pid: number; servingPid: number; port: number; child: ChildProcess; metricsUrl?: string }
+interface BenchServer { name: 'ss' | 'baseline'; pid: number; servingPid: number; port: number; child: ChildProcess; metricsUrl?: string }
 
-async function startServer(name: Server['name'], proto: string, ssArgs: string[] = [], workers = 0, tls = false): Promise<Server> {
+async function startServer(name: BenchServer['name'], proto: string, ssArgs: string[] = [], workers = 0, tls = false): Promise<BenchServer> {
   if (name === 'ss') {
     // Default log level: `startSs` waits for the info-level "serving" line; nothing is logged per request.
     // With --workers the arbiter logs it once every worker is ready.
@@ -234,7 +234,7 @@ function rememberTree(root: number): void {
 }
 
 /** Stop a server we started, and make sure none of its processes (workers) outlives it. */
-async function stopServer(server: Server): Promise<void> {
+async function stopServer(server: BenchServer): Promise<void> {
   rememberTree(server.pid); // workers may have been replaced since it started
   await stopProcess(server.child);
   // Its workers exit with it (or shortly after, once they see it gone); SIGKILL what is left after 3 s.
@@ -347,7 +347,7 @@ async function waitQuiet(maxMs: number, name?: string): Promise<void> {
  * One run: fresh server, a load generator (`client`: loadgen.js or connect-rate.js) against it,
  * server stopped. `foreign`: cores other processes used meanwhile.
  */
-async function measure(w: SocketWorkload, name: Server['name'], args: string[], client = 'loadgen.js'): Promise<{ res: Record<string, any>; foreign: number }> {
+async function measure(w: SocketWorkload, name: BenchServer['name'], args: string[], client = 'loadgen.js'): Promise<{ res: Record<string, any>; foreign: number }> {
   const server = await startServer(name === 'baseline' && w.baselineSs ? 'ss' : name, w.proto, name === 'ss' ? w.ssArgs : [],
     (name === 'baseline' ? w.baselineWorkers : undefined) ?? w.workers ?? 0, w.tls);
   try {
@@ -368,7 +368,7 @@ async function measure(w: SocketWorkload, name: Server['name'], args: string[], 
 }
 
 /** GET the server's /metrics once a second (as a busy Prometheus would, more often than its 15 s default) until stopped. */
-function scrapeEverySecond(server: Server): { stop: () => void; count: () => number } {
+function scrapeEverySecond(server: BenchServer): { stop: () => void; count: () => number } {
   if (!server.metricsUrl) throw new Error('bench: ss logged no metrics URL');
   let scrapes = 0;
   const timer = setInterval(() => {
@@ -382,7 +382,7 @@ function scrapeEverySecond(server: Server): { stop: () => void; count: () => num
 }
 
 /** `measure`, redone (a bounded number of times, once things are quiet) while other processes disturb it. */
-async function measureUndisturbed(w: SocketWorkload, name: Server['name'], args: string[], label: string, client?: string) {
+async function measureUndisturbed(w: SocketWorkload, name: BenchServer['name'], args: string[], label: string, client?: string) {
   let run = await measure(w, name, args, client);
   // Other processes on the machine (tests, builds) skew a run: redo it once things are quiet, a bounded number of times.
   for (let retry = 0; run.foreign > MAX_FOREIGN && retry < RETRIES; retry++) {
@@ -402,7 +402,7 @@ interface Reading { rate: number; p99: number; bad: number; ok: boolean }
  * `unit` per second, target (default ≥ 0.90) of the baseline.
  */
 async function alternate(w: SocketWorkload, title: string, unit: string, args: string[], read: (res: Record<string, any>) => Reading, client?: string): Promise<void> {
-  const got: Record<Server['name'], { rate: number[]; p99: number[] }> = { ss: { rate: [], p99: [] }, baseline: { rate: [], p99: [] } };
+  const got: Record<BenchServer['name'], { rate: number[]; p99: number[] }> = { ss: { rate: [], p99: [] }, baseline: { rate: [], p99: [] } };
   for (let r = 0; r < rounds; r++) {
     for (const name of ['ss', 'baseline'] as const) {
       const label = `${w.name} round ${r + 1} ${name.padEnd(8)}`;
@@ -445,7 +445,7 @@ function connectsWorkload(w: SocketWorkload): Promise<void> {
 
 /** Bytes of server RSS per idle connection: before connecting vs while holding IDLE_CONNS. */
 async function idleMemory(): Promise<void> {
-  const perConn: Record<Server['name'], number[]> = { ss: [], baseline: [] };
+  const perConn: Record<BenchServer['name'], number[]> = { ss: [], baseline: [] };
   for (let r = 0; r < rounds; r++) {
     for (const name of ['ss', 'baseline'] as const) {
       // ss keeps its default keep-alive (15 s, longer than the hold): its per-connection timer is measured too.

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { App, discover, resolveSettings, Server } from '@socketserver/core';
+import { App, ConnectionSet, discover, resolveSettings } from '@socketserver/core';
 import { REPO } from './ss.js';
 
 /**
@@ -50,7 +50,7 @@ export class FakeSocket extends EventEmitter {
 
 export interface Pipeline {
   app: App;
-  server: Server;
+  server: ConnectionSet;
   /** A new connection on a fake socket. */
   connect(): FakeSocket;
 }
@@ -60,7 +60,7 @@ export async function pipeline(cli: Record<string, unknown>): Promise<Pipeline> 
   const opts = { 'log-level': 'error', ...cli };
   const discovery = await discover({ cwd: REPO, env: {}, cli: opts, builtinDirs: [`${REPO}cli`] });
   const app = await App.create(discovery, resolveSettings(discovery, opts));
-  const server = new Server(app);
+  const server = new ConnectionSet(app);
   server.start();
   return {
     app,

@@ -5,7 +5,7 @@ import { RequestTimes, type TimesSnapshot } from './request-times.js';
 import type { Handler, Protocol } from './protocol.js';
 import { ProxyStage, type ProxyInfo } from './proxy-stage.js';
 import { formatPeer, type AllowEntry } from '../address.js';
-import type { NativeHandle } from './listen.js';
+import type { NativeHandle } from './native-handle.js';
 import { plainSocket, streamSocket } from './read-slab.js';
 import type { TlsInfo, TlsTerminator } from './tls.js';
 
@@ -122,7 +122,7 @@ export interface ServerStats {
  * cap on concurrent clients (backlog), the keep-alive timeout, and graceful shutdown.
  * Connections accepted before `start()` wait (unread) until start-up is done.
  */
-export class Server implements ServerStats {
+export class ConnectionSet implements ServerStats {
   readonly connections = new Set<Connection>();
   received = 0;
   requests = 0;

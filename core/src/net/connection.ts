@@ -3,7 +3,7 @@ import { Cumulator } from './cumulator.js';
 import { ProtocolError, errorMessage } from '../errors.js';
 import { formatPeer } from '../address.js';
 import type { Protocol } from './protocol.js';
-import type { Server } from './connection-set.js';
+import type { ConnectionSet } from './connection-set.js';
 import type { ProxyInfo } from './proxy-stage.js';
 import type { TlsInfo } from './tls.js';
 import { SAMPLE_EVERY } from './request-times.js';
@@ -115,7 +115,7 @@ export class Connection {
   private dead = false;
 
   constructor(
-    readonly server: Server,
+    readonly server: ConnectionSet,
     readonly socket: Socket,
     /** Unique within the process; names the connection in logs. */
     readonly id: number,

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { type Address, formatAddress } from '../address.js';
 import { unixSocketPath } from '../activation.js';
 import { StartupError, UsageError } from '../errors.js';
+import { onAccepted, type NativeHandle } from './native-handle.js';
 
 export interface Listener {
   readonly address: Address;
@@ -63,11 +64,6 @@ const FD_REASONS: Record<string, string> = {
 function bindError(addr: Address, code: string, message = code): StartupError {
   if (addr.kind === 'fd') return new StartupError(`cannot listen on ${addr.text}: ${FD_REASONS[code] ?? REASONS[code] ?? message}`);
   return new StartupError(`cannot bind ${addr.text}: ${REASONS[code] ?? message}`);
-}
-
-/** A connection as libuv accepted it (a TCP or pipe handle), before any net.Socket exists. */
-export interface NativeHandle {
-  close(): void;
 }
 
 export interface ListenOptions {
@@ -215,9 +211,9 @@ export const queuedAccepted = (): Promise<void> => new Promise((resolve) => setI
 
 /** From now on, connections `server` accepts go to `onHandle` as native handles (see `ListenOptions.onHandle`). */
 export function takeHandles(server: NetServer, onHandle: (handle: NativeHandle) => void): void {
-  (server as unknown as { _handle: { onconnection: (err: number, handle?: NativeHandle) => void } })._handle.onconnection = (err, handle) => {
+  onAccepted(server, (err, handle) => {
     if (err === 0 && handle) onHandle(handle); // an accept error (EMFILE...) drops that one connection, as net does
-  };
+  });
 }
 
 const closing = new WeakMap<NetServer, Promise<void>>();

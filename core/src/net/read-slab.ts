@@ -1,5 +1,5 @@
 import { Socket } from 'node:net';
-import type { NativeHandle } from './listen.js';
+import type { NativeHandle } from './native-handle.js';
 
 /**
  * Reads of plain connections (no PROXY header, no TLS: nothing reads them before the

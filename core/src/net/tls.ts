@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import type { Socket } from 'node:net';
 import { StartupError, errorMessage } from '../errors.js';
+import { peerVerifyError } from './native-handle.js';
 
 /** The TLS settings, with file paths already resolved. */
 export interface TlsOptions {
@@ -128,7 +129,7 @@ export class TlsTerminator {
     const onClose = () => fail(new Error('closed by the client during the handshake'));
     const onSecure = () => {
       // Node checks the client's certificate chain in tls.Server, which we do not use: check it here.
-      const verifyError = requestCert ? (tls as unknown as { _handle?: { verifyError?(): Error | null } })._handle?.verifyError?.() ?? null : null;
+      const verifyError = requestCert ? peerVerifyError(tls) : null;
       const peer = requestCert ? tls.getPeerCertificate() : undefined;
       const hasCert = peer !== undefined && Object.keys(peer).length > 0;
       if (o.certReqs === 'required' && (verifyError || !hasCert)) {

@@ -2,7 +2,7 @@ import type { App, Info, Worker } from '../plugins/app.js';
 import type { HookTimes } from '../plugins/hooks.js';
 import { releaseCompiler } from '../config/import-module.js';
 import { closeAll, queuedAccepted, type Listener } from '../net/listen.js';
-import { Server } from '../net/connection-set.js';
+import { ConnectionSet } from '../net/connection-set.js';
 
 export type StopMode = 'graceful' | 'quick';
 
@@ -31,7 +31,7 @@ function tapTimes(times: HookTimes): Info {
  * flight finish (graceful, up to graceful_timeout) and runs `workerStop`.
  */
 export class AppServer {
-  readonly server: Server;
+  readonly server: ConnectionSet;
   readonly worker: Worker;
   readonly started = Date.now();
   /** Listeners this process accepts on itself, closed first on stop. */
@@ -39,7 +39,7 @@ export class AppServer {
   private stopping: Promise<void> | undefined;
 
   constructor(readonly app: App, id: number) {
-    this.server = new Server(app);
+    this.server = new ConnectionSet(app);
     this.worker = { id, pid: process.pid, name: app.name, app, cfg: app.cfg, stats: this.server };
   }
 
@@ -55,7 +55,7 @@ export class AppServer {
 
   /**
    * A second, quick stop during a graceful one closes what is left at once; a stop during a
-   * lingering one (a reload) ends the lingering. See Server.shutdown for `linger`.
+   * lingering one (a reload) ends the lingering. See ConnectionSet.shutdown for `linger`.
    */
   stop(mode: StopMode, linger = false): Promise<void> {
     if (this.stopping && mode === 'quick') for (const c of this.server.connections) c.destroy();

@@ -5,27 +5,16 @@ import { StartupError, UsageError, errorMessage } from '../errors.js';
 import { releaseCompiler } from '../config/import-module.js';
 import type { WorkerBoot } from './ipc.js';
 import { coreSettings } from '../config/core-settings.js';
-import { closeAll, listenAll, listeningMessage, type Listener, type NativeHandle } from '../net/listen.js';
+import { closeAll, listenAll, listeningMessage, type Listener } from '../net/listen.js';
+import type { NativeHandle } from '../net/native-handle.js';
 import { unusedInherited } from '../activation.js';
 import { createLogger, type Logger } from '../logger.js';
-import { Monitor, beatSeconds, type MonitorHost } from './monitor.js';
+import { ServerMonitor, beatSeconds, type MonitorHost } from './monitor.js';
 import { Pidfile } from './pidfile.js';
 import type { StopMode } from './app-server.js';
+import { ARBITER_SIGNALS, type ArbiterAction } from './signals.js';
 import { version } from '../version.js';
 import { SdNotify } from './sd-notify.js';
-
-type Action = StopMode | 'reload' | 'more' | 'fewer' | 'reopen';
-
-/** What each signal asks of the arbiter (docs/design.md §8). Workers ignore SIGINT and obey the arbiter. */
-export const ARBITER_SIGNALS: Readonly<Record<string, Action>> = {
-  SIGTERM: 'graceful', // stop accepting, finish in-flight requests, close idle connections, force after graceful_timeout
-  SIGINT: 'quick',
-  SIGQUIT: 'quick',
-  SIGHUP: 'reload', // re-read config and plugins, start new workers, drain the old ones
-  SIGTTIN: 'more', // one worker more (in every server)
-  SIGTTOU: 'fewer', // one worker fewer, never below one
-  SIGUSR1: 'reopen', // reopen log files in every process (logrotate)
-};
 
 /** Node >= 22.12 (or >= 23.1) lets several sockets listen on one port (SO_REUSEPORT). */
 export function supportsReusePort(v = process.versions.node): boolean {
@@ -80,7 +69,7 @@ async function createApps(discoveries: readonly Discovery[], cli: Readonly<Recor
  */
 export class Arbiter implements MonitorHost {
   readonly log: Logger;
-  readonly monitors: Monitor[] = [];
+  readonly monitors: ServerMonitor[] = [];
   stopping = false;
   private readonly started = Date.now();
   private pidfile: Pidfile | undefined;
@@ -171,7 +160,7 @@ export class Arbiter implements MonitorHost {
         throw new UsageError(`invalid ${app.discovery.registry.nameSource('balance', app.settings.sources.balance!)} "reuse-port": needs Node >= 22.12 (this is ${process.versions.node}); use shared`);
       }
       // Connections accepted before the monitor exists (between two binds) wait for it.
-      let monitor: Monitor | undefined;
+      let monitor: ServerMonitor | undefined;
       const early: NativeHandle[] = [];
       const onHandle = (h: NativeHandle) => (monitor ? monitor.route(h) : early.push(h));
       let listeners: Listener[];
@@ -183,7 +172,7 @@ export class Arbiter implements MonitorHost {
         throw err;
       }
       // Shared and reuse-port: workers take these sockets over (see ListenSlots).
-      monitor = new Monitor(this, app, app.discovery.server, listeners, balance);
+      monitor = new ServerMonitor(this, app, app.discovery.server, listeners, balance);
       this.monitors.push(monitor);
       for (const h of early) monitor.route(h);
       for (const l of listeners) app.log.info({ address: l.bound }, listeningMessage(l));
@@ -197,7 +186,7 @@ export class Arbiter implements MonitorHost {
     if (unused) this.log.warn(unused);
   }
 
-  boot(monitor: Monitor, id: number): WorkerBoot {
+  boot(monitor: ServerMonitor, id: number): WorkerBoot {
     const timeout = monitor.app.cfg.timeout;
     const discovery = monitor.app.discovery;
     return {
@@ -218,12 +207,12 @@ export class Arbiter implements MonitorHost {
     return keys;
   }
 
-  bootFailed(monitor: Monitor, message: string): void {
+  bootFailed(monitor: ServerMonitor, message: string): void {
     this.failure = `server ${monitor.name}: ${message}`;
     this.stop('quick');
   }
 
-  private signal(signal: string, action: Action): void {
+  private signal(signal: string, action: ArbiterAction): void {
     if (!this.up && action !== 'graceful' && action !== 'quick' && action !== 'reopen') {
       this.log.warn({ signal }, `${signal} ignored: still starting`);
       return;

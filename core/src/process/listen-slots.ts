@@ -2,7 +2,8 @@ import { createServer, type AddressInfo, type Server as NetServer } from 'node:n
 import type { Address } from '../address.js';
 import { errorMessage } from '../errors.js';
 import type { ToWorker } from './ipc.js';
-import { listen, takeHandles, type Listener, type NativeHandle } from '../net/listen.js';
+import { listen, takeHandles, type Listener } from '../net/listen.js';
+import { listeningHandle, type NativeHandle } from '../net/native-handle.js';
 import type { Logger } from '../logger.js';
 
 /** What the slots need of a worker process. */
@@ -116,7 +117,7 @@ export class ListenSlots {
   private takeOver(slot: Slot, worker: SlotWorker): void {
     slot.keeper = worker;
     this.pending.set(worker, [...(this.pending.get(worker) ?? []), slot]);
-    for (const server of slot.polled) worker.send({ t: 'listen', keep: true }, handleOf(server));
+    for (const server of slot.polled) worker.send({ t: 'listen', keep: true }, listeningHandle(server));
   }
 
   private settle(slot: Slot): void {
@@ -198,9 +199,4 @@ export class ListenSlots {
     takeHandles(server, this.route);
     return server;
   }
-}
-
-/** The native handle of a listening net.Server (what is passed between processes). */
-function handleOf(server: NetServer): NativeHandle {
-  return (server as unknown as { _handle: NativeHandle })._handle;
 }

@@ -1,12 +1,14 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { noRestarts, type App, type Info, type Monitor as MonitorView, type RestartReason, type WorkerFigures } from '../plugins/app.js';
+import { noRestarts, type App, type Info, type Monitor, type RestartReason, type WorkerFigures } from '../plugins/app.js';
 import type { StatsSnapshot } from '../net/connection-set.js';
 import { fromWorker, type FromWorker, type ToWorker, type WorkerBoot } from './ipc.js';
-import { closeAll, type Listener, type NativeHandle } from '../net/listen.js';
+import { closeAll, type Listener } from '../net/listen.js';
+import type { NativeHandle } from '../net/native-handle.js';
 import type { Logger } from '../logger.js';
 import { acceptGraceLine, type StopMode } from './app-server.js';
 import { ListenSlots, type Balance } from './listen-slots.js';
+import { RoundRobin, type RoutedWorker } from './round-robin.js';
 import { forkWorker } from './fork-worker.js';
 import { errorMessage } from '../errors.js';
 
@@ -21,8 +23,6 @@ const BACKOFF_FIRST_MS = 250;
 const BACKOFF_MAX_MS = 30_000;
 /** Failures stop counting as "in a row" once every worker has served this long. */
 const STABLE_MS = 10_000;
-/** Connections sent to a worker and not yet taken (acknowledged) by it: beyond this, others get them. */
-export const MAX_UNACKED = 32;
 
 /** Seconds between a worker's heartbeats for a `timeout` (0: none). */
 export function beatSeconds(timeout: number): number {
@@ -37,7 +37,7 @@ export function backoffMs(failures: number): number {
 type State = 'booting' | 'ready' | 'draining';
 
 /** The arbiter's view of one worker process. */
-export class WorkerProcess {
+export class WorkerProcess implements RoutedWorker {
   state: State = 'booting';
   /** A replacement is wanted (max_requests reached, or a reload): drained once one is ready. */
   retiring = false;
@@ -53,7 +53,7 @@ export class WorkerProcess {
   /** Its counters as it last sent them (App.reportStats). */
   stats: StatsSnapshot | undefined;
   killAt = Infinity;
-  /** Replaced by a reload: it serves the connections it has until they end (see Server.shutdown). */
+  /** Replaced by a reload: it serves the connections it has until they end (see ConnectionSet.shutdown). */
   lingering = false;
 
   constructor(readonly id: number, readonly child: ChildProcess, readonly beatMs: number) {}
@@ -78,9 +78,9 @@ export interface MonitorHost {
   readonly log: Logger;
   readonly stopping: boolean;
   /** Build the boot message of a worker of this monitor. */
-  boot(monitor: Monitor, id: number): WorkerBoot;
+  boot(monitor: ServerMonitor, id: number): WorkerBoot;
   /** Every worker of a monitor failed to start MAX_BOOT_FAILURES times in a row. */
-  bootFailed(monitor: Monitor, message: string): void;
+  bootFailed(monitor: ServerMonitor, message: string): void;
   /** A worker has exited (the arbiter checks whether a stop is complete). */
   exited(): void;
 }
@@ -90,7 +90,7 @@ export interface MonitorHost {
  * alive. Connections the arbiter accepts go to ready workers in turn; with shared or reuse-port,
  * workers also accept on their own listeners.
  */
-export class Monitor {
+export class ServerMonitor {
   readonly workers = new Set<WorkerProcess>();
   wanted: number;
   /** Consecutive workers that died before ready (the first start only: MAX_BOOT_FAILURES stops the arbiter). */
@@ -101,10 +101,8 @@ export class Monitor {
   private reloadFrom: { app: App; wanted: number; workers: Map<WorkerProcess, boolean> } | undefined;
   /** Waiting for the reload under way to be over (replaced or abandoned). */
   private reloadWaiters: (() => void)[] = [];
-  private ready: WorkerProcess[] = [];
-  private next = 0;
-  /** Connections accepted while no worker was ready (start-up, or every worker died). */
-  private held: NativeHandle[] = [];
+  /** The ready workers, and where the arbiter's accepted connections go (see RoundRobin). */
+  private readonly roundRobin: RoundRobin<WorkerProcess>;
   private respawnAt = 0;
   private respawnTimer: NodeJS.Timeout | undefined;
   /** A graceful stop waiting out accept_grace (see `stop`). */
@@ -134,16 +132,18 @@ export class Monitor {
   ) {
     this.wanted = app.cfg.workers;
     this.serving = new Promise((resolve) => { this.firstReady = resolve; });
+    this.roundRobin = new RoundRobin({ stopping: () => this.host.stopping, backlog: () => this.app.cfg.backlog });
+    this.route = this.roundRobin.route;
     if (balance !== 'round-robin') this.slots = new ListenSlots(balance, listeners, app.cfg.backlog, this.route, this.log);
   }
 
   get name(): string { return this.app.name; }
   get log(): Logger { return this.app.log; }
   /** Workers serving now (during a replacement, briefly more than wanted). */
-  get alive(): number { return this.ready.length; }
+  get alive(): number { return this.roundRobin.ready.length; }
 
   /** What `monitorStart` taps get. */
-  view(): MonitorView {
+  view(): Monitor {
     return {
       name: this.name, app: this.app, cfg: this.app.cfg, addresses: this.listeners.map((l) => l.bound),
       workers: () => this.workerInfo(), restarts: this.restarts,
@@ -158,47 +158,8 @@ export class Monitor {
     return out;
   }
 
-  /**
-   * A connection the arbiter accepted: hand it to the next ready worker that keeps up (its
-   * heartbeat on time, fewer than MAX_UNACKED connections not yet taken), else hold it
-   * (at most `backlog`) until one does.
-   */
-  readonly route = (handle: NativeHandle): void => {
-    if (this.host.stopping) {
-      handle.close();
-      return;
-    }
-    const worker = this.pick(Date.now());
-    if (worker === undefined) {
-      if (this.held.length >= this.app.cfg.backlog) handle.close();
-      else this.held.push(handle);
-      return;
-    }
-    // Our copy stays open until the worker says it took it: if it dies first, another worker gets it.
-    worker.unacked.push(handle);
-    worker.send({ t: 'conn' }, handle, (err) => {
-      if (!err) return;
-      const i = worker.unacked.indexOf(handle);
-      if (i >= 0) this.route(worker.unacked.splice(i, 1)[0]!);
-    });
-  };
-
-  private pick(now: number): WorkerProcess | undefined {
-    for (let tries = 0; tries < this.ready.length; tries++) {
-      const w = this.ready[this.next++ % this.ready.length]!;
-      if (w.child.connected && w.unacked.length < MAX_UNACKED && !w.late(now)) return w;
-    }
-    return undefined;
-  }
-
-  /** Route the held connections again (a worker became ready, took some, or beat again). */
-  private flushHeld(): void {
-    for (const handle of this.held.splice(0)) this.route(handle);
-  }
-
-  private unready(worker: WorkerProcess): void {
-    this.ready = this.ready.filter((w) => w !== worker);
-  }
+  /** A connection the arbiter accepted: to the next ready worker (see RoundRobin). */
+  readonly route: (handle: NativeHandle) => void;
 
   /**
    * Bring the workers in line with `wanted` (gunicorn's manage_workers): start a worker in
@@ -304,11 +265,10 @@ export class Monitor {
     switch (m.t) {
       case 'beat':
         worker.lastBeat = Date.now();
-        if (this.held.length > 0) this.flushHeld(); // it may have been late
+        this.roundRobin.flush(); // it may have been late
         break;
       case 'took':
-        for (const handle of worker.unacked.splice(0, m.n)) handle.close();
-        if (this.held.length > 0) this.flushHeld();
+        this.roundRobin.took(worker, m.n);
         break;
       case 'ready':
         worker.lastBeat = Date.now();
@@ -317,15 +277,15 @@ export class Monitor {
         if (this.quiescing) worker.send({ t: 'quiesce' });
         worker.readyAt = Date.now();
         this.bootFailures = 0;
-        this.ready.push(worker);
+        this.roundRobin.add(worker);
         this.log.info({ worker: worker.id, workerPid: worker.pid }, `worker ${worker.id} ready (pid ${worker.pid})`);
         if (this.slots && worker.id <= this.wanted) {
           const accepting = this.slots.serve(worker);
           if (this.firstReady) this.takingOver.push(accepting);
         }
-        this.flushHeld();
+        this.roundRobin.flush();
         this.manage();
-        if (this.firstReady && this.ready.length >= this.wanted) {
+        if (this.firstReady && this.roundRobin.ready.length >= this.wanted) {
           const serving = this.firstReady;
           this.firstReady = undefined;
           void Promise.all(this.takingOver.splice(0)).then(() => serving());
@@ -360,7 +320,7 @@ export class Monitor {
     if (worker.state === 'draining' && mode === 'graceful' && (linger || !worker.lingering)) return;
     worker.lingering = linger;
     worker.state = 'draining';
-    this.unready(worker);
+    this.roundRobin.remove(worker);
     const grace = mode === 'graceful' ? this.app.cfg.graceful_timeout : 0;
     worker.killAt = Math.min(worker.killAt, Date.now() + (grace + KILL_AFTER) * 1000);
     this.log.debug({ worker: worker.id, workerPid: worker.pid }, `worker ${worker.id} (pid ${worker.pid}): stopping (${mode})`);
@@ -371,7 +331,7 @@ export class Monitor {
   private exited(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(worker);
     this.retire(worker);
-    this.unready(worker);
+    this.roundRobin.remove(worker);
     this.slots?.left(worker);
     const how = signal ? `signal ${signal}` : `code ${code}`;
     const ids = { worker: worker.id, workerPid: worker.pid };
@@ -400,7 +360,7 @@ export class Monitor {
       this.backOff();
     }
     // Connections it never took go to another worker.
-    for (const handle of worker.unacked.splice(0)) this.route(handle);
+    this.roundRobin.reroute(worker);
     this.manage();
     this.host.exited();
   }
@@ -439,7 +399,7 @@ export class Monitor {
 
   /** Kill workers whose heartbeat stopped (blocked event loop) or that outstayed a stop. */
   check(now: number): void {
-    if (this.failures > 0 && this.ready.length >= this.wanted && this.ready.every((w) => now - w.readyAt >= STABLE_MS)) this.failures = 0;
+    if (this.failures > 0 && this.roundRobin.ready.length >= this.wanted && this.roundRobin.ready.every((w) => now - w.readyAt >= STABLE_MS)) this.failures = 0;
     const cfg = this.app.cfg;
     const timeout = cfg.timeout * 1000;
     // Loading plugins may take a while on a busy machine: start-up has plugin_timeout as well.
@@ -454,7 +414,7 @@ export class Monitor {
       if (w.state !== 'draining') w.replacedFor = 'timeout';
       w.killAt = Infinity;
       w.lastBeat = Infinity; // once
-      this.unready(w);
+      this.roundRobin.remove(w);
       try { w.child.kill('SIGKILL'); } catch { /* gone */ }
     }
   }
@@ -490,7 +450,7 @@ export class Monitor {
     void closeAll(this.listeners);
     this.reloadOver();
     clearTimeout(this.respawnTimer);
-    for (const handle of this.held.splice(0)) handle.close();
+    this.roundRobin.close();
     this.slots?.close();
     for (const w of this.workers) this.drain(w, mode);
   }

@@ -1,0 +1,36 @@
+// Node's private `_handle` (the libuv handle under a net object), reached from this file only:
+// what it is used for has no public API. Each use is one small typed function, so that a Node
+// release that changes it breaks here, in one place.
+import type { Server as NetServer } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+
+/** A socket as libuv holds it (a TCP or pipe handle), before or without any net object around it. */
+export interface NativeHandle {
+  close(): void;
+}
+
+/** What libuv calls for each connection a listening handle accepts: `err` is 0 when the accept worked. */
+type OnConnection = (err: number, handle?: NativeHandle) => void;
+
+interface Wrapped<H> { _handle: H }
+
+/** The handle of a listening server: what is passed to another process. */
+export function listeningHandle(server: NetServer): NativeHandle {
+  return (server as unknown as Wrapped<NativeHandle>)._handle;
+}
+
+/**
+ * From now on, each connection a listening server accepts goes to `onConnection` as the handle
+ * libuv accepted, and no net.Socket is built for it (as node:cluster's round-robin takes them).
+ */
+export function onAccepted(server: NetServer, onConnection: OnConnection): void {
+  (server as unknown as Wrapped<{ onconnection: OnConnection }>)._handle.onconnection = onConnection;
+}
+
+/**
+ * Why the peer's certificate chain did not verify, after a handshake (null if it did, or if
+ * none was asked for): tls.Server checks it, a TLSSocket made around an accepted socket does not.
+ */
+export function peerVerifyError(tls: TLSSocket): Error | null {
+  return (tls as unknown as Partial<Wrapped<{ verifyError?(): Error | null }>>)._handle?.verifyError?.() ?? null;
+}
