@@ -1,7 +1,9 @@
 // What plugins, configs and clients import. Running servers (the arbiter, `serve`, the control
 // socket) is `@socketserver/core/process`: a worker loads every module of the package it is
 // handed, so what only an arbiter or the CLI needs stays out of here.
-export { definePlugin, defineConfig, type PluginDef, type Config, type ConfigFile } from './plugins/define.js';
+export {
+  definePlugin, defineConfig, type PluginDef, type PluginSettings, type PluginCfg, type PluginApp, type HandlerOf, type Config, type ConfigFile,
+} from './plugins/define.js';
 export type { Protocol, Handler, HandlerResult } from './net/protocol.js';
 export { CursorProtocol } from './net/cursor-protocol.js';
 export { ProtocolError, UsageError, StartupError } from './errors.js';

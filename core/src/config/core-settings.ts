@@ -1,6 +1,5 @@
-import type { Address, AllowEntry } from '../address.js';
 import type { SettingDef } from './registry.js';
-import type { PluginSpec } from './value-types.js';
+import type { SettingsOf } from './setting-types.js';
 
 /** The core settings of design §7 that a single process uses. */
 export const coreSettings = {
@@ -131,43 +130,13 @@ export const coreSettings = {
   },
 } as const satisfies Record<string, SettingDef>;
 
+const notInConfig = ['config'] as const;
 /** Settings a config file may not set (they choose the config file itself). */
-export const NOT_IN_CONFIG: ReadonlySet<string> = new Set(['config']);
+export const NOT_IN_CONFIG: ReadonlySet<string> = new Set(notInConfig);
+export type NotInConfig = typeof notInConfig[number];
 
-/** Resolved core settings, as plugins and the server see them. */
-export interface CoreSettings {
-  readonly bind: readonly Address[];
-  readonly workers: number;
-  readonly concurrency: 'process' | 'thread';
-  readonly balance: 'auto' | 'shared' | 'round-robin' | 'reuse-port';
-  readonly timeout: number;
-  readonly max_requests: number;
-  readonly max_requests_jitter: number;
-  readonly pidfile: string | undefined;
-  readonly backlog: number;
-  readonly keep_alive: number;
-  readonly frame_timeout: number;
-  readonly graceful_timeout: number;
-  readonly accept_grace: number;
-  readonly proxy_protocol: 'off' | 'v1' | 'v2' | 'auto';
-  readonly proxy_allow_from: readonly AllowEntry[];
-  readonly proxy_header_timeout: number;
-  readonly name: string | undefined;
-  readonly plugins: readonly PluginSpec[];
-  readonly handler: string | Function | undefined;
-  readonly plugin_timeout: number;
-  readonly log_level: 'debug' | 'info' | 'warn' | 'error';
-  readonly log_format: 'auto' | 'pretty' | 'json';
-  readonly certfile: string | undefined;
-  readonly keyfile: string | undefined;
-  readonly ca_certs: string | undefined;
-  readonly cert_reqs: 'none' | 'optional' | 'required';
-  readonly ciphers: string | undefined;
-  readonly tls_min_version: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
-  readonly alpn: readonly string[];
-  readonly tls_handshake_timeout: number;
-  readonly config: string | undefined;
-}
+/** Resolved core settings, as plugins and the server see them: derived from the table above. */
+export type CoreSettings = SettingsOf<typeof coreSettings>;
 
 /** What `protocol(cfg)`, `handler(cfg)` and hooks receive: core settings plus every plugin's. */
 export type Cfg = CoreSettings & Readonly<Record<string, unknown>>;

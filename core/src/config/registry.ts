@@ -17,8 +17,12 @@ export interface SettingDef {
   readonly max?: number;
   /** May be given several times; the value is a list. */
   readonly repeatable?: boolean;
-  /** Extra check after type parsing: return the value, or throw an Error saying what is accepted. */
-  readonly validate?: (value: any) => unknown;
+  /**
+   * Extra check after type parsing: return the value (which is then the setting's, and its
+   * type the setting's type), or throw an Error saying what is accepted. A method, so that a
+   * check written for the parsed type (`(text: string) => Address`) is one.
+   */
+  validate?(value: unknown): unknown;
 }
 
 export interface Setting extends SettingDef {

@@ -11,5 +11,5 @@ export default definePlugin({
       desc: 'Longest line accepted (without its newline); a longer one closes the connection',
     },
   },
-  protocol: (cfg) => new LineProtocol(cfg.maxLine as number),
+  protocol: (cfg) => new LineProtocol(cfg.maxLine),
 });

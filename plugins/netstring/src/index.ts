@@ -11,5 +11,5 @@ export default definePlugin({
       desc: 'Largest netstring payload accepted; a longer length prefix closes the connection before the payload arrives',
     },
   },
-  protocol: (cfg) => new NetstringProtocol(cfg.maxNetstring as number),
+  protocol: (cfg) => new NetstringProtocol(cfg.maxNetstring),
 });

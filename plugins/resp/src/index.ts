@@ -17,6 +17,6 @@ export default definePlugin({
       desc: 'Most arguments accepted in one multibulk request; a larger count closes the connection',
     },
   },
-  protocol: (cfg) => new RespProtocol(cfg.protoMaxBulkLen as number, cfg.protoMaxMultibulkLen as number),
+  protocol: (cfg) => new RespProtocol(cfg.protoMaxBulkLen, cfg.protoMaxMultibulkLen),
   client: (cfg) => respClient(cfg),
 });
