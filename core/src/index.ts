@@ -7,7 +7,7 @@ export {
 export type { Protocol, Handler, HandlerResult } from './net/protocol.js';
 export { CursorProtocol } from './net/cursor-protocol.js';
 export { ProtocolError, UsageError, StartupError } from './errors.js';
-export { SettingsRegistry, type SettingDef, type Setting, type Source, type ResolvedSettings } from './config/registry.js';
+export { SettingsRegistry, firstSentence, type SettingDef, type Setting, type Source, type ResolvedSettings } from './config/registry.js';
 export type { SettingType, PluginSpec } from './config/value-types.js';
 export { parseBytes } from './config/value-types.js';
 export type { Cfg, CoreSettings } from './config/core-settings.js';

@@ -8,6 +8,7 @@ export interface SettingDef {
   readonly type?: SettingType;
   /** Written as a user would write it (`'64kb'`, `15`); parsed like any other value. */
   readonly default?: unknown;
+  /** Prose: the first sentence is the `--help` line, the rest details for the settings page. */
   readonly desc: string;
   readonly section?: string;
   /** Placeholder in help, e.g. `ADDRESS`. */
@@ -55,6 +56,12 @@ export interface Layers {
 export interface ResolvedSettings {
   readonly values: Readonly<Record<string, unknown>>;
   readonly sources: Readonly<Record<string, Source>>;
+}
+
+/** A description's first sentence, without its full stop: the setting's `--help` line (the settings page has it all). */
+export function firstSentence(desc: string): string {
+  const end = /[.!?](?=\s|$)/.exec(desc);
+  return end ? desc.slice(0, end.index) : desc;
 }
 
 export function envName(long: string): string {

@@ -10,16 +10,16 @@ export { clfTime } from './clf-time.js';
 const settings = {
   accessLog: {
     flags: ['--access-log'], type: 'path', default: '-', meta: 'FILE', section: 'access-log',
-    desc: 'Where access lines go: a file (appended to; reopened on USR1) or - for stderr',
+    desc: 'Where access lines go: a file (appended to; reopened on USR1) or - for stderr.',
   },
   accessLogFormat: {
     flags: ['--access-log-format'], type: 'string', default: DEFAULT_FORMAT, meta: 'FORMAT', section: 'access-log',
-    desc: 'An access line: text and {tokens}: {time} {iso} {kind} {peer} {conn} {worker} {pid} {server} {seq} {requests} {bytes_in} {bytes_out} {duration} {reason}',
+    desc: 'An access line: text and {tokens}. The tokens: {time} {iso} {kind} {peer} {conn} {worker} {pid} {server} {seq} {requests} {bytes_in} {bytes_out} {duration} {reason}.',
     validate: (format: string) => (parseFormat(format), format),
   },
   accessLogLines: {
     flags: ['--access-log-lines'], type: 'enum', choices: ['connection', 'request', 'both'], default: 'connection', section: 'access-log',
-    desc: 'A line per connection as it closes, per request as it is answered, or both',
+    desc: 'A line per connection as it closes, per request as it is answered, or both.',
   },
 } as const satisfies PluginSettings;
 type AccessLogApp = PluginApp<typeof settings>;

@@ -9,7 +9,7 @@ export default definePlugin({
   settings: {
     metricsBind: {
       flags: ['--metrics-bind'], type: 'string', default: '127.0.0.1:9464', section: 'metrics', meta: 'HOST:PORT',
-      desc: 'Where the arbiter serves GET /metrics (Prometheus text); loopback unless told otherwise',
+      desc: 'Where the arbiter serves GET /metrics (Prometheus text), as HOST:PORT; loopback unless told otherwise. Workers report their counters to the arbiter every second.',
       validate: parseMetricsBind,
     },
   },
