@@ -10,6 +10,7 @@ export { ProtocolError, UsageError, StartupError } from './errors.js';
 export { SettingsRegistry, firstSentence, type SettingDef, type Setting, type Source, type ResolvedSettings } from './config/registry.js';
 export type { SettingType, PluginSpec } from './config/value-types.js';
 export { parseBytes } from './config/value-types.js';
+export { settingsPage } from './config/settings-page.js';
 export type { Cfg, CoreSettings } from './config/core-settings.js';
 export { type Address, parseAddress, formatAddress, type AllowEntry, parseAllowEntry } from './address.js';
 export { App, type Monitor, type Worker, type WorkerFigures, type Info, type RestartReason } from './plugins/app.js';
