@@ -2,7 +2,7 @@
 // socket) is `@socketserver/core/process`: a worker loads every module of the package it is
 // handed, so what only an arbiter or the CLI needs stays out of here.
 export {
-  definePlugin, defineConfig, type PluginDef, type PluginSettings, type PluginCfg, type PluginApp, type HandlerOf, type Config, type ConfigFile,
+  definePlugin, defineConfig, type PluginDef, type PluginSettings, type PluginCfg, type PluginApp, type PluginOptions, type HandlerOf, type Config, type ConfigFile,
 } from './plugins/define.js';
 export type { Protocol, Handler, HandlerResult } from './net/protocol.js';
 export { CursorProtocol } from './net/cursor-protocol.js';

@@ -37,6 +37,9 @@ export interface PluginDef<S extends PluginSettings = PluginSettings, M = unknow
   apply?(app: PluginApp<S>): void | Promise<void>;
 }
 
+/** A plugin's settings as a config file gives them, with it: `['line', { maxLine: '8kb' } satisfies PluginOptions<typeof line>]`. */
+export type PluginOptions<P> = P extends { readonly settings?: infer S extends PluginSettings } ? ConfigOf<S> : never;
+
 /** The handler of a protocol plugin's messages and replies: `const h: HandlerOf<typeof line> = (message) => ...` gets a Buffer. */
 export type HandlerOf<P> = P extends { protocol?(cfg: never): Protocol<infer M, infer R> } ? Handler<M, R> : never;
 
