@@ -1,5 +1,5 @@
 import sade from 'sade';
-import { version, type Setting } from '@socketserver/core';
+import { firstSentence, version, type Setting } from '@socketserver/core';
 
 export type Options = Record<string, unknown>;
 
@@ -14,10 +14,11 @@ export interface Actions {
   send(opts: Options): Promise<number>;
 }
 
+/** A setting's help line: the first sentence of its description (docs/reference/settings.md has the rest). */
 function describe(s: Setting): string {
   const owner = s.owner === 'core' ? '' : `[${s.owner}] `;
   const dflt = s.default === undefined ? '' : `; default ${s.default}`;
-  return `${owner}${s.desc} (env ${s.env}${dflt})`;
+  return `${owner}${firstSentence(s.desc)} (env ${s.env}${dflt})`;
 }
 
 function addSettings(prog: sade.Sade, settings: readonly Setting[]): void {

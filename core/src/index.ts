@@ -1,13 +1,16 @@
 // What plugins, configs and clients import. Running servers (the arbiter, `serve`, the control
 // socket) is `@socketserver/core/process`: a worker loads every module of the package it is
 // handed, so what only an arbiter or the CLI needs stays out of here.
-export { definePlugin, defineConfig, type PluginDef, type Config, type ConfigFile } from './plugins/define.js';
+export {
+  definePlugin, defineConfig, type PluginDef, type PluginSettings, type PluginCfg, type PluginApp, type PluginOptions, type HandlerOf, type Config, type ConfigFile,
+} from './plugins/define.js';
 export type { Protocol, Handler, HandlerResult } from './net/protocol.js';
 export { CursorProtocol } from './net/cursor-protocol.js';
 export { ProtocolError, UsageError, StartupError } from './errors.js';
-export { SettingsRegistry, type SettingDef, type Setting, type Source, type ResolvedSettings } from './config/registry.js';
+export { SettingsRegistry, firstSentence, type SettingDef, type Setting, type Source, type ResolvedSettings } from './config/registry.js';
 export type { SettingType, PluginSpec } from './config/value-types.js';
 export { parseBytes } from './config/value-types.js';
+export { settingsPage } from './config/settings-page.js';
 export type { Cfg, CoreSettings } from './config/core-settings.js';
 export { type Address, parseAddress, formatAddress, type AllowEntry, parseAllowEntry } from './address.js';
 export { App, type Monitor, type Worker, type WorkerFigures, type Info, type RestartReason } from './plugins/app.js';

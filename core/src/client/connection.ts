@@ -51,7 +51,7 @@ export function parseTarget(text: string): Exclude<Address, { kind: 'fd' }> {
  * Any failure that leaves the stream out of step (a timeout, a malformed or unasked-for
  * reply) fails every outstanding request and closes the connection.
  */
-export class Client<Req = any, Rep = any> {
+export class Client<Req = unknown, Rep = unknown> {
   private readonly pending: Pending[] = [];
   private readonly pendingBytes = new Cumulator();
   private failure: Error | undefined;

@@ -6,11 +6,11 @@ import type { PluginDef } from '../plugins/define.js';
 import type { Protocol } from '../net/protocol.js';
 import { Client, type ConnectOptions } from './connection.js';
 
-export interface ClientOptions extends ConnectOptions {
+export interface ClientOptions<Req = unknown, Rep = unknown> extends ConnectOptions {
   /** A plugin name or path, resolved like `--plugin` (from `cwd`, then `pluginDirs`). */
   readonly plugin?: string;
-  /** A protocol factory, instead of `plugin`. */
-  readonly protocol?: () => Protocol<any, any>;
+  /** A protocol factory, instead of `plugin`: it decodes replies (`Rep`) and encodes requests (`Req`). */
+  readonly protocol?: () => Protocol<Rep, Req>;
   /** The plugin's settings by name (`{ maxLine: '8kb' }`), over its defaults. */
   readonly settings?: Readonly<Record<string, unknown>>;
   /** Where a relative plugin path or a package name resolves from; default the working directory. */
@@ -20,14 +20,14 @@ export interface ClientOptions extends ConnectOptions {
 }
 
 /** The protocol a client of `plugin`'s server uses: its `client(cfg)`, else its `protocol(cfg)`. */
-export function clientProtocol(plugin: PluginDef, cfg: Cfg): Protocol<any, any> {
+export function clientProtocol(plugin: PluginDef, cfg: Cfg): Protocol<unknown, unknown> {
   const make = plugin.client ?? plugin.protocol;
   if (!make) throw new UsageError(`plugin "${plugin.name}" has no protocol: a client needs a protocol plugin (echo, line, netstring, resp)`);
   return make(cfg);
 }
 
 /** Load `name` and resolve its settings (defaults < `settings`), as `ss serve --plugin name` would. */
-async function pluginFactory(options: ClientOptions): Promise<() => Protocol<any, any>> {
+async function pluginFactory(options: ClientOptions): Promise<() => Protocol<unknown, unknown>> {
   const cwd = options.cwd ?? process.cwd();
   const [loaded] = await loadPlugins([options.plugin!], cwd, [cwd, ...(options.pluginDirs ?? [])]);
   const plugin = loaded!.plugin;
@@ -47,12 +47,15 @@ async function pluginFactory(options: ClientOptions): Promise<() => Protocol<any
 
 /**
  * Connect to a server: `plugin` (or a `protocol` factory) says how requests are encoded
- * and replies decoded. Resolves once connected.
+ * and replies decoded. Resolves once connected. `Req` and `Rep` default to what the byte
+ * protocols (echo, line, netstring) send and receive; name them for another (RESP's client:
+ * `createClient<string[], Reply>`).
  */
-export async function createClient<Req = any, Rep = any>(options: ClientOptions): Promise<Client<Req, Rep>> {
+export async function createClient<Req = string | Uint8Array, Rep = Buffer>(options: ClientOptions<NoInfer<Req>, NoInfer<Rep>>): Promise<Client<Req, Rep>> {
   if ((options.plugin === undefined) === (options.protocol === undefined)) {
     throw new UsageError('createClient: give either plugin (a name or path) or protocol (a factory)');
   }
-  const factory = options.protocol ?? await pluginFactory(options);
+  // A plugin named by the caller is loaded at run time: its messages' types are the caller's word.
+  const factory = options.protocol ?? await pluginFactory(options) as () => Protocol<Rep, Req>;
   return Client.connect<Req, Rep>(factory(), options);
 }

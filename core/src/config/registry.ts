@@ -8,6 +8,7 @@ export interface SettingDef {
   readonly type?: SettingType;
   /** Written as a user would write it (`'64kb'`, `15`); parsed like any other value. */
   readonly default?: unknown;
+  /** Prose: the first sentence is the `--help` line, the rest details for the settings page. */
   readonly desc: string;
   readonly section?: string;
   /** Placeholder in help, e.g. `ADDRESS`. */
@@ -17,8 +18,12 @@ export interface SettingDef {
   readonly max?: number;
   /** May be given several times; the value is a list. */
   readonly repeatable?: boolean;
-  /** Extra check after type parsing: return the value, or throw an Error saying what is accepted. */
-  readonly validate?: (value: any) => unknown;
+  /**
+   * Extra check after type parsing: return the value (which is then the setting's, and its
+   * type the setting's type), or throw an Error saying what is accepted. A method, so that a
+   * check written for the parsed type (`(text: string) => Address`) is one.
+   */
+  validate?(value: unknown): unknown;
 }
 
 export interface Setting extends SettingDef {
@@ -51,6 +56,12 @@ export interface Layers {
 export interface ResolvedSettings {
   readonly values: Readonly<Record<string, unknown>>;
   readonly sources: Readonly<Record<string, Source>>;
+}
+
+/** A description's first sentence, without its full stop: the setting's `--help` line (the settings page has it all). */
+export function firstSentence(desc: string): string {
+  const end = /[.!?](?=\s|$)/.exec(desc);
+  return end ? desc.slice(0, end.index) : desc;
 }
 
 export function envName(long: string): string {

@@ -56,5 +56,11 @@ export interface Protocol<M = Buffer, R = M> {
 /** Responses a handler may give: something the protocol encodes, or undefined for no reply. */
 export type HandlerResult<R> = R | undefined | Promise<R | undefined>;
 
-/** Message in, response out (docs/design.md §4). Replies on one connection go out in request order. */
-export type Handler<M = any, R = any> = (message: M, request: Request<M>) => HandlerResult<R>;
+/**
+ * Message in, response out (docs/design.md §4). Replies on one connection go out in request order.
+ * Typed as a method is (its parameters compared both ways), so that the framework's `Handler`
+ * (of unknown messages) holds one written for its protocol's messages (`HandlerOf<typeof line>`).
+ */
+export type Handler<M = unknown, R = unknown> = {
+  handle(message: M, request: Request<M>): HandlerResult<R>;
+}['handle'];

@@ -1,26 +1,47 @@
 /** What users write: a plugin (`definePlugin`) and a config file (`defineConfig`). */
 import type { App } from './app.js';
-import type { Cfg } from '../config/core-settings.js';
+import type { Cfg, coreSettings, NotInConfig } from '../config/core-settings.js';
 import type { Handler, Protocol } from '../net/protocol.js';
 import type { SettingDef } from '../config/registry.js';
+import type { ConfigOf, SettingsOf } from '../config/setting-types.js';
 
-/** A plugin (docs/design.md §5): settings, an optional protocol and handler, and hook taps. */
-export interface PluginDef {
+/** The settings a plugin declares, by name (the key in `cfg` and in a config file). */
+export type PluginSettings = Readonly<Record<string, SettingDef>>;
+
+/** What a plugin's `protocol`, `client` and `handler` get: every setting, its own typed from its declarations. */
+export type PluginCfg<S extends PluginSettings> = string extends keyof S ? Cfg : Cfg & SettingsOf<S>;
+
+/** What a plugin's `apply` gets: the app, its `cfg` typed as in `PluginCfg`. */
+export type PluginApp<S extends PluginSettings> = App & { readonly cfg: PluginCfg<S> };
+
+/**
+ * A plugin (docs/design.md §5): settings, an optional protocol and handler, and hook taps.
+ * `S` is its settings' declarations, `M` and `R` the messages its protocol decodes and the
+ * replies it encodes. The functions are methods so that a plugin typed for its own settings
+ * and messages is still a `PluginDef` (what the loader holds).
+ */
+export interface PluginDef<S extends PluginSettings = PluginSettings, M = unknown, R = unknown> {
   /** Names the plugin in errors, in `ss plugins` and as its taps' default name. */
   readonly name: string;
   readonly version?: string;
   /** Plugins that must be loaded too (checked at boot). */
   readonly dependencies?: readonly string[];
-  readonly settings?: Readonly<Record<string, SettingDef>>;
+  readonly settings?: S;
   /** Called once per connection: a fresh protocol instance. */
-  readonly protocol?: (cfg: Cfg) => Protocol<any, any>;
+  protocol?(cfg: PluginCfg<S>): Protocol<M, R>;
   /** The protocol a client of this server uses (encodes requests, decodes replies); default: protocol. */
-  readonly client?: (cfg: Cfg) => Protocol<any, any>;
+  client?(cfg: PluginCfg<S>): Protocol<unknown, unknown>;
   /** Called once per process: the handler for every message. */
-  readonly handler?: (cfg: Cfg) => Handler;
+  handler?(cfg: PluginCfg<S>): Handler<M, R>;
   /** Tap hooks here. May be async; it has `plugin_timeout` to finish. */
-  readonly apply?: (app: App) => void | Promise<void>;
+  apply?(app: PluginApp<S>): void | Promise<void>;
 }
+
+/** A plugin's settings as a config file gives them, with it: `['line', { maxLine: '8kb' } satisfies PluginOptions<typeof line>]`. */
+export type PluginOptions<P> = P extends { readonly settings?: infer S extends PluginSettings } ? ConfigOf<S> : never;
+
+/** The handler of a protocol plugin's messages and replies: `const h: HandlerOf<typeof line> = (message) => ...` gets a Buffer. */
+export type HandlerOf<P> = P extends { protocol?(cfg: never): Protocol<infer M, infer R> } ? Handler<M, R> : never;
 
 const FUNCTIONS = ['protocol', 'client', 'handler', 'apply'] as const;
 
@@ -40,41 +61,27 @@ export function pluginProblem(value: unknown): string | undefined {
 }
 
 /** Declare a plugin; checks its shape at once so a mistake is reported where it is made. */
-export function definePlugin<const P extends PluginDef>(plugin: P): P {
+export function definePlugin<const S extends PluginSettings = {}, M = unknown, R = unknown>(plugin: PluginDef<S, M, R>): PluginDef<S, M, R> {
   const problem = pluginProblem(plugin);
   if (problem) throw new TypeError(`definePlugin: ${problem}`);
   return Object.freeze(plugin);
 }
 
-/** A config file's contents (docs/design.md §6). Plugin settings go with their plugin: `['line', { maxLine: '8kb' }]`. */
-export interface Config {
-  bind?: string | readonly string[];
-  backlog?: number | string;
-  keep_alive?: number | string;
-  frame_timeout?: number | string;
-  graceful_timeout?: number | string;
-  accept_grace?: number | string;
-  name?: string;
-  plugins?: ReadonlyArray<string | readonly [string, Readonly<Record<string, unknown>>]>;
-  handler?: string | Handler;
-  plugin_timeout?: number | string;
-  log_level?: 'debug' | 'info' | 'warn' | 'error';
-  log_format?: 'auto' | 'pretty' | 'json';
-  workers?: number | string;
-  concurrency?: 'process' | 'thread';
-  balance?: 'auto' | 'shared' | 'round-robin' | 'reuse-port';
-  timeout?: number | string;
-  max_requests?: number | string;
-  max_requests_jitter?: number | string;
-  pidfile?: string;
-}
+/**
+ * A config file's contents (docs/design.md §6), typed from the core settings' table: every core
+ * setting but those that choose the config file. A handler may be the function itself.
+ * Plugin settings go with their plugin: `['line', { maxLine: '8kb' }]`.
+ */
+export type Config = Omit<ConfigOf<typeof coreSettings>, NotInConfig | 'handler'> & {
+  readonly handler?: string | Handler;
+};
 
 /** A config file: settings for one server, or shared settings plus `servers` by name (each a monitor with its own workers). */
-export interface ConfigFile extends Config {
-  servers?: Readonly<Record<string, Config>>;
-}
+export type ConfigFile = Config & {
+  readonly servers?: Readonly<Record<string, Config>>;
+};
 
-/** Gives a config file its types. */
-export function defineConfig<const C extends ConfigFile>(config: C): C {
+/** Gives a config file its types: an unknown key, or a value of the wrong type, does not compile. */
+export function defineConfig(config: ConfigFile): ConfigFile {
   return config;
 }

@@ -5,6 +5,7 @@ import type { ToWorker } from './ipc.js';
 import { listen, takeHandles, type Listener } from '../net/listen.js';
 import { listeningHandle, type NativeHandle } from '../net/native-handle.js';
 import type { Logger } from '../logger.js';
+import type { CoreSettings } from '../config/core-settings.js';
 
 /** What the slots need of a worker process. */
 export interface SlotWorker {
@@ -13,7 +14,7 @@ export interface SlotWorker {
 }
 
 /** How connections reach workers once resolved from `balance` (auto picks one of the others). */
-export type Balance = 'round-robin' | 'shared' | 'reuse-port';
+export type Balance = Exclude<CoreSettings['balance'], 'auto'>;
 
 interface Slot {
   /** How many sockets the slot has (one per address it listens on). */

@@ -1,15 +1,32 @@
 import { closeSync, openSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { definePlugin, type App, type Request } from '@socketserver/core';
+import { definePlugin, type PluginApp, type PluginSettings, type Request } from '@socketserver/core';
 import { compileFormat, DEFAULT_FORMAT, parseFormat, type Formatter } from './format.js';
 import { Sink } from './sink.js';
 
 export { compileFormat, parseFormat, DEFAULT_FORMAT, TOKENS, type Formatter, type LineContext } from './format.js';
 export { clfTime } from './clf-time.js';
 
+const settings = {
+  accessLog: {
+    flags: ['--access-log'], type: 'path', default: '-', meta: 'FILE', section: 'access-log',
+    desc: 'Where access lines go: a file (appended to; reopened on USR1) or - for stderr.',
+  },
+  accessLogFormat: {
+    flags: ['--access-log-format'], type: 'string', default: DEFAULT_FORMAT, meta: 'FORMAT', section: 'access-log',
+    desc: 'An access line: text and {tokens}. The tokens: {time} {iso} {kind} {peer} {conn} {worker} {pid} {server} {seq} {requests} {bytes_in} {bytes_out} {duration} {reason}.',
+    validate: (format: string) => (parseFormat(format), format),
+  },
+  accessLogLines: {
+    flags: ['--access-log-lines'], type: 'enum', choices: ['connection', 'request', 'both'], default: 'connection', section: 'access-log',
+    desc: 'A line per connection as it closes, per request as it is answered, or both.',
+  },
+} as const satisfies PluginSettings;
+type AccessLogApp = PluginApp<typeof settings>;
+
 /** `accessLog`'s file, relative to the config file's folder when set there, else to the working directory; undefined: stderr. */
-function logFile(app: App): string | undefined {
-  const given = app.cfg.accessLog as string;
+function logFile(app: AccessLogApp): string | undefined {
+  const given = app.cfg.accessLog;
   if (given === '-') return undefined;
   const source = app.settings.sources.accessLog!;
   const base = source.kind === 'config' && app.discovery.config ? app.discovery.config.dir : app.discovery.cwd;
@@ -17,42 +34,28 @@ function logFile(app: App): string | undefined {
 }
 
 /** Fail start-up naming the setting, rather than losing every line later: open it once for appending (which creates it). */
-function checkWritable(app: App, file: string): void {
+function checkWritable(app: AccessLogApp, file: string): void {
   try {
     closeSync(openSync(file, 'a'));
   } catch (err) {
     const named = app.discovery.registry.nameSource('accessLog', app.settings.sources.accessLog!);
-    throw new Error(`${named} "${app.cfg.accessLog as string}": cannot open ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new Error(`${named} "${app.cfg.accessLog}": cannot open ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
 }
 
 export default definePlugin({
   name: 'access-log',
-  settings: {
-    accessLog: {
-      flags: ['--access-log'], type: 'path', default: '-', meta: 'FILE', section: 'access-log',
-      desc: 'Where access lines go: a file (appended to; reopened on USR1) or - for stderr',
-    },
-    accessLogFormat: {
-      flags: ['--access-log-format'], type: 'string', default: DEFAULT_FORMAT, meta: 'FORMAT', section: 'access-log',
-      desc: 'An access line: text and {tokens}: {time} {iso} {kind} {peer} {conn} {worker} {pid} {server} {seq} {requests} {bytes_in} {bytes_out} {duration} {reason}',
-      validate: (format: string) => (parseFormat(format), format),
-    },
-    accessLogLines: {
-      flags: ['--access-log-lines'], type: 'enum', choices: ['connection', 'request', 'both'], default: 'connection', section: 'access-log',
-      desc: 'A line per connection as it closes, per request as it is answered, or both',
-    },
-  },
+  settings,
   apply(app) {
     const file = logFile(app);
     if (file !== undefined) checkWritable(app, file);
-    const lines = app.cfg.accessLogLines as 'connection' | 'request' | 'both';
+    const lines = app.cfg.accessLogLines;
     // Opened only where connections are served: a worker, or the arbiter with workers 0.
     let sink: Sink | undefined;
     let line: Formatter | undefined;
 
     app.hooks.workerStart.tap('access-log', (worker) => {
-      line = compileFormat(app.cfg.accessLogFormat as string, { worker: worker.id, pid: worker.pid, server: worker.name });
+      line = compileFormat(app.cfg.accessLogFormat, { worker: worker.id, pid: worker.pid, server: worker.name });
       sink = new Sink(file, app.log);
     });
     app.hooks.reopen.tap('access-log', () => sink?.reopen());

@@ -8,8 +8,8 @@ export default definePlugin({
   settings: {
     maxLine: {
       flags: ['--max-line'], type: 'bytes', default: '64kb', section: 'line',
-      desc: 'Longest line accepted (without its newline); a longer one closes the connection',
+      desc: 'Longest line accepted, without its newline; a longer one closes the connection.',
     },
   },
-  protocol: (cfg) => new LineProtocol(cfg.maxLine as number),
+  protocol: (cfg) => new LineProtocol(cfg.maxLine),
 });

@@ -8,8 +8,8 @@ export default definePlugin({
   settings: {
     maxNetstring: {
       flags: ['--max-netstring'], type: 'bytes', default: '1mb', section: 'netstring',
-      desc: 'Largest netstring payload accepted; a longer length prefix closes the connection before the payload arrives',
+      desc: 'Largest netstring payload accepted; a longer length prefix closes the connection before the payload arrives.',
     },
   },
-  protocol: (cfg) => new NetstringProtocol(cfg.maxNetstring as number),
+  protocol: (cfg) => new NetstringProtocol(cfg.maxNetstring),
 });

@@ -10,13 +10,13 @@ export default definePlugin({
   settings: {
     protoMaxBulkLen: {
       flags: ['--proto-max-bulk-len'], type: 'bytes', default: '512mb', section: 'resp',
-      desc: 'Largest bulk string accepted in a request (Redis\'s proto-max-bulk-len); a longer length closes the connection',
+      desc: 'Largest bulk string accepted in a request (Redis\'s proto-max-bulk-len); a longer length closes the connection.',
     },
     protoMaxMultibulkLen: {
       flags: ['--proto-max-multibulk-len'], type: 'int', min: 1, max: 2 ** 31 - 1, default: 2147483647, section: 'resp',
-      desc: 'Most arguments accepted in one multibulk request; a larger count closes the connection',
+      desc: 'Most arguments accepted in one multibulk request; a larger count closes the connection.',
     },
   },
-  protocol: (cfg) => new RespProtocol(cfg.protoMaxBulkLen as number, cfg.protoMaxMultibulkLen as number),
+  protocol: (cfg) => new RespProtocol(cfg.protoMaxBulkLen, cfg.protoMaxMultibulkLen),
   client: (cfg) => respClient(cfg),
 });
