@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { noRestarts, type App, type Info, type Monitor as MonitorView, type RestartReason, type WorkerFigures } from '../plugins/app.js';
+import { noRestarts, type App, type WorkerInfo, type Monitor as MonitorView, type RestartReason, type WorkerFigures } from '../plugins/app.js';
 import type { StatsSnapshot } from '../net/connection-set.js';
 import { fromWorker, type FromWorker, type ToWorker, type WorkerBoot } from './ipc.js';
 import { closeAll, type Listener, type NativeHandle } from '../net/listen.js';
@@ -115,7 +115,7 @@ export class Monitor {
   /** Workers that exited while their channel was open: what they sent last may still come. */
   private readonly leaving = new Set<WorkerProcess>();
   private readonly exitListeners: ((gone: WorkerFigures) => void)[] = [];
-  private infoRequests = new Map<number, (info: Info) => void>();
+  private infoRequests = new Map<number, (info: WorkerInfo) => void>();
   private nextRequest = 0;
   private firstReady: (() => void) | undefined;
   /** Until then: the ready workers taking their listening sockets over. */
@@ -496,11 +496,11 @@ export class Monitor {
   }
 
   /** Every worker's entry for info (a worker that does not answer in time is listed as such). */
-  async workerInfo(): Promise<Info[]> {
+  async workerInfo(): Promise<WorkerInfo[]> {
     return Promise.all([...this.workers].map((w) => {
       const base = { server: this.name, id: w.id, pid: w.pid, uptime: (Date.now() - w.started) / 1000 };
       if (w.state === 'booting') return { ...base, state: 'booting' };
-      return new Promise<Info>((resolve) => {
+      return new Promise<WorkerInfo>((resolve) => {
         const req = ++this.nextRequest;
         const timer = setTimeout(() => {
           this.infoRequests.delete(req);

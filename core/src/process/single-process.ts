@@ -1,4 +1,4 @@
-import { noRestarts, type App, type Info, type Monitor, type Worker } from '../plugins/app.js';
+import { noRestarts, type App, type InfoDocument, type Monitor, type Worker } from '../plugins/app.js';
 import { openControl } from './control-socket.js';
 import { closeAll, listenAll, listeningMessage, type Listener } from '../net/listen.js';
 import { unusedInherited } from '../activation.js';
@@ -29,7 +29,7 @@ export interface Running {
   readonly server: Server;
   readonly worker: Worker;
   /** The info document (design §9) through the `info` hook. */
-  info(): Promise<Info>;
+  info(): Promise<InfoDocument>;
   stop(mode: StopMode): Promise<void>;
   /** Settles when the server has stopped. */
   readonly stopped: Promise<void>;
@@ -147,7 +147,7 @@ export async function serve(app: App, { signals = true } = {}): Promise<Running>
     await release();
     throw err;
   }
-  const info = (): Promise<Info> => app.info({
+  const info = (): Promise<InfoDocument> => app.info({
     arbiter: { pid: process.pid, name: app.name, uptime: (Date.now() - serving.started) / 1000, version, state: serving.state },
     monitors: [{ name: app.name, addresses: monitor.addresses, workers: { wanted: 0, alive: 0 }, restarts: monitor.restarts }],
     workers: [serving.entry()],

@@ -1,6 +1,6 @@
 // Entry point of a worker process, forked by the arbiter's monitor (see monitor.ts).
 import { createServer, type Server as NetServer } from 'node:net';
-import { App, type Info } from '../plugins/app.js';
+import { App, type WorkerInfo } from '../plugins/app.js';
 import { discoverServers, resolveSettings } from '../plugins/discovery.js';
 import { errorMessage } from '../errors.js';
 import { infoJson, type FromWorker, type ToWorker, type WorkerBoot } from './ipc.js';
@@ -148,7 +148,7 @@ async function runWorker(): Promise<void> {
         if (stats) send(stats());
         // What the taps return goes through JSON: what JSON cannot hold becomes an error note.
         app.info(serving.entry()).then(
-          (info) => send({ t: 'info', req: m.req, info: JSON.parse(infoJson(info)) as Info }),
+          (info) => send({ t: 'info', req: m.req, info: JSON.parse(infoJson(info)) as WorkerInfo }),
           (err) => send({ t: 'info', req: m.req, info: { ...serving.entry(), error: errorMessage(err) } }),
         );
         break;
