@@ -33,7 +33,7 @@ test('info waterfall: tap, tapPromise and tapAsync all add; a failing one passes
   app.hooks.info.tapAsync('b', (info, cb) => cb(null, { ...info, b: 2 }));
   app.hooks.info.tapAsync('broken', (_info, cb) => cb(new Error('no info today')));
   app.hooks.info.tapPromise('c', async (info) => ({ ...info, c: 3 }));
-  t.deepEqual(await app.info({ base: true }), { base: true, a: 1, b: 2, c: 3 });
+  t.deepEqual(await app.info({ base: true } as never), { base: true, a: 1, b: 2, c: 3 }); // a stand-in for the document
   t.deepEqual(errors, ['plugin "broken" failed in info: no info today']);
 });
 

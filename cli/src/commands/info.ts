@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { resolveSettings, StartupError, UsageError, type Discovery, type Info } from '@socketserver/core';
+import { resolveSettings, StartupError, UsageError, type Discovery } from '@socketserver/core';
 import { controlDir, requestInfo, runningServers } from '@socketserver/core/process';
 import type { Options } from '../program.js';
 
@@ -64,13 +64,17 @@ export const clean = (line: string) => line.replace(CONTROLS, escape);
 /** JSON.stringify escapes C0 controls only: the rest are escaped too, which JSON allows (they occur only in strings). */
 const json = (doc: unknown) => JSON.stringify(doc, null, 2).replace(CONTROLS, (c) => (c === '\n' ? c : escape(c)));
 
-/** The document comes from another process: a field of the wrong shape is shown as missing rather than crash the printing. */
-export const list = (v: unknown): Info[] => (Array.isArray(v) ? v.map(obj) : []);
-export function obj(v: unknown): Info {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Info : {};
+/**
+ * A part of the info document as read here: it comes from another process, so its shape is
+ * checked field by field, and one of the wrong shape is shown as missing rather than crash the printing.
+ */
+export type Fields = Record<string, unknown>;
+export const list = (v: unknown): Fields[] => (Array.isArray(v) ? v.map(obj) : []);
+export function obj(v: unknown): Fields {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Fields : {};
 }
 
-function print(info: Info): string {
+function print(info: Fields): string {
   const a = obj(info.arbiter);
   const lines = [`arbiter  pid ${a.pid}  ${a.name ?? ''}  up ${secs(a.uptime)}  version ${a.version}  ${a.state}${extra(a, ['pid', 'name', 'uptime', 'version', 'state'])}`];
   for (const m of list(info.monitors)) {
@@ -91,7 +95,7 @@ function print(info: Info): string {
 /** `ss info`: ask a running server for its info document (docs/design.md §9). */
 export async function infoCommand(discoveries: Discovery[], cli: Record<string, unknown>, opts: Options): Promise<number> {
   const pid = findServer(discoveries[0]!, cli, opts);
-  let info: Info;
+  let info: Fields;
   try {
     info = await requestInfo(pid);
   } catch (err) {

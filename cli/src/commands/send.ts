@@ -77,11 +77,11 @@ export async function sendCommand(discoveries: Discovery[], cli: Record<string, 
   const replies = messages.map((m) => client.request(m));
   try {
     for (const reply of replies) {
-      const value = await reply;
+      const value: unknown = await reply;
       process.stdout.write(opts.json === true ? `${jsonLine(value)}\n` : rawOutput(value));
     }
   } catch (err) {
-    replies.forEach((r) => r.catch(() => undefined)); // every later one fails with the same error
+    for (const r of replies) r.catch(() => undefined); // every later one fails with the same error
     throw new StartupError((err as Error).message);
   } finally {
     await client.close();

@@ -1,10 +1,9 @@
-import type { Info } from '@socketserver/core';
-import { clean, list, mb, obj, restarts } from './info.js';
+import { clean, list, mb, obj, restarts, type Fields } from './info.js';
 
 /** Two info documents and the seconds between them; `prev` is absent on the first frame (no rates yet). */
 export interface Sample {
-  cur: Info;
-  prev?: Info | undefined;
+  cur: Fields;
+  prev?: Fields | undefined;
   seconds: number;
 }
 
@@ -45,7 +44,7 @@ function perSecond(now: unknown, before: unknown, seconds: number): number | und
 const sum = (xs: (number | undefined)[]) => (xs.some((x) => x !== undefined) ? xs.reduce<number>((a, x) => a + (x ?? 0), 0) : undefined);
 
 /** Workers by pid: a rate compares a worker with itself only. */
-function byPid(doc: Info | undefined): Map<unknown, Info> {
+function byPid(doc: Fields | undefined): Map<unknown, Fields> {
   return new Map(list(doc?.workers).map((w) => [w.pid, w]));
 }
 
@@ -57,7 +56,7 @@ function workerLine(r: Row): string {
     `${String(r.active ?? '-').padStart(8)}${mb(r.memory).padStart(12)}`;
 }
 
-function workerRows(cur: Info[], before: Map<unknown, Info>, seconds: number): Row[] {
+function workerRows(cur: Fields[], before: Map<unknown, Fields>, seconds: number): Row[] {
   return cur.map((w) => {
     const prev = before.get(w.pid);
     return {
@@ -105,7 +104,7 @@ const meanUs = (t: Timed) => (t.sampled > 0 ? (t.seconds / t.sampled) * 1e6 : un
  * calls timed since the previous document, so a plugin that turns slow shows at the next refresh;
  * then the handler's mean the same way, at the rate of requests. With no previous document, no means.
  */
-function hookRows(workers: Info[], prevDoc: Info | undefined, seconds: number, requestRate: number | undefined): HookRow[] {
+function hookRows(workers: Fields[], prevDoc: Fields | undefined, seconds: number, requestRate: number | undefined): HookRow[] {
   const before = byPid(prevDoc);
   const acc = new Map<string, { plugin: string; hook: string; rps: (number | undefined)[]; timed: Timed }>();
   const handler: Timed = { sampled: 0, seconds: 0 };

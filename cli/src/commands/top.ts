@@ -1,9 +1,9 @@
 import { constants } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { StartupError, UsageError, type Discovery, type Info } from '@socketserver/core';
+import { StartupError, UsageError, type Discovery } from '@socketserver/core';
 import { requestInfo } from '@socketserver/core/process';
 import type { Options } from '../program.js';
-import { findServer } from './info.js';
+import { findServer, type Fields } from './info.js';
 import { frame, type Sample } from './top-frame.js';
 
 /** Alternate screen and hidden cursor, and back. */
@@ -21,7 +21,7 @@ function intervalOf(opts: Options): number {
 }
 
 /** The next document; after the first, a failure means the server went away. */
-async function ask(pid: number, before: boolean): Promise<Info> {
+async function ask(pid: number, before: boolean): Promise<Fields> {
   try {
     return await requestInfo(pid);
   } catch (err) {
@@ -66,7 +66,7 @@ async function live(pid: number, interval: number): Promise<number> {
   stdout.on('resize', draw);
   stdout.write(ENTER);
   try {
-    let prev: Info | undefined;
+    let prev: Fields | undefined;
     let prevAt = 0;
     for (;;) {
       const cur = await Promise.race([ask(pid, prev !== undefined), quitting]);

@@ -24,7 +24,7 @@ export interface Monitor {
   /** Addresses as bound (real ports). */
   readonly addresses: readonly string[];
   /** Every worker's info entry (pid, state, requests, stats...), asked now; with workers 0, this process's. */
-  workers(): Promise<Info[]>;
+  workers(): Promise<WorkerInfo[]>;
   /**
    * Each worker's counters as it last reported them (App.reportStats: every second, and before
    * it answers info), workers that exited included until `onWorkerExit` has had them; with
@@ -69,10 +69,73 @@ export interface Worker {
   readonly stats: ServerStats;
 }
 
-/** The info document (docs/design.md §9); `info` taps add to it. */
-export type Info = Record<string, any>;
+/**
+ * The info document (docs/design.md §9), as `ss info --json` prints it: the arbiter, each server, each
+ * worker, and what the arbiter's `info` taps added.
+ */
+export interface InfoDocument {
+  readonly arbiter: ArbiterInfo;
+  readonly monitors: MonitorInfo[];
+  readonly workers: WorkerInfo[];
+  /** What `info` taps added. */
+  [key: string]: unknown;
+}
 
-const echo: Handler = (message) => message;
+/** The process that answers info: the arbiter, or with workers 0 the one serving process. */
+export interface ArbiterInfo {
+  readonly pid: number;
+  readonly name: string;
+  /** Seconds since it started. */
+  readonly uptime: number;
+  readonly version: string;
+  readonly state: 'running' | 'stopping' | 'reloading';
+}
+
+/** One server (a Monitor): its bound addresses, its workers wanted and alive, its restarts by why. */
+export interface MonitorInfo {
+  readonly name: string;
+  readonly addresses: readonly string[];
+  readonly workers: { readonly wanted: number; readonly alive: number };
+  readonly restarts: Readonly<Record<RestartReason, number>>;
+}
+
+/**
+ * One worker's entry (with workers 0, the serving process's). Its counters are absent while it
+ * boots or when it did not answer in time; `error` says why its `info` taps failed.
+ */
+export interface WorkerInfo {
+  readonly server: string;
+  readonly id: number;
+  readonly pid: number;
+  /** Seconds since it started. */
+  readonly uptime: number;
+  readonly state: 'running' | 'stopping' | 'draining' | 'retiring' | 'booting' | 'not answering';
+  readonly requests?: number;
+  readonly connections?: { readonly active: number; readonly received: number };
+  /** Resident memory, bytes. */
+  readonly memory?: number;
+  readonly stats?: StatsSnapshot;
+  readonly hooks?: HookTimesInfo;
+  readonly error?: string;
+  /** What the worker's `info` taps added (the metrics plugin's `metrics`). */
+  [key: string]: unknown;
+}
+
+/** Tap times by plugin, then hook. */
+export type HookTimesInfo = Record<string, Record<string, TapTimeInfo>>;
+
+/** A tap's calls, the timed ones and their seconds (ss top reads their growth), and the mean µs of a timed call. */
+export interface TapTimeInfo {
+  readonly calls: number;
+  readonly sampled: number;
+  readonly seconds: number;
+  readonly meanUs: number | null;
+}
+
+/** What an `info` tap gets and returns: in a worker, that worker's entry; in the arbiter, the whole document. */
+export type Info = InfoDocument | WorkerInfo;
+
+const echo: Handler<unknown, unknown> = (message) => message;
 
 /**
  * One server's application: its settings, hooks and plugins applied, its protocol
@@ -83,7 +146,7 @@ export class App {
   readonly cfg: Cfg;
   readonly name: string;
   readonly log: Logger;
-  readonly protocol: (cfg: Cfg) => Protocol<any, any>;
+  readonly protocol: (cfg: Cfg) => Protocol<unknown, unknown>;
   handler: Handler = echo;
   /** TLS for every bind, when a certfile is set. */
   tls: TlsTerminator | undefined;
@@ -222,12 +285,12 @@ export class App {
   }
 
   /** A fresh protocol instance, for one connection. */
-  newProtocol(): Protocol<any, any> {
+  newProtocol(): Protocol<unknown, unknown> {
     return this.protocol(this.cfg);
   }
 
-  /** Run the `info` waterfall over `base`. */
-  info(base: Info): Promise<Info> {
-    return this.hooks.info.promise(base);
+  /** Run the `info` waterfall over `base`: a document, or a worker's entry, with what the taps added. */
+  info<T extends Info>(base: T): Promise<T> {
+    return this.hooks.info.promise(base) as Promise<T>;
   }
 }

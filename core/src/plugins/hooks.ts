@@ -90,7 +90,7 @@ export function guardHooks(hooks: Hooks, opts: GuardOptions): void {
   for (const [hookName, hook] of Object.entries(hooks) as [HookName, Hooks[HookName]][]) {
     const kind = KIND[hookName];
     hook.intercept({
-      register(tap: Tap & { fn: Function; type: string }) {
+      register(tap: Tap & { fn: (...args: unknown[]) => unknown; type: string }) {
         const fn = tap.fn;
         const plugin = opts.currentPlugin();
         const name = who(tap, plugin);
@@ -117,6 +117,7 @@ export function guardHooks(hooks: Hooks, opts: GuardOptions): void {
         }
         // Whatever the tap's own style (tap, tapAsync, tapPromise), call it as a promise.
         const call = (arg: unknown): Promise<unknown> => tap.type === 'async'
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the tap's error, as it came
           ? new Promise((resolve, reject) => fn(arg, (err: unknown, value: unknown) => (err ? reject(err) : resolve(value))))
           : Promise.resolve().then(() => fn(arg));
         let run: (arg: unknown) => Promise<unknown>;

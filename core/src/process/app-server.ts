@@ -1,4 +1,4 @@
-import type { App, Info, Worker } from '../plugins/app.js';
+import type { App, HookTimesInfo, TapTimeInfo, Worker, WorkerInfo } from '../plugins/app.js';
 import type { HookTimes } from '../plugins/hooks.js';
 import { releaseCompiler } from '../config/import-module.js';
 import { closeAll, queuedAccepted, type Listener } from '../net/listen.js';
@@ -13,10 +13,10 @@ export const acceptGraceLine = (seconds: number): string => `stopping in ${secon
  * Tap times for info: per plugin and hook, the calls, the timed ones and their seconds (what a
  * reader takes the growth of between two readings), and the mean time of a call in µs since start.
  */
-function tapTimes(times: HookTimes): Info {
-  const out: Info = {};
+function tapTimes(times: HookTimes): HookTimesInfo {
+  const out: HookTimesInfo = {};
   for (const [plugin, byHook] of times) {
-    const hooks: Info = {};
+    const hooks: Record<string, TapTimeInfo> = {};
     for (const [hook, t] of Object.entries(byHook)) {
       if (t.calls > 0) hooks[hook] = { calls: t.calls, sampled: t.sampled, seconds: t.seconds, meanUs: t.sampled > 0 ? Math.round((t.seconds / t.sampled) * 1e7) / 10 : null };
     }
@@ -71,7 +71,7 @@ export class AppServer {
   }
 
   /** This process's entry in the info document's `workers` (docs/design.md §9). */
-  entry(): Info {
+  entry(): WorkerInfo {
     const s = this.server;
     return {
       server: this.app.name, id: this.worker.id, pid: process.pid, uptime: (Date.now() - this.started) / 1000,

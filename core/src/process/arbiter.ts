@@ -1,4 +1,4 @@
-import { App, type Info } from '../plugins/app.js';
+import { App, type InfoDocument } from '../plugins/app.js';
 import { resolveSettings, type Discovery } from '../plugins/discovery.js';
 import { openControl, type Control } from './control-socket.js';
 import { StartupError, UsageError, errorMessage } from '../errors.js';
@@ -321,9 +321,9 @@ export class Arbiter implements MonitorHost {
   }
 
   /** The info document (docs/design.md §9): arbiter, monitors, workers, then each server's `info` taps. */
-  async info(): Promise<Info> {
+  async info(): Promise<InfoDocument> {
     const workers = (await Promise.all(this.monitors.map((m) => m.workerInfo()))).flat();
-    let doc: Info = {
+    let doc: InfoDocument = {
       arbiter: { pid: process.pid, name: this.name, uptime: (Date.now() - this.started) / 1000, version, state: this.stopping ? 'stopping' : this.reloading ? 'reloading' : 'running' },
       monitors: this.monitors.map((m) => ({
         name: m.name, addresses: m.listeners.map((l) => l.bound), workers: { wanted: m.wanted, alive: m.alive }, restarts: { ...m.restarts },

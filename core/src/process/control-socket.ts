@@ -2,7 +2,7 @@ import { chmodSync, lstatSync, readdirSync, unlinkSync, type Stats } from 'node:
 import { createConnection, createServer, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Info } from '../plugins/app.js';
+import type { InfoDocument } from '../plugins/app.js';
 import { privateDir, untrusted } from '../config/private-dir.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -39,7 +39,7 @@ export interface Control {
  * Answer `info` on this process's control socket. A failure to open it is logged and the
  * server runs on without `ss info`: it is an operator's convenience, not a reason to refuse service.
  */
-export async function openControl(info: () => Promise<Info>, log: Logger): Promise<Control | undefined> {
+export async function openControl(info: () => Promise<InfoDocument>, log: Logger): Promise<Control | undefined> {
   let path: string;
   try {
     path = join(ownDir(), `${process.pid}.sock`);
@@ -129,7 +129,7 @@ export function runningServers(): number[] {
 export const MAX_REPLY = 4 * 2 ** 20;
 
 /** Ask the server with this arbiter pid for its info document. */
-export function requestInfo(pid: number, timeoutMs = 5000): Promise<Info> {
+export function requestInfo(pid: number, timeoutMs = 5000): Promise<InfoDocument> {
   const path = controlPath(pid);
   return new Promise((resolve, reject) => {
     try {
@@ -157,7 +157,7 @@ export function requestInfo(pid: number, timeoutMs = 5000): Promise<Info> {
     });
     socket.on('end', () => {
       try {
-        const doc = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Info;
+        const doc = JSON.parse(Buffer.concat(chunks).toString('utf8')) as InfoDocument;
         if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('not an object');
         if (typeof doc.error === 'string') reject(new Error(doc.error));
         else resolve(doc);

@@ -1,4 +1,4 @@
-import type { Info } from '../plugins/app.js';
+import type { Info, WorkerInfo } from '../plugins/app.js';
 import type { Found } from '../plugins/discovery.js';
 import { errorMessage } from '../errors.js';
 import type { StatsSnapshot } from '../net/connection-set.js';
@@ -49,7 +49,7 @@ export type FromWorker =
   | { readonly t: 'took'; readonly n: number }
   | { readonly t: 'retire'; readonly requests: number }
   | { readonly t: 'kept' }
-  | { readonly t: 'info'; readonly req: number; readonly info: Info }
+  | { readonly t: 'info'; readonly req: number; readonly info: WorkerInfo }
   | { readonly t: 'stats'; readonly stats: StatsSnapshot }
   | { readonly t: 'failed'; readonly message: string };
 

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { noRestarts, type App, type Info, type Monitor, type RestartReason, type WorkerFigures } from '../plugins/app.js';
+import { noRestarts, type App, type WorkerInfo, type Monitor, type RestartReason, type WorkerFigures } from '../plugins/app.js';
 import type { StatsSnapshot } from '../net/connection-set.js';
 import { fromWorker, type FromWorker, type ToWorker, type WorkerBoot } from './ipc.js';
 import { closeAll, type Listener } from '../net/listen.js';
@@ -113,7 +113,7 @@ export class ServerMonitor {
   /** Workers that exited while their channel was open: what they sent last may still come. */
   private readonly leaving = new Set<WorkerProcess>();
   private readonly exitListeners: ((gone: WorkerFigures) => void)[] = [];
-  private infoRequests = new Map<number, (info: Info) => void>();
+  private infoRequests = new Map<number, (info: WorkerInfo) => void>();
   private nextRequest = 0;
   private firstReady: (() => void) | undefined;
   /** Until then: the ready workers taking their listening sockets over. */
@@ -456,11 +456,11 @@ export class ServerMonitor {
   }
 
   /** Every worker's entry for info (a worker that does not answer in time is listed as such). */
-  async workerInfo(): Promise<Info[]> {
+  async workerInfo(): Promise<WorkerInfo[]> {
     return Promise.all([...this.workers].map((w) => {
       const base = { server: this.name, id: w.id, pid: w.pid, uptime: (Date.now() - w.started) / 1000 };
       if (w.state === 'booting') return { ...base, state: 'booting' };
-      return new Promise<Info>((resolve) => {
+      return new Promise<WorkerInfo>((resolve) => {
         const req = ++this.nextRequest;
         const timer = setTimeout(() => {
           this.infoRequests.delete(req);

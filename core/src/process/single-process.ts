@@ -1,4 +1,4 @@
-import { noRestarts, type App, type Info, type Monitor, type Worker } from '../plugins/app.js';
+import { noRestarts, type App, type InfoDocument, type Monitor, type Worker } from '../plugins/app.js';
 import { openControl, type Control } from './control-socket.js';
 import { closeAll, listenAll, listeningMessage, type Listener } from '../net/listen.js';
 import { unusedInherited } from '../activation.js';
@@ -17,7 +17,7 @@ export interface Running {
   readonly server: ConnectionSet;
   readonly worker: Worker;
   /** The info document (docs/design.md §9) through the `info` hook. */
-  info(): Promise<Info>;
+  info(): Promise<InfoDocument>;
   stop(mode: StopMode): Promise<void>;
   /** Settles when the server has stopped. */
   readonly stopped: Promise<void>;
@@ -191,7 +191,7 @@ class SingleProcess {
   }
 
   /** The info document (docs/design.md §9) through the `info` hook. */
-  private readonly info = (): Promise<Info> => {
+  private readonly info = (): Promise<InfoDocument> => {
     const { app, serving, monitor } = this;
     return app.info({
       arbiter: { pid: process.pid, name: app.name, uptime: (Date.now() - serving.started) / 1000, version, state: serving.state },

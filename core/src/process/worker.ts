@@ -1,6 +1,6 @@
 // Entry point of a worker process, forked by the arbiter's monitor (see monitor.ts).
 import { createServer, type Server as NetServer } from 'node:net';
-import { App, type Info } from '../plugins/app.js';
+import { App, type WorkerInfo } from '../plugins/app.js';
 import { discoverServers, resolveSettings } from '../plugins/discovery.js';
 import { errorMessage } from '../errors.js';
 import { infoJson, type FromWorker, type ToWorker, type WorkerBoot } from './ipc.js';
@@ -169,7 +169,7 @@ class WorkerMain {
     if (this.stats) send(this.stats());
     // What the taps return goes through JSON: what JSON cannot hold becomes an error note.
     this.app.info(this.serving.entry()).then(
-      (info) => send({ t: 'info', req, info: JSON.parse(infoJson(info)) as Info }),
+      (info) => send({ t: 'info', req, info: JSON.parse(infoJson(info)) as WorkerInfo }),
       (err) => send({ t: 'info', req, info: { ...this.serving.entry(), error: errorMessage(err) } }),
     );
   }

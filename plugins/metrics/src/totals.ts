@@ -1,4 +1,4 @@
-import { CLOSE_REASONS, type Info, type StatsSnapshot, type WorkerFigures } from '@socketserver/core';
+import { CLOSE_REASONS, type StatsSnapshot, type WorkerFigures, type WorkerInfo } from '@socketserver/core';
 
 /** The figures of StatsSnapshot that only grow, for one worker or summed over several. */
 export interface Counters {
@@ -57,14 +57,13 @@ export interface WorkerGauges {
 }
 
 /** The gauges of the workers that answered info (one that did not is left out). */
-export function gaugesOf(entries: readonly Info[]): { active: number; workers: WorkerGauges[] } {
+export function gaugesOf(entries: readonly WorkerInfo[]): { active: number; workers: WorkerGauges[] } {
   const workers: WorkerGauges[] = [];
   let active = 0;
-  for (const e of entries) {
-    const stats = e.stats as StatsSnapshot | undefined;
-    if (stats === undefined) continue; // booting, or not answering
+  for (const { id, pid, stats, memory } of entries) {
+    if (stats === undefined || memory === undefined) continue; // booting, or not answering
     active += stats.connections.active;
-    workers.push({ id: e.id, pid: e.pid, active: stats.connections.active, memory: e.memory });
+    workers.push({ id, pid, active: stats.connections.active, memory });
   }
   return { active, workers };
 }

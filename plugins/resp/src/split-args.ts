@@ -8,7 +8,7 @@ export function splitArgs(line: Buffer): Buffer[] | undefined {
   const args: Buffer[] = [];
   const n = line.length;
   let p = 0;
-  let bytes: number[] | null = null;
+  let bytes: number[] | null;
   for (;;) {
     while (p < n && isSpace(line[p]!)) p++;
     if (p >= n || line[p] === 0) return args;
