@@ -25,7 +25,7 @@ export default defineConfig(
         { selector: "MemberExpression[property.value='_handle']", message: HANDLE },
       ],
       // Unused parameters kept for a signature are named _x.
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_'}],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       // `list[i]!` says where an index may miss, as if noUncheckedIndexedAccess were on; this rule
       // would call each of them (over a hundred) unnecessary.
       '@typescript-eslint/no-unnecessary-type-assertion': 'off',
@@ -42,6 +42,9 @@ export default defineConfig(
       '@typescript-eslint/no-base-to-string': 'off',
       // A caught error, or a callback's, is passed on as it came.
       '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true }],
+      // A `let` that a callback reads before its one assignment (a monitor that exists only later)
+      // cannot be const.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
     },
   },
   {

@@ -24,7 +24,7 @@ test('CoreSettings is derived from the table: types, enum choices, lists, option
   t.true(same<CoreSettings['plugins'], readonly PluginSpec[]>(true));
   t.true(same<CoreSettings['alpn'], readonly string[]>(true));
   t.true(same<CoreSettings['pidfile'], string | undefined>(true));
-  t.true(same<CoreSettings['handler'], string | Function | undefined>(true));
+  t.true(same<CoreSettings['handler'], string | ((...args: never[]) => unknown) | undefined>(true));
 });
 
 test('Config has every core setting but config, typed as a config file writes it', (t) => {

@@ -17,15 +17,18 @@ function loadCompiler(): NonNullable<typeof compiler> {
   const require = createRequire(import.meta.resolve('jiti'));
   const path = require.resolve('../dist/babel.cjs');
   const babel = require(path) as (opts: TransformOptions) => TransformResult;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be put back, never called here
   const original = { prepare: Error.prepareStackTrace, limit: Error.stackTraceLimit };
   let installed: { prepare: typeof Error.prepareStackTrace; limit: number } | undefined;
   return {
     transform(opts) {
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be put back, never called here
       const before = { prepare: Error.prepareStackTrace, limit: Error.stackTraceLimit };
       try {
         return babel(opts);
       } finally {
         if (Error.prepareStackTrace !== before.prepare || Error.stackTraceLimit !== before.limit) {
+          // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be put back, never called here
           installed = { prepare: Error.prepareStackTrace, limit: Error.stackTraceLimit };
         }
       }

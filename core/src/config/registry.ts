@@ -149,7 +149,7 @@ export class SettingsRegistry {
     };
     try {
       if (!setting.repeatable) return one(Array.isArray(raw) && source.kind === 'cli' ? raw[raw.length - 1] : raw);
-      const items = Array.isArray(raw) ? raw : [raw];
+      const items: unknown[] = Array.isArray(raw) ? raw : [raw];
       // An empty entry in a comma list is a mistake there (it would silently allow nothing), not in SS_BIND=a,,b.
       const list = COMMA_LISTS.has(type) ? items.flatMap((v) => typeof v === 'string' ? v.split(',') : [v])
         : typeof raw === 'string' && source.kind === 'env' ? raw.split(',').filter((s) => s.trim() !== '') : items;

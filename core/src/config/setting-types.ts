@@ -1,6 +1,6 @@
 import type { Address, AllowEntry } from '../address.js';
 import type { SettingDef } from './registry.js';
-import type { PluginSpec, SettingType } from './value-types.js';
+import type { AnyFunction, PluginSpec, SettingType } from './value-types.js';
 
 /**
  * The types of settings, derived from their declarations: a table of `SettingDef`s (core's,
@@ -19,7 +19,7 @@ interface Parsed {
   bind: Address;
   allow: AllowEntry;
   plugins: PluginSpec;
-  handler: string | Function;
+  handler: string | AnyFunction;
 }
 
 /** What a config file may write for one value of each type: sizes and durations also as text (`'64kb'`). */
@@ -33,7 +33,7 @@ interface Given {
   bind: string;
   allow: string;
   plugins: PluginSpec;
-  handler: string | Function;
+  handler: string | AnyFunction;
 }
 
 type TypeOf<D> = D extends { readonly type: infer T extends SettingType } ? T : 'string';
@@ -47,7 +47,7 @@ type One<D> = D extends { validate(value: never): infer V } ? V
 type GivenOne<D> = TypeOf<D> extends 'enum' ? Choice<D> : Given[TypeOf<D>];
 
 type Repeatable<D> = D extends { readonly repeatable: true } ? true : false;
-type HasDefault<D> = D extends { readonly default: {} } ? true : false;
+type HasDefault<D> = D extends { readonly default: string | number | boolean | object } ? true : false;
 
 /** A resolved setting: a list when repeatable, undefined when it has no default and is not given. */
 export type SettingValue<D> = Repeatable<D> extends true ? readonly One<D>[]

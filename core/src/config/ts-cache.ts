@@ -36,6 +36,7 @@ export function privateCache(name: 'ts' | 'jiti'): string | undefined {
 
 /** Strip without the ExperimentalWarning stripTypeScriptTypes gives: it would break the JSON log on stderr. */
 function strip(code: string): string {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- put back below, called with process
   const emit = process.emitWarning;
   process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
     if (!String(warning).startsWith('stripTypeScriptTypes')) (emit as (...a: unknown[]) => void).call(process, warning, ...rest);

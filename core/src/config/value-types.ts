@@ -113,9 +113,12 @@ function parsePluginSpec(raw: unknown): PluginSpec {
   throw new InvalidValue(accepts);
 }
 
+/** Any function, called with arguments its caller knows (a handler from a config file). */
+export type AnyFunction = (...args: never[]) => unknown;
+
 /** A handler: a module path whose default export is the handler, or (in a config file) the function. */
-function parseHandler(raw: unknown): string | Function {
-  if (typeof raw === 'function') return raw;
+function parseHandler(raw: unknown): string | AnyFunction {
+  if (typeof raw === 'function') return raw as AnyFunction;
   return parseString(raw, 'a module path whose default export is the handler');
 }
 

@@ -43,7 +43,7 @@ export interface ServedApp {
 }
 
 /** The hook to call per request, or undefined when nothing taps it (so an untapped hook costs one check). */
-function tapped<H extends SyncTaps<any>>(hook: H): H | undefined {
+function tapped<H extends { readonly taps: readonly unknown[] }>(hook: H): H | undefined {
   return hook.taps.length > 0 ? hook : undefined;
 }
 

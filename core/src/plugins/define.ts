@@ -17,7 +17,7 @@ export type PluginApp<S extends PluginSettings> = App & { readonly cfg: PluginCf
 /**
  * A plugin (docs/design.md §5): settings, an optional protocol and handler, and hook taps.
  * `S` is its settings' declarations, `M` and `R` the messages its protocol decodes and the
- * replies it encodes. The functions are methods so that a plugin typed for its own settings
+ * replies it encodes. The functions are methods (called without `this`) so that a plugin typed for its own settings
  * and messages is still a `PluginDef` (what the loader holds).
  */
 export interface PluginDef<S extends PluginSettings = PluginSettings, M = unknown, R = unknown> {
@@ -28,13 +28,13 @@ export interface PluginDef<S extends PluginSettings = PluginSettings, M = unknow
   readonly dependencies?: readonly string[];
   readonly settings?: S;
   /** Called once per connection: a fresh protocol instance. */
-  protocol?(cfg: PluginCfg<S>): Protocol<M, R>;
+  protocol?(this: void, cfg: PluginCfg<S>): Protocol<M, R>;
   /** The protocol a client of this server uses (encodes requests, decodes replies); default: protocol. */
-  client?(cfg: PluginCfg<S>): Protocol<unknown, unknown>;
+  client?(this: void, cfg: PluginCfg<S>): Protocol<unknown, unknown>;
   /** Called once per process: the handler for every message. */
-  handler?(cfg: PluginCfg<S>): Handler<M, R>;
+  handler?(this: void, cfg: PluginCfg<S>): Handler<M, R>;
   /** Tap hooks here. May be async; it has `plugin_timeout` to finish. */
-  apply?(app: PluginApp<S>): void | Promise<void>;
+  apply?(this: void, app: PluginApp<S>): void | Promise<void>;
 }
 
 /** A plugin's settings as a config file gives them, with it: `['line', { maxLine: '8kb' } satisfies PluginOptions<typeof line>]`. */
@@ -61,7 +61,7 @@ export function pluginProblem(value: unknown): string | undefined {
 }
 
 /** Declare a plugin; checks its shape at once so a mistake is reported where it is made. */
-export function definePlugin<const S extends PluginSettings = {}, M = unknown, R = unknown>(plugin: PluginDef<S, M, R>): PluginDef<S, M, R> {
+export function definePlugin<const S extends PluginSettings = Record<never, SettingDef>, M = unknown, R = unknown>(plugin: PluginDef<S, M, R>): PluginDef<S, M, R> {
   const problem = pluginProblem(plugin);
   if (problem) throw new TypeError(`definePlugin: ${problem}`);
   return Object.freeze(plugin);

@@ -459,7 +459,7 @@ export class ServerMonitor {
   async workerInfo(): Promise<WorkerInfo[]> {
     return Promise.all([...this.workers].map((w) => {
       const base = { server: this.name, id: w.id, pid: w.pid, uptime: (Date.now() - w.started) / 1000 };
-      if (w.state === 'booting') return { ...base, state: 'booting' };
+      if (w.state === 'booting') return Promise.resolve<WorkerInfo>({ ...base, state: 'booting' });
       return new Promise<WorkerInfo>((resolve) => {
         const req = ++this.nextRequest;
         const timer = setTimeout(() => {
