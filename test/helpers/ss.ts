@@ -1,6 +1,8 @@
+import type { ExecutionContext } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { sleep } from './wait.js';
 
 /** The real `ss` command, as `npx ss` runs it. */
 export const SS_BIN = fileURLToPath(new URL('../../../cli/bin/ss.js', import.meta.url));
@@ -112,19 +114,48 @@ function spawnSs(args: readonly string[], opts: SpawnOptions): ChildProcess {
   return spawn(process.execPath, [SS_BIN, ...args], { cwd: opts.cwd ?? REPO, env, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached });
 }
 
-/** Start `ss ARGS` without waiting for anything (the test decides when it is ready). */
-export function launchSs(args: readonly string[], opts: SpawnOptions = {}): SsProcess {
-  return new SsProcess(spawnSs(args, opts));
+/** A test (or anything with ava's `teardown`) that owns the processes it starts. */
+export type Owner = Pick<ExecutionContext, 'teardown'>;
+
+/** `(t, args, opts)` or `(args, opts)`: the owner, if any, first. */
+type OwnedArgs = [t: Owner, args: readonly string[], opts?: SpawnOptions] | [args: readonly string[], opts?: SpawnOptions];
+
+function owned(a: OwnedArgs): [Owner | undefined, readonly string[], SpawnOptions] {
+  return isArgs(a[0]) ? [undefined, a[0], (a[1] as SpawnOptions | undefined) ?? {}] : [a[0], a[1] as readonly string[], a[2] ?? {}];
+}
+
+function isArgs(x: Owner | readonly string[]): x is readonly string[] {
+  return Array.isArray(x);
 }
 
 /**
- * Start `ss serve ARGS` and resolve once it serves. Stopped by pid at teardown via `t.teardown(() => ss.stop())`.
+ * Start `ss ARGS` without waiting for anything (the test decides when it is ready). Given the
+ * test `t`, it is stopped by its pid at the test's teardown (TERM, then KILL after 10 s), whatever
+ * the test did with it; without one (a `test.before` hook, a script) the caller stops it.
+ */
+export function launchSs(t: Owner, args: readonly string[], opts?: SpawnOptions): SsProcess;
+export function launchSs(args: readonly string[], opts?: SpawnOptions): SsProcess;
+export function launchSs(...a: OwnedArgs): SsProcess {
+  return launch(...owned(a));
+}
+
+function launch(t: Owner | undefined, args: readonly string[], opts: SpawnOptions): SsProcess {
+  const ss = new SsProcess(spawnSs(args, opts));
+  t?.teardown(() => ss.stop());
+  return ss;
+}
+
+/**
+ * Start `ss serve ARGS` and resolve once it serves; stopped at `t`'s teardown as `launchSs` says.
  * Binds 127.0.0.1:0 unless ARGS has a --bind.
  */
-export async function startSs(args: readonly string[], opts: SpawnOptions = {}): Promise<SsProcess> {
+export async function startSs(t: Owner, args: readonly string[], opts?: SpawnOptions): Promise<SsProcess>;
+export async function startSs(args: readonly string[], opts?: SpawnOptions): Promise<SsProcess>;
+export async function startSs(...a: OwnedArgs): Promise<SsProcess> {
+  const [t, args, opts] = owned(a);
   const given = opts.freePort === false || args.some((a) => a === '-b' || a.startsWith('--bind')) || opts.env?.SS_BIND;
   const withBind = given ? args : [...args, '--bind', '127.0.0.1:0'];
-  const ss = launchSs(['serve', ...withBind], opts);
+  const ss = launch(t, ['serve', ...withBind], opts);
   try {
     await ss.waitForLog((l) => l.msg.startsWith('serving '), 20_000);
   } catch (err) {
@@ -171,7 +202,7 @@ export async function eventually<T>(check: () => Promise<T | undefined> | T | un
     } catch (err) {
       last = err;
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }

@@ -47,9 +47,8 @@ for (const workers of ['2', '0']) {
   test(`workers ${workers}: a file line per connection with peer, counts, exact bytes and why it closed (clean, idle, bad_input)`, async (t) => {
     const dir = tempDir(t, 'access-file');
     const file = join(dir, 'access.log');
-    const ss = await startSs(['--plugin', 'line', '--plugin', 'access-log', '--workers', workers, '--access-log', 'access.log',
+    const ss = await startSs(t, ['--plugin', 'line', '--plugin', 'access-log', '--workers', workers, '--access-log', 'access.log',
       '--keep-alive', '1', '--max-line', '4'], { cwd: dir });
-    t.teardown(() => ss.stop());
 
     const clean = await exchange(ss.port, 'hi\nyo\nabc\n', 10);
     const idle = await Client.open(ss.port);
@@ -75,9 +74,8 @@ for (const workers of ['2', '0']) {
 
 test('workers 0, stderr, both kinds of line in a custom format with the server\'s --name: they sit beside the JSON log lines', async (t) => {
   const format = '{kind} peer={peer} srv={server} w={worker} pid={pid} seq={seq} n={requests} in={bytes_in} out={bytes_out} ms={duration} why={reason} at={iso}';
-  const ss = await startSs(['--plugin', 'line', '--plugin', 'access-log', '--workers', '0', '--name', 'edge-1',
+  const ss = await startSs(t, ['--plugin', 'line', '--plugin', 'access-log', '--workers', '0', '--name', 'edge-1',
     '--access-log-lines', 'both', '--access-log-format', format]);
-  t.teardown(() => ss.stop());
   const port = await exchange(ss.port, 'one\ntwo\n', 8);
   const ours = () => ss.stderr.split('\n').filter((l) => l.includes(` peer=127.0.0.1:${port} `));
   await eventually(() => (ours().length >= 3 ? true : undefined), 'three access lines on stderr');
@@ -95,8 +93,7 @@ test('workers 0, stderr, both kinds of line in a custom format with the server\'
 test('request lines only: one per request, none per connection', async (t) => {
   const dir = tempDir(t, 'access-req');
   const file = join(dir, 'access.log');
-  const ss = await startSs(['--plugin', 'line', '--plugin', 'access-log', '--workers', '1', '--access-log', file, '--access-log-lines', 'request']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--plugin', 'access-log', '--workers', '1', '--access-log', file, '--access-log-lines', 'request']);
   const port = await exchange(ss.port, 'a\nb\nc\n', 6);
   const mine = await eventually(() => {
     const found = parse(read(file)).filter((l) => l.peer === `127.0.0.1:${port}`);
@@ -112,8 +109,7 @@ test('logrotate: after mv and USR1 to the arbiter, new lines go to a new file; t
   const dir = tempDir(t, 'access-rotate');
   const file = join(dir, 'access.log');
   const moved = `${file}.1`;
-  const ss = await startSs(['--plugin', 'line', '--plugin', 'access-log', '--workers', '2', '--access-log', file]);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--plugin', 'access-log', '--workers', '2', '--access-log', file]);
   const before = await exchange(ss.port, 'x\n', 2);
   await connLines(() => read(file), before);
   renameSync(file, moved);
@@ -149,9 +145,8 @@ test('logrotate: a USR1 while a worker is starting, its file already open, reach
   const moved = `${file}.1`;
   const hold = join(dir, 'hold');
   // access-log before chaos: a new worker opens its file in workerStart, then chaos keeps it booting while `hold` exists.
-  const ss = await startSs(['--plugin', 'line', '--plugin', 'access-log', '--plugin', CHAOS, '--chaos', 'hold-start-while-file',
+  const ss = await startSs(t, ['--plugin', 'line', '--plugin', 'access-log', '--plugin', CHAOS, '--chaos', 'hold-start-while-file',
     '--chaos-file', hold, '--plugin-timeout', '60', '--workers', '1', '--access-log', file]);
-  t.teardown(() => ss.stop());
   writeFileSync(hold, '');
   process.kill(ss.pid, 'SIGTTIN');
   await ss.waitForLog((l) => l.msg === `chaos: worker 2 holding its start while ${hold} exists`, 20_000);
@@ -177,8 +172,7 @@ for (const workers of ['2', '0']) {
   test(`workers ${workers}: nothing is lost on SIGTERM (buffered lines are written at the stop)`, async (t) => {
     const dir = tempDir(t, 'access-stop');
     const file = join(dir, 'access.log');
-    const ss = await startSs(['--plugin', 'line', '--plugin', 'access-log', '--workers', workers, '--access-log', file, '--access-log-lines', 'both']);
-    t.teardown(() => ss.stop());
+    const ss = await startSs(t, ['--plugin', 'line', '--plugin', 'access-log', '--workers', workers, '--access-log', file, '--access-log-lines', 'both']);
     const ports = [];
     for (let i = 0; i < 20; i++) ports.push(await exchange(ss.port, 'p\nq\nr\n', 6));
     t.is((await ss.stop('SIGTERM')).code, 0);
@@ -198,8 +192,7 @@ test('set in a config, a relative accessLog is in the config file\'s folder, not
   mkdirSync(confDir);
   mkdirSync(cwd);
   writeFileSync(join(confDir, 'server.config.mjs'), "export default { plugins: ['line', ['access-log', { accessLog: 'access.log' }]] };\n");
-  const ss = await startSs(['--config', '../conf/server.config.mjs', '--workers', '1'], { cwd });
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--config', '../conf/server.config.mjs', '--workers', '1'], { cwd });
   const port = await exchange(ss.port, 'x\n', 2);
   t.is((await ss.stop('SIGTERM')).code, 0);
   t.is(parse(read(join(confDir, 'access.log'))).filter((l) => l.peer === `127.0.0.1:${port}`).length, 1);
@@ -210,8 +203,7 @@ test('a reopen that fails (its folder is gone) is logged, and the server goes on
   const dir = tempDir(t, 'access-gone');
   mkdirSync(join(dir, 'logs'));
   const file = join(dir, 'logs', 'access.log');
-  const ss = await startSs(['--plugin', 'line', '--plugin', 'access-log', '--workers', '0', '--access-log', file]);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--plugin', 'access-log', '--workers', '0', '--access-log', file]);
   await connLines(() => read(file), await exchange(ss.port, 'x\n', 2));
   rmSync(join(dir, 'logs'), { recursive: true });
   process.kill(ss.pid, 'SIGUSR1');

@@ -1,13 +1,12 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { supportsReusePort } from '@socketserver/core/process';
 import { ask } from '../helpers/client.js';
-import { eventually, REPO, runSs, SS_BIN, SsProcess, ssInfo } from '../helpers/ss.js';
+import { eventually, runSs, SS_BIN, SsProcess, ssInfo } from '../helpers/ss.js';
 import { tempDir } from '../helpers/temp.js';
-
-const PID_HANDLER = join(REPO, 'test/fixtures/runtime/pid-handler.mjs');
+import { BALANCES, PID_HANDLER, readyPids } from '../helpers/workers.js';
 
 /**
  * What systemd does for a .socket unit, in python3: bind and listen each socket (`tcp`, or
@@ -55,11 +54,13 @@ interface Activated {
 /**
  * `ss serve ARGS` with sockets from fd 3 on, as systemd starts it; resolves once it serves. It
  * runs in `cwd`, a folder without a config (the repository's config has a bind of its own, which wins).
+ * Stopped by its pid at `t`'s teardown.
  */
-async function activated(cwd: string, args: readonly string[], opts: { sockets?: string[]; pid?: 'self' | 'other' | 'none'; names?: string } = {}): Promise<Activated> {
+async function activated(t: ExecutionContext, cwd: string, args: readonly string[], opts: { sockets?: string[]; pid?: 'self' | 'other' | 'none'; names?: string } = {}): Promise<Activated> {
   const child = spawn('python3', ['-c', SYSTEMD, (opts.sockets ?? ['tcp']).join(','), opts.pid ?? 'self', opts.names ?? 'web', process.execPath, SS_BIN, 'serve', ...args],
     { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const ss = new SsProcess(child);
+  t.teardown(() => ss.stop());
   try {
     await ss.waitForLog((l) => l.msg.startsWith('serving '), 20_000);
   } catch (err) {
@@ -70,36 +71,31 @@ async function activated(cwd: string, args: readonly string[], opts: { sockets?:
   return { ss, sockets, socket: sockets[0]! };
 }
 
-/** Worker pids from the arbiter's log. */
-function workerPids(ss: SsProcess): number[] {
-  return ss.logs.filter((l) => /^worker \d+ ready/.test(l.msg)).map((l) => l.workerPid as number);
-}
-
 /** The LISTEN_* variables in a process's environment. */
 function listenVars(pid: number): string[] {
   return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((v) => v.startsWith('LISTEN_'));
 }
 
-const BALANCES = ['shared', 'round-robin', ...(supportsReusePort() ? ['reuse-port', 'auto'] : [])];
 // Serial: each test starts up to three processes, and the machines that run the suite are small.
-const MODES: { workers: string; balance?: string }[] = [{ workers: '0' }, ...BALANCES.map((balance) => ({ workers: '2', balance }))];
+// 'auto' is a mode of its own only where it picks reuse-port.
+const MODES: { workers: string; balance?: string }[] = [{ workers: '0' },
+  ...[...BALANCES, ...(supportsReusePort() ? ['auto'] : [])].map((balance) => ({ workers: '2', balance }))];
 
 for (const { workers, balance } of MODES) {
   const title = workers === '0' ? 'workers 0' : `workers 2, ${balance}`;
   test.serial(`${title}: a TCP socket from LISTEN_FDS is served, shown in logs and info, and the variables are gone`, async (t) => {
-    const { ss, socket } = await activated(tempDir(t, 'activation'), ['--plugin', 'line', '--handler', PID_HANDLER, '--workers', workers, ...(balance ? ['--balance', balance] : [])]);
-    t.teardown(() => ss.stop());
+    const { ss, socket } = await activated(t, tempDir(t, 'activation'), ['--plugin', 'line', '--handler', PID_HANDLER, '--workers', workers, ...(balance ? ['--balance', balance] : [])]);
     const port = Number(socket);
     t.deepEqual(ss.addresses, [`127.0.0.1:${port}`]);
     t.true(ss.logs.some((l) => l.msg === `listening on 127.0.0.1:${port} (inherited fd://3 "web")`), ss.stderr);
     t.deepEqual((await ssInfo(ss.pid)).monitors[0].addresses, [`127.0.0.1:${port}`]);
     const served = new Set<number>();
     for (let i = 0; i < 8; i++) served.add(Number(await ask(port, 'pid')));
-    const pids = workers === '0' ? [ss.pid] : workerPids(ss);
+    const pids = workers === '0' ? [ss.pid] : readyPids(ss);
     t.true([...served].every((p) => pids.includes(p)), `answered by ${[...served].join(' ')}, serving ${pids.join(' ')}`);
     // sd_listen_fds(1): unset, so that workers (and what they start) do not take the socket for theirs.
     // (A process's own /proc environ keeps what it started with: the workers' show what they got.)
-    for (const pid of workerPids(ss)) t.deepEqual(listenVars(pid), []);
+    for (const pid of readyPids(ss)) t.deepEqual(listenVars(pid), []);
     if (balance === 'reuse-port' || balance === 'auto') {
       t.true(ss.logs.some((l) => /an inherited socket cannot be bound again for each worker/.test(l.msg)), 'why it shares the socket is logged');
     }
@@ -108,8 +104,7 @@ for (const { workers, balance } of MODES) {
 }
 
 test.serial('--bind fd://3 serves the descriptor without LISTEN_* variables', async (t) => {
-  const { ss, socket } = await activated(tempDir(t, 'activation'), ['--plugin', 'line', '--workers', '1', '--bind', 'fd://3'], { pid: 'none' });
-  t.teardown(() => ss.stop());
+  const { ss, socket } = await activated(t, tempDir(t, 'activation'), ['--plugin', 'line', '--workers', '1', '--bind', 'fd://3'], { pid: 'none' });
   t.deepEqual(ss.addresses, [`127.0.0.1:${socket}`]);
   t.true(ss.logs.some((l) => l.msg === `listening on 127.0.0.1:${socket} (inherited fd://3)`), ss.stderr);
   t.is(await ask(Number(socket), 'hello'), 'hello');
@@ -121,14 +116,13 @@ for (const { workers, balance } of [{ workers: '0' }, { workers: '2' }, { worker
   test.serial(`workers ${workers}${balance ? `, ${balance}` : ''}: a unix socket from LISTEN_FDS is served and its file is not removed at stop`, async (t) => {
     const dir = tempDir(t, 'activation');
     const path = join(dir, 'app.sock');
-    const { ss } = await activated(dir, ['--plugin', 'line', '--handler', PID_HANDLER, '--workers', workers, ...(balance ? ['--balance', balance] : [])],
+    const { ss } = await activated(t, dir, ['--plugin', 'line', '--handler', PID_HANDLER, '--workers', workers, ...(balance ? ['--balance', balance] : [])],
       { sockets: [`unix:${path}`] });
-    t.teardown(() => ss.stop());
     const inode = lstatSync(path).ino;
     t.deepEqual(ss.addresses, [`unix:${path}`]);
     t.deepEqual((await ssInfo(ss.pid)).monitors[0].addresses, [`unix:${path}`]);
     t.is(await ask(path, 'over unix'), 'over unix');
-    const pids = workers === '0' ? [ss.pid] : workerPids(ss);
+    const pids = workers === '0' ? [ss.pid] : readyPids(ss);
     // Round-robin hands connections to ready workers in turn: both answer (more tries allow for a worker late with its heartbeat).
     const want = balance === 'round-robin' ? 2 : 1;
     const served = new Set<number>();
@@ -143,17 +137,15 @@ for (const { workers, balance } of [{ workers: '0' }, { workers: '2' }, { worker
 }
 
 test.serial('LISTEN_PID naming another process: the variables are ignored (and removed), ss binds its own --bind', async (t) => {
-  const { ss, socket } = await activated(tempDir(t, 'activation'), ['--plugin', 'line', '--workers', '1', '--bind', '127.0.0.1:0'], { pid: 'other' });
-  t.teardown(() => ss.stop());
+  const { ss, socket } = await activated(t, tempDir(t, 'activation'), ['--plugin', 'line', '--workers', '1', '--bind', '127.0.0.1:0'], { pid: 'other' });
   t.is(ss.addresses.length, 1);
   t.not(ss.port, Number(socket), 'not the inherited socket');
   t.is(await ask(ss.port, 'own'), 'own');
-  for (const pid of workerPids(ss)) t.deepEqual(listenVars(pid), []);
+  for (const pid of readyPids(ss)) t.deepEqual(listenVars(pid), []);
 });
 
 test.serial('an explicit --bind wins over LISTEN_FDS', async (t) => {
-  const { ss, socket } = await activated(tempDir(t, 'activation'), ['--plugin', 'line', '--workers', '0', '--bind', '127.0.0.1:0']);
-  t.teardown(() => ss.stop());
+  const { ss, socket } = await activated(t, tempDir(t, 'activation'), ['--plugin', 'line', '--workers', '0', '--bind', '127.0.0.1:0']);
   t.not(ss.port, Number(socket));
   t.false(ss.logs.some((l) => /inherited/.test(l.msg)));
   t.true(ss.logs.some((l) => l.msg === 'LISTEN_FDS: fd://3 "web" passed by systemd and not served (a bind is set; fd://N serves one)'), ss.stderr);
@@ -175,8 +167,7 @@ test.serial('fd:// naming no open socket cannot start: exit 1, one line', async 
 });
 
 test.serial('HUP with an inherited socket: new workers serve the same socket, no "bind changed" warning', async (t) => {
-  const { ss, socket } = await activated(tempDir(t, 'activation'), ['--plugin', 'line', '--handler', PID_HANDLER, '--workers', '1', '--balance', 'shared']);
-  t.teardown(() => ss.stop());
+  const { ss, socket } = await activated(t, tempDir(t, 'activation'), ['--plugin', 'line', '--handler', PID_HANDLER, '--workers', '1', '--balance', 'shared']);
   const before = Number(await ask(Number(socket), 'pid'));
   process.kill(ss.pid, 'SIGHUP');
   await ss.waitForLog((l) => /reloaded, every worker runs the new config/.test(l.msg), 20_000);
@@ -191,8 +182,7 @@ test.serial('several servers: each takes the sockets LISTEN_FDNAMES names after 
     a: { plugins: ['line'], workers: 1 },
     b: { plugins: ['echo'], workers: 1 },
   } };\n`);
-  const { ss, sockets } = await activated(dir, [], { sockets: ['tcp', 'tcp'], names: 'b:a' });
-  t.teardown(() => ss.stop());
+  const { ss, sockets } = await activated(t, dir, [], { sockets: ['tcp', 'tcp'], names: 'b:a' });
   const [b, a] = sockets.map(Number);
   const byServer = Object.fromEntries((await ssInfo(ss.pid)).monitors.map((m: { name: string; addresses: string[] }) => [m.name, m.addresses]));
   t.deepEqual(byServer, { a: [`127.0.0.1:${a}`], b: [`127.0.0.1:${b}`] });
@@ -200,8 +190,7 @@ test.serial('several servers: each takes the sockets LISTEN_FDNAMES names after 
 });
 
 test.serial('--bind fd://4 with LISTEN_FDS: serves the socket named, warns about the one left', async (t) => {
-  const { ss, sockets } = await activated(tempDir(t, 'activation'), ['--plugin', 'line', '--workers', '1', '--bind', 'fd://4'], { sockets: ['tcp', 'tcp'], names: 'one:two' });
-  t.teardown(() => ss.stop());
+  const { ss, sockets } = await activated(t, tempDir(t, 'activation'), ['--plugin', 'line', '--workers', '1', '--bind', 'fd://4'], { sockets: ['tcp', 'tcp'], names: 'one:two' });
   t.true(ss.logs.some((l) => l.msg === `listening on 127.0.0.1:${sockets[1]} (inherited fd://4 "two")`), ss.stderr);
   t.true(ss.logs.some((l) => l.msg === 'LISTEN_FDS: fd://3 "one" passed by systemd and not served (a bind is set; fd://N serves one)'), ss.stderr);
   t.is(await ask(Number(sockets[1]), 'two'), 'two');

@@ -2,6 +2,7 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { Client } from '../helpers/client.js';
 import { startSs } from '../helpers/ss.js';
+import { sleep } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 const TOTAL = 256 * MiB;
@@ -20,8 +21,7 @@ function chunk(i: number): Buffer {
 }
 
 test('a client writing 256 MiB without reading is paused, not buffered: server memory grows < 64 MiB and every byte comes back intact', async (t) => {
-  const ss = await startSs(['--plugin', 'echo', '--keep-alive', '0']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'echo', '--keep-alive', '0']);
   const c = await Client.open(ss.port);
   const before = rssBytes(ss.pid);
 
@@ -32,7 +32,7 @@ test('a client writing 256 MiB without reading is paused, not buffered: server m
   let last = -1;
   for (let i = 0; i < 100 && c.socket.writableLength !== last; i++) { // until the flow has stopped (≤ 10 s)
     last = c.socket.writableLength;
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   t.true(c.socket.writableLength > TOTAL / 2, 'most of the stream is still waiting on the client side');
   const grown = rssBytes(ss.pid) - before;

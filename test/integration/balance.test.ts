@@ -2,16 +2,10 @@ import test from 'ava';
 import { join } from 'node:path';
 import { supportsReusePort } from '@socketserver/core/process';
 import { ask } from '../helpers/client.js';
-import { eventually, ssInfo, startSs, type SsProcess } from '../helpers/ss.js';
+import { eventually, ssInfo, startSs } from '../helpers/ss.js';
 import { tempDir } from '../helpers/temp.js';
-
-const PID_HANDLER = './test/fixtures/runtime/pid-handler.mjs';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Pids of the workers ready so far, from the arbiter's log. */
-function readyPids(ss: SsProcess): number[] {
-  return ss.logs.filter((l) => /^worker \d+ ready/.test(l.msg)).map((l) => l.workerPid as number);
-}
+import { sleep } from '../helpers/wait.js';
+import { PID_HANDLER, readyPids } from '../helpers/workers.js';
 
 /** Pids answering `pid` over `count` connections, `parallel` at a time. */
 async function servingPids(target: number | string, count: number, parallel = 4): Promise<number[]> {
@@ -34,8 +28,7 @@ async function whileStopped<T>(pids: readonly number[], body: () => Promise<T>):
 
 test('auto: workers accept themselves, over TCP and a unix socket: with the arbiter stopped, each worker still answers', async (t) => {
   const sock = join(tempDir(t, 'balance'), 's.sock');
-  const ss = await startSs(['--plugin', 'line', '--workers', '2', '--handler', PID_HANDLER, '--bind', '127.0.0.1:0', '--bind', `unix:${sock}`]);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '2', '--handler', PID_HANDLER, '--bind', '127.0.0.1:0', '--bind', `unix:${sock}`]);
   const workers = readyPids(ss).sort();
   // Reuse-port (TCP where Node has it): the kernel spreads connections over the workers' own sockets.
   if (supportsReusePort()) {
@@ -55,8 +48,7 @@ test('auto: workers accept themselves, over TCP and a unix socket: with the arbi
 });
 
 test('shared: TTIN, TTOU and HUP under 4 connect loops: no connection refused, reset or unanswered', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--workers', '2', '--balance', 'shared', '--handler', PID_HANDLER]);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '2', '--balance', 'shared', '--handler', PID_HANDLER]);
   const failures: string[] = [];
   const seen = new Set<number>();
   let stop = false;
@@ -99,4 +91,36 @@ test('shared: TTIN, TTOU and HUP under 4 connect loops: no connection refused, r
   }
   t.deepEqual(failures, []);
   t.true(seen.size >= 4, `${seen.size} worker pids answered (the HUP replaced them)`);
+});
+
+// Serial, as before: one server at a time (each starts several processes, and the suite shares two
+// cores); ava runs a file's serial tests before its others.
+test.serial('round-robin: a worker stopped (SIGSTOP) gets no new connection once its heartbeat is late; the other serves them', async (t) => {
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '2', '--balance', 'round-robin', '--handler', PID_HANDLER]);
+  const [stopped, other] = readyPids(ss);
+  process.kill(stopped!, 'SIGSTOP');
+  t.teardown(() => { try { process.kill(stopped!, 'SIGCONT'); } catch { /* gone */ } });
+  await sleep(3000); // heartbeats every second: late after 2.25 s
+  for (let i = 0; i < 10; i++) t.is(Number(await ask(ss.port, 'pid', 8000)), other, `connection ${i}`);
+  process.kill(stopped!, 'SIGCONT');
+  const pids = await eventually(async () => {
+    const seen = new Set<number>();
+    for (let i = 0; i < 6; i++) seen.add(Number(await ask(ss.port, 'pid')));
+    return seen.size === 2 ? seen : undefined;
+  }, 'both workers serving again');
+  t.deepEqual([...pids].sort(), [stopped, other].sort());
+});
+
+test.serial('round-robin: connections sent to a worker that dies before taking them go to another worker', async (t) => {
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '2', '--balance', 'round-robin', '--handler', PID_HANDLER]);
+  const [victim, other] = readyPids(ss);
+  process.kill(victim!, 'SIGSTOP');
+  // Sent at once, before its heartbeat is late: about half go to the stopped worker.
+  const answers = Array.from({ length: 6 }, () => ask(ss.port, 'pid', 10_000));
+  await sleep(500);
+  process.kill(victim!, 'SIGKILL');
+  const pids = (await Promise.all(answers)).map(Number);
+  t.false(pids.includes(victim!));
+  t.true(pids.includes(other!));
+  t.is(pids.length, 6);
 });

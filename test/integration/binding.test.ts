@@ -1,11 +1,13 @@
 import test from 'ava';
-import { existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { supportsReusePort } from '@socketserver/core/process';
-import { ask } from '../helpers/client.js';
+import { assertOneLineError } from '../helpers/assert.js';
+import { ask, Client } from '../helpers/client.js';
 import { eventually, launchSs, runSs, startSs } from '../helpers/ss.js';
 import { tempDir } from '../helpers/temp.js';
+import { BALANCES } from '../helpers/workers.js';
 
 /** A port nobody listens on right now (bound to 0, then closed). */
 async function freePort(): Promise<number> {
@@ -16,11 +18,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-const BALANCES = ['auto', 'shared', 'round-robin', ...(supportsReusePort() ? ['reuse-port'] : [])];
-for (const balance of BALANCES) {
+for (const balance of ['auto', ...BALANCES]) {
   test(`${balance}: a second ss on the port a first one serves exits 1, address in use`, async (t) => {
-    const first = await startSs(['--plugin', 'line', '--workers', '2', '--balance', balance]);
-    t.teardown(() => first.stop());
+    const first = await startSs(t, ['--plugin', 'line', '--workers', '2', '--balance', balance]);
     const bind = `127.0.0.1:${first.port}`;
     const second = await runSs(['serve', '--plugin', 'line', '--balance', balance, '--bind', bind], { timeoutMs: 8000 });
     t.is(second.code, 1, second.stderr);
@@ -39,8 +39,8 @@ function tryConnect(path: string): Promise<{ socket?: Socket; code?: string }> {
 
 test('a live unix socket with a full backlog is not taken for stale: the second ss exits 1, address in use', async (t) => {
   const sock = join(tempDir(t, 'balance'), 's.sock');
-  const first = await startSs(['--plugin', 'line', '--workers', '0', '--backlog', '1', '--bind', `unix:${sock}`]);
-  t.teardown(() => { process.kill(first.pid, 'SIGCONT'); return first.stop(); });
+  const first = await startSs(t, ['--plugin', 'line', '--workers', '0', '--backlog', '1', '--bind', `unix:${sock}`]);
+  t.teardown(() => { try { process.kill(first.pid, 'SIGCONT'); } catch { /* gone */ } });
   const inode = lstatSync(sock).ino;
   process.kill(first.pid, 'SIGSTOP');
   // Fill its accept queue: it accepts nothing while stopped, so a connect soon fails with EAGAIN.
@@ -65,11 +65,9 @@ test('a live unix socket with a full backlog is not taken for stale: the second 
 for (const workers of ['0', '2']) {
   test(`--workers ${workers}: a stop leaves alone a socket file another server has bound since at the same path`, async (t) => {
     const sock = join(tempDir(t, 'balance'), 's.sock');
-    const first = await startSs(['--plugin', 'line', '--workers', workers, '--bind', `unix:${sock}`]);
-    t.teardown(() => first.stop());
+    const first = await startSs(t, ['--plugin', 'line', '--workers', workers, '--bind', `unix:${sock}`]);
     unlinkSync(sock); // say, by hand, to start another server there
-    const second = await startSs(['--plugin', 'line', '--workers', workers, '--bind', `unix:${sock}`]);
-    t.teardown(() => second.stop());
+    const second = await startSs(t, ['--plugin', 'line', '--workers', workers, '--bind', `unix:${sock}`]);
     t.is((await first.stop('SIGTERM')).code, 0);
     t.true(existsSync(sock), 'the second server\'s socket file is still there');
     t.is(await ask(sock, 'second'), 'second');
@@ -83,8 +81,7 @@ test('a client connecting while the arbiter is still binding its other addresses
   const port = await freePort();
   // Many unix addresses after the TCP one: the arbiter accepts on the TCP port while binding them.
   const binds = [`127.0.0.1:${port}`, ...Array.from({ length: 40 }, (_, i) => `unix:${join(dir, `s${i}.sock`)}`)];
-  const ss = launchSs(['serve', '--plugin', 'line', '--balance', 'round-robin', ...binds.flatMap((b) => ['--bind', b])]);
-  t.teardown(() => ss.stop());
+  const ss = launchSs(t, ['serve', '--plugin', 'line', '--balance', 'round-robin', ...binds.flatMap((b) => ['--bind', b])]);
   // Connect loops hammer the port until one connection gets in (bounded in count and time).
   const answers: Promise<string>[] = [];
   const until = Date.now() + 10_000;
@@ -116,9 +113,62 @@ test('a unix socket in a folder too deep for a temporary name beside it is bound
   const dir = join(base, 'd'.repeat(100 - base.length - 1));
   mkdirSync(dir);
   const sock = join(dir, 's');
-  const ss = await startSs(['--plugin', 'line', '--workers', '2', '--bind', `unix:${sock}`]);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '2', '--bind', `unix:${sock}`]);
   t.is(await ask(sock, 'deep'), 'deep');
   t.is((await ss.stop('SIGTERM')).code, 0);
   t.false(existsSync(sock));
+});
+
+test('several binds at once: two TCP ports and a unix socket, port 0 logged as the real port', async (t) => {
+  const path = join(tempDir(t, 'binds'), 's.sock');
+  const ss = await startSs(t, ['--plugin', 'line', '-b', '127.0.0.1:0', '--bind', '127.0.0.2:0', '--bind', `unix:${path}`]);
+  t.is(ss.addresses.length, 3);
+  t.regex(ss.addresses[0]!, /^127\.0\.0\.1:[1-9]\d*$/);
+  t.regex(ss.addresses[1]!, /^127\.0\.0\.2:[1-9]\d*$/);
+  t.is(ss.addresses[2], `unix:${path}`);
+  const port2 = Number(ss.addresses[1]!.split(':')[1]);
+  const clients = await Promise.all([Client.open(ss.port), Client.open({ host: '127.0.0.2', port: port2 }), Client.open(path)]);
+  clients.forEach((c, i) => c.send(`via ${i}\n`));
+  t.deepEqual(await Promise.all(clients.map(async (c) => (await c.lines(1))[0])), ['via 0', 'via 1', 'via 2']);
+  clients.forEach((c) => c.destroy());
+});
+
+test('":PORT" listens on all interfaces (reached here over loopback)', async (t) => {
+  const ss = await startSs(t, ['--plugin', 'echo', '--bind', ':0']);
+  t.regex(ss.addresses[0]!, /^:[1-9]\d*$/);
+  const c = await Client.open(ss.port);
+  c.send('any');
+  t.is(String(await c.read(3)), 'any');
+  c.destroy();
+});
+
+test('"[::1]:PORT" listens on the IPv6 loopback', async (t) => {
+  const ss = await startSs(t, ['--plugin', 'echo', '--bind', '[::1]:0']);
+  t.regex(ss.addresses[0]!, /^\[::1\]:[1-9]\d*$/);
+  const c = await Client.open({ host: '::1', port: ss.port });
+  c.send('six');
+  t.is(String(await c.read(3)), 'six');
+  c.destroy();
+});
+
+const IS_ROOT = process.getuid?.() === 0;
+
+test('a stale unix socket that cannot be removed: exit 1, one line naming it', async (t) => {
+  const cwd = tempDir(t, 'unlink');
+  const dir = join(cwd, 'locked');
+  mkdirSync(dir);
+  // A socket file with no listener, as a server that crashed leaves it (exiting without close keeps the file).
+  const leftover = join(dir, 'left.sock');
+  const made = spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(leftover)}, () => process.exit(0))`]);
+  t.is(made.status, 0);
+  // Its folder refuses removals: read-only for a user; immutable for root, whom modes do not stop.
+  if (IS_ROOT) {
+    const set = spawnSync('chattr', ['+i', dir], { encoding: 'utf8' });
+    t.is(set.status, 0, `chattr +i: ${set.stderr}`);
+    t.teardown(() => { spawnSync('chattr', ['-i', dir]); });
+  } else {
+    chmodSync(dir, 0o555);
+  }
+  const r = await runSs(['serve', '--plugin', 'echo', '--workers', '0', '--bind', `unix:${leftover}`], { cwd });
+  assertOneLineError(t, r, 1, [leftover, IS_ROOT ? 'EPERM' : 'EACCES']);
 });

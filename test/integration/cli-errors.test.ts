@@ -126,8 +126,7 @@ test('a stale unix socket file left by a killed server is replaced and served', 
   });
   t.is(refused, 'ECONNREFUSED', 'nothing accepts on it: it is stale');
 
-  const ss = await startSs(['--plugin', 'echo', '--bind', `unix:${path}`], { cwd });
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'echo', '--bind', `unix:${path}`], { cwd });
   t.deepEqual(ss.addresses, [`unix:${path}`]);
   const c = await Client.open(path);
   t.teardown(() => c.destroy());

@@ -7,8 +7,7 @@ import { tempDir } from '../helpers/temp.js';
 
 test('createClient round trip with each built-in protocol through ss serve', async (t) => {
   for (const plugin of ['echo', 'line', 'netstring']) {
-    const ss = await startSs(['--plugin', plugin]);
-    t.teardown(() => ss.stop());
+    const ss = await startSs(t, ['--plugin', plugin]);
     const client = await createClient({ plugin, address: `127.0.0.1:${ss.port}` });
     const reply = await client.request(`hello ${plugin}`);
     t.is(Buffer.from(reply).toString(), `hello ${plugin}`, plugin);
@@ -18,8 +17,7 @@ test('createClient round trip with each built-in protocol through ss serve', asy
 });
 
 test('100 pipelined requests are answered in order (line, async handler finishing out of order)', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--handler', './test/fixtures/runtime/handler.ts']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--handler', './test/fixtures/runtime/handler.ts']);
   const client = await createClient({ plugin: 'line', address: `127.0.0.1:${ss.port}` });
   // Earlier requests sleep longer, so the handler finishes them last.
   const replies = await Promise.all(Array.from({ length: 100 }, (_, i) => client.request(`slow:${100 - i}:message ${i}`)));
@@ -28,8 +26,7 @@ test('100 pipelined requests are answered in order (line, async handler finishin
 });
 
 test('netstring pipelining: 100 requests sent at once, replies in order', async (t) => {
-  const ss = await startSs(['--plugin', 'netstring']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'netstring']);
   const client = await createClient({ plugin: 'netstring', address: `127.0.0.1:${ss.port}` });
   const sent = Array.from({ length: 100 }, (_, i) => `n${i}:${'x'.repeat(i * 50)}`);
   const replies = await Promise.all(sent.map((m) => client.request(m)));
@@ -40,8 +37,7 @@ test('netstring pipelining: 100 requests sent at once, replies in order', async 
 test('createClient over a unix socket', async (t) => {
   const dir = tempDir(t, 'client-unix');
   const path = join(dir, 's.sock');
-  const ss = await startSs(['--plugin', 'netstring', '--bind', `unix:${path}`]);
-  t.teardown(() => ss.stop());
+  await startSs(t, ['--plugin', 'netstring', '--bind', `unix:${path}`]);
   const client = await createClient({ plugin: 'netstring', address: `unix:${path}` });
   t.is((await client.request('over unix')).toString(), 'over unix');
   await client.close();
@@ -58,8 +54,7 @@ test('a missing unix socket rejects createClient', async (t) => {
 });
 
 test('a plugin setting given to createClient applies to its client protocol (line maxLine)', async (t) => {
-  const ss = await startSs(['--plugin', 'line']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line']);
   const client = await createClient({ plugin: 'line', address: `127.0.0.1:${ss.port}`, settings: { maxLine: '4b' } });
   const err = await t.throwsAsync(client.request('a reply longer than four bytes'));
   t.regex(err!.message, /^malformed reply from 127\.0\.0\.1:\d+: line longer than 4 bytes/);

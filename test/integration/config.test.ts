@@ -9,8 +9,7 @@ import { FIXTURES, tempDir } from '../helpers/temp.js';
 
 /** `ss serve ARGS` exactly as given (the config file's own bind is served); stopped by pid at teardown. */
 async function serveAsIs(t: ExecutionContext, args: readonly string[], opts: SpawnOptions): Promise<SsProcess> {
-  const ss = await startSs(args, { ...opts, freePort: false });
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, args, { ...opts, freePort: false });
   return ss;
 }
 

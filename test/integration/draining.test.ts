@@ -1,14 +1,12 @@
 import test from 'ava';
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { Client } from '../helpers/client.js';
 import { eventually, isAlive, ssInfo, startSs } from '../helpers/ss.js';
-import { FIXTURES } from '../helpers/temp.js';
+import { sleep } from '../helpers/wait.js';
+import { PID_HANDLER } from '../helpers/workers.js';
 
 // How a server lets go of its clients: --accept-grace before a TERM closes the listeners
 // (health checks refused meanwhile), and a HUP's old workers serving their open connections on.
-const PID_HANDLER = join(FIXTURES, 'runtime', 'pid-handler.mjs');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** PROXY v2 headers: LOCAL (a balancer's health check) and PROXY for 10.1.2.3:4567. */
 const SIGNATURE = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
@@ -33,7 +31,7 @@ function once(port: number, header: Buffer, line: string): Promise<string> {
 
 for (const workers of ['0', '2']) {
   test(`workers ${workers}: TERM with --accept-grace serves on for the grace, refusing PROXY LOCAL health checks, then stops accepting; exit 0`, async (t) => {
-    const ss = await startSs(['--plugin', 'line', '--workers', workers, '--proxy-protocol', 'v2', '--accept-grace', '2']);
+    const ss = await startSs(t, ['--plugin', 'line', '--workers', workers, '--proxy-protocol', 'v2', '--accept-grace', '2']);
     t.teardown(() => ss.stop('SIGKILL'));
     t.is(await once(ss.port, LOCAL, 'check'), 'check', 'before: a health check is answered');
     t.is(await once(ss.port, PROXIED, 'hi'), 'hi');
@@ -56,7 +54,7 @@ for (const workers of ['0', '2']) {
 }
 
 test('INT during --accept-grace stops at once', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--workers', '1', '--proxy-protocol', 'v2', '--accept-grace', '60']);
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '1', '--proxy-protocol', 'v2', '--accept-grace', '60']);
   t.teardown(() => ss.stop('SIGKILL'));
   process.kill(ss.pid, 'SIGTERM');
   await ss.waitForLog((l) => l.msg.includes('stopping in 60s'));
@@ -66,7 +64,7 @@ test('INT during --accept-grace stops at once', async (t) => {
 });
 
 test('HUP: an old worker serves its open connections on and exits once they close; TERM meanwhile closes them', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--workers', '1', '--handler', PID_HANDLER, '--keep-alive', '0']);
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '1', '--handler', PID_HANDLER, '--keep-alive', '0']);
   t.teardown(() => ss.stop('SIGKILL'));
   const a = await Client.open(ss.port);
   const b = await Client.open(ss.port);
@@ -103,8 +101,7 @@ test('HUP: an old worker serves its open connections on and exits once they clos
 });
 
 test('HUP: an old worker whose clients close goes at once', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--workers', '1', '--handler', PID_HANDLER, '--keep-alive', '0']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '1', '--handler', PID_HANDLER, '--keep-alive', '0']);
   const a = await Client.open(ss.port);
   t.teardown(() => a.destroy());
   a.send('pid\n');

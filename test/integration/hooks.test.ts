@@ -1,9 +1,9 @@
 import test from 'ava';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '../helpers/client.js';
 import { startSs } from '../helpers/ss.js';
+import { tempDir } from '../helpers/temp.js';
 
 interface Event { hook: string; [k: string]: unknown }
 
@@ -12,9 +12,8 @@ function events(file: string): Event[] {
 }
 
 test('hooks run in lifecycle order with their arguments (a hook plugin counting connections and requests)', async (t) => {
-  const file = join(mkdtempSync(join(tmpdir(), 'ss-hooks-')), 'events.jsonl');
-  const ss = await startSs(['--plugin', 'line', '--plugin', './test/fixtures/runtime/recorder.mjs', '--events-file', file]);
-  t.teardown(() => ss.stop());
+  const file = join(tempDir(t, 'hooks'), 'events.jsonl');
+  const ss = await startSs(t, ['--plugin', 'line', '--plugin', './test/fixtures/runtime/recorder.mjs', '--events-file', file]);
 
   const a = await Client.open(ss.port);
   a.send('a1\na2\n');
@@ -60,8 +59,7 @@ test('hooks run in lifecycle order with their arguments (a hook plugin counting 
 });
 
 test('a tap throwing a value that cannot be printed is logged too, and the worker keeps serving', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--plugin', './test/fixtures/runtime/faulty-tap.mjs', '--workers', '1']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--plugin', './test/fixtures/runtime/faulty-tap.mjs', '--workers', '1']);
   const c = await Client.open(ss.port);
   c.send('odd-boom\nafter\n');
   t.deepEqual(await c.lines(2), ['odd-boom', 'after']);
@@ -72,8 +70,7 @@ test('a tap throwing a value that cannot be printed is logged too, and the worke
 });
 
 test('a throwing tap is logged with its plugin name and the server keeps serving', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--plugin', './test/fixtures/runtime/faulty-tap.mjs']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--plugin', './test/fixtures/runtime/faulty-tap.mjs']);
   const c = await Client.open(ss.port);
   c.send('tap-boom\nafter\n');
   t.deepEqual(await c.lines(2), ['tap-boom', 'after'], 'the request whose tap threw is still answered');

@@ -1,17 +1,17 @@
 import test from 'ava';
 import { Client } from '../helpers/client.js';
 import { startSs } from '../helpers/ss.js';
+import { sleep } from '../helpers/wait.js';
 
 test('keep-alive closes an idle connection and spares an active one', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--keep-alive', '1']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--keep-alive', '1']);
   const idle = await Client.open(ss.port);
   const active = await Client.open(ss.port);
   const opened = Date.now();
   // The active client talks every 250 ms for 3 s (three keep-alive periods).
   let lastActivity = 0;
   for (let i = 0; i < 12; i++) {
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
     active.send(`ping ${i}\n`);
     t.deepEqual(await active.lines(1), [`ping ${i}`]);
     lastActivity = Date.now();
@@ -24,8 +24,7 @@ test('keep-alive closes an idle connection and spares an active one', async (t) 
 });
 
 test('keep-alive: a connection waiting for a slow reply is not idle', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--keep-alive', '1', '--handler', './test/fixtures/runtime/handler.ts']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--keep-alive', '1', '--handler', './test/fixtures/runtime/handler.ts']);
   const c = await Client.open(ss.port);
   c.send('slow:1500:late\n'); // the handler takes longer than the keep-alive
   t.deepEqual(await c.lines(1, 5000), ['late']);
@@ -34,10 +33,9 @@ test('keep-alive: a connection waiting for a slow reply is not idle', async (t) 
 });
 
 test('keep-alive 0 never closes an idle connection', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--keep-alive', '0']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--keep-alive', '0']);
   const c = await Client.open(ss.port);
-  await new Promise((r) => setTimeout(r, 2500));
+  await sleep(2500);
   t.false(c.closed);
   c.send('still here\n');
   t.deepEqual(await c.lines(1), ['still here']);

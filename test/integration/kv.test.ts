@@ -1,6 +1,7 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { startSs, type SsProcess } from '../helpers/ss.js';
+import { sleep } from '../helpers/wait.js';
 
 let ss: SsProcess;
 
@@ -34,8 +35,6 @@ async function cli(...args: string[]): Promise<string> {
   if (r.code !== 0) throw new Error(`redis-cli exited ${r.code}: ${r.stderr}`);
   return String(r.stdout);
 }
-
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test.serial('PING, ECHO, SET, GET, DEL, EXISTS, DBSIZE, FLUSHALL', async (t) => {
   t.is(await cli('FLUSHALL'), 'OK\n');
@@ -102,7 +101,7 @@ test.serial('expiry: PX 1500 is gone 2 s later; EXPIRE and TTL', async (t) => {
   // Long enough that a redis-cli started on a loaded machine still finds it before it expires.
   t.is(await cli('SET', 'short', 'v', 'PX', '1500'), 'OK\n');
   t.is(await cli('GET', 'short'), 'v\n');
-  await delay(2000);
+  await sleep(2000);
   t.is(await cli('GET', 'short'), '\n');
   t.is(await cli('EXISTS', 'short'), '0\n');
   t.is(await cli('TTL', 'short'), '-2\n');
@@ -120,7 +119,7 @@ test.serial('the sweep drops expired keys nobody reads', async (t) => {
   await cli('FLUSHALL');
   for (let i = 0; i < 3; i++) await cli('SET', `sw${i}`, 'v', 'PX', '400');
   t.is(await cli('DBSIZE'), '3\n');
-  await delay(700);
+  await sleep(700);
   t.is(await cli('DBSIZE'), '0\n', 'DBSIZE counts keys not yet swept, as in Redis');
 });
 

@@ -1,7 +1,11 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { assertOneLineError } from '../helpers/assert.js';
+import { Client } from '../helpers/client.js';
 import { launchSs, REPO, runSs, SS_BIN, startSs, type SsProcess } from '../helpers/ss.js';
+import { tempDir } from '../helpers/temp.js';
+import { sleep } from '../helpers/wait.js';
 
 // How ss logs, seen through the real process: JSON lines on a pipe, pretty lines on a terminal
 // (log_format auto), either when asked for.
@@ -16,21 +20,19 @@ async function waitFor(text: () => string, re: RegExp, timeoutMs = 20_000): Prom
   const until = Date.now() + timeoutMs;
   while (!re.test(text())) {
     if (Date.now() > until) throw new Error(`no ${re} within ${timeoutMs} ms in:\n${text()}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }
 
 /** `ss serve --plugin line` on a pipe with these arguments, stopped by its pid at teardown, once it serves. */
 async function servePiped(t: ExecutionContext, args: string[], env: Record<string, string | undefined>): Promise<SsProcess> {
-  const ss = launchSs(['serve', '--plugin', 'line', '--bind', '127.0.0.1:0', ...args], { env });
-  t.teardown(() => ss.stop());
+  const ss = launchSs(t, ['serve', '--plugin', 'line', '--bind', '127.0.0.1:0', ...args], { env });
   await waitFor(() => ss.stderr, /serving line/);
   return ss;
 }
 
 test('stderr a pipe, log_format unset: JSON lines as always', async (t) => {
-  const ss = await startSs(['--plugin', 'line'], { env: NO_COLOUR_ENV });
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line'], { env: NO_COLOUR_ENV });
   const lines = ss.stderr.trim().split('\n');
   t.true(lines.length >= 2);
   for (const line of lines) t.notThrows(() => JSON.parse(line), line);
@@ -101,4 +103,55 @@ test('in a terminal, --log-format json: JSON lines', async (t) => {
 test('--log-format bogus: exit 2, one line naming --log-format and its choices', async (t) => {
   const r = await runSs(['serve', '--plugin', 'line', '--bind', '127.0.0.1:0', '--log-format', 'bogus']);
   assertOneLineError(t, r, 2, ['--log-format', 'bogus', 'auto, pretty, json']);
+});
+
+test('--name names the server in its logs', async (t) => {
+  const ss = await startSs(t, ['--plugin', 'line', '--name', 'edge-7']);
+  const serving = ss.logs.find((l) => l.msg.startsWith('serving'))!;
+  t.is(serving.msg, `serving edge-7 with 1 worker (arbiter pid ${ss.pid})`);
+  t.true(ss.logs.every((l) => l.name === 'edge-7'));
+});
+
+test('--log-level debug shows a keep-alive close; --log-level warn hides info lines', async (t) => {
+  const ss = await startSs(t, ['--plugin', 'line', '--keep-alive', '0.3', '--log-level', 'debug']);
+  const c = await Client.open(ss.port);
+  await c.waitClose();
+  const line = await ss.waitForLog((l) => /idle for 0\.3s; closed/.test(l.msg));
+  t.is(line.level, 20);
+
+  const path = join(tempDir(t, 'quiet'), 'q.sock');
+  const quiet = launchSs(t, ['serve', '--plugin', 'line', '--bind', `unix:${path}`, '--log-level', 'warn']);
+  let client: Client | undefined;
+  for (let i = 0; i < 100 && !client; i++) { // until it accepts (≤ 10 s)
+    client = await Client.open(path).catch(() => undefined);
+    if (!client) await sleep(100);
+  }
+  client!.send('still served\n');
+  t.deepEqual(await client!.lines(1), ['still served']);
+  client!.destroy();
+  t.is((await quiet.stop()).code, 0);
+  t.is(quiet.logs.filter((l) => l.level < 40).length, 0, quiet.stderr);
+});
+
+test('a flood of bad connections is logged at most 10 lines a second, then a count of what was suppressed; others are served', async (t) => {
+  const ss = await startSs(t, ['--plugin', 'netstring', '--workers', '0']);
+  const started = Date.now();
+  for (let batch = 0; batch < 4; batch++) {
+    const clients = await Promise.all(Array.from({ length: 50 }, () => Client.open(ss.port)));
+    for (const c of clients) c.send('x');
+    await Promise.all(clients.map((c) => c.waitClose()));
+  }
+  const seconds = Math.ceil((Date.now() - started) / 1000);
+  const summary = await ss.waitForLog((l) => /suppressed/.test(l.msg), 3000);
+  await sleep(1200); // any later summary
+  const logged = ss.logs.filter((l) => /bad input/.test(l.msg)).length;
+  const suppressed = ss.logs.filter((l) => /suppressed/.test(l.msg))
+    .reduce((n, l) => n + Number(/^(\d+) /.exec(l.msg)?.[1] ?? NaN), 0);
+  t.regex(summary.msg, /^\d+ more connection log line\(s\) suppressed \(at most 10 a second\)$/);
+  t.true(logged <= 10 * (seconds + 1), `${logged} lines in ${seconds} s`);
+  t.is(logged + suppressed, 200, 'every bad connection is logged or counted');
+  const c = await Client.open(ss.port);
+  c.send('2:ok,');
+  t.is(String(await c.read(5)), '2:ok,');
+  c.destroy();
 });

@@ -32,15 +32,13 @@ const netstringCases: [string, string, RegExp][] = [
 
 for (const [name, bad, reason] of netstringCases) {
   test(`netstring: ${name} closes that connection only`, async (t) => {
-    const ss = await startSs(['--plugin', 'netstring']);
-    t.teardown(() => ss.stop());
+    const ss = await startSs(t, ['--plugin', 'netstring']);
     await closesAndKeepsServing(t, ss, bad, reason, ['2:ok,', '2:ok,']);
   });
 }
 
 test('netstring: a length prefix over the limit is refused before the ":" arrives', async (t) => {
-  const ss = await startSs(['--plugin', 'netstring', '--max-netstring', '1kb']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'netstring', '--max-netstring', '1kb']);
   // 1025 > 1024: refused on the last digit, with no ":" and no payload sent.
   await closesAndKeepsServing(t, ss, '1025', /length over 1024 bytes \(--max-netstring\)/, ['4:1024,', '4:1024,']);
   const c = await Client.open(ss.port);
@@ -50,14 +48,12 @@ test('netstring: a length prefix over the limit is refused before the ":" arrive
 });
 
 test('line: an over-long line closes the connection before its newline arrives', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--max-line', '16']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--max-line', '16']);
   await closesAndKeepsServing(t, ss, 'x'.repeat(18), /line longer than 16 bytes \(--max-line\)/, ['ok\n', 'ok\n']);
 });
 
 test('line: a line over the limit that arrives whole is refused; the limit itself is accepted, with or without \\r', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--max-line', '16']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--max-line', '16']);
   const ok = await Client.open(ss.port);
   ok.send(`${'a'.repeat(16)}\n${'b'.repeat(16)}\r\n`);
   t.deepEqual(await ok.lines(2), ['a'.repeat(16), 'b'.repeat(16)]);
@@ -66,8 +62,7 @@ test('line: a line over the limit that arrives whole is refused; the limit itsel
 });
 
 test('replies owed before malformed input in the same read are still sent', async (t) => {
-  const ss = await startSs(['--plugin', 'netstring']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'netstring']);
   const c = await Client.open(ss.port);
   c.send('2:ok,3:yes,05:bad,');
   await c.waitClose();

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { assertOneLineError } from '../helpers/assert.js';
 import { ask, Client } from '../helpers/client.js';
 import { eventually, isAlive, launchSs, runSs, ssInfo, startSs, type SsProcess } from '../helpers/ss.js';
-import { FIXTURES, tempDir } from '../helpers/temp.js';
+import { tempDir } from '../helpers/temp.js';
+import { sleep } from '../helpers/wait.js';
+import { PID_HANDLER, readyPids } from '../helpers/workers.js';
 
 // The metrics plugin through the real ss: GET /metrics from the arbiter, every worker's figures.
 
@@ -75,8 +77,7 @@ async function load(port: number, conns: number, each: number): Promise<void> {
 }
 
 test('workers 2: 1000 requests over 50 connections, then exact totals; a worker that does not answer keeps its figures and does not stop a scrape', async (t) => {
-  const ss = await startSs([...METRICS, '--workers', '2', '--timeout', '120']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, [...METRICS, '--workers', '2', '--timeout', '120']);
   const url = await metricsUrl(ss);
   await load(ss.port, 50, 20);
 
@@ -129,11 +130,6 @@ test('workers 2: 1000 requests over 50 connections, then exact totals; a worker 
 
 const GATE_HANDLER = './test/fixtures/runtime/gate-handler.mjs';
 
-/** Pids from the `worker N ready (pid P)` log lines so far, by worker id. */
-function readyPids(ss: SsProcess): Map<number, number> {
-  return new Map(ss.logs.filter((l) => /^worker \d+ ready/.test(l.msg)).map((l) => [l.worker as number, l.workerPid as number]));
-}
-
 /** Resolve once none of `pids` is alive (reaped by the arbiter). */
 function gone(pids: number[], what: string): Promise<true> {
   return eventually(() => (pids.some(isAlive) ? undefined : true), what, 30_000);
@@ -163,8 +159,7 @@ async function held(port: number, n: number): Promise<{ answered(): Promise<void
  */
 async function leaving(t: ExecutionContext, args: string[], leave: (ss: SsProcess) => Promise<number[]>): Promise<{ s: Sample[]; ss: SsProcess }> {
   const gate = join(tempDir(t, 'metrics-gate'), 'open');
-  const ss = await startSs([...METRICS, '--workers', '2', '--handler', GATE_HANDLER, ...args], { env: { GATE_FILE: gate } });
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, [...METRICS, '--workers', '2', '--handler', GATE_HANDLER, ...args], { env: { GATE_FILE: gate } });
   const url = await metricsUrl(ss);
   await load(ss.port, 20, 10);
   const requests = await held(ss.port, 10);
@@ -188,7 +183,7 @@ async function leaving(t: ExecutionContext, args: string[], leave: (ss: SsProces
 test('HUP with no scrape before: every request the old workers served counts, those ended during their drain too', async (t) => {
   // Both old workers leave: those holding held requests (the kernel spreads connections) wait for them.
   const { s, ss } = await leaving(t, [], async (ss) => {
-    const old = [...readyPids(ss).values()];
+    const old = readyPids(ss);
     process.kill(ss.pid, 'SIGHUP');
     await ss.waitForLog((l) => l.msg.endsWith('reloaded, every worker runs the new config'), 30_000);
     return old;
@@ -203,7 +198,7 @@ test('TTOU with no scrape before: every request the worker let go served counts,
   const { s, ss } = await leaving(t, ['--balance', 'round-robin'], async (ss) => {
     process.kill(ss.pid, 'SIGTTOU');
     await ss.waitForLog((l) => l.msg === 'SIGTTOU: one worker fewer', 20_000);
-    return [readyPids(ss).get(2)!];
+    return readyPids(ss, 2);
   });
   t.deepEqual(['crash', 'timeout', 'max_requests', 'reload'].map((reason) => value(s, 'socketserver_worker_restarts_total', { server: 'line', reason })), [0, 0, 0, 0]);
   t.is(value(s, 'socketserver_workers', { server: 'line' }), 1);
@@ -211,8 +206,7 @@ test('TTOU with no scrape before: every request the worker let go served counts,
 });
 
 test('max_requests with no scrape before: the requests of every worker replaced count', async (t) => {
-  const ss = await startSs([...METRICS, '--workers', '1', '--max-requests', '40']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, [...METRICS, '--workers', '1', '--max-requests', '40']);
   const url = await metricsUrl(ss);
   const replacing = () => ss.logs.filter((l) => l.msg.endsWith('(max_requests): replacing it')).map((l) => l.workerPid as number);
   // One request per connection, one after the other (none is cut short by a replacement),
@@ -235,13 +229,12 @@ test('max_requests with no scrape before: the requests of every worker replaced 
 });
 
 test('workers killed (SIGKILL) with no scrape before keep the requests they served more than a second before', async (t) => {
-  const ss = await startSs([...METRICS, '--workers', '2', '--timeout', '120']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, [...METRICS, '--workers', '2', '--timeout', '120']);
   const url = await metricsUrl(ss);
   await load(ss.port, 20, 10);
   // Workers send their counters every second: three seconds leave room on a busy machine.
-  await new Promise((resolve) => setTimeout(resolve, 3000));
-  const pids = [...readyPids(ss).values()];
+  await sleep(3000);
+  const pids = readyPids(ss);
   for (const pid of pids) process.kill(pid, 'SIGKILL');
   await gone(pids, 'the killed workers to be reaped');
   const srv = { server: 'line' };
@@ -261,9 +254,8 @@ test('workers killed (SIGKILL) with no scrape before keep the requests they serv
 
 test('close reasons idle, reset and shutdown, and a restart for --timeout, as /metrics counts them', async (t) => {
   // round-robin: connections alternate between the two workers, so the one TTOU stops holds some.
-  const ss = await startSs([...METRICS, '--workers', '2', '--balance', 'round-robin', '--keep-alive', '3', '--timeout', '2',
-    '--handler', join(FIXTURES, 'runtime', 'pid-handler.mjs')]);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, [...METRICS, '--workers', '2', '--balance', 'round-robin', '--keep-alive', '3', '--timeout', '2',
+    '--handler', PID_HANDLER]);
   const url = await metricsUrl(ss);
   const srv = { server: 'line' };
   const idle = await Client.open(ss.port); // says nothing: closed after --keep-alive
@@ -295,8 +287,7 @@ test('close reasons idle, reset and shutdown, and a restart for --timeout, as /m
 });
 
 test('workers 0: the one process serves /metrics; another path is 404, another method 405', async (t) => {
-  const ss = await startSs([...METRICS, '--workers', '0']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, [...METRICS, '--workers', '0']);
   const url = await metricsUrl(ss);
   for (let i = 0; i < 10; i++) t.is(await ask(ss.port, `r${i}`), `r${i}`);
   const s = await scrapeUntil(url, (got) => value(got, 'socketserver_connections_closed_total', { reason: 'clean' }) === 10, '10 closes', 20_000);
@@ -333,8 +324,7 @@ test('two servers in one config with the same --metrics-bind share one endpoint,
   },
 };
 `);
-  const ss = launchSs(['serve'], { cwd: dir });
-  t.teardown(() => ss.stop());
+  const ss = launchSs(t, ['serve'], { cwd: dir });
   await ss.waitForLog((l) => l.msg.startsWith('serving a'), 20_000);
   await ss.waitForLog((l) => l.msg.startsWith('serving b'), 20_000);
   const url = await metricsUrl(ss, 'a');
@@ -382,8 +372,7 @@ test('--metrics-bind on an address in use: start-up fails, exit 1, naming --metr
 });
 
 test('SIGTERM: the arbiter exits promptly though scrapers hold connections to the endpoint', async (t) => {
-  const ss = await startSs([...METRICS, '--workers', '1']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, [...METRICS, '--workers', '1']);
   const url = new URL(await metricsUrl(ss));
   t.is((await scrape(url.href)).length > 0, true);
   // One connection idle after a keep-alive request, one that never sends a whole request.
@@ -406,8 +395,7 @@ test('a request whose handler throws or rejects is in the duration histogram as 
   // sync-handler.mjs throws on "boom"; handler.ts (async) rejects on "boom" and answers "slow:MS:TEXT" late.
   const handlers = [['./test/fixtures/runtime/sync-handler.mjs', '1'], ['./test/fixtures/runtime/handler.ts', '0']] as const;
   for (const [handler, workers] of handlers) {
-    const ss = await startSs([...METRICS, '--workers', workers, '--max-line', '64', '--handler', handler]);
-    t.teardown(() => ss.stop());
+    const ss = await startSs(t, [...METRICS, '--workers', workers, '--max-line', '64', '--handler', handler]);
     const url = await metricsUrl(ss);
     const srv = { server: 'line' };
     for (let i = 0; i < 10; i++) t.is((await ask(ss.port, `ok${i}`)).toLowerCase(), `ok${i}`);

@@ -14,8 +14,7 @@ const sum = (info: Record<string, any>, pick: (w: Record<string, any>) => number
   (info.workers as Record<string, any>[]).reduce((n, w) => n + (w.stats ? pick(w) : 0), 0);
 
 test('restarts by reason: a killed worker is a crash, a silent one a timeout, HUP a reload, max_requests its own', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--workers', '2', '--timeout', '2', '--max-requests', '40', '--max-requests-jitter', '0']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '2', '--timeout', '2', '--max-requests', '40', '--max-requests-jitter', '0']);
   const restarts = async () => (await ssInfo(ss.pid)).monitors[0].restarts;
   t.deepEqual(await restarts(), { crash: 0, timeout: 0, max_requests: 0, reload: 0 });
 
@@ -42,8 +41,7 @@ test('restarts by reason: a killed worker is a crash, a silent one a timeout, HU
 });
 
 test('connections closed by reason, and bytes, as the workers count them', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--workers', '1', '--keep-alive', '1', '--max-line', '8']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '1', '--keep-alive', '1', '--max-line', '8']);
   t.is(await ask(ss.port, 'hello'), 'hello'); // clean: 6 bytes each way
 
   const idle = await Client.open(ss.port);
@@ -71,8 +69,7 @@ test('connections closed by reason, and bytes, as the workers count them', async
 
 test('hook time: each plugin\'s per-request taps are counted, and one call in 64 is timed', async (t) => {
   const events = join(tempDir(t, 'rec'), 'events.jsonl');
-  const ss = await startSs(['--plugin', 'line', '--workers', '1', '--plugin', RECORDER, '--events-file', events]);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '1', '--plugin', RECORDER, '--events-file', events]);
   const c = await Client.open(ss.port);
   c.send(Array.from({ length: 128 }, (_, i) => `m${i}\n`).join(''));
   await c.lines(128);

@@ -1,10 +1,10 @@
 import test, { type ExecutionContext } from 'ava';
-import { cpSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '../helpers/client.js';
 import { assertOneLineError } from '../helpers/assert.js';
 import { REPO, runSs, startSs } from '../helpers/ss.js';
+import { tempDir } from '../helpers/temp.js';
 
 const FIXTURES = join(REPO, 'test', 'fixtures', 'plugins');
 const CLI_DIR = join(REPO, 'cli');
@@ -24,8 +24,7 @@ interface PluginReport {
 
 /** A temporary project folder (no config file), removed at teardown. */
 function project(t: ExecutionContext, prefix: string): string {
-  const dir = realpathSync(mkdtempSync(join(tmpdir(), `ss-${prefix}-`)));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, prefix);
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `${prefix}-project`, private: true, type: 'module' }));
   return dir;
 }
@@ -67,15 +66,13 @@ test('an installed socketserver-plugin-<name> package (ESM, exports map, no main
   t.is(help.code, 0, help.stderr);
   t.regex(help.stdout, /--upper-prefix\s.*\[upper\].*SS_UPPER_PREFIX.*default UP:/);
 
-  const ss = await startSs(['--plugin', 'upper', '--plugin', 'line', '--upper-prefix', '>>'], { cwd: dir });
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'upper', '--plugin', 'line', '--upper-prefix', '>>'], { cwd: dir });
   const c = await Client.open(ss.port);
   t.teardown(() => c.destroy());
   c.send('hello\nmixed Case\n');
   t.deepEqual(await c.lines(2), ['>>HELLO', '>>MIXED CASE']);
 
-  const byEnv = await startSs(['--plugin', 'upper', '--plugin', 'line'], { cwd: dir, env: { SS_UPPER_PREFIX: 'env:' } });
-  t.teardown(() => byEnv.stop());
+  const byEnv = await startSs(t, ['--plugin', 'upper', '--plugin', 'line'], { cwd: dir, env: { SS_UPPER_PREFIX: 'env:' } });
   const d = await Client.open(byEnv.port);
   t.teardown(() => d.destroy());
   d.send('x\n');
@@ -94,8 +91,7 @@ test('a scoped @acme/socketserver-plugin-<x> package is found by --plugin @acme/
   });
   t.deepEqual(plugins[0]!.settings, [{ name: 'semiTerminator', flag: '--semi-terminator', default: ';' }]);
 
-  const ss = await startSs(['--plugin', '@acme/semi', '--semi-terminator', '|'], { cwd: dir });
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', '@acme/semi', '--semi-terminator', '|'], { cwd: dir });
   const c = await Client.open(ss.port);
   t.teardown(() => c.destroy());
   c.send('one|tw');
@@ -114,15 +110,13 @@ test('local plugin files by path: .mjs and .ts, relative or absolute', async (t)
   const absolute = await pluginsJson(t, ['--plugin', join(dir, 'local-plugin.mjs')], elsewhere);
   t.like(absolute[0], { name: 'local-tag', package: null, file: join(dir, 'local-plugin.mjs') });
 
-  const mjs = await startSs(['--plugin', './local-plugin.mjs', '--tag', 'T'], { cwd: dir });
-  t.teardown(() => mjs.stop());
+  const mjs = await startSs(t, ['--plugin', './local-plugin.mjs', '--tag', 'T'], { cwd: dir });
   const c = await Client.open(mjs.port);
   t.teardown(() => c.destroy());
   c.send('hi\nthere\n');
   t.deepEqual(await c.lines(2), ['T:hi', 'T:there']);
 
-  const ts = await startSs(['--plugin', './local-plugin.ts', '--reverse-suffix', '?'], { cwd: dir });
-  t.teardown(() => ts.stop());
+  const ts = await startSs(t, ['--plugin', './local-plugin.ts', '--reverse-suffix', '?'], { cwd: dir });
   const d = await Client.open(ts.port);
   t.teardown(() => d.destroy());
   d.send('abc\n');
@@ -150,8 +144,7 @@ test('a hook-only plugin needing line: exit 2 naming both without line, serves w
   const plugins = await pluginsJson(t, ['--plugin', './tap-needs-line.mjs', '--plugin', 'line'], dir);
   t.like(plugins[0], { name: 'line-tap', protocol: false, handler: false, dependencies: ['line'], hooks: ['connectionMade'] });
 
-  const ss = await startSs(['--plugin', './tap-needs-line.mjs', '--plugin', 'line'], { cwd: dir });
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', './tap-needs-line.mjs', '--plugin', 'line'], { cwd: dir });
   const c = await Client.open(ss.port);
   t.teardown(() => c.destroy());
   c.send('ok\n');

@@ -1,11 +1,13 @@
 import test from 'ava';
 import { writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Client } from '../helpers/client.js';
+import { freePort } from '../helpers/free-port.js';
 import { runSs, startSs, type SsProcess } from '../helpers/ss.js';
 import { tempDir } from '../helpers/temp.js';
+import { sleep } from '../helpers/wait.js';
 
 // PROXY protocol headers as a load balancer sends them (HAProxy's doc/proxy-protocol.txt),
 // built here byte by byte; the handler answers with what the connection says of its client.
@@ -50,10 +52,9 @@ export default function who(message, request) {
   return file;
 }
 
-async function serve(t: Parameters<typeof tempDir>[0], args: string[]): Promise<SsProcess> {
-  const ss = await startSs(['--plugin', 'line', '--handler', whoHandler(t), ...args]);
-  t.teardown(() => ss.stop());
-  return ss;
+/** `ss serve` of 'line' answering with the client it sees; stopped at teardown. */
+function serve(t: Parameters<typeof tempDir>[0], args: string[]): Promise<SsProcess> {
+  return startSs(t, ['--plugin', 'line', '--handler', whoHandler(t), ...args]);
 }
 
 /** Send `data` on a fresh connection and read one JSON reply line. */
@@ -81,7 +82,7 @@ async function trickle(c: Client, bytes: Buffer): Promise<void> {
   c.socket.setNoDelay(true);
   for (const byte of bytes) {
     c.send(Buffer.from([byte]));
-    await new Promise((r) => setTimeout(r, 2));
+    await sleep(2);
   }
 }
 
@@ -260,17 +261,6 @@ test('a bad --proxy-allow-from entry is a usage error naming the setting', async
   t.regex(env.stderr, /^ss: invalid SS_PROXY_ALLOW_FROM "::1,nope"/);
 });
 
-/** A port free just now (HAProxy cannot be asked for port 0 and tell which it got). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
 test('a real HAProxy in front (send-proxy-v2 with CRC32C and a unique id, and send-proxy): the client is the one HAProxy saw', async (t) => {
   const ss = await serve(t, ['--workers', '0', '--proxy-protocol', 'auto']);
   const dir = tempDir(t, 'haproxy');
@@ -309,7 +299,7 @@ backend v1
         return await Client.open(port);
       } catch (err) {
         if (Date.now() - started > 10_000) throw new Error(`haproxy does not listen: ${(err as Error).message}; stderr: ${stderr}`);
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
     }
   };
@@ -328,7 +318,7 @@ test('a connection still sending its PROXY header when TERM comes is served once
   const ss = await serve(t, ['--workers', '0', '--proxy-protocol', 'v1']);
   const c = await Client.open(ss.port);
   t.teardown(() => c.destroy());
-  await new Promise((r) => setTimeout(r, 200)); // accepted, waiting for its header
+  await sleep(200); // accepted, waiting for its header
   process.kill(ss.pid, 'SIGTERM');
   await ss.waitForLog((l) => /^stopping/.test(l.msg));
   c.send('PROXY TCP4 192.0.2.9 127.0.0.1 4321 8060\r\nlast\n');

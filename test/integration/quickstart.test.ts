@@ -12,8 +12,7 @@ test('npx ss is this project\'s CLI (npm linked the workspace bin)', (t) => {
 
 test('ss serve in the repository serves its own socketserver.config.ts (line protocol)', async (t) => {
   // SS_BIND beats the config's 127.0.0.1:8060 so the test takes a free port.
-  const ss = await startSs([], { env: { SS_BIND: '127.0.0.1:0' } });
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, [], { env: { SS_BIND: '127.0.0.1:0' } });
   t.is(ss.logs.find((l) => l.msg.startsWith('serving'))!.name, 'line');
   const c = await Client.open(ss.port);
   c.send('from the example config\n');
@@ -23,8 +22,7 @@ test('ss serve in the repository serves its own socketserver.config.ts (line pro
 
 test('quick start: npx ss serve --plugin echo, then npx ss send --plugin echo hi', async (t) => {
   // The README's commands as they are; SS_BIND moves both off 127.0.0.1:8060 to a free port.
-  const ss = await startSs(['--plugin', 'echo'], { env: { SS_BIND: '127.0.0.1:0' } });
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'echo'], { env: { SS_BIND: '127.0.0.1:0' } });
   const r = await runSs(['send', '--plugin', 'echo', 'hi'], { env: { SS_BIND: `127.0.0.1:${ss.port}` } });
   t.is(r.stderr, '');
   t.is(r.code, 0);

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { Client } from '../helpers/client.js';
 import { startSs } from '../helpers/ss.js';
+import { sleep } from '../helpers/wait.js';
 
 const HOLD = './test/fixtures/runtime/hold-handler.mjs';
 
@@ -9,15 +10,14 @@ const HOLD = './test/fixtures/runtime/hold-handler.mjs';
 // bytes after later reads of any connection, and a large read must arrive whole.
 for (const workers of ['0', '1']) {
   test(`workers ${workers}: messages an async handler keeps are not overwritten by later reads of any connection`, async (t) => {
-    const ss = await startSs(['--plugin', 'line', '--workers', workers, '--handler', HOLD]);
-    t.teardown(() => ss.stop());
+    const ss = await startSs(t, ['--plugin', 'line', '--workers', workers, '--handler', HOLD]);
     const clients = await Promise.all(Array.from({ length: 8 }, () => Client.open(ss.port)));
     const sent = clients.map((_, c) => Array.from({ length: 300 }, (_, i) => `client ${c} line ${i} ${String(c).repeat(i % 40)}`));
     // Many small writes per client, interleaved across clients: each read lands in the shared
     // buffer while earlier messages of every client still wait in the handler.
     for (let i = 0; i < 300; i += 10) {
       clients.forEach((client, c) => client.send(`${sent[c]!.slice(i, i + 10).join('\n')}\n`));
-      await new Promise((r) => setTimeout(r, 2));
+      await sleep(2);
     }
     const got = await Promise.all(clients.map((client) => client.lines(300, 15_000)));
     got.forEach((lines, c) => t.deepEqual(lines, sent[c], `client ${c}: every reply is its request, in order`));
@@ -26,8 +26,7 @@ for (const workers of ['0', '1']) {
 }
 
 test('a 1 MiB line (reads too large for a slab share) kept by the handler comes back whole', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--workers', '0', '--max-line', '4mb', '--handler', HOLD]);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '0', '--max-line', '4mb', '--handler', HOLD]);
   const c = await Client.open(ss.port);
   const small = await Client.open(ss.port);
   const big = Buffer.alloc(1024 * 1024, 'abcdefghijklmnopqrstuvwxyz');

@@ -2,6 +2,7 @@ import test from 'ava';
 import { execFile } from 'node:child_process';
 import { Client } from '../helpers/client.js';
 import { startSs, type SsProcess } from '../helpers/ss.js';
+import { sleep } from '../helpers/wait.js';
 
 const HANDLER = './test/fixtures/runtime/resp-handler.mjs';
 let ss: SsProcess;
@@ -76,8 +77,7 @@ test('empty lines, *0 and *-1 are ignored: no message, no reply', async (t) => {
 });
 
 test('ignored input ending a read does not start --frame-timeout: the idle client is kept', async (t) => {
-  const short = await startSs(['--plugin', 'resp', '--handler', HANDLER, '--frame-timeout', '1']);
-  t.teardown(() => short.stop());
+  const short = await startSs(t, ['--plugin', 'resp', '--handler', HANDLER, '--frame-timeout', '1']);
   const clients = await Promise.all([Client.open(short.port), Client.open(short.port)]);
   t.teardown(() => clients.forEach((c) => c.destroy()));
   const [a, b] = clients as [Client, Client];
@@ -85,7 +85,7 @@ test('ignored input ending a read does not start --frame-timeout: the idle clien
   b.send('PING\r\n*0\r\n');
   t.is(String(await a.read(7)), '+PONG\r\n');
   t.is(String(await b.read(7)), '+PONG\r\n');
-  await new Promise((resolve) => setTimeout(resolve, 2500));
+  await sleep(2500);
   t.false(a.closed || b.closed, 'still connected after twice --frame-timeout');
   a.send('PING\r\n');
   b.send('PING\r\n');
@@ -99,7 +99,7 @@ test('a request sent one byte at a time is decoded the same', async (t) => {
   const request = Buffer.concat([multibulk(['ECHO', 'a\r\nb']), Buffer.from('ECHO "c d"\r\n')]);
   for (const byte of request) {
     c.send(Buffer.from([byte]));
-    await new Promise((resolve) => setTimeout(resolve, 2));
+    await sleep(2);
   }
   t.is(String(await c.read(19)), '$4\r\na\r\nb\r\n$3\r\nc d\r\n');
 });
@@ -150,8 +150,7 @@ for (const [name, bad, what] of malformed) {
 }
 
 test('the limits are settings: --proto-max-bulk-len and --proto-max-multibulk-len', async (t) => {
-  const small = await startSs(['--plugin', 'resp', '--handler', HANDLER, '--proto-max-bulk-len', '1kb', '--proto-max-multibulk-len', '3']);
-  t.teardown(() => small.stop());
+  const small = await startSs(t, ['--plugin', 'resp', '--handler', HANDLER, '--proto-max-bulk-len', '1kb', '--proto-max-multibulk-len', '3']);
   const ask = async (request: string | Buffer) => {
     const c = await Client.open(small.port);
     c.send(request);

@@ -1,27 +1,18 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '../helpers/free-port.js';
 import { eventually, ssInfo, startSs, type SsProcess } from '../helpers/ss.js';
+import { tempDir } from '../helpers/temp.js';
+import { sleep } from '../helpers/wait.js';
 
 // Two ss servers (2 workers each, PROXY v2) behind one HAProxy (mode tcp, leastconn,
 // send-proxy-v2, redis-check health checks sent with the PROXY LOCAL command), all on
 // loopback. HAProxy comes from Debian (.ci/run installs it).
 const HANDLER = './test/fixtures/runtime/peer-handler.mjs';
 const HAPROXY = spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status === 0;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** One inline RESP command over a fresh connection from `localAddress`: the reply's payload. */
 function ask(port: number, command: string, localAddress = '127.0.0.1', timeoutMs = 3000): Promise<string> {
@@ -55,10 +46,8 @@ function haproxyConfig(front: number, a: number, b: number): string {
   ].join('\n');
 }
 
-async function startHaproxy(t: { teardown: (fn: () => void) => void }, config: string): Promise<{ child: ChildProcess; log: () => string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'ss-haproxy-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, 'haproxy.cfg');
+async function startHaproxy(t: ExecutionContext, config: string): Promise<{ child: ChildProcess; log: () => string }> {
+  const file = join(tempDir(t, 'haproxy'), 'haproxy.cfg');
   writeFileSync(file, config);
   const child = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
@@ -71,7 +60,7 @@ async function startHaproxy(t: { teardown: (fn: () => void) => void }, config: s
 // --accept-grace 1: on TERM, a server goes on serving for a second while it fails HAProxy's
 // health checks (sent with PROXY LOCAL), so HAProxy has stopped sending it connections when
 // its listeners close (closing resets the connections queued in them).
-const serve = (port: number) => startSs(['--plugin', 'resp', '--workers', '2', '--handler', HANDLER,
+const serve = (t: ExecutionContext, port: number) => startSs(t, ['--plugin', 'resp', '--workers', '2', '--handler', HANDLER,
   '--proxy-protocol', 'v2', '--accept-grace', '1', '--bind', `127.0.0.1:${port}`]);
 
 /** Which server each of its workers' pids belongs to. */
@@ -87,8 +76,7 @@ test.serial(`two ss servers behind HAProxy: real client addresses; a restart (TE
   t.true(HAPROXY, 'haproxy is installed (.ci/run installs it)');
   if (!HAPROXY) return;
   const [front, pa, pb] = [await freePort(), await freePort(), await freePort()];
-  const servers: Record<'a' | 'b', SsProcess> = { a: await serve(pa), b: await serve(pb) };
-  t.teardown(async () => { await servers.a.stop(); await servers.b.stop(); });
+  const servers: Record<'a' | 'b', SsProcess> = { a: await serve(t, pa), b: await serve(t, pb) };
   const { log } = await startHaproxy(t, haproxyConfig(front, pa, pb));
   await eventually(async () => (await ask(front, 'PING').catch(() => undefined)) === 'PONG' ? true : undefined, 'HAProxy serving', 15_000);
 
@@ -118,7 +106,6 @@ test.serial(`two ss servers behind HAProxy: real client addresses; a restart (TE
       }
     }
   });
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   await sleep(1000);
   // A deploy as the README's guide has it: A gets TERM (it fails its health checks for
   // --accept-grace, then closes its listeners and finishes what it has), and starts again.
@@ -127,7 +114,7 @@ test.serial(`two ss servers behind HAProxy: real client addresses; a restart (TE
   phase = 'a stopped';
   await sleep(500);
   phase = 'a starting';
-  servers.a = await serve(pa);
+  servers.a = await serve(t, pa);
   phase = 'a started';
   await sleep(1500); // HAProxy's check sees it up again, and A takes connections
   phase = 'b reloading';

@@ -64,8 +64,7 @@ function message(r: Receiver, key: string, from = 0): Promise<Record<string, str
 
 test('Type=notify: READY=1 once every worker serves, RELOADING=1 then READY=1 around a HUP, STOPPING=1 on TERM; workers do not inherit NOTIFY_SOCKET', async (t) => {
   const r = await receiver(t);
-  const ss = await startSs(['--plugin', 'line', '--workers', '2'], { env: { NOTIFY_SOCKET: r.path } });
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '2'], { env: { NOTIFY_SOCKET: r.path } });
   const ready = await message(r, 'READY');
   t.is(ready.READY, '1');
   t.is(ready.MAINPID, String(ss.pid), 'sent for the arbiter, the unit\'s main process');
@@ -90,8 +89,7 @@ test('Type=notify: READY=1 once every worker serves, RELOADING=1 then READY=1 ar
 
 test('Type=notify with --workers 0: READY=1 once serving, STOPPING=1 on TERM', async (t) => {
   const r = await receiver(t);
-  const ss = await startSs(['--plugin', 'echo', '--workers', '0'], { env: { NOTIFY_SOCKET: r.path } });
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'echo', '--workers', '0'], { env: { NOTIFY_SOCKET: r.path } });
   const ready = await message(r, 'READY');
   t.is(ready.MAINPID, String(ss.pid));
   t.is(ready.STATUS, `serving echo in process ${ss.pid}`);
@@ -105,8 +103,7 @@ test('NOTIFY_SOCKET set without systemd-notify on PATH: one warning, and the ser
   const bin = join(tempDir(t, 'path'), 'bin');
   mkdirSync(bin);
   symlinkSync(process.execPath, join(bin, 'node'));
-  const ss = await startSs(['--plugin', 'line', '--workers', '1'], { env: { NOTIFY_SOCKET: r.path, PATH: bin } });
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '1'], { env: { NOTIFY_SOCKET: r.path, PATH: bin } });
   const warned = await ss.waitForLog((l) => l.msg.startsWith('NOTIFY_SOCKET is set'));
   t.is(warned.msg, 'NOTIFY_SOCKET is set but systemd cannot be told our state (systemd-notify is not on PATH): a Type=notify unit will not see READY=1');
   t.is(await ask(ss.port, 'served'), 'served');

@@ -7,8 +7,7 @@ import { tempDir } from '../helpers/temp.js';
 
 test('ss send: a round trip with each built-in protocol, replies printed raw one per line', async (t) => {
   for (const plugin of ['echo', 'line', 'netstring']) {
-    const ss = await startSs(['--plugin', plugin]);
-    t.teardown(() => ss.stop());
+    const ss = await startSs(t, ['--plugin', plugin]);
     const r = await runSs(['send', '--plugin', plugin, '--bind', `127.0.0.1:${ss.port}`, `hi ${plugin}`]);
     t.is(r.stderr, '', plugin);
     t.is(r.code, 0, plugin);
@@ -18,8 +17,7 @@ test('ss send: a round trip with each built-in protocol, replies printed raw one
 });
 
 test('ss send: 100 messages pipelined, replies in order', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--handler', './test/fixtures/runtime/handler.ts']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--handler', './test/fixtures/runtime/handler.ts']);
   const messages = Array.from({ length: 100 }, (_, i) => `slow:${100 - i}:reply ${i}`);
   const r = await runSs(['send', '--plugin', 'line', '--bind', `127.0.0.1:${ss.port}`, ...messages]);
   t.is(r.code, 0, r.stderr);
@@ -38,8 +36,7 @@ test('ss send --json prints one JSON value per line: text, or base64 when not UT
 });
 
 test('ss send reads messages from stdin, one per line, when none are given', async (t) => {
-  const ss = await startSs(['--plugin', 'netstring']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'netstring']);
   const child = spawn(process.execPath, [SS_BIN, 'send', '--plugin', 'netstring', '--bind', `127.0.0.1:${ss.port}`], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
   const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
   t.teardown(() => { clearTimeout(timer); if (child.exitCode === null) child.kill('SIGKILL'); });
@@ -56,8 +53,7 @@ test('ss send reads messages from stdin, one per line, when none are given', asy
 
 test('ss send over a unix socket', async (t) => {
   const path = join(tempDir(t, 'send-unix'), 's.sock');
-  const ss = await startSs(['--plugin', 'line', '--bind', `unix:${path}`]);
-  t.teardown(() => ss.stop());
+  await startSs(t, ['--plugin', 'line', '--bind', `unix:${path}`]);
   const r = await runSs(['send', '--plugin', 'line', '--bind', `unix:${path}`, 'via unix']);
   t.is(r.code, 0, r.stderr);
   t.is(r.stdout, 'via unix\n');

@@ -14,8 +14,7 @@ const certs = certsForFile(test);
 
 async function startTls(t: ExecutionContext, args: readonly string[]): Promise<SsProcess> {
   const c = certs();
-  const ss = await startSs(['--plugin', 'line', '--handler', HANDLER, '--workers', '0', '--certfile', c.serverCert, '--keyfile', c.serverKey, ...args]);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--handler', HANDLER, '--workers', '0', '--certfile', c.serverCert, '--keyfile', c.serverKey, ...args]);
   return ss;
 }
 

@@ -4,14 +4,13 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
-import { supportsReusePort } from '@socketserver/core/process';
 import { certsForFile, read, type Certs } from '../helpers/certs.js';
 import { createClient } from '@socketserver/core';
 import { REPO, runSs, startSs, eventually, ssInfo, type SsProcess } from '../helpers/ss.js';
 import { tempDir } from '../helpers/temp.js';
 import { askTls as ask, closedOrFailed, openTls as open } from '../helpers/tls.js';
-
-const BALANCES = ['round-robin', 'shared', ...(supportsReusePort() ? ['reuse-port'] : [])];
+import { sleep } from '../helpers/wait.js';
+import { BALANCES } from '../helpers/workers.js';
 
 const HANDLER = join(REPO, 'test/fixtures/runtime/tls-handler.mjs');
 const RECORDER = join(REPO, 'test/fixtures/runtime/recorder.mjs');
@@ -35,8 +34,9 @@ function setup(t: ExecutionContext): Setup {
   return { certs, cert, key };
 }
 
-function startTls(s: Setup, args: readonly string[]): Promise<SsProcess> {
-  return startSs(['--plugin', 'line', '--handler', HANDLER, '--certfile', s.cert, '--keyfile', s.key, ...args]);
+/** `ss serve` of 'line' over TLS with the live certificate and these arguments; stopped at teardown. */
+function startTls(t: ExecutionContext, s: Setup, args: readonly string[]): Promise<SsProcess> {
+  return startSs(t, ['--plugin', 'line', '--handler', HANDLER, '--certfile', s.cert, '--keyfile', s.key, ...args]);
 }
 
 /** Connect, ask, close: the reply and what the handshake showed. */
@@ -55,8 +55,7 @@ const fingerprintOf = (file: string): string =>
 
 test('workers 0: a round trip with tls.connect, and connection.tls as the handler sees it', async (t) => {
   const s = setup(t);
-  const ss = await startTls(s, ['--workers', '0', '--alpn', 'x-test', '--alpn', 'x-other']);
-  t.teardown(() => ss.stop());
+  const ss = await startTls(t, s, ['--workers', '0', '--alpn', 'x-test', '--alpn', 'x-other']);
   const socket = await open(ss.port, { ca: read(s.certs.ca), ALPNProtocols: ['x-test'] });
   t.teardown(() => socket.destroy());
   t.is(await ask(socket, 'hello'), 'hello');
@@ -72,9 +71,8 @@ test('workers 0: a round trip with tls.connect, and connection.tls as the handle
 test('workers 1: a hook plugin sees connection.tls in connectionMade and preRequest, as the client negotiated it', async (t) => {
   const s = setup(t);
   const events = join(tempDir(t, 'tls-hooks'), 'events.jsonl');
-  const ss = await startTls(s, ['--workers', '1', '--cert-reqs', 'optional', '--ca-certs', s.certs.ca, '--alpn', 'x-test',
+  const ss = await startTls(t, s, ['--workers', '1', '--cert-reqs', 'optional', '--ca-certs', s.certs.ca, '--alpn', 'x-test',
     '--plugin', RECORDER, '--events-file', events]);
-  t.teardown(() => ss.stop());
   const socket = await open(ss.port, { ca: read(s.certs.ca), cert: read(s.certs.clientCert), key: read(s.certs.clientKey), ALPNProtocols: ['x-test'] });
   t.teardown(() => socket.destroy());
   t.is(await ask(socket, 'hello'), 'hello'); // the taps ran (and wrote) before the handler answered
@@ -87,8 +85,7 @@ test('workers 1: a hook plugin sees connection.tls in connectionMade and preRequ
 
 test('a round trip with openssl s_client, checked against the CA', async (t) => {
   const s = setup(t);
-  const ss = await startTls(s, ['--workers', '1']);
-  t.teardown(() => ss.stop());
+  const ss = await startTls(t, s, ['--workers', '1']);
   const child = spawn('/usr/bin/openssl', ['s_client', '-connect', `127.0.0.1:${ss.port}`, '-CAfile', s.certs.ca,
     '-verify_return_error', '-quiet', '-ign_eof'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -105,8 +102,7 @@ test('a round trip with openssl s_client, checked against the CA', async (t) => 
 test('mutual TLS: a client certificate from --ca-certs is accepted; none, or a stranger\'s, is refused', async (t) => {
   const s = setup(t);
   // No keep-alive: on a loaded machine the accepted client may sit idle past the default 15 s.
-  const ss = await startTls(s, ['--workers', '1', '--cert-reqs', 'required', '--ca-certs', s.certs.ca, '--keep-alive', '0']);
-  t.teardown(() => ss.stop());
+  const ss = await startTls(t, s, ['--workers', '1', '--cert-reqs', 'required', '--ca-certs', s.certs.ca, '--keep-alive', '0']);
   const ca = read(s.certs.ca);
   const socket = await open(ss.port, { ca, cert: read(s.certs.clientCert), key: read(s.certs.clientKey) });
   t.teardown(() => socket.destroy());
@@ -132,8 +128,7 @@ test('mutual TLS: a client certificate from --ca-certs is accepted; none, or a s
 
 test('cert-reqs optional: served with or without a client certificate; authorized says which', async (t) => {
   const s = setup(t);
-  const ss = await startTls(s, ['--workers', '0', '--cert-reqs', 'optional', '--ca-certs', s.certs.ca]);
-  t.teardown(() => ss.stop());
+  const ss = await startTls(t, s, ['--workers', '0', '--cert-reqs', 'optional', '--ca-certs', s.certs.ca]);
   const ca = read(s.certs.ca);
   const withCert = JSON.parse((await once(ss.port, { ca, cert: read(s.certs.clientCert), key: read(s.certs.clientKey) }, 'tls')).reply);
   t.true(withCert.authorized);
@@ -147,8 +142,7 @@ test('cert-reqs optional: served with or without a client certificate; authorize
 test('workers 0: HUP reloads the certificate; a connection opened before keeps working; a broken one is logged and the old kept', async (t) => {
   const s = setup(t);
   // No keep-alive: on a loaded machine the old connection may sit idle past the default 15 s.
-  const ss = await startTls(s, ['--workers', '0', '--keep-alive', '0']);
-  t.teardown(() => ss.stop());
+  const ss = await startTls(t, s, ['--workers', '0', '--keep-alive', '0']);
   const ca = read(s.certs.ca);
   const old = await open(ss.port, { ca });
   t.teardown(() => old.destroy());
@@ -170,8 +164,7 @@ test('workers 0: HUP reloads the certificate; a connection opened before keeps w
 test('workers 1: HUP starts workers with the new certificate; a connection opened before keeps working; a broken one fails the reload and the old workers serve', async (t) => {
   const s = setup(t);
   // No keep-alive: on a loaded machine the old connection may sit idle past the default 15 s.
-  const ss = await startTls(s, ['--workers', '1', '--keep-alive', '0']);
-  t.teardown(() => ss.stop());
+  const ss = await startTls(t, s, ['--workers', '1', '--keep-alive', '0']);
   const ca = read(s.certs.ca);
   const before = (await ssInfo(ss.pid)).workers[0].pid as number;
   writeFileSync(s.cert, 'not a certificate\n');
@@ -199,8 +192,7 @@ test('workers 1: HUP starts workers with the new certificate; a connection opene
 
 test('a plain-text client on the TLS port is closed with a log line, and the server keeps serving', async (t) => {
   const s = setup(t);
-  const ss = await startTls(s, ['--workers', '1']);
-  t.teardown(() => ss.stop());
+  const ss = await startTls(t, s, ['--workers', '1']);
   const plain = tcpConnect({ host: '127.0.0.1', port: ss.port });
   plain.on('error', () => {});
   plain.on('data', () => {});
@@ -212,8 +204,7 @@ test('a plain-text client on the TLS port is closed with a log line, and the ser
 
 test('a client that never finishes the handshake is closed after --tls-handshake-timeout', async (t) => {
   const s = setup(t);
-  const ss = await startTls(s, ['--workers', '0', '--tls-handshake-timeout', '0.3']);
-  t.teardown(() => ss.stop());
+  const ss = await startTls(t, s, ['--workers', '0', '--tls-handshake-timeout', '0.3']);
   const silent = tcpConnect({ host: '127.0.0.1', port: ss.port });
   silent.on('error', () => {});
   const started = Date.now();
@@ -226,8 +217,7 @@ test('a client that never finishes the handshake is closed after --tls-handshake
 for (const balance of BALANCES) {
   test(`workers 2, ${balance}: both workers serve TLS, and a session resumes whichever worker it reaches`, async (t) => {
     const s = setup(t);
-    const ss = await startTls(s, ['--workers', '2', '--balance', balance]);
-    t.teardown(() => ss.stop());
+    const ss = await startTls(t, s, ['--workers', '2', '--balance', balance]);
     const workers = (await ssInfo(ss.pid)).workers.map((w: { pid: number }) => String(w.pid)) as string[];
     const ca = read(s.certs.ca);
     let session: Buffer | undefined;
@@ -264,8 +254,7 @@ test('an unreadable certificate fails start-up with exit 1 naming the file', asy
 
 test('ss send --tls --ca-certs, and createClient({ tls }), talk to a TLS server; an unknown CA is refused', async (t) => {
   const s = setup(t);
-  const ss = await startTls(s, ['--workers', '0']);
-  t.teardown(() => ss.stop());
+  const ss = await startTls(t, s, ['--workers', '0']);
   const sent = await runSs(['send', '--plugin', 'line', '--bind', `127.0.0.1:${ss.port}`, '--tls', '--ca-certs', s.certs.ca, 'one', 'two']);
   t.is(sent.code, 0, sent.stderr);
   t.is(sent.stdout, 'one\ntwo\n');
@@ -284,16 +273,14 @@ test('certificate paths in a config file are relative to its folder', async (t) 
   const s = setup(t);
   const config = join(dirname(s.cert), 'socketserver.config.mjs'); // beside live.pem and live.key
   writeFileSync(config, "export default { bind: '127.0.0.1:0', workers: 1, plugins: ['line'], certfile: 'live.pem', keyfile: 'live.key' };\n");
-  const ss = await startSs(['--config', config], { freePort: false });
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--config', config], { freePort: false });
   t.is((await once(ss.port, { ca: read(s.certs.ca) })).fingerprint, fingerprintOf(s.certs.serverCert));
 });
 
 for (const workers of ['0', '2']) {
   test(`workers ${workers}: the PROXY header comes before the handshake; the handler sees the header's client over TLS`, async (t) => {
     const s = setup(t);
-    const ss = await startTls(s, ['--workers', workers, '--proxy-protocol', 'v1']);
-    t.teardown(() => ss.stop());
+    const ss = await startTls(t, s, ['--workers', workers, '--proxy-protocol', 'v1']);
     // A balancer's connection: the v1 header in clear, then the client's TLS on the same socket.
     const raw = tcpConnect({ host: '127.0.0.1', port: ss.port });
     t.teardown(() => raw.destroy());
@@ -307,11 +294,11 @@ for (const workers of ['0', '2']) {
 
 test('a client still in its handshake when TERM comes is served once, then the server exits 0', async (t) => {
   const s = setup(t);
-  const ss = await startTls(s, ['--workers', '0']);
+  const ss = await startTls(t, s, ['--workers', '0']);
   const raw = tcpConnect({ host: '127.0.0.1', port: ss.port });
   t.teardown(() => raw.destroy());
   await new Promise<void>((resolve, reject) => { raw.once('connect', resolve); raw.once('error', reject); });
-  await new Promise((r) => setTimeout(r, 200)); // accepted, its handshake not begun
+  await sleep(200); // accepted, its handshake not begun
   process.kill(ss.pid, 'SIGTERM');
   await ss.waitForLog((l) => /^stopping/.test(l.msg));
   const socket = await open(ss.port, { ca: read(s.certs.ca), socket: raw });

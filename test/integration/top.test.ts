@@ -25,8 +25,7 @@ function hookRow(lines: string[], plugin: string, hook: string): { rate: number;
 }
 
 async function serve(t: ExecutionContext): Promise<SsProcess> {
-  const ss = await startSs(['--plugin', 'line', '--workers', '2', '--plugin', SLOW_TAP]);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '2', '--plugin', SLOW_TAP]);
   return ss;
 }
 
@@ -142,8 +141,7 @@ test.serial('ss top in a terminal: req/s rises under load and falls back to 0, t
 
 test.serial('ss top in a terminal: hook times are of the last refresh: a tap that turns slow under load shows slow within a couple of refreshes, then fast again', async (t) => {
   // One worker: the `slow-tap N` request that sets the tap's cost reaches the one serving the load.
-  const ss = await startSs(['--plugin', 'line', '--workers', '1', '--plugin', SLOW_TAP]);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '1', '--plugin', SLOW_TAP]);
   t.is(await ask(ss.port, 'slow-tap 0'), 'slow-tap 0');
   const load = lineLoad(ss.port, { maxMs: 120_000 });
   t.teardown(() => load.stop());

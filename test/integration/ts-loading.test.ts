@@ -55,8 +55,7 @@ test(`HUP re-reads a TypeScript config and the .ts files it imports${NATIVE ? ',
   count(1);
   writeFileSync(join(dir, 'socketserver.config.ts'),
     `import { workers } from './count.ts';\nexport default { workers, bind: '127.0.0.1:0', plugins: ['echo'] } satisfies object;\n`);
-  const ss = await startSs([], { cwd: dir, freePort: false });
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, [], { cwd: dir, freePort: false });
   t.is((await ssInfo(ss.pid, { cwd: dir })).monitors[0].workers.wanted, 1);
   count(2);
   process.kill(ss.pid, 'SIGHUP');
@@ -73,8 +72,7 @@ test(`TypeScript stripped once is kept in a private cache folder, read by later 
   const cacheHome = tempDir(t, 'cachehome');
   const cache = join(cacheHome, 'socketserver', 'ts');
   writeFileSync(join(dir, 'socketserver.config.ts'), config('const unit: string = "kb";'));
-  const ss = await startSs(['--workers', '2'], { cwd: dir, env: { XDG_CACHE_HOME: cacheHome } });
-  t.teardown(() => ss.stop());
+  await startSs(t, ['--workers', '2'], { cwd: dir, env: { XDG_CACHE_HOME: cacheHome } });
   if (!CACHES) {
     t.false(existsSync(cache), 'no cache folder');
     return;

@@ -2,16 +2,9 @@ import test from 'ava';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { supportsReusePort } from '@socketserver/core/process';
 import { ask, Client } from '../helpers/client.js';
-import { eventually, isAlive, launchSs, processTitle, runSs, ssInfo, startSs, type SsProcess } from '../helpers/ss.js';
-
-const PID_HANDLER = './test/fixtures/runtime/pid-handler.mjs';
-/** Every way connections reach workers that this Node has. */
-const BALANCES = ['round-robin', 'shared', ...(supportsReusePort() ? ['reuse-port'] : [])];
-
-/** Pids of the workers ready so far, from the arbiter's log. */
-function readyPids(ss: SsProcess): number[] {
-  return ss.logs.filter((l) => /^worker \d+ ready/.test(l.msg)).map((l) => l.workerPid as number);
-}
+import { eventually, isAlive, launchSs, processTitle, runSs, ssInfo, startSs } from '../helpers/ss.js';
+import { sleep } from '../helpers/wait.js';
+import { BALANCES, PID_HANDLER, readyPids, replaced, workersRunning } from '../helpers/workers.js';
 
 /** Pids that answer `pid` over `count` fresh connections. */
 async function servingPids(port: number, count: number): Promise<Set<number>> {
@@ -22,8 +15,7 @@ async function servingPids(port: number, count: number): Promise<Set<number>> {
 }
 
 test('--workers 2: two worker processes titled "ss worker N [line]" serve, under an arbiter titled "ss arbiter [line]"', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--workers', '2', '--handler', PID_HANDLER]);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '2', '--handler', PID_HANDLER]);
   const workers = readyPids(ss);
   t.is(workers.length, 2);
   t.is(processTitle(ss.pid), 'ss arbiter [line]');
@@ -38,8 +30,7 @@ test('--workers 2: two worker processes titled "ss worker N [line]" serve, under
 
 test('--workers 0 and --concurrency thread serve in the arbiter itself', async (t) => {
   for (const args of [['--workers', '0'], ['--concurrency', 'thread', '--workers', '3']]) {
-    const ss = await startSs(['--plugin', 'line', '--handler', PID_HANDLER, ...args]);
-    t.teardown(() => ss.stop());
+    const ss = await startSs(t, ['--plugin', 'line', '--handler', PID_HANDLER, ...args]);
     t.is(await ask(ss.port, 'pid'), String(ss.pid), args.join(' '));
     t.is(processTitle(ss.pid), 'ss arbiter [line]');
     t.is((await ss.stop('SIGTERM')).code, 0);
@@ -48,8 +39,7 @@ test('--workers 0 and --concurrency thread serve in the arbiter itself', async (
 
 for (const balance of BALANCES) {
   test(`${balance}: a worker killed with SIGKILL is replaced by a new one, and requests are still served`, async (t) => {
-    const ss = await startSs(['--plugin', 'line', '--workers', '2', '--balance', balance, '--handler', PID_HANDLER]);
-    t.teardown(() => ss.stop());
+    const ss = await startSs(t, ['--plugin', 'line', '--workers', '2', '--balance', balance, '--handler', PID_HANDLER]);
     const [victim, other] = readyPids(ss);
     const before = listeningInodes(ss.port);
     process.kill(victim!, 'SIGKILL');
@@ -74,8 +64,7 @@ for (const balance of BALANCES) {
 
 for (const balance of BALANCES) {
   test(`${balance}: with one worker, a connection made while it is being replaced waits for the new one`, async (t) => {
-    const ss = await startSs(['--plugin', 'line', '--balance', balance, '--handler', PID_HANDLER]);
-    t.teardown(() => ss.stop());
+    const ss = await startSs(t, ['--plugin', 'line', '--balance', balance, '--handler', PID_HANDLER]);
     const [victim] = readyPids(ss);
     process.kill(victim!, 'SIGKILL');
     await ss.waitForLog((l) => new RegExp(`\\(pid ${victim}\\) exited with signal SIGKILL`).test(l.msg));
@@ -88,8 +77,7 @@ for (const balance of BALANCES) {
 }
 
 test('a worker whose event loop is blocked is killed after --timeout and replaced', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--workers', '1', '--timeout', '2', '--handler', PID_HANDLER]);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '1', '--timeout', '2', '--handler', PID_HANDLER]);
   const [stuck] = readyPids(ss);
   const c = await Client.open(ss.port);
   c.send('block\n');
@@ -103,7 +91,7 @@ test('a worker whose event loop is blocked is killed after --timeout and replace
 });
 
 test('a worker that fails to start stops the arbiter after 3 tries: exit 1 naming the plugin, no respawn loop', async (t) => {
-  const run = launchSs(['serve', '--plugin', 'line', '--workers', '2', '--bind', '127.0.0.1:0',
+  const run = launchSs(t, ['serve', '--plugin', 'line', '--workers', '2', '--bind', '127.0.0.1:0',
     '--plugin', './test/fixtures/runtime/startup-trouble.mjs', '--trouble', 'callback-error-worker-start']);
   t.teardown(() => run.stop('SIGKILL'));
   const exit = await run.exited;
@@ -116,9 +104,8 @@ test('a worker that fails to start stops the arbiter after 3 tries: exit 1 namin
 
 for (const balance of BALANCES) {
   test(`${balance}: --max-requests recycles workers under a request loop with no failed request`, async (t) => {
-    const ss = await startSs(['--plugin', 'line', '--workers', '2', '--balance', balance, '--max-requests', '15',
+    const ss = await startSs(t, ['--plugin', 'line', '--workers', '2', '--balance', balance, '--max-requests', '15',
       '--max-requests-jitter', '5', '--handler', PID_HANDLER]);
-    t.teardown(() => ss.stop());
     const seen = new Set<number>();
     const failures: string[] = [];
     // A worker keeps serving until its replacement is ready (capacity never drops), so pace the loop.
@@ -129,7 +116,7 @@ for (const balance of BALANCES) {
       } catch (err) {
         failures.push((err as Error).message);
       }
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(5);
     }
     t.deepEqual(failures, []);
     t.true(seen.size >= 3, `worker pids seen: ${[...seen].join(' ')}`);
@@ -145,13 +132,12 @@ for (const balance of BALANCES) {
 }
 
 test('TERM: an in-flight slow request (an async handler sleeping 800 ms) is answered, then exit 0', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--workers', '2', '--handler', './test/fixtures/runtime/handler.ts']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '2', '--handler', './test/fixtures/runtime/handler.ts']);
   const workers = readyPids(ss);
   const c = await Client.open(ss.port);
   const sent = Date.now();
   c.send('slow:800:finished\n');
-  await new Promise((r) => setTimeout(r, 200));
+  await sleep(200);
   t.is(String(c.received), '', 'TERM comes while the request runs');
   const exit = await ss.stop('SIGTERM');
   t.is(exit.code, 0);
@@ -163,11 +149,10 @@ test('TERM: an in-flight slow request (an async handler sleeping 800 ms) is answ
 });
 
 test('SIGINT to a worker is ignored; SIGINT to the arbiter stops everything quickly, exit 0', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--workers', '1', '--handler', PID_HANDLER]);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '1', '--handler', PID_HANDLER]);
   const [worker] = readyPids(ss);
   process.kill(worker!, 'SIGINT');
-  await new Promise((r) => setTimeout(r, 300));
+  await sleep(300);
   t.is(await ask(ss.port, 'pid'), String(worker), 'the worker still serves');
   const exit = await ss.stop('SIGINT');
   t.is(exit.code, 0);
@@ -175,7 +160,7 @@ test('SIGINT to a worker is ignored; SIGINT to the arbiter stops everything quic
 });
 
 test('workers stop when the arbiter is killed outright', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--workers', '2']);
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '2']);
   const workers = readyPids(ss);
   await ss.stop('SIGKILL');
   await eventually(() => (workers.some(isAlive) ? undefined : true), 'workers to exit', 5000);
@@ -183,8 +168,7 @@ test('workers stop when the arbiter is killed outright', async (t) => {
 });
 
 test('TTIN and TTOU: one worker more, one fewer, as ss info shows', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--workers', '1']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '1']);
   const count = async (n: number) => eventually(async () => {
     const info = await ssInfo(ss.pid);
     const m = info.monitors[0].workers;
@@ -206,8 +190,7 @@ test('TTIN and TTOU: one worker more, one fewer, as ss info shows', async (t) =>
 
 for (const balance of BALANCES) {
   test(`${balance}: TTOU under 8 parallel connect loops: no connection refused or reset`, async (t) => {
-    const ss = await startSs(['--plugin', 'line', '--workers', '3', '--balance', balance]);
-    t.teardown(() => ss.stop());
+    const ss = await startSs(t, ['--plugin', 'line', '--workers', '3', '--balance', balance]);
     const failures: string[] = [];
     let answered = 0;
     // TTOU twice while 8 loops connect, each signal once more connections were answered, then on
@@ -226,7 +209,7 @@ for (const balance of BALANCES) {
       }
     };
     const reach = async (n: number) => {
-      while (answered < n && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      while (answered < n && Date.now() < until) await sleep(20);
       return answered;
     };
     const loops = Array.from({ length: 8 }, loop);
@@ -253,8 +236,7 @@ test('--balance reuse-port: exit 2 naming the setting on a Node without SO_REUSE
     t.regex(r.stderr, new RegExp(`^ss: invalid --balance "reuse-port": needs Node >= 22\\.12 \\(this is ${process.versions.node.replace(/\./g, '\\.')}\\); use shared\\n$`));
     return;
   }
-  const ss = await startSs(['--plugin', 'line', '--workers', '2', '--balance', 'reuse-port', '--handler', PID_HANDLER]);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '2', '--balance', 'reuse-port', '--handler', PID_HANDLER]);
   // Each worker holds a listening socket of its own on the port (an inode in /proc/net/tcp in
   // state 0A), and there are no others: the arbiter keeps theirs open but is not in the group.
   const listening = listeningInodes(ss.port);
@@ -274,8 +256,7 @@ test('--balance reuse-port: exit 2 naming the setting on a Node without SO_REUSE
 });
 
 test('--workers 0: HUP, TTIN and TTOU are logged and ignored; the server keeps serving', async (t) => {
-  const ss = await startSs(['--plugin', 'line', '--workers', '0']);
-  t.teardown(() => ss.stop());
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '0']);
   for (const signal of ['SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) {
     process.kill(ss.pid, signal);
     const line = await ss.waitForLog((l) => l.msg.startsWith(`${signal} ignored`));
@@ -297,3 +278,36 @@ function socketInodes(pid: number): string[] {
     try { return /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1]; } catch { return undefined; }
   }).filter((x): x is string => x !== undefined);
 }
+
+// Serial, as before: one server at a time (each starts several processes, and the suite shares two
+// cores); ava runs a file's serial tests before its others.
+test.serial('HUP and TTIN sent to the whole process group: workers ignore them, the arbiter acts, nothing dies of the signal', async (t) => {
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '2', '--handler', PID_HANDLER], { detached: true });
+  t.teardown(async () => {
+    try { process.kill(-ss.pid, 'SIGCONT'); } catch { /* gone */ }
+    await ss.stop();
+    try { process.kill(-ss.pid, 'SIGKILL'); } catch { /* every one gone */ }
+  });
+  const before = readyPids(ss);
+  const failures: string[] = [];
+  let stop = false;
+  const loop = (async () => {
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < 300 && !stop; i++) { // bounded: at most 300 connections, one every 20 ms
+      pending.push(ask(ss.port, 'pid').then(() => {}, (err: Error) => { failures.push(err.message); }));
+      await sleep(20);
+    }
+    await Promise.all(pending);
+  })();
+
+  process.kill(-ss.pid, 'SIGHUP');
+  await replaced(ss, before);
+  process.kill(-ss.pid, 'SIGTTIN');
+  const three = await workersRunning(ss, 3);
+  for (const pid of three) t.not(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0], 'T', `worker ${pid} not stopped`);
+  stop = true;
+  await loop;
+  t.deepEqual(failures, []);
+  t.false(ss.logs.some((l) => /exited with signal/.test(l.msg)), 'no worker died of a signal');
+  t.true(ss.logs.some((l) => l.msg === 'SIGTTIN: one worker more'));
+});
