@@ -9,8 +9,12 @@ const { pino } = createRequire(import.meta.url)('pino') as typeof import('pino')
 
 export type { Logger };
 
-/** The `log_format` setting: `auto` is pretty when the log goes to a terminal, JSON lines otherwise. */
-export type LogFormat = 'auto' | 'pretty' | 'json';
+/** The `log_level` setting's choices, least severe first. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+/** The `log_format` setting's choices: `auto` is pretty when the log goes to a terminal, JSON lines otherwise. */
+export const LOG_FORMATS = ['auto', 'pretty', 'json'] as const;
+export type LogFormat = typeof LOG_FORMATS[number];
 
 /**
  * One event per line on `fd` (stderr unless given), written synchronously so nothing is lost at

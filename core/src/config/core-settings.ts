@@ -1,3 +1,4 @@
+import { LOG_FORMATS, LOG_LEVELS } from '../logger.js';
 import type { SettingDef } from './registry.js';
 import type { SettingsOf } from './setting-types.js';
 
@@ -85,11 +86,11 @@ export const coreSettings = {
     desc: 'Seconds a plugin may take to start (apply, monitorStart, workerStart) before start-up fails naming it; 0 = no limit.',
   },
   log_level: {
-    flags: ['--log-level'], type: 'enum', choices: ['debug', 'info', 'warn', 'error'], default: 'info',
+    flags: ['--log-level'], type: 'enum', choices: LOG_LEVELS, default: 'info',
     section: 'Logging', desc: 'Least severe level logged: debug, info, warn or error.',
   },
   log_format: {
-    flags: ['--log-format'], type: 'enum', choices: ['auto', 'pretty', 'json'], default: 'auto',
+    flags: ['--log-format'], type: 'enum', choices: LOG_FORMATS, default: 'auto',
     section: 'Logging', desc: 'Log lines on stderr: pretty (one readable line per event), json (JSON lines), or auto: pretty on a terminal, else json.',
   },
   certfile: {

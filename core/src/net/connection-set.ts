@@ -8,6 +8,7 @@ import { formatPeer, type AllowEntry } from '../address.js';
 import type { NativeHandle } from './native-handle.js';
 import { plainSocket, streamSocket } from './read-slab.js';
 import type { TlsInfo, TlsTerminator } from './tls.js';
+import type { ProxyMode } from './proxy-header.js';
 
 /** A synchronous hook as the connection loop calls it (a tapable SyncHook is one). */
 export interface SyncTaps<A extends unknown[]> {
@@ -31,7 +32,7 @@ export interface ServedApp {
   readonly log: Logger;
   readonly cfg: {
     readonly keep_alive: number; readonly frame_timeout: number; readonly backlog: number;
-    readonly proxy_protocol: 'off' | 'v1' | 'v2' | 'auto'; readonly proxy_allow_from: readonly AllowEntry[]; readonly proxy_header_timeout: number;
+    readonly proxy_protocol: ProxyMode | 'off'; readonly proxy_allow_from: readonly AllowEntry[]; readonly proxy_header_timeout: number;
   };
   readonly handler: Handler;
   readonly hooks: ConnectionHooks;
