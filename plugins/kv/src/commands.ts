@@ -1,6 +1,6 @@
 /** The commands: Redis's names, arities, replies and error texts (Redis 7.0). */
 import { simple, error, ErrorReply, type Reply } from '@socketserver/plugin-resp';
-import { globMatch } from './glob.js';
+import { compileGlob, globMatch } from './glob.js';
 import { Store } from './store.js';
 
 /** What a command may know of its caller. */
@@ -23,6 +23,7 @@ interface Command {
 export const OK = simple('OK');
 const NOT_INTEGER: ErrorReply = error('ERR value is not an integer or out of range');
 const SYNTAX: ErrorReply = error('ERR syntax error');
+export const OOM: ErrorReply = error("OOM command not allowed when used memory > 'maxmemory'.");
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
@@ -78,6 +79,7 @@ export function parseSetOptions(args: Buffer[], now: number): { expireAt?: numbe
 }
 
 function incrBy(ctx: Context, k: Buffer, by: bigint): Reply {
+  if (ctx.store.full(1) && !ctx.store.makeRoom(1)) return OOM;
   const old = ctx.store.get(key(k));
   const cur = old === undefined ? 0n : parseInt64(old);
   if (cur === undefined) return NOT_INTEGER;
@@ -88,16 +90,35 @@ function incrBy(ctx: Context, k: Buffer, by: bigint): Reply {
 }
 
 /** Configuration a client may ask for (CONFIG GET): redis-benchmark asks `save` and `appendonly`. */
-const CONFIG: Record<string, string> = { save: '', appendonly: 'no', databases: '1', maxmemory: '0', 'maxmemory-policy': 'noeviction', port: '' };
+function config(store: Store): Record<string, string> {
+  return { save: '', appendonly: 'no', databases: '1', maxmemory: String(store.maxmemory), 'maxmemory-policy': store.policy, port: '' };
+}
+
+/** Bytes as Redis's used_memory_human writes them: 1.50M. */
+function human(n: number): string {
+  const units = ['B', 'K', 'M', 'G', 'T'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n}B` : `${n.toFixed(2)}${units[i]}`;
+}
 
 function info(section: string, ctx: Context): string {
+  const s = ctx.store;
+  const memory = ['# Memory', `used_memory:${s.used}`, `used_memory_human:${human(s.used)}`, `maxmemory:${s.maxmemory}`,
+    `maxmemory_human:${human(s.maxmemory)}`, `maxmemory_policy:${s.policy}`].join('\r\n') + '\r\n';
+  const stats = ['# Stats', `expired_keys:${s.expiredKeys}`, `evicted_keys:${s.evictedKeys}`].join('\r\n') + '\r\n';
   const server = ['# Server', 'redis_version:7.0.0', 'redis_mode:standalone', `os:${process.platform}`, 'arch_bits:64',
     `process_id:${process.pid}`, `tcp_port:${ctx.port}`, `uptime_in_seconds:${Math.floor((Date.now() - ctx.startedAt) / 1000)}`,
     `uptime_in_days:${Math.floor((Date.now() - ctx.startedAt) / 86_400_000)}`].join('\r\n') + '\r\n';
   const keyspace = ctx.store.data.size === 0 ? '# Keyspace\r\n'
     : `# Keyspace\r\ndb0:keys=${ctx.store.data.size},expires=${ctx.store.expires.size},avg_ttl=0\r\n`;
-  if (section === '' || section === 'default' || section === 'all' || section === 'everything') return `${server}\r\n${keyspace}`;
+  if (section === '' || section === 'default' || section === 'all' || section === 'everything') return `${server}\r\n${memory}\r\n${stats}\r\n${keyspace}`;
   if (section === 'server') return server;
+  if (section === 'memory') return memory;
+  if (section === 'stats') return stats;
   if (section === 'keyspace') return keyspace;
   return '';
 }
@@ -118,6 +139,8 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   set: {
     arity: -3,
     run: (a, ctx) => {
+      // Over maxmemory, a command that may add memory is refused before it runs (as Redis: OOM before syntax).
+      if (ctx.store.full(1) && !ctx.store.makeRoom(1)) return OOM;
       // Without options (the common case) nothing is parsed, and the clock is not read.
       const opts = a.length === 3 ? NO_SET_OPTIONS : parseSetOptions(a, Date.now());
       if (opts instanceof ErrorReply) return opts;
@@ -138,6 +161,8 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     arity: -3,
     run: (a, ctx) => {
       if (a.length % 2 === 0) return wrongArity('mset');
+      const adding = (a.length - 1) / 2;
+      if (ctx.store.full(adding) && !ctx.store.makeRoom(adding)) return OOM;
       for (let i = 1; i < a.length; i += 2) ctx.store.set(key(a[i]!), Buffer.from(a[i + 1]!));
       return OK;
     },
@@ -161,9 +186,9 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   keys: {
     arity: 2,
     run: (a, ctx) => {
+      // `*` takes every key, the empty one too (as Redis: it skips matching then).
       const pattern = key(a[1]!);
-      const all = pattern === '*';
-      return ctx.store.keys().filter((k) => all || globMatch(pattern, k)).map((k) => Buffer.from(k, 'latin1'));
+      return ctx.store.keys(pattern === '*' ? undefined : compileGlob(pattern));
     },
   },
   dbsize: { arity: 1, run: (_a, ctx) => ctx.store.data.size },
@@ -174,14 +199,14 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   info: { arity: -1, run: (a, ctx) => Buffer.from(info(a.length > 1 ? a[1]!.toString('latin1').toLowerCase() : '', ctx)) },
   config: {
     arity: -2,
-    run: (a) => {
+    run: (a, ctx) => {
       const sub = upper(a[1]);
       if (sub !== 'GET') return unknownSubcommand(a[1]!, 'CONFIG');
       if (a.length < 3) return wrongArity('config|get');
       const out: string[] = [];
       for (const p of a.slice(2)) {
         const pattern = p.toString('latin1').toLowerCase();
-        for (const [name, value] of Object.entries(CONFIG)) if (globMatch(pattern, name) && !out.includes(name)) out.push(name, value);
+        for (const [name, value] of Object.entries(config(ctx.store))) if (globMatch(pattern, name) && !out.includes(name)) out.push(name, value);
       }
       return out;
     },

@@ -1,23 +1,44 @@
+import { getHeapStatistics } from 'node:v8';
 import { definePlugin } from '@socketserver/core';
 import type { Reply } from '@socketserver/plugin-resp';
 import { execute, type Context } from './commands.js';
-import { Store } from './store.js';
+import { POLICIES, Store } from './store.js';
 
-export { Store } from './store.js';
-export { globMatch } from './glob.js';
-export { execute, parseInt64, parseSetOptions, unknownCommand, COMMANDS, type Context } from './commands.js';
+export { Store, Entry, MAX_KEYS, KEY_OVERHEAD, EXPIRE_OVERHEAD, POLICIES, type Policy, type StoreOptions } from './store.js';
+export { globMatch, compileGlob } from './glob.js';
+export { execute, parseInt64, parseSetOptions, unknownCommand, COMMANDS, OK, OOM, type Context } from './commands.js';
 
-/** How often the sweep looks for expired keys that nobody reads (lazy expiry does the rest). */
-const SWEEP_MS = 100;
+/** How often the active expire cycle runs, and the share of that time it may take (Redis: 10 Hz, 25%). */
+const EXPIRE_CYCLE_MS = 100;
+const EXPIRE_CYCLE_BUDGET_MS = 25;
+
+/** The default maxmemory: half of V8's heap limit, so that the store is refused (-OOM) before the heap runs out. */
+export function defaultMaxmemory(): number {
+  return Math.floor(getHeapStatistics().heap_size_limit / 2);
+}
 
 export default definePlugin({
   name: 'kv',
   dependencies: ['resp'],
-  handler: () => {
-    // One store per process (each worker has its own); one unref'd timer to sweep it.
-    const store = new Store();
+  settings: {
+    maxmemory: {
+      flags: ['--maxmemory'], type: 'bytes', min: 0, meta: 'BYTES', section: 'kv',
+      desc: 'Most memory the key space may take, estimated per key (key + value + overhead); 0: no limit. '
+        + 'Default: half of the V8 heap limit (`--max-old-space-size`), so that the store answers -OOM before the heap runs out. '
+        + 'Over it, commands that add memory (SET, MSET, INCR…) evict keys by `--maxmemory-policy` or get '
+        + "`-OOM command not allowed when used memory > 'maxmemory'.`",
+    },
+    maxmemoryPolicy: {
+      flags: ['--maxmemory-policy'], type: 'enum', choices: POLICIES, default: 'noeviction', section: 'kv',
+      desc: 'What happens at `--maxmemory`: `noeviction` refuses writes that add memory with -OOM; '
+        + '`allkeys-lru` evicts the least recently used keys, `volatile-lru` those with an expiry (sampled, as Redis).',
+    },
+  },
+  handler: (cfg) => {
+    // One store per process (each worker has its own); one unref'd timer for the expire cycle.
+    const store = new Store({ maxmemory: cfg.maxmemory ?? defaultMaxmemory(), policy: cfg.maxmemoryPolicy });
     const startedAt = Date.now();
-    setInterval(() => store.sweep(), SWEEP_MS).unref();
+    setInterval(() => store.activeExpireCycle(Date.now(), EXPIRE_CYCLE_BUDGET_MS), EXPIRE_CYCLE_MS).unref();
     // One context per connection, made on its first request: nothing is allocated per request.
     const contexts = new WeakMap<object, Context>();
     return (args: Buffer[], request): Reply => {

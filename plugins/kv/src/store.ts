@@ -1,19 +1,92 @@
-/** The key space of one process: binary-safe keys (latin1 strings, one char per byte) to Buffers, with expiry. */
+/** What to do when `maxmemory` is reached (Redis's maxmemory-policy, the LRU ones). */
+export type Policy = 'noeviction' | 'allkeys-lru' | 'volatile-lru';
+export const POLICIES: readonly Policy[] = ['noeviction', 'allkeys-lru', 'volatile-lru'];
+
+/** Most keys a store holds: a JS Map throws past 2^24 (16,777,216) entries. */
+export const MAX_KEYS = 16_000_000;
+
+/**
+ * Bytes a key costs beyond its name and value, as measured on V8 (64-bit): the Map's slot and
+ * its share of the table, the key's string header, the entry and the Buffer object.
+ */
+export const KEY_OVERHEAD = 200;
+/** Bytes an expiry costs: a slot in the expires Map. */
+export const EXPIRE_OVERHEAD = 60;
+
+/** Keys looked at per eviction (Redis's maxmemory-samples) and the best candidates kept between evictions. */
+const SAMPLES = 5;
+const POOL_SIZE = 16;
+/** Keys with an expiry looked at per loop of the expire cycle, and the share expired under which it stops (Redis's 20 and 10%). */
+const KEYS_PER_LOOP = 20;
+const ACCEPTABLE_STALE = 0.1;
+/** Each cycle looks at no fewer than this fraction of the keys with an expiry: a full pass every 50 cycles at least. */
+const FULL_PASS_CYCLES = 50;
+
+/**
+ * A value, when it was last used (the store's access counter: an LRU clock that costs no clock
+ * read) and its place in the list eviction samples from (-1 when the store does not evict).
+ */
+export class Entry {
+  constructor(public value: Buffer, public lru: number, public index: number) {}
+}
+
+export interface StoreOptions {
+  /** Bytes (estimated) the store may hold; 0: no limit. */
+  readonly maxmemory?: number;
+  readonly policy?: Policy;
+  /** Most keys (default MAX_KEYS). */
+  readonly maxKeys?: number;
+}
+
+interface Candidate {
+  readonly key: string;
+  readonly lru: number;
+}
+
+/**
+ * The key space of one process: binary-safe keys (latin1 strings, one char per byte) to Buffers,
+ * with expiry, its memory estimated as it changes (key + value + overhead per key) and bounded
+ * by `maxmemory` and `maxKeys`.
+ */
 export class Store {
-  readonly data = new Map<string, Buffer>();
+  readonly data = new Map<string, Entry>();
   /** Key → absolute expiry time in ms (Date.now()); only keys that have one. */
   readonly expires = new Map<string, number>();
-  private sweepIter: IterableIterator<[string, number]> | undefined;
+  /** Estimated bytes held: kept as keys come and go, never counted by walking the store. */
+  used = 0;
+  readonly maxmemory: number;
+  readonly policy: Policy;
+  readonly maxKeys: number;
+  evictedKeys = 0;
+  expiredKeys = 0;
+  private clock = 0;
+  private expireIter: IterableIterator<[string, number]> | undefined;
+  private sampleIter: IterableIterator<string> | undefined;
+  private pool: Candidate[] = [];
+  /** Every key, in no order, for sampling at random (as Redis's dictGetRandomKey); only with an LRU policy. */
+  private readonly list: string[] | undefined;
+
+  constructor(opts: StoreOptions = {}) {
+    this.maxmemory = opts.maxmemory ?? 0;
+    this.policy = opts.policy ?? 'noeviction';
+    this.maxKeys = opts.maxKeys ?? MAX_KEYS;
+    this.list = this.policy === 'noeviction' ? undefined : [];
+  }
 
   /** The value, unless missing or expired (an expired key is deleted here: lazy expiry). */
   get(key: string, now?: number): Buffer | undefined {
-    if (this.expires.size === 0) return this.data.get(key); // no key has an expiry: nothing to check
-    const at = this.expires.get(key);
-    if (at !== undefined && at <= (now ?? Date.now())) {
-      this.delete(key);
-      return undefined;
+    const entry = this.data.get(key);
+    if (entry === undefined) return undefined;
+    if (this.expires.size !== 0) { // no key has an expiry: nothing to check
+      const at = this.expires.get(key);
+      if (at !== undefined && at <= (now ?? Date.now())) {
+        this.delete(key);
+        this.expiredKeys++;
+        return undefined;
+      }
     }
-    return this.data.get(key);
+    entry.lru = ++this.clock;
+    return entry.value;
   }
 
   has(key: string): boolean {
@@ -22,43 +95,183 @@ export class Store {
 
   /** Set a value; `expireAt` undefined clears any expiry, 'keep' keeps it. */
   set(key: string, value: Buffer, expireAt?: number | 'keep'): void {
-    this.data.set(key, value);
+    const entry = this.data.get(key);
+    if (entry === undefined) {
+      let index = -1;
+      if (this.list !== undefined) index = this.list.push(key) - 1;
+      this.data.set(key, new Entry(value, ++this.clock, index));
+      this.used += key.length + value.length + KEY_OVERHEAD;
+    } else {
+      this.used += value.length - entry.value.length;
+      entry.value = value;
+      entry.lru = ++this.clock;
+    }
     if (expireAt === 'keep') return;
-    if (expireAt !== undefined) this.expires.set(key, expireAt);
-    else if (this.expires.size !== 0) this.expires.delete(key);
+    if (expireAt !== undefined) {
+      const before = this.expires.size;
+      this.expires.set(key, expireAt);
+      if (this.expires.size !== before) this.used += EXPIRE_OVERHEAD;
+    } else if (this.expires.size !== 0 && this.expires.delete(key)) {
+      this.used -= EXPIRE_OVERHEAD;
+    }
   }
 
   delete(key: string): boolean {
-    this.expires.delete(key);
-    return this.data.delete(key);
+    const entry = this.data.get(key);
+    if (entry === undefined) return false;
+    this.data.delete(key);
+    this.used -= key.length + entry.value.length + KEY_OVERHEAD;
+    if (this.list !== undefined) { // the last key takes its place
+      const last = this.list.pop()!;
+      if (last !== key) {
+        this.list[entry.index] = last;
+        this.data.get(last)!.index = entry.index;
+      }
+    }
+    if (this.expires.size !== 0 && this.expires.delete(key)) this.used -= EXPIRE_OVERHEAD;
+    return true;
   }
 
   clear(): void {
     this.data.clear();
     this.expires.clear();
-    this.sweepIter = undefined;
+    this.used = 0;
+    this.expireIter = undefined;
+    this.sampleIter = undefined;
+    this.pool = [];
+    if (this.list !== undefined) this.list.length = 0;
   }
 
-  /** Every live key. */
-  keys(): string[] {
-    const now = Date.now();
-    const out: string[] = [];
-    for (const key of [...this.data.keys()]) if (this.get(key, now) !== undefined) out.push(key);
+  /** Every live key matching `match` (all when undefined), as Buffers: one pass, no copy of the key set. */
+  keys(match?: (key: string) => boolean): Buffer[] {
+    const out: Buffer[] = [];
+    const now = this.expires.size !== 0 ? Date.now() : 0;
+    for (const key of this.data.keys()) {
+      if (now !== 0) {
+        const at = this.expires.get(key);
+        if (at !== undefined && at <= now) {
+          this.delete(key); // deleting the current key does not disturb a Map's iteration
+          this.expiredKeys++;
+          continue;
+        }
+      }
+      if (match === undefined || match(key)) out.push(Buffer.from(key, 'latin1'));
+    }
     return out;
   }
 
-  /** Drop expired keys, looking at no more than `budget` keys with an expiry (continues where it stopped). */
-  sweep(budget = 1000): void {
-    const now = Date.now();
-    for (let i = 0; i < budget; i++) {
-      this.sweepIter ??= this.expires.entries();
-      const next = this.sweepIter.next();
-      if (next.done) {
-        this.sweepIter = undefined;
-        return;
-      }
-      const [key, at] = next.value;
-      if (at <= now) this.delete(key);
+  /** Whether a command adding up to `adding` keys must first make room (over maxmemory, or at the key ceiling). */
+  full(adding: number): boolean {
+    return (this.maxmemory !== 0 && this.used > this.maxmemory) || this.data.size + adding > this.maxKeys;
+  }
+
+  /**
+   * Make room for a command adding up to `adding` keys, evicting by the policy (Redis's
+   * performEvictions); false when there is still no room: the command gets -OOM.
+   */
+  makeRoom(adding: number): boolean {
+    while (this.full(adding)) {
+      if (this.policy === 'noeviction' || !this.evictOne()) return false;
     }
+    return true;
+  }
+
+  /**
+   * Evict one key by sampled LRU, as Redis does: a few keys drawn at random (for volatile-lru,
+   * keys with an expiry; when random draws find few, the next ones on a cursor over them) go
+   * into a pool of the least recently used seen so far; the best of the pool still unchanged
+   * since it was sampled is evicted.
+   */
+  private evictOne(): boolean {
+    const volatile = this.policy === 'volatile-lru';
+    const list = this.list!;
+    for (let round = 0; round < 8; round++) {
+      if (volatile ? this.expires.size === 0 : list.length === 0) return false;
+      let found = 0;
+      for (let draw = 0; draw < SAMPLES * 4 && found < SAMPLES; draw++) {
+        const key = list[Math.floor(Math.random() * list.length)]!;
+        if (volatile && !this.expires.has(key)) continue;
+        this.consider(key, this.data.get(key)!.lru);
+        found++;
+      }
+      for (; found < SAMPLES; found++) { // volatile-lru, few keys with an expiry: walk them
+        const key = this.nextSample(this.expires);
+        if (key === undefined) break;
+        this.consider(key, this.data.get(key)!.lru);
+      }
+      while (this.pool.length > 0) {
+        const best = this.pool.shift()!;
+        const entry = this.data.get(best.key);
+        if (entry !== undefined && entry.lru === best.lru && (!volatile || this.expires.has(best.key))) {
+          this.delete(best.key);
+          this.evictedKeys++;
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  private nextSample(source: Map<string, unknown>): string | undefined {
+    for (let restarts = 0; restarts < 2; restarts++) {
+      this.sampleIter ??= source.keys();
+      const next = this.sampleIter.next();
+      if (!next.done) return next.value;
+      this.sampleIter = undefined;
+    }
+    return undefined;
+  }
+
+  /** Put a sampled key into the pool, kept sorted from least recently used, at most POOL_SIZE long. */
+  private consider(key: string, lru: number): void {
+    const pool = this.pool;
+    if (pool.length === POOL_SIZE && lru >= pool[POOL_SIZE - 1]!.lru) return;
+    let at = pool.length;
+    for (let i = 0; i < pool.length; i++) {
+      if (pool[i]!.key === key) return;
+      if (at === pool.length && lru < pool[i]!.lru) at = i;
+    }
+    pool.splice(at, 0, { key, lru });
+    if (pool.length > POOL_SIZE) pool.pop();
+  }
+
+  /**
+   * Redis's active expire cycle: look at the keys with an expiry in loops of 20 (continuing on a
+   * cursor where the last cycle stopped), delete the expired ones, and go on while more than 10%
+   * of a loop was expired, or until this cycle has looked at 1/50 of them, within `budgetMs` of
+   * CPU time. Dead keys nobody reads are removed about as fast as they appear. Returns how many.
+   */
+  activeExpireCycle(now = Date.now(), budgetMs = 25): number {
+    if (this.expires.size === 0) return 0;
+    const start = performance.now();
+    const least = Math.ceil(this.expires.size / FULL_PASS_CYCLES);
+    let looked = 0;
+    let expired = 0;
+    for (;;) {
+      let sampled = 0;
+      let dead = 0;
+      for (let restarted = false; sampled < KEYS_PER_LOOP;) {
+        this.expireIter ??= this.expires.entries();
+        const next = this.expireIter.next();
+        if (next.done) { // the end: start again from the first, once, unless this loop has keys already
+          this.expireIter = undefined;
+          if (restarted || sampled > 0) break;
+          restarted = true;
+          continue;
+        }
+        sampled++;
+        if (next.value[1] <= now) {
+          this.delete(next.value[0]);
+          dead++;
+        }
+      }
+      looked += sampled;
+      expired += dead;
+      if (sampled === 0) break;
+      if (dead <= sampled * ACCEPTABLE_STALE && looked >= least) break;
+      if (performance.now() - start > budgetMs) break;
+    }
+    this.expiredKeys += expired;
+    return expired;
   }
 }
