@@ -115,6 +115,7 @@ test('workers 2: 1000 requests over 50 connections, then exact totals; a worker 
   const [victim] = pids;
   process.kill(victim, 'SIGSTOP');
   t.teardown(() => { try { process.kill(victim, 'SIGCONT'); } catch { /* gone */ } });
+  await sleep(1100); // the text of the last scrape serves for a second
   const stopped = await scrape(url);
   t.is(value(stopped, 'socketserver_requests_total', srv), 1000);
   t.is(value(stopped, 'socketserver_worker_resident_memory_bytes', { pid: String(victim) }), undefined);

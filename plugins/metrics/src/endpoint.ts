@@ -1,16 +1,25 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import type { Address, Monitor } from '@socketserver/core';
 import { gaugesOf, ServerTotals } from './totals.js';
 import { figuresRegistry, type ServerFigures } from './figures.js';
 import { arbiterRegistry, perServer } from './process-registries.js';
 
-/** Scrapers are few: more connections than this at once are refused (each costs memory). */
-const MAX_CONNECTIONS = 32;
-/** A client gets this long to send its request (headers and body), ms. */
-const REQUEST_TIMEOUT_MS = 10_000;
+/** What a client of the endpoint may hold, from the plugin's settings. */
+export interface EndpointLimits {
+  /** Connections open at once. */
+  maxConnections: number;
+  /** Seconds a client gets to send its whole request (a scrape is a head alone). */
+  headerTimeout: number;
+}
+
 const MAX_HEADER_BYTES = 8192;
+/** A scrape's text serves the scrapes of the next second: the workers are asked once a second at most. */
+const CACHE_MS = 1000;
+/** A connection with no traffic this long (a reply it does not read) is closed, ms. */
+const IDLE_MS = 10_000;
 
 interface Served {
   monitor: Monitor;
@@ -22,21 +31,39 @@ interface Served {
  * `GET /metrics` on one address, for every server of this process's config that asked for it
  * there: a scrape asks each server's workers for their info (over the arbiter's IPC: process
  * figures and gauges; each sends its counters first) and writes the totals kept in the arbiter
- * out with the arbiter's own process figures.
+ * out with the arbiter's own process figures. The text serves every scrape of the second that
+ * follows, and scrapes meanwhile share the one under way.
+ *
+ * A client that is slow to send its request is closed by node:http's own timeouts. At most
+ * `maxConnections` are open: a newcomer over that closes the oldest connection that has no
+ * scrape under way (one sending its request slowly, or idle between keep-alive requests), so
+ * that clients holding connections without asking can never keep a scraper out; only when
+ * every connection is in the middle of a scrape is the newcomer closed.
  */
 export class Endpoint {
   private readonly served = new Map<string, Served>();
   private readonly own = arbiterRegistry();
   /** The scrape under way: scrapes that come meanwhile get its text (one round of IPC at a time). */
   private rendering: Promise<string> | undefined;
+  /** The last scrape's text, served until `until` (performance.now(), ms). */
+  private cached: { text: string; until: number } | undefined;
+  /** Every open connection, oldest first, with how many of its requests are under way. */
+  private readonly open = new Map<Socket, number>();
   readonly http: Server;
 
-  constructor() {
-    this.http = createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS, maxHeaderSize: MAX_HEADER_BYTES }, this.handle);
-    this.http.maxConnections = MAX_CONNECTIONS;
+  constructor(private readonly limits: EndpointLimits) {
+    const timeoutMs = Math.round(limits.headerTimeout * 1000);
+    this.http = createServer({
+      // One deadline for the head and the whole request (a scrape has no body), checked often
+      // enough to close a slow client within a fraction of it (node's default check is every 30 s).
+      headersTimeout: timeoutMs, requestTimeout: timeoutMs,
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.round(timeoutMs / 5))),
+      maxHeaderSize: MAX_HEADER_BYTES,
+    }, this.handle);
+    this.http.timeout = IDLE_MS;
     // Nothing of ours keeps the process alive: the arbiter exits when its servers have stopped.
     this.http.unref();
-    this.http.on('connection', (socket) => socket.unref());
+    this.http.on('connection', this.connected);
   }
 
   /** Listen on `addr`; rejects with the system's error (EADDRINUSE...). */
@@ -58,15 +85,38 @@ export class Endpoint {
     const had = this.served.get(monitor.name);
     const totals = had?.totals ?? new ServerTotals(buckets);
     this.served.set(monitor.name, { monitor, buckets, totals });
+    this.cached = undefined;
     if (had?.monitor !== monitor) monitor.onWorkerExit((gone) => totals.retire(gone.stats));
+  }
+
+  private readonly connected = (socket: Socket): void => {
+    socket.unref();
+    if (this.open.size >= this.limits.maxConnections) {
+      let waiting: Socket | undefined;
+      for (const [s, busy] of this.open) if (busy === 0) { waiting = s; break; }
+      if (waiting === undefined) return void socket.destroy();
+      this.open.delete(waiting);
+      waiting.destroy();
+    }
+    this.open.set(socket, 0);
+    socket.once('close', () => this.open.delete(socket));
+  };
+
+  /** A request of `socket` began (`+1`) or was answered (`-1`); one with none under way goes last in line to be closed. */
+  private busy(socket: Socket, by: 1 | -1): void {
+    const n = this.open.get(socket);
+    if (n === undefined) return; // closed meanwhile
+    if (n + by === 0) this.open.delete(socket);
+    this.open.set(socket, n + by);
   }
 
   private readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') return plain(res, 405, 'only GET\n', { allow: 'GET, HEAD' });
     if (path !== '/metrics') return plain(res, 404, 'not found: try /metrics\n');
-    this.rendering ??= this.render().finally(() => { this.rendering = undefined; });
-    this.rendering.then(
+    const socket = req.socket;
+    this.busy(socket, 1);
+    void this.text().then(
       (text) => {
         res.writeHead(200, { 'content-type': this.own.contentType, 'content-length': Buffer.byteLength(text) });
         res.end(text);
@@ -75,8 +125,19 @@ export class Endpoint {
         for (const s of this.served.values()) s.monitor.app.log.error({ err }, `metrics: scrape failed: ${err.message}`);
         plain(res, 500, 'scrape failed\n');
       },
-    );
+    ).finally(() => this.busy(socket, -1));
   };
+
+  /** The text of a scrape: the last one's if under a second old, else the one under way or a new one. */
+  private text(): Promise<string> {
+    const cached = this.cached;
+    if (cached !== undefined && performance.now() < cached.until) return Promise.resolve(cached.text);
+    this.rendering ??= this.render().then((text) => {
+      this.cached = { text, until: performance.now() + CACHE_MS };
+      return text;
+    }).finally(() => { this.rendering = undefined; });
+    return this.rendering;
+  }
 
   private async render(): Promise<string> {
     const processes: object[] = perServer(await this.own.getMetricsAsJSON(), this.served.keys());
