@@ -16,12 +16,40 @@ export interface SyncTaps<A extends unknown[]> {
   call(...args: A): void;
 }
 
+/**
+ * Why a connection closed before it was a Connection: its PROXY header was refused or never
+ * came (proxy_error), its TLS handshake failed or timed out (tls_error).
+ */
+export type AcceptCloseReason = 'proxy_error' | 'tls_error';
+
+/**
+ * A connection closed in an accept stage (PROXY header, TLS handshake), never served:
+ * `connectionFailed`'s argument, with the fields of a Connection an access line reads.
+ */
+export interface FailedConnection {
+  /** Unique within the process, from the same count as connections' ids. */
+  readonly id: number;
+  /** The client as `host:port`: the PROXY header's source when it was read, else the socket's peer. */
+  readonly peer: string;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  /** Set when the PROXY header was read (a TLS handshake failed after it). */
+  readonly proxy: ProxyInfo | undefined;
+  /** The accepted socket (the plain one under a TLS handshake), already closed: for its byte counts, as on the wire. */
+  readonly socket: Socket;
+  readonly requests: 0;
+  readonly closeReason: AcceptCloseReason | 'shutdown' | 'reset';
+  /** When it was accepted (Date.now()). */
+  readonly openedAt: number;
+}
+
 /** The per-connection and per-request hooks of docs/design.md §5. */
 export interface ConnectionHooks {
   readonly connectionMade: SyncTaps<[Connection]>;
   readonly preRequest: SyncTaps<[Request]>;
   readonly postRequest: SyncTaps<[Request, unknown]>;
   readonly connectionLost: SyncTaps<[Connection, Error | undefined]>;
+  readonly connectionFailed: SyncTaps<[FailedConnection, Error]>;
 }
 
 /**
@@ -92,8 +120,13 @@ class LogThrottle {
   }
 }
 
-/** Why connections close, as counted: a Connection's reasons, and `refused` (over backlog, never served). */
-export const CLOSE_REASONS = ['clean', 'idle', 'bad_input', 'handler_error', 'reset', 'shutdown', 'refused'] as const satisfies readonly (CloseReason | 'refused')[];
+/**
+ * Why connections close, as counted: a Connection's reasons, those of an accept stage
+ * (proxy_error, tls_error), and `refused` (over backlog, never served).
+ */
+export const CLOSE_REASONS = [
+  'clean', 'idle', 'bad_input', 'handler_error', 'reset', 'shutdown', 'refused', 'proxy_error', 'tls_error',
+] as const satisfies readonly (CloseReason | AcceptCloseReason | 'refused')[];
 
 /** Connections closed, by why. */
 export type ClosedCounts = Record<typeof CLOSE_REASONS[number], number>;
@@ -148,6 +181,7 @@ export class ConnectionSet implements ServerStats {
   postRequest: ConnectionHooks['postRequest'] | undefined;
   private connectionMade: ConnectionHooks['connectionMade'] | undefined;
   private connectionLost: ConnectionHooks['connectionLost'] | undefined;
+  private connectionFailed: ConnectionHooks['connectionFailed'] | undefined;
   private readonly backlog: number;
   private nextId = 0;
   private started = false;
@@ -178,6 +212,7 @@ export class ConnectionSet implements ServerStats {
       this.proxyStage = new ProxyStage({
         mode: cfg.proxy_protocol, allow: cfg.proxy_allow_from, timeoutMs: cfg.proxy_header_timeout * 1000,
         log: (fields, line) => this.connectionLog('warn', fields, line),
+        closed: (socket, reason, why, openedAt) => this.failed(socket, reason, why, openedAt, undefined),
         settled: () => this.settled(),
       });
     }
@@ -231,6 +266,7 @@ export class ConnectionSet implements ServerStats {
     this.postRequest = tapped(hooks.postRequest);
     this.connectionMade = tapped(hooks.connectionMade);
     this.connectionLost = tapped(hooks.connectionLost);
+    this.connectionFailed = tapped(hooks.connectionFailed);
     this.started = true;
     const shortest = Math.min(this.keepAliveMs || Infinity, this.frameTimeoutMs || Infinity);
     if (shortest !== Infinity) {
@@ -269,28 +305,56 @@ export class ConnectionSet implements ServerStats {
     this.accept(this.proxyStage === undefined && this.app.tls === undefined ? plainSocket(handle) : streamSocket(handle));
   };
 
-  /** The accepted socket, past the PROXY stage (if on; then paused, its leftover bytes unshifted). */
-  private readonly open = (socket: Socket, proxy: ProxyInfo | undefined): void => {
+  /**
+   * The accepted socket, past the PROXY stage (if on; then paused, its leftover bytes unshifted,
+   * and `openedAt` is when it was accepted).
+   */
+  private readonly open = (socket: Socket, proxy: ProxyInfo | undefined, openedAt?: number): void => {
     const tls = this.app.tls;
     if (tls === undefined) this.serve(socket, undefined, proxy);
-    else this.handshake(tls, socket, proxy);
+    else this.handshake(tls, socket, proxy, openedAt ?? Date.now());
   };
 
   /** Run the TLS handshake; serve the connection once it is done, log (within budget) why not. */
-  private handshake(tls: TlsTerminator, socket: Socket, proxy: ProxyInfo | undefined): void {
+  private handshake(tls: TlsTerminator, socket: Socket, proxy: ProxyInfo | undefined, openedAt: number): void {
     const source = proxy?.source;
     const peer = source ? formatPeer(source.address, source.port) : formatPeer(socket.remoteAddress, socket.remotePort);
     const secure = tls.wrap(socket, (secured, info) => {
       this.settle(secure);
-      if (secured.destroyed) return;
+      if (secured.destroyed) {
+        this.failed(socket, 'reset', 'closed by the client as the handshake completed', openedAt, proxy, peer);
+        return;
+      }
       this.serve(secured, info, proxy);
     }, (err) => {
       this.settle(secure);
-      if (this.stopping) return; // closed by our shutdown
-      this.connectionLog('warn', { peer, err: err.message }, `TLS handshake with ${peer} failed: ${err.message.split('\n')[0]}; closed`);
+      const stopping = this.stopping; // then closed by our shutdown
+      if (!stopping) this.connectionLog('warn', { peer, err: err.message }, `TLS handshake with ${peer} failed: ${err.message.split('\n')[0]}; closed`);
+      this.failed(socket, stopping ? 'shutdown' : 'tls_error', err, openedAt, proxy, peer);
     });
     // Not resumed here: the TLS socket reads what the proxy stage put back, then the handle itself.
     this.handshakes.add(secure);
+  }
+
+  /**
+   * A socket closed in an accept stage, never served: counted by why, its bytes added, and
+   * told to `connectionFailed` taps (an access log).
+   */
+  private failed(socket: Socket, reason: FailedConnection['closeReason'], why: string | Error, openedAt: number,
+    proxy: ProxyInfo | undefined, peer?: string): void {
+    this.closed[reason]++;
+    this.bytesReceived += socket.bytesRead;
+    this.bytesSent += socket.bytesWritten;
+    const hook = this.connectionFailed;
+    if (hook === undefined) return;
+    const source = proxy?.source;
+    // A socket that closed before its address was asked no longer has it (a peer is then `-`).
+    const remoteAddress = source !== undefined ? source.address : socket.remoteAddress;
+    const remotePort = source !== undefined ? source.port : socket.remotePort;
+    hook.call({
+      id: ++this.nextId, peer: peer ?? formatPeer(remoteAddress, remotePort), remoteAddress, remotePort, proxy, socket,
+      requests: 0, closeReason: reason, openedAt,
+    }, typeof why === 'string' ? new Error(why) : why);
   }
 
   private serve(socket: Socket, tls: TlsInfo | undefined, proxy: ProxyInfo | undefined): void {
