@@ -41,6 +41,10 @@ export const coreSettings = {
     flags: ['--backlog'], type: 'int', min: 1, max: 2 ** 31 - 1, default: 2048, section: 'Server',
     desc: 'Listen backlog, and the most clients one process serves at once. More are closed at once, with one warning a second saying how many.',
   },
+  max_connections_per_ip: {
+    flags: ['--max-connections-per-ip'], type: 'int', min: 0, max: 2 ** 31 - 1, default: 0, section: 'Server',
+    desc: 'The most connections one client address may have open in one process (after PROXY: the address in the header); more are closed at once, with one warning a second. 0 = no limit.',
+  },
   keep_alive: {
     flags: ['--keep-alive'], type: 'seconds', min: 0, default: 15, section: 'Server',
     desc: 'Seconds a connection may stay idle (no read, no write) before it is closed; 0 = never. A connection waiting for its handler is not idle.',

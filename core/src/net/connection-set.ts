@@ -16,12 +16,40 @@ export interface SyncTaps<A extends unknown[]> {
   call(...args: A): void;
 }
 
+/**
+ * Why a connection closed before it was a Connection: its PROXY header was refused or never
+ * came (proxy_error), its TLS handshake failed or timed out (tls_error).
+ */
+export type AcceptCloseReason = 'proxy_error' | 'tls_error';
+
+/**
+ * A connection closed in an accept stage (PROXY header, TLS handshake), never served:
+ * `connectionFailed`'s argument, with the fields of a Connection an access line reads.
+ */
+export interface FailedConnection {
+  /** Unique within the process, from the same count as connections' ids. */
+  readonly id: number;
+  /** The client as `host:port`: the PROXY header's source when it was read, else the socket's peer. */
+  readonly peer: string;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  /** Set when the PROXY header was read (a TLS handshake failed after it). */
+  readonly proxy: ProxyInfo | undefined;
+  /** The accepted socket (the plain one under a TLS handshake), already closed: for its byte counts, as on the wire. */
+  readonly socket: Socket;
+  readonly requests: 0;
+  readonly closeReason: AcceptCloseReason | 'shutdown' | 'reset';
+  /** When it was accepted (Date.now()). */
+  readonly openedAt: number;
+}
+
 /** The per-connection and per-request hooks of docs/design.md §5. */
 export interface ConnectionHooks {
   readonly connectionMade: SyncTaps<[Connection]>;
   readonly preRequest: SyncTaps<[Request]>;
   readonly postRequest: SyncTaps<[Request, unknown]>;
   readonly connectionLost: SyncTaps<[Connection, Error | undefined]>;
+  readonly connectionFailed: SyncTaps<[FailedConnection, Error]>;
 }
 
 /**
@@ -31,7 +59,7 @@ export interface ConnectionHooks {
 export interface ServedApp {
   readonly log: Logger;
   readonly cfg: {
-    readonly keep_alive: number; readonly frame_timeout: number; readonly backlog: number;
+    readonly keep_alive: number; readonly frame_timeout: number; readonly backlog: number; readonly max_connections_per_ip: number;
     readonly proxy_protocol: ProxyMode | 'off'; readonly proxy_allow_from: readonly AllowEntry[]; readonly proxy_header_timeout: number;
   };
   readonly handler: Handler;
@@ -41,6 +69,12 @@ export interface ServedApp {
   /** Histogram buckets (seconds) when every request's handler time is to be kept (a metrics plugin asked). */
   readonly requestBuckets?: readonly number[] | undefined;
   newProtocol(): Protocol<unknown, unknown>;
+}
+
+/** The address a client is counted under: an IPv4 client of a dual-stack listener as its IPv4 address; a unix-socket peer (none) is not counted. */
+function clientAddress(address: string | undefined): string | undefined {
+  if (address === undefined || address === '') return undefined;
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
 /** The hook to call per request, or undefined when nothing taps it (so an untapped hook costs one check). */
@@ -92,8 +126,14 @@ class LogThrottle {
   }
 }
 
-/** Why connections close, as counted: a Connection's reasons, and `refused` (over backlog, never served). */
-export const CLOSE_REASONS = ['clean', 'idle', 'bad_input', 'handler_error', 'reset', 'shutdown', 'refused'] as const satisfies readonly (CloseReason | 'refused')[];
+/**
+ * Why connections close, as counted: a Connection's reasons, those of an accept stage
+ * (proxy_error, tls_error), and the refusals of sockets never served: `refused` (over backlog)
+ * and `per_ip_limit` (over max_connections_per_ip).
+ */
+export const CLOSE_REASONS = [
+  'clean', 'idle', 'bad_input', 'handler_error', 'reset', 'shutdown', 'refused', 'proxy_error', 'tls_error', 'per_ip_limit',
+] as const satisfies readonly (CloseReason | AcceptCloseReason | 'refused' | 'per_ip_limit')[];
 
 /** Connections closed, by why. */
 export type ClosedCounts = Record<typeof CLOSE_REASONS[number], number>;
@@ -148,7 +188,12 @@ export class ConnectionSet implements ServerStats {
   postRequest: ConnectionHooks['postRequest'] | undefined;
   private connectionMade: ConnectionHooks['connectionMade'] | undefined;
   private connectionLost: ConnectionHooks['connectionLost'] | undefined;
+  private connectionFailed: ConnectionHooks['connectionFailed'] | undefined;
   private readonly backlog: number;
+  /** max_connections_per_ip (0: no limit), and the connections open per client address when there is one. */
+  private readonly perIpLimit: number;
+  private readonly perIp: Map<string, number> | undefined;
+  private readonly perIpRefusals: LogThrottle;
   private nextId = 0;
   private started = false;
   private stopping = false;
@@ -171,6 +216,10 @@ export class ConnectionSet implements ServerStats {
     this.handler = app.handler;
     this.times = app.requestBuckets ? new RequestTimes(app.requestBuckets) : undefined;
     this.refusals = new LogThrottle(1, (n) => this.sayRefused(n));
+    this.perIpLimit = app.cfg.max_connections_per_ip;
+    this.perIp = this.perIpLimit > 0 ? new Map() : undefined;
+    this.perIpRefusals = new LogThrottle(1, (n) => this.log.warn({ refused: n, max_connections_per_ip: this.perIpLimit },
+      `${n} more connection(s) refused: over max_connections_per_ip=${this.perIpLimit}`));
     this.connectionLines = new LogThrottle(CONNECTION_LINES_PER_SECOND, (n) => this.log.warn({ suppressed: n },
       `${n} more connection log line(s) suppressed (at most ${CONNECTION_LINES_PER_SECOND} a second)`));
     const cfg = app.cfg;
@@ -178,6 +227,7 @@ export class ConnectionSet implements ServerStats {
       this.proxyStage = new ProxyStage({
         mode: cfg.proxy_protocol, allow: cfg.proxy_allow_from, timeoutMs: cfg.proxy_header_timeout * 1000,
         log: (fields, line) => this.connectionLog('warn', fields, line),
+        closed: (socket, reason, why, openedAt) => this.failed(socket, reason, why, openedAt, undefined),
         settled: () => this.settled(),
       });
     }
@@ -231,6 +281,7 @@ export class ConnectionSet implements ServerStats {
     this.postRequest = tapped(hooks.postRequest);
     this.connectionMade = tapped(hooks.connectionMade);
     this.connectionLost = tapped(hooks.connectionLost);
+    this.connectionFailed = tapped(hooks.connectionFailed);
     this.started = true;
     const shortest = Math.min(this.keepAliveMs || Infinity, this.frameTimeoutMs || Infinity);
     if (shortest !== Infinity) {
@@ -269,32 +320,98 @@ export class ConnectionSet implements ServerStats {
     this.accept(this.proxyStage === undefined && this.app.tls === undefined ? plainSocket(handle) : streamSocket(handle));
   };
 
-  /** The accepted socket, past the PROXY stage (if on; then paused, its leftover bytes unshifted). */
-  private readonly open = (socket: Socket, proxy: ProxyInfo | undefined): void => {
+  /**
+   * The accepted socket, past the PROXY stage (if on; then paused, its leftover bytes unshifted,
+   * and `openedAt` is when it was accepted). Counted against max_connections_per_ip from here on.
+   */
+  private readonly open = (socket: Socket, proxy: ProxyInfo | undefined, openedAt?: number): void => {
+    let perIp: string | undefined;
+    if (this.perIp !== undefined) {
+      perIp = clientAddress(proxy?.source?.address ?? socket.remoteAddress);
+      if (perIp !== undefined && !this.countIp(perIp)) {
+        this.refusePerIp(socket, perIp);
+        return;
+      }
+    }
     const tls = this.app.tls;
-    if (tls === undefined) this.serve(socket, undefined, proxy);
-    else this.handshake(tls, socket, proxy);
+    if (tls === undefined) this.serve(socket, undefined, proxy, perIp);
+    else this.handshake(tls, socket, proxy, perIp, openedAt ?? Date.now());
   };
 
   /** Run the TLS handshake; serve the connection once it is done, log (within budget) why not. */
-  private handshake(tls: TlsTerminator, socket: Socket, proxy: ProxyInfo | undefined): void {
+  private handshake(tls: TlsTerminator, socket: Socket, proxy: ProxyInfo | undefined, perIp: string | undefined, openedAt: number): void {
     const source = proxy?.source;
     const peer = source ? formatPeer(source.address, source.port) : formatPeer(socket.remoteAddress, socket.remotePort);
     const secure = tls.wrap(socket, (secured, info) => {
       this.settle(secure);
-      if (secured.destroyed) return;
-      this.serve(secured, info, proxy);
+      if (secured.destroyed) {
+        this.failed(socket, 'reset', 'closed by the client as the handshake completed', openedAt, proxy, peer, perIp);
+        return;
+      }
+      this.serve(secured, info, proxy, perIp);
     }, (err) => {
       this.settle(secure);
-      if (this.stopping) return; // closed by our shutdown
-      this.connectionLog('warn', { peer, err: err.message }, `TLS handshake with ${peer} failed: ${err.message.split('\n')[0]}; closed`);
+      const stopping = this.stopping; // then closed by our shutdown
+      if (!stopping) this.connectionLog('warn', { peer, err: err.message }, `TLS handshake with ${peer} failed: ${err.message.split('\n')[0]}; closed`);
+      this.failed(socket, stopping ? 'shutdown' : 'tls_error', err, openedAt, proxy, peer, perIp);
     });
     // Not resumed here: the TLS socket reads what the proxy stage put back, then the handle itself.
     this.handshakes.add(secure);
   }
 
-  private serve(socket: Socket, tls: TlsInfo | undefined, proxy: ProxyInfo | undefined): void {
+  /**
+   * A socket closed in an accept stage, never served: counted by why, its bytes added, its
+   * per-address slot freed, and told to `connectionFailed` taps (an access log).
+   */
+  private failed(socket: Socket, reason: FailedConnection['closeReason'], why: string | Error, openedAt: number,
+    proxy: ProxyInfo | undefined, peer?: string, perIp?: string): void {
+    this.closed[reason]++;
+    this.bytesReceived += socket.bytesRead;
+    this.bytesSent += socket.bytesWritten;
+    if (perIp !== undefined) this.releaseIp(perIp);
+    const hook = this.connectionFailed;
+    if (hook === undefined) return;
+    const source = proxy?.source;
+    // A socket that closed before its address was asked no longer has it (a peer is then `-`).
+    const remoteAddress = source !== undefined ? source.address : socket.remoteAddress;
+    const remotePort = source !== undefined ? source.port : socket.remotePort;
+    hook.call({
+      id: ++this.nextId, peer: peer ?? formatPeer(remoteAddress, remotePort), remoteAddress, remotePort, proxy, socket,
+      requests: 0, closeReason: reason, openedAt,
+    }, typeof why === 'string' ? new Error(why) : why);
+  }
+
+  /** One more connection from `address`, if that keeps it within max_connections_per_ip. */
+  private countIp(address: string): boolean {
+    const map = this.perIp!;
+    const open = map.get(address) ?? 0;
+    if (open >= this.perIpLimit) return false;
+    map.set(address, open + 1);
+    return true;
+  }
+
+  /** A connection counted against its address closed. */
+  private releaseIp(address: string): void {
+    const map = this.perIp!;
+    const open = map.get(address)!;
+    if (open <= 1) map.delete(address);
+    else map.set(address, open - 1);
+  }
+
+  /** Over max_connections_per_ip: close at once; say so at most once a second, with a count of the rest. */
+  private refusePerIp(socket: Socket, address: string): void {
+    this.closed.per_ip_limit++;
+    socket.on('error', () => {});
+    socket.destroy();
+    if (this.perIpRefusals.take()) {
+      this.log.warn({ client: address, refused: 1, max_connections_per_ip: this.perIpLimit },
+        `connection from ${address} refused: already ${this.perIpLimit} open from that address (max_connections_per_ip)`);
+    }
+  }
+
+  private serve(socket: Socket, tls: TlsInfo | undefined, proxy: ProxyInfo | undefined, perIp: string | undefined): void {
     const connection = new Connection(this, socket, ++this.nextId, proxy);
+    connection.perIp = perIp;
     connection.tls = tls;
     if (proxy !== undefined && tls === undefined) socket.resume(); // the proxy stage paused it; the Connection now listens
     this.connections.add(connection);
@@ -344,6 +461,7 @@ export class ConnectionSet implements ServerStats {
     this.closed[connection.closeReason]++;
     this.bytesReceived += connection.socket.bytesRead;
     this.bytesSent += connection.socket.bytesWritten;
+    if (connection.perIp !== undefined) this.releaseIp(connection.perIp);
     if (this.connectionLost !== undefined) this.connectionLost.call(connection, connection.error);
     this.checkIdle();
   }

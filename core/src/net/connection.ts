@@ -92,6 +92,8 @@ export class Connection {
   pendingSince = 0;
   /** Protocol, cipher, ALPN and client certificate of a TLS connection; undefined on a plain one. */
   tls: TlsInfo | undefined = undefined;
+  /** @internal The client address counted against max_connections_per_ip (undefined: not counted). */
+  perIp: string | undefined = undefined;
   private readonly protocol: Protocol<unknown, unknown>;
   /** Bytes the socket had read before it was this connection's (see the constructor). */
   private readonly readBefore: number;

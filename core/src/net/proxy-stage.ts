@@ -22,6 +22,11 @@ export interface ProxyStageOptions {
   readonly timeoutMs: number;
   /** A line about one refused connection (the server rate-limits these). */
   readonly log: (fields: object, line: string) => void;
+  /**
+   * A socket closed in this stage, never handed on: why (`proxy_error`, or `shutdown` when the
+   * server closed it for a stop), what went wrong, and when it was accepted (Date.now()).
+   */
+  readonly closed?: (socket: Socket, reason: 'proxy_error' | 'shutdown', why: string, openedAt: number) => void;
   /** Called when the last socket waiting for its header is gone (a drain waits for it). */
   readonly settled?: () => void;
 }
@@ -58,7 +63,9 @@ export class ProxyStage {
     return this.list.check(p.address, p.type);
   }
 
-  run(socket: Socket, next: (socket: Socket, proxy: ProxyInfo) => void): void {
+  /** `next` gets the socket with its header, and when it was accepted (Date.now()). */
+  run(socket: Socket, next: (socket: Socket, proxy: ProxyInfo, openedAt: number) => void): void {
+    const openedAt = Date.now();
     const address = socket.remoteAddress;
     const port = socket.remotePort;
     const peer = formatPeer(address, port);
@@ -66,6 +73,7 @@ export class ProxyStage {
     if (!this.allowed(address)) {
       socket.destroy();
       this.opts.log({ peer }, `connection from ${peer}: not in proxy_allow_from; closed`);
+      this.opts.closed?.(socket, 'proxy_error', 'not in proxy_allow_from', openedAt);
       return;
     }
     const parser = new ProxyHeaderParser(this.opts.mode);
@@ -77,10 +85,11 @@ export class ProxyStage {
       socket.removeListener('close', onClose);
       socket.removeListener('error', noop);
     };
-    const refuse = (why: string) => {
+    const refuse = (why: string, reason: 'proxy_error' | 'shutdown' = 'proxy_error') => {
       finish();
       socket.destroy();
       this.opts.log({ peer }, `connection from ${peer}: ${why}; closed`);
+      this.opts.closed?.(socket, reason, why, openedAt);
     };
     const onData = (chunk: Buffer) => {
       const result = parser.feed(chunk);
@@ -93,18 +102,22 @@ export class ProxyStage {
       const h = result.header;
       if (h.command === 'local' && this.refuseLocal) {
         socket.destroy();
+        this.opts.closed?.(socket, 'shutdown', 'a health check (LOCAL) while the server stops', openedAt);
         return;
       }
       socket.pause(); // the next stage resumes once it listens
       if (result.rest.length > 0) socket.unshift(result.rest);
-      next(socket, { address, port, version: h.version, command: h.command, tlvs: h.tlvs, source: h.source, destination: h.destination });
+      next(socket, { address, port, version: h.version, command: h.command, tlvs: h.tlvs, source: h.source, destination: h.destination }, openedAt);
     };
     const onEnd = () => refuse('ended before a complete PROXY header');
-    const onClose = () => { finish(); };
+    const onClose = () => {
+      finish();
+      this.opts.closed?.(socket, 'proxy_error', 'closed before a complete PROXY header', openedAt);
+    };
     let timer = setTimeout(() => refuse(`no complete PROXY header within ${this.opts.timeoutMs / 1000}s`), this.opts.timeoutMs);
     this.waiting.set(socket, (ms) => {
       clearTimeout(timer);
-      timer = setTimeout(() => refuse('no complete PROXY header before the server stopped'), ms);
+      timer = setTimeout(() => refuse('no complete PROXY header before the server stopped', 'shutdown'), ms);
     });
     socket.on('data', onData);
     socket.on('end', onEnd);

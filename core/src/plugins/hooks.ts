@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { errorMessage } from '../errors.js';
 import { startupStep } from './startup-step.js';
 import type { Connection, Request } from '../net/connection.js';
+import type { FailedConnection } from '../net/connection-set.js';
 import type { Monitor, Worker, Info } from './app.js';
 
 // Only the three hook classes used, by require(): tapable's index loads all twelve, and the
@@ -26,6 +27,7 @@ const KIND = {
   preRequest: 'sync',
   postRequest: 'sync',
   connectionLost: 'sync',
+  connectionFailed: 'sync',
   info: 'waterfall',
   workerStop: 'async',
   reopen: 'sync',
@@ -54,6 +56,8 @@ export function createHooks() {
     preRequest: new SyncHook<[Request]>(['request']),
     postRequest: new SyncHook<[Request, unknown]>(['request', 'response']),
     connectionLost: new SyncHook<[Connection, Error | undefined]>(['connection', 'error']),
+    /** Worker: a connection closed in an accept stage (PROXY header, TLS handshake), never served. */
+    connectionFailed: new SyncHook<[FailedConnection, Error]>(['connection', 'error']),
     /** Arbiter and workers: each tap may add to the info and returns it. */
     info: new AsyncSeriesWaterfallHook<[Info]>(['info']),
     /** Worker: after it stopped accepting and its connections are closed. */

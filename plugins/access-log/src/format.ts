@@ -1,4 +1,4 @@
-import type { Connection, Request } from '@socketserver/core';
+import type { Connection, FailedConnection, Request } from '@socketserver/core';
 import { cachedClfTime } from './clf-time.js';
 
 /** What every line of a process shares. */
@@ -8,14 +8,17 @@ export interface LineContext {
   readonly server: string;
 }
 
+/** What a connection line is about: a connection, or one closed in an accept stage (PROXY, TLS) before it was one. */
+export type LoggedConnection = Connection | FailedConnection;
+
 /**
  * One value of a line: the connection, its peer (read while it was open: a closed socket no longer
  * has its address), the request (request lines only), the duration in ms, and now (Date.now()).
  */
-type Token = (c: Connection, peer: string, r: Request | undefined, ms: number, now: number, ctx: LineContext) => string;
+type Token = (c: LoggedConnection, peer: string, r: Request | undefined, ms: number, now: number, ctx: LineContext) => string;
 
 /** A connection-only value on a request line, and a request-only one on a connection line, is `-` (as in gunicorn's log). */
-const conn = (f: (c: Connection) => string): Token => (c, _p, r) => (r === undefined ? f(c) : '-');
+const conn = (f: (c: LoggedConnection) => string): Token => (c, _p, r) => (r === undefined ? f(c) : '-');
 const req = (f: (r: Request) => string): Token => (_c, _p, r) => (r === undefined ? '-' : f(r));
 
 /** A PROXY header may name a unix path with spaces or control characters: they must not split or forge a line. */
@@ -62,7 +65,7 @@ export function parseFormat(format: string): (string | { token: string })[] {
 }
 
 /** A function making one line (with its newline) of a checked format. */
-export type Formatter = (c: Connection, peer: string, r: Request | undefined, ms: number, now: number) => string;
+export type Formatter = (c: LoggedConnection, peer: string, r: Request | undefined, ms: number, now: number) => string;
 
 export function compileFormat(format: string, ctx: LineContext): Formatter {
   const time = cachedClfTime();

@@ -1,10 +1,10 @@
 import { closeSync, openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { definePlugin, type PluginApp, type PluginSettings, type Request } from '@socketserver/core';
-import { compileFormat, DEFAULT_FORMAT, parseFormat, type Formatter } from './format.js';
+import { compileFormat, DEFAULT_FORMAT, parseFormat, type Formatter, type LoggedConnection } from './format.js';
 import { Sink } from './sink.js';
 
-export { compileFormat, parseFormat, DEFAULT_FORMAT, TOKENS, type Formatter, type LineContext } from './format.js';
+export { compileFormat, parseFormat, DEFAULT_FORMAT, TOKENS, type Formatter, type LineContext, type LoggedConnection } from './format.js';
 export { clfTime } from './clf-time.js';
 
 const settings = {
@@ -65,10 +65,13 @@ export default definePlugin({
     });
 
     if (lines !== 'request') {
-      app.hooks.connectionLost.tap('access-log', (c) => {
+      const connectionLine = (c: LoggedConnection) => {
         const now = Date.now();
         sink?.write(line!(c, c.peer, undefined, now - c.openedAt, now));
-      });
+      };
+      app.hooks.connectionLost.tap('access-log', connectionLine);
+      // A connection closed in its PROXY or TLS stage, never served: a line too, with its reason (proxy_error, tls_error).
+      app.hooks.connectionFailed.tap('access-log', connectionLine);
     }
     if (lines !== 'connection') {
       // A request's handler time: from preRequest to postRequest (an async handler's too). A request
