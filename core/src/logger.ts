@@ -66,21 +66,31 @@ export function formatLine(json: string, colour: boolean): string {
     return json;
   }
   if (typeof event !== 'object' || event === null) return json;
-  const [label, paint] = LEVELS[event.level as number] ?? [String(event.level).toUpperCase().padEnd(5), ''];
+  const [label, paint] = LEVELS[event.level as number] ?? [clean(String(event.level).toUpperCase().padEnd(5)), ''];
   const time = `[${localTime(typeof event.time === 'number' ? event.time : Date.parse(String(event.time)))}]`;
   let out = colour ? `\x1b[2m${time}\x1b[22m [${event.pid}] ${paint}${label}\x1b[39m` : `${time} [${event.pid}] ${label}`;
-  if (event.msg !== undefined) out += ` ${String(event.msg)}`;
+  if (event.msg !== undefined) out += ` ${clean(String(event.msg))}`;
   let stacks = '';
   for (const [key, value] of Object.entries(event)) {
     if (SHOWN.has(key) || value === undefined) continue;
     if (isError(value)) {
-      for (const [k, v] of Object.entries(value)) if (!IN_STACK.has(k)) out += ` ${key}.${k}=${quote(v)}`;
-      stacks += `\n    ${value.stack.trimEnd().split('\n').map((l) => l.trim()).join('\n    ')}`;
+      for (const [k, v] of Object.entries(value)) if (!IN_STACK.has(k)) out += ` ${clean(key)}.${clean(k)}=${quote(v)}`;
+      stacks += `\n    ${stackLines(value).map((l) => clean(l.trim())).join('\n    ')}`;
     } else {
-      out += ` ${key}=${quote(value)}`;
+      out += ` ${clean(key)}=${quote(value)}`;
     }
   }
   return `${out}${stacks}\n`;
+}
+
+/** An error's stack, a line each; its message, which may hold newlines, stays on one (escaped later). */
+function stackLines(err: { stack: string; message?: unknown }): string[] {
+  const stack = err.stack.trimEnd();
+  const message = err.message;
+  const at = typeof message === 'string' && message.includes('\n') ? stack.indexOf(message) : -1;
+  if (at === -1) return stack.split('\n');
+  const [first, ...rest] = stack.slice(at + (message as string).length).split('\n');
+  return [stack.slice(0, at) + (message as string) + first!, ...rest];
 }
 
 function isError(value: unknown): value is { stack: string } & Record<string, unknown> {
@@ -94,9 +104,25 @@ function isError(value: unknown): value is { stack: string } & Record<string, un
 function quote(value: unknown): string {
   if (typeof value !== 'string') {
     const text = JSON.stringify(value) ?? String(value);
-    return /\s/.test(text) ? JSON.stringify(text) : text;
+    return clean(/\s/.test(text) ? JSON.stringify(text) : text);
   }
-  return value === '' || /[\s"\\=\x00-\x1f\x7f]/.test(value) ? JSON.stringify(value) : value;
+  return value === '' || /[\s"\\=\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(value) ? clean(JSON.stringify(value)) : value;
+}
+
+/**
+ * What a terminal would act on rather than show, or what would start a line of its own: C0 and
+ * C1 controls (an ANSI escape starts with ESC or CSI), DEL, line and paragraph separators and
+ * bidirectional overrides. Log lines carry what clients sent (a PROXY header's unix path, a
+ * message in an error), so none of it reaches the terminal raw.
+ */
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+/** JSON's short escapes; the rest as \uXXXX, as JSON writes them. */
+const SHORT: Readonly<Record<string, string>> = { '\b': '\\b', '\t': '\\t', '\n': '\\n', '\f': '\\f', '\r': '\\r' };
+const escapeChar = (c: string): string => SHORT[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/** `text` with its control characters escaped as JSON escapes them (and the others above alike). */
+function clean(text: string): string {
+  return text.replace(CONTROLS, escapeChar);
 }
 
 let lastSecond = NaN;

@@ -47,6 +47,22 @@ test('pretty: an error\'s stack is indented on the lines below; its other fields
   t.true(rest.length > 1 && rest.slice(1).every((l) => l.startsWith('    at ')), rest.join('\n'));
 });
 
+test('pretty: control characters in the message, keys, values and stacks are escaped as JSON escapes them: no forged line, no raw escape', (t) => {
+  const evil = 'peer\n[2026-01-01 00:00:00] [1] INFO  forged\x1b[31m\r\t\x00\x7f\x9b\u2028\u202e';
+  const stack = `Error: ${evil}\n    at f (x.js:1:1)`;
+  const log = { level: 40, time: 0, pid: 1, msg: `from ${evil}`, [`k${evil}`]: 'v', peer: evil, o: { p: evil }, err: { type: 'Error', message: evil, stack, [`c${evil}`]: 1 } };
+  const out = formatLine(JSON.stringify(log), true);
+  const lines = out.trimEnd().split('\n');
+  t.is(lines.length, 3, out); // the event's line and its stack's two
+  t.true(lines.slice(1).every((l) => l.startsWith('    ')), out);
+  const plain = out.replace(/\x1b\[(?:2|22|33|39)m/g, ''); // the colours the formatter adds itself
+  t.false(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(plain), JSON.stringify(out));
+  const escaped = 'peer\\n[2026-01-01 00:00:00] [1] INFO  forged\\u001b[31m\\r\\t\\u0000\\u007f\\u009b\\u2028\\u202e';
+  t.true(lines[0]!.includes(`from ${escaped} k${escaped}=v`), lines[0]);
+  t.true(lines[0]!.includes(` peer="${escaped}"`), lines[0]);
+  t.true(lines[1]!.includes(`Error: ${escaped}`), lines[1]);
+});
+
 test('pretty: the level is coloured and the time dimmed only when asked', (t) => {
   const json = JSON.stringify({ level: 30, time: 0, pid: 1, msg: 'm' });
   t.false(ESC.test(formatLine(json, false)));
