@@ -6,8 +6,11 @@ const { SonicBoom } = sonicBoom;
 
 /** Lines buffered for a file before a write(2): one syscall for many lines when busy. */
 const FILE_BUFFER = 4096;
-/** A quiet server's buffered lines reach the file within this many ms. */
-const FILE_FLUSH_MS = 1000;
+/**
+ * Buffered lines reach the file within this many ms, so a worker killed outright (the watchdog's
+ * SIGKILL) loses at most the lines of its last FILE_FLUSH_MS.
+ */
+const FILE_FLUSH_MS = 100;
 /**
  * A pipe write of up to PIPE_BUF (4096) bytes is not split between writers: stderr is shared
  * with the JSON log and the other workers, so each write holds whole lines and no more than this.
@@ -17,6 +20,8 @@ const STDERR_WRITE = 4096;
 const MAX_BUFFERED = 16 * 1024 * 1024;
 /** How long a stop waits for the last lines to be written. */
 const END_MS = 5000;
+/** How long the last synchronous write (at exit) waits on a destination that takes nothing (a pipe nobody reads). */
+const EXIT_WAIT_MS = 500;
 
 /** Where one process writes its access lines: a file (appended to, reopened on USR1) or stderr. */
 export class Sink {
@@ -25,12 +30,20 @@ export class Sink {
   private dropped = 0;
   private ended = false;
   private readonly onExit = () => this.flushSync();
+  /** A file's flush timer: armed by a line while disarmed, then kept armed while lines come (see `tick`). */
+  private timer: NodeJS.Timeout | undefined;
+  private armed = false;
+  private more = false;
+  /** The last tick saw no new line. */
+  private idle = false;
+  /** EAGAIN (stderr a non-blocking pipe that is full) is retried until then: always, but at exit. */
+  private giveUpAt = Infinity;
 
   /** `file` is an absolute path, or undefined for stderr. */
   constructor(private readonly file: string | undefined, private readonly log: Logger) {
     this.stream = file === undefined
-      ? new SonicBoom({ fd: 2, minLength: 0, maxWrite: STDERR_WRITE, maxLength: MAX_BUFFERED })
-      : new SonicBoom({ dest: file, append: true, minLength: FILE_BUFFER, periodicFlush: FILE_FLUSH_MS, maxLength: MAX_BUFFERED });
+      ? new SonicBoom({ fd: 2, minLength: 0, maxWrite: STDERR_WRITE, maxLength: MAX_BUFFERED, retryEAGAIN: () => Date.now() < this.giveUpAt })
+      : new SonicBoom({ dest: file, append: true, minLength: FILE_BUFFER, maxLength: MAX_BUFFERED });
     // A write error (disk full, a vanished folder) is logged once, not per line, and never crashes the process.
     this.stream.on('error', (err: Error) => {
       if (!this.failing) this.log.error({ err }, `access log ${this.where}: ${err.message}`);
@@ -48,7 +61,37 @@ export class Sink {
   }
 
   write(line: string): void {
-    if (!this.ended) this.stream.write(line);
+    if (this.ended) return;
+    this.stream.write(line);
+    if (this.file === undefined) return;
+    if (this.armed) this.more = true;
+    else {
+      this.armed = true;
+      if (this.timer === undefined) (this.timer = setTimeout(() => this.tick(), FILE_FLUSH_MS)).unref();
+      else this.timer.refresh();
+    }
+  }
+
+  /**
+   * Write what is buffered. A flush while a write is in flight leaves the lines after it for the
+   * next one, so the timer runs once more after the last tick that saw new lines; then a quiet
+   * server's timer stops.
+   */
+  private tick(): void {
+    if (this.ended) return;
+    try {
+      this.stream.flush();
+    } catch {
+      // destroyed by a failure: its 'error' listener has logged it
+    }
+    if (this.more || !this.idle) {
+      this.idle = !this.more;
+      this.more = false;
+      this.timer!.refresh();
+    } else {
+      this.armed = false;
+      this.idle = false;
+    }
   }
 
   /** logrotate moved the file: open a new one at the same path (stderr stays). */
@@ -62,6 +105,7 @@ export class Sink {
   end(): Promise<void> {
     if (this.ended) return Promise.resolve();
     this.ended = true;
+    clearTimeout(this.timer);
     return new Promise<void>((resolve) => {
       const timer = setTimeout(done, END_MS);
       function done() {
@@ -78,10 +122,11 @@ export class Sink {
   }
 
   private flushSync(): void {
+    this.giveUpAt = Date.now() + EXIT_WAIT_MS;
     try {
       this.stream.flushSync();
     } catch {
-      // closed already, not open yet, or the descriptor failed: nothing more can be done at exit
+      // closed already, not open yet, the descriptor failed, or it took nothing in time: nothing more can be done at exit
     }
   }
 }
