@@ -194,7 +194,8 @@ test('store: allkeys-lru evicts by sampled LRU, keeping the keys in use', (t) =>
   for (let round = 0; round < 3000; round++) {
     for (let h = 0; h < 100; h++) cmd(ctx, 'GET', `k${String(h).padStart(4, '0')}`); // the first 100: hot
     t.is(cmd(ctx, 'SET', `new${round}`, 'vvvv'), OK);
-    if (round % 10 === 0) t.true(store.used <= store.maxmemory + per, `used ${store.used}`);
+    // Evicting makes room before a command, which may then add a key longer than the one evicted.
+    if (round % 10 === 0) t.true(store.used <= store.maxmemory + KEY_OVERHEAD + 16, `used ${store.used}`);
   }
   t.true(store.evictedKeys >= 3000 - 5);
   let hot = 0;

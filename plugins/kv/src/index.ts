@@ -12,9 +12,13 @@ export { execute, parseInt64, parseSetOptions, unknownCommand, COMMANDS, OK, OOM
 const EXPIRE_CYCLE_MS = 100;
 const EXPIRE_CYCLE_BUDGET_MS = 25;
 
-/** The default maxmemory: half of V8's heap limit, so that the store is refused (-OOM) before the heap runs out. */
+/**
+ * The default maxmemory: a quarter of V8's heap limit, so that the store is refused (-OOM) before
+ * the heap runs out. The limit counts the young generation too, which newer V8s size large (on
+ * Node 24, `--max-old-space-size=96` gives a 288 MiB limit), and the per-key estimate is not exact.
+ */
 export function defaultMaxmemory(): number {
-  return Math.floor(getHeapStatistics().heap_size_limit / 2);
+  return Math.floor(getHeapStatistics().heap_size_limit / 4);
 }
 
 export default definePlugin({
@@ -24,7 +28,7 @@ export default definePlugin({
     maxmemory: {
       flags: ['--maxmemory'], type: 'bytes', min: 0, meta: 'BYTES', section: 'kv',
       desc: 'Most memory the key space may take, estimated per key (key + value + overhead); 0: no limit. '
-        + 'Default: half of the V8 heap limit (`--max-old-space-size`), so that the store answers -OOM before the heap runs out. '
+        + 'Default: a quarter of the V8 heap limit (`--max-old-space-size`), so that the store answers -OOM before the heap runs out. '
         + 'Over it, commands that add memory (SET, MSET, INCR…) evict keys by `--maxmemory-policy` or get '
         + "`-OOM command not allowed when used memory > 'maxmemory'.`",
     },
