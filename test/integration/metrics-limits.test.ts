@@ -26,6 +26,24 @@ async function scrape(url: URL): Promise<{ status: number; ms: number; text: str
   return { status: res.status, ms: Date.now() - started, text };
 }
 
+/**
+ * A scrape over a plain socket: `sent` resolves once the whole request is written (so the
+ * endpoint has it, unlike a first fetch, which may still be loading its client), `status` with
+ * the reply's status code.
+ */
+function sentScrape(t: ExecutionContext, url: URL): { sent: Promise<void>; status: Promise<number> } {
+  const socket = connect(Number(url.port), url.hostname);
+  t.teardown(() => socket.destroy());
+  let got = '';
+  socket.setEncoding('utf8').on('data', (d: string) => { got += d; });
+  const status = new Promise<number>((resolve) => socket.once('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(got)?.[1] ?? 0))));
+  socket.once('error', () => { /* a reset is a close too */ });
+  const sent = new Promise<void>((resolve) => socket.once('connect', () => {
+    socket.write(`GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`, () => resolve());
+  }));
+  return { sent, status };
+}
+
 interface Held {
   socket: Socket;
   /** What the server sent before it closed the connection, and when (ms after the connection opened). */
@@ -98,13 +116,14 @@ test('--metrics-max-connections 2: a newcomer while both are mid-scrape is close
   const [pid] = readyPids(ss);
   process.kill(pid!, 'SIGSTOP');
   t.teardown(() => { try { process.kill(pid!, 'SIGCONT'); } catch { /* gone */ } });
-  const slow = [scrape(url), scrape(url)];
+  const slow = [sentScrape(t, url), sentScrape(t, url)];
+  await Promise.all(slow.map((s) => s.sent));
   await sleep(300);
   const [newcomer] = await halfRequests(t, url, 1);
   const closed = await newcomer!.closed;
   t.is(closed.got, '');
   t.true(closed.after < 1500, `closed after ${closed.after} ms`);
-  t.deepEqual((await Promise.all(slow)).map((r) => r.status), [200, 200]);
+  t.deepEqual(await Promise.all(slow.map((s) => s.status)), [200, 200]);
   process.kill(pid!, 'SIGCONT');
   t.is((await scrape(url)).status, 200);
   t.is((await ss.stop()).code, 0);
