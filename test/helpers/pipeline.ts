@@ -16,6 +16,8 @@ export class FakeSocket extends EventEmitter {
   writableEnded = false;
   /** What write() returns: false simulates a client that is not reading. */
   writable = true;
+  /** Bytes written but not yet taken by the peer: none, the fake peer takes everything at once. */
+  writableLength = 0;
   remoteAddress = '127.0.0.1';
   remotePort = 40000;
 

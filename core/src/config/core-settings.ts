@@ -53,6 +53,18 @@ export const coreSettings = {
     flags: ['--frame-timeout'], type: 'seconds', min: 0, default: 30, section: 'Server',
     desc: 'Seconds a message may take to arrive once its first byte is in; a slower one closes the connection; 0 = never. The close is logged. It catches a client trickling bytes, which is never idle, so keep_alive alone would keep it. Any protocol; not counted while the server makes the client wait.',
   },
+  handler_timeout: {
+    flags: ['--handler-timeout'], type: 'seconds', min: 0, default: 0, section: 'Server',
+    desc: 'Seconds a request may wait for its handler to settle (an async reply); a connection whose oldest outstanding request takes longer is closed, with a log line. 0 = no limit. A handler that blocks the event loop is the watchdog\'s (timeout).',
+  },
+  max_client_memory: {
+    flags: ['--max-client-memory'], type: 'bytes', min: 0, default: '128mb', section: 'Server',
+    desc: 'The most memory one connection may hold: the message still arriving (with what the protocol builds per argument), requests in its handler, and replies not yet read by the client. Over it the connection is closed, with a log line. 0 = no limit.',
+  },
+  maxmemory_clients: {
+    flags: ['--maxmemory-clients'], type: 'bytes', min: 0, default: '384mb', section: 'Server',
+    desc: 'The most memory all the connections of one process may hold together (as max_client_memory counts it). Over it, the connection holding the most is closed, then the next, until the rest fit. 0 = no limit.',
+  },
   proxy_protocol: {
     flags: ['--proxy-protocol'], type: 'enum', choices: ['off', 'v1', 'v2', 'auto'], default: 'off', section: 'Server',
     desc: 'Require a PROXY protocol header (HAProxy\'s) first on every connection: v1 (text), v2 (binary), auto (either) or off. The client\'s address is then the header\'s. With auto the first byte tells which version comes, but a header is still required.',

@@ -60,6 +60,7 @@ export interface ServedApp {
   readonly log: Logger;
   readonly cfg: {
     readonly keep_alive: number; readonly frame_timeout: number; readonly backlog: number; readonly max_connections_per_ip: number;
+    readonly handler_timeout: number; readonly max_client_memory: number; readonly maxmemory_clients: number;
     readonly proxy_protocol: ProxyMode | 'off'; readonly proxy_allow_from: readonly AllowEntry[]; readonly proxy_header_timeout: number;
   };
   readonly handler: Handler;
@@ -132,7 +133,8 @@ class LogThrottle {
  * and `per_ip_limit` (over max_connections_per_ip).
  */
 export const CLOSE_REASONS = [
-  'clean', 'idle', 'bad_input', 'handler_error', 'reset', 'shutdown', 'refused', 'proxy_error', 'tls_error', 'per_ip_limit',
+  'clean', 'idle', 'bad_input', 'handler_error', 'handler_timeout', 'memory_limit', 'reset', 'shutdown', 'refused',
+  'proxy_error', 'tls_error', 'per_ip_limit',
 ] as const satisfies readonly (CloseReason | AcceptCloseReason | 'refused' | 'per_ip_limit')[];
 
 /** Connections closed, by why. */
@@ -140,7 +142,11 @@ export type ClosedCounts = Record<typeof CLOSE_REASONS[number], number>;
 
 /** One process's figures, as counted so far (plain numbers: read when asked, never pushed). */
 export interface StatsSnapshot {
-  readonly connections: { readonly active: number; readonly accepted: number; readonly closed: Readonly<ClosedCounts> };
+  readonly connections: {
+    readonly active: number; readonly accepted: number; readonly closed: Readonly<ClosedCounts>;
+    /** Bytes the open connections hold, as max_client_memory counts them. */
+    readonly memory: number;
+  };
   readonly requests: number;
   /** Bytes read from and written to clients (closed connections, plus what the open ones have so far). */
   readonly bytes: { readonly received: number; readonly sent: number };
@@ -182,6 +188,13 @@ export class ConnectionSet implements ServerStats {
   readonly keepAliveMs: number;
   /** How long a partial message may stay pending (frame_timeout); 0 = no limit. */
   readonly frameTimeoutMs: number;
+  /** How long a request may wait for its handler (handler_timeout); 0 = no limit. */
+  readonly handlerTimeoutMs: number;
+  /** Bytes one connection may hold, and all of them together (Infinity: no limit). */
+  readonly maxClientMemory: number;
+  readonly maxmemoryClients: number;
+  /** @internal Bytes the open connections hold, as each last counted it (Connection.account). */
+  clientMemory = 0;
   readonly handler: Handler;
   // Per-request hooks, undefined when untapped (snapshotted at start: tap in apply or workerStart).
   preRequest: ConnectionHooks['preRequest'] | undefined;
@@ -212,6 +225,9 @@ export class ConnectionSet implements ServerStats {
     this.log = app.log;
     this.keepAliveMs = app.cfg.keep_alive * 1000;
     this.frameTimeoutMs = app.cfg.frame_timeout * 1000;
+    this.handlerTimeoutMs = app.cfg.handler_timeout * 1000;
+    this.maxClientMemory = app.cfg.max_client_memory || Infinity;
+    this.maxmemoryClients = app.cfg.maxmemory_clients || Infinity;
     this.backlog = app.cfg.backlog;
     this.handler = app.handler;
     this.times = app.requestBuckets ? new RequestTimes(app.requestBuckets) : undefined;
@@ -261,7 +277,7 @@ export class ConnectionSet implements ServerStats {
       sent += c.socket.bytesWritten;
     }
     return {
-      connections: { active: this.connections.size, accepted: this.received, closed: { ...this.closed } },
+      connections: { active: this.connections.size, accepted: this.received, closed: { ...this.closed }, memory: this.clientMemory },
       requests: this.requests,
       bytes: { received, sent },
       ...(this.times ? { times: this.times.snapshot() } : {}),
@@ -283,7 +299,7 @@ export class ConnectionSet implements ServerStats {
     this.connectionLost = tapped(hooks.connectionLost);
     this.connectionFailed = tapped(hooks.connectionFailed);
     this.started = true;
-    const shortest = Math.min(this.keepAliveMs || Infinity, this.frameTimeoutMs || Infinity);
+    const shortest = Math.min(this.keepAliveMs || Infinity, this.frameTimeoutMs || Infinity, this.handlerTimeoutMs || Infinity);
     if (shortest !== Infinity) {
       // One timer for every connection (as Node's http server does) rather than one each:
       // idle connections stay small. An idle one is closed after keep_alive to keep_alive + period,
@@ -423,17 +439,37 @@ export class ConnectionSet implements ServerStats {
   }
 
   /**
-   * Close the connections that neither read nor wrote for keep_alive, and those whose
-   * partial message has been arriving for frame_timeout (a trickle is not idle).
+   * Close the connections that neither read nor wrote for keep_alive, those whose partial
+   * message has been arriving for frame_timeout (a trickle is not idle), and those whose
+   * oldest request has waited handler_timeout for its handler.
    */
   private sweep(): void {
     const now = Date.now();
     const idleSince = this.keepAliveMs > 0 ? now - this.keepAliveMs : -Infinity;
     const frameSince = this.frameTimeoutMs > 0 ? now - this.frameTimeoutMs : -Infinity;
+    const handlerSince = this.handlerTimeoutMs > 0 ? now - this.handlerTimeoutMs : -Infinity;
     for (const connection of this.connections) {
       if (connection.lastActive <= idleSince) connection.idle();
       const since = connection.pendingSince;
       if (since !== 0 && since <= frameSince) connection.frameTimedOut();
+      if (handlerSince !== -Infinity && connection.inFlight > 0) {
+        const oldest = connection.oldestWaiting;
+        if (oldest !== undefined && oldest.since <= handlerSince) connection.handlerTimedOut(oldest);
+      }
+    }
+  }
+
+  /**
+   * @internal The open connections hold more than maxmemory_clients together: close the one
+   * holding the most, then the next, until the rest fit (Redis's maxmemory-clients). A scan
+   * of every connection, but only when over the limit.
+   */
+  evict(): void {
+    while (this.clientMemory > this.maxmemoryClients) {
+      let largest: Connection | undefined;
+      for (const connection of this.connections) if (largest === undefined || connection.memory > largest.memory) largest = connection;
+      if (largest === undefined || largest.memory === 0) return;
+      largest.overMemory(largest.memory, 'maxmemory_clients');
     }
   }
 

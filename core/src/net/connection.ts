@@ -14,9 +14,11 @@ type Encoded = Buffer | Uint8Array | string;
 /**
  * Why a connection closed: the client finished (clean), it said nothing for keep_alive (idle),
  * it sent what the protocol refuses or too slowly (bad_input), the handler or protocol code
- * failed (handler_error), the client reset it (reset), or the server stopped (shutdown).
+ * failed (handler_error), a request outlived handler_timeout (handler_timeout), it held more
+ * memory than max_client_memory or was the largest when all held more than maxmemory_clients
+ * (memory_limit), the client reset it (reset), or the server stopped (shutdown).
  */
-export type CloseReason = 'clean' | 'idle' | 'bad_input' | 'handler_error' | 'reset' | 'shutdown';
+export type CloseReason = 'clean' | 'idle' | 'bad_input' | 'handler_error' | 'handler_timeout' | 'memory_limit' | 'reset' | 'shutdown';
 
 /** One message on a connection, as hooks and the handler see it. */
 export class Request<M = unknown> {
@@ -26,12 +28,16 @@ export class Request<M = unknown> {
   done = false;
   /** @internal performance.now() when its handler was called, if it is timed (0: not). */
   started = 0;
+  /** @internal Date.now() when its handler returned a promise (0: answered at once); handler_timeout counts from it. */
+  since = 0;
 
   constructor(
     readonly connection: Connection,
     /** 1 for the first message on the connection. */
     readonly seq: number,
     readonly message: M,
+    /** @internal Its bytes on the wire: what it holds while it waits for its reply. */
+    readonly size: number,
   ) {}
 }
 
@@ -40,6 +46,20 @@ export class Request<M = unknown> {
  * before no more are decoded or read from this client.
  */
 export const MAX_IN_FLIGHT = 1024;
+/**
+ * Bytes of requests outstanding (their messages, and what a request costs beside them) over
+ * which no more are read from this client: a handler that never settles holds little per client.
+ */
+export const MAX_IN_FLIGHT_BYTES = 1024 * 1024;
+/** What an outstanding request costs beside its message: the Request, its promise and reactions. */
+const REQUEST_OVERHEAD = 256;
+/**
+ * Handler time one read's dispatch may take before the event loop is given back (heartbeats,
+ * timers, other clients); the rest is dispatched on the next turn. The clock is read every
+ * YIELD_CHECK_EVERY messages, so a run of quick requests pays for it once per several.
+ */
+const YIELD_AFTER_MS = 5;
+const YIELD_CHECK_EVERY = 8;
 
 /** Written requests at the front of the reply queue before it is compacted (when they are half of it). */
 const COMPACT_AT = 64;
@@ -55,6 +75,7 @@ const LINGER_MS = 2000;
 export const FRESH_GRACE_MS = 3000;
 const BLOCKED_WRITE = 1; // the client is not reading our replies
 const BLOCKED_IN_FLIGHT = 2; // too many async replies outstanding
+const BLOCKED_YIELD = 4; // this read's dispatch gave the event loop back; it goes on next turn
 const kConnection = Symbol('connection');
 
 type Owned = Socket & { [kConnection]: Connection };
@@ -65,6 +86,7 @@ function onDrain(this: Owned) {
   const connection = this[kConnection];
   connection.lastActive = Date.now(); // the client read our replies: not idle
   connection.unblock(BLOCKED_WRITE);
+  connection.account();
 }
 function onEnd(this: Owned) { this[kConnection].finish(); }
 function onError(this: Owned, err: Error) { this[kConnection].socketError(err); }
@@ -94,6 +116,13 @@ export class Connection {
   tls: TlsInfo | undefined = undefined;
   /** @internal The client address counted against max_connections_per_ip (undefined: not counted). */
   perIp: string | undefined = undefined;
+  /**
+   * @internal Bytes this connection holds, as last counted (docs/design.md §14): its pending
+   * input and what the protocol builds for it, its outstanding requests, its unwritten replies.
+   */
+  memory = 0;
+  /** Bytes of the requests outstanding (their messages and REQUEST_OVERHEAD each). */
+  private inFlightBytes = 0;
   private readonly protocol: Protocol<unknown, unknown>;
   /** Bytes the socket had read before it was this connection's (see the constructor). */
   private readonly readBefore: number;
@@ -157,12 +186,22 @@ export class Connection {
     if (this.dead) return; // failed: nothing more is read
     const now = Date.now();
     this.lastActive = now;
-    if (this.blocked !== 0) {
-      this.stash(chunk);
+    const pending = this.pending;
+    // Pending input over the limit is refused before it is stored (the storage would double).
+    if (pending !== null && pending.length + chunk.length > this.server.maxClientMemory) {
+      this.overMemory(pending.length + chunk.length, 'max_client_memory');
       return;
     }
-    const data = this.pending === null ? chunk : this.pending.append(chunk);
-    if (data === undefined) return; // the decoder said the next message needs more
+    if (this.blocked !== 0) {
+      this.stash(chunk);
+      this.account();
+      return;
+    }
+    const data = pending === null ? chunk : pending.append(chunk);
+    if (data === undefined) {
+      this.account(); // the decoder said the next message needs more
+      return;
+    }
     this.consume(data, now);
   }
 
@@ -175,10 +214,8 @@ export class Connection {
     const times = this.server.times;
     let rest: Buffer;
     this.reading = true;
-    if (times !== undefined) {
-      this.batchStart = performance.now();
-      this.batchCount = 0;
-    }
+    this.batchStart = performance.now();
+    if (times !== undefined) this.batchCount = 0;
     try {
       rest = protocol.decodeAt !== undefined ? this.decodeAt(data) : this.decodeEach(data);
     } catch (err) {
@@ -199,15 +236,16 @@ export class Connection {
       // Stopped at the cap, the rest is decoded where it stopped once replies drain (unblock);
       // otherwise it is the start of a message, which has frame_timeout to complete.
       this.stalled = this.blocked !== 0;
-      (this.pending ??= new Cumulator()).keep(rest, this.stalled ? 0 : protocol.expected);
+      (this.pending ??= new Cumulator(this.server.maxClientMemory)).keep(rest, this.stalled ? 0 : protocol.expected);
       if (rest.length !== data.length || this.pendingSince === 0) this.pendingSince = now;
     }
     this.flush();
+    this.account();
   }
 
   /** A read that came while reading is paused: kept, undecoded, behind what is pending. */
   private stash(chunk: Buffer): void {
-    const pending = (this.pending ??= new Cumulator());
+    const pending = (this.pending ??= new Cumulator(this.server.maxClientMemory));
     const data = pending.append(chunk);
     if (data === undefined) return; // a frame still incomplete: nothing to decode yet
     pending.keep(data);
@@ -218,6 +256,7 @@ export class Connection {
   private decodeAt(data: Buffer): Buffer {
     const protocol = this.protocol;
     let start = 0;
+    let count = 0;
     while (start < data.length) {
       const message = protocol.decodeAt!(data, start);
       if (message === undefined) {
@@ -230,9 +269,14 @@ export class Connection {
       }
       const next = protocol.next!;
       if (!(next > start)) throw new Error('protocol decodeAt returned a message without consuming input');
+      const size = next - start;
       start = next;
-      this.dispatch(message);
+      this.dispatch(message, size);
       if (this.dead || this.blocked !== 0) break; // at the in-flight cap: the rest waits
+      if (++count === YIELD_CHECK_EVERY) {
+        count = 0;
+        if (this.overBudget()) break;
+      }
     }
     if (start === 0) return data;
     // The next read's data begins at 0: a `next` left from this one must not look like progress.
@@ -243,22 +287,39 @@ export class Connection {
   /** The same with `decode`'s `[message, rest]` form. */
   private decodeEach(data: Buffer): Buffer {
     const protocol = this.protocol;
+    let count = 0;
     while (data.length > 0) {
       const decoded = protocol.decode(data);
       const message = decoded[0];
       const rest = decoded[1];
       if (message === undefined) return rest;
       if (rest.length >= data.length) throw new Error('protocol decode returned a message without consuming input');
+      const size = data.length - rest.length;
       data = rest;
-      this.dispatch(message);
+      this.dispatch(message, size);
       if (this.dead || this.blocked !== 0) break;
+      if (++count === YIELD_CHECK_EVERY) {
+        count = 0;
+        if (this.overBudget()) break;
+      }
     }
     return data;
   }
 
-  private dispatch(message: unknown): void {
+  /**
+   * This read's dispatch has had its share of the event loop: the rest waits (like a client at
+   * the in-flight cap) and goes on at the next turn, after timers and other clients' reads.
+   */
+  private overBudget(): boolean {
+    if (performance.now() - this.batchStart < YIELD_AFTER_MS) return false;
+    this.block(BLOCKED_YIELD);
+    setImmediate(() => this.unblock(BLOCKED_YIELD));
+    return true;
+  }
+
+  private dispatch(message: unknown, size: number): void {
     const server = this.server;
-    const request = new Request(this, ++this.requests, message);
+    const request = new Request(this, ++this.requests, message, size);
     const n = ++server.requests;
     if (n === server.requestLimit) server.limitReached();
     if (server.preRequest !== undefined) server.preRequest.call(request);
@@ -300,6 +361,7 @@ export class Connection {
   }
 
   private await(request: Request, promise: Promise<unknown>): void {
+    request.since = Date.now();
     this.enqueue(request);
     promise.then(
       (result) => this.settle(request, result),
@@ -314,7 +376,8 @@ export class Connection {
   private enqueue(request: Request): void {
     const queue = (this.queue ??= []);
     queue.push(request);
-    if (queue.length - this.queueHead >= MAX_IN_FLIGHT) this.block(BLOCKED_IN_FLIGHT);
+    const bytes = (this.inFlightBytes += request.size + REQUEST_OVERHEAD);
+    if (queue.length - this.queueHead >= MAX_IN_FLIGHT || bytes > MAX_IN_FLIGHT_BYTES) this.block(BLOCKED_IN_FLIGHT);
   }
 
   private settle(request: Request, result: unknown): void {
@@ -331,11 +394,13 @@ export class Connection {
       if (!next.done) break;
       const response = next.response;
       if (response !== undefined && (response !== null || this.encodesNull)) this.push(response);
+      this.inFlightBytes -= next.size + REQUEST_OVERHEAD;
       queue[i] = undefined; // answered: let go of it and of the read its message is a view of
     }
     if (i === queue.length) {
       this.queue = null;
       this.queueHead = 0;
+      this.inFlightBytes = 0;
     } else if (i >= COMPACT_AT && i * 2 >= queue.length) {
       // Requests that keep arriving keep the queue from emptying: drop its answered front
       // (moving at most as many as are dropped, so each request is moved about once).
@@ -343,8 +408,19 @@ export class Connection {
       queue.length -= i;
       this.queueHead = 0;
     } else this.queueHead = i;
-    if (this.inFlight < MAX_IN_FLIGHT) this.unblock(BLOCKED_IN_FLIGHT);
-    if (!this.reading) this.flush();
+    if (this.inFlight < MAX_IN_FLIGHT && this.inFlightBytes <= MAX_IN_FLIGHT_BYTES) this.unblock(BLOCKED_IN_FLIGHT);
+    if (!this.reading) {
+      this.flush();
+      this.account();
+    }
+  }
+
+  /** @internal The oldest request still waiting for its handler (undefined: none). */
+  get oldestWaiting(): Request | undefined {
+    const queue = this.queue;
+    if (queue === null) return undefined;
+    for (let i = this.queueHead; i < queue.length; i++) if (!queue[i]!.done) return queue[i];
+    return undefined;
   }
 
   /** Add one response to the batch written at the end of this read. */
@@ -358,7 +434,7 @@ export class Connection {
     if (count > 0) {
       this.replyCount = 0;
       const replies = this.replies!;
-      let data: Encoded;
+      let data: Encoded | number;
       try {
         data = this.encode(replies, 0, count);
       } catch (err) {
@@ -368,46 +444,63 @@ export class Connection {
         return;
       }
       this.release(replies, count);
+      if (typeof data === 'number') {
+        this.overMemory(data, 'max_client_memory', 'would hold with its replies');
+        return;
+      }
       this.lastActive = Date.now();
       if (!this.socket.write(data)) this.block(BLOCKED_WRITE);
     }
     if (this.ending && this.queue === null && !this.stalled) this.close();
   }
 
-  /** The replies `from` to `to` (exclusive) as one buffer, or a TypeError if the protocol cannot give one. */
-  private encode(replies: unknown[], from: number, to: number): Encoded {
+  /**
+   * The replies `from` to `to` (exclusive) as one buffer, or a TypeError if the protocol cannot
+   * give one. When they would take the connection over max_client_memory, what it would then
+   * hold (a number), without encoding them if the protocol tells their length first.
+   */
+  private encode(replies: unknown[], from: number, to: number): Encoded | number {
     const protocol = this.protocol;
     if (protocol.encodeInto !== undefined) {
       let total = 0;
       for (let i = from; i < to; i++) total += protocol.encodedLength!(replies[i]);
       if (!Number.isSafeInteger(total) || total < 0) throw new TypeError(`protocol encodedLength gave ${total} bytes`);
+      const holding = total + this.socket.writableLength + this.inFlightBytes;
+      if (holding > this.server.maxClientMemory) return holding;
       const out = Buffer.allocUnsafe(total);
       let offset = 0;
       for (let i = from; i < to; i++) offset = protocol.encodeInto(replies[i], out, offset);
       if (offset !== total) throw new TypeError(`protocol encodeInto wrote ${offset} bytes where encodedLength gave ${total}`);
       return out;
     }
-    if (to - from === 1) return writable(protocol.encode(replies[from]));
-    const parts: Uint8Array[] = [];
-    let total = 0;
-    for (let i = from; i < to; i++) {
-      const encoded = writable(protocol.encode(replies[i]));
-      const part = typeof encoded === 'string' ? Buffer.from(encoded) : encoded;
-      parts.push(part);
-      total += part.length;
+    let out: Encoded;
+    if (to - from === 1) out = writable(protocol.encode(replies[from]));
+    else {
+      const parts: Uint8Array[] = [];
+      let total = 0;
+      for (let i = from; i < to; i++) {
+        const encoded = writable(protocol.encode(replies[i]));
+        const part = typeof encoded === 'string' ? Buffer.from(encoded) : encoded;
+        parts.push(part);
+        total += part.length;
+      }
+      out = Buffer.concat(parts, total);
     }
-    return Buffer.concat(parts, total);
+    // A string's length in characters is at most its bytes: a cheap first look.
+    const holding = out.length + this.socket.writableLength + this.inFlightBytes;
+    return holding > this.server.maxClientMemory ? holding : out;
   }
 
   /** A batch failed to encode: write, one by one, the replies before the one that failed (they are owed). */
   private writeEncodable(replies: unknown[], count: number): void {
     for (let i = 0; i < count; i++) {
-      let data: Encoded;
+      let data: Encoded | number;
       try {
         data = this.encode(replies, i, i + 1);
       } catch {
         return;
       }
+      if (typeof data === 'number') return;
       this.socket.write(data);
     }
   }
@@ -439,6 +532,51 @@ export class Connection {
       if (this.blocked !== 0 || this.dead) return;
     }
     if (!this.ending) this.socket.resume();
+  }
+
+  /**
+   * @internal Count what this connection holds now (docs/design.md §14), and close it when that
+   * is over max_client_memory, or the largest connection when all are over maxmemory_clients.
+   * Read once per read and per flush: a few fields, no allocation.
+   */
+  account(): void {
+    if (this.dead) return;
+    const pending = this.pending;
+    const held = this.protocol.held;
+    const memory = (pending === null ? 0 : pending.capacity) + (held === undefined ? 0 : held) +
+      this.inFlightBytes + this.socket.writableLength;
+    const before = this.memory;
+    if (memory === before) return;
+    this.memory = memory;
+    const server = this.server;
+    server.clientMemory += memory - before;
+    if (memory > server.maxClientMemory) this.overMemory(memory, 'max_client_memory');
+    else if (server.clientMemory > server.maxmemoryClients) server.evict();
+  }
+
+  /** @internal Over a memory limit: say so and close at once, dropping what it holds. */
+  overMemory(holding: number, limit: 'max_client_memory' | 'maxmemory_clients', holds = 'holds'): void {
+    if (this.dead) {
+      this.releaseMemory(); // already closing (lingering after a failure): about to let go
+      return;
+    }
+    const server = this.server;
+    const why = limit === 'max_client_memory'
+      ? `${holds} ${mib(holding)}, over max_client_memory=${mib(server.maxClientMemory)}`
+      : `holds the most (${mib(holding)}) of all connections, which hold over maxmemory_clients=${mib(server.maxmemoryClients)}`;
+    server.connectionLog('warn', { conn: this.id, peer: this.peer, memory: holding }, `connection ${this.id} (${this.peer}): ${why}; closed`);
+    this.pending = null;
+    this.replies = null;
+    this.replyCount = 0;
+    this.destroy('memory_limit');
+  }
+
+  /** @internal Its oldest request has waited handler_timeout for its handler (the server's sweep found it). */
+  handlerTimedOut(request: Request): void {
+    if (this.dead) return;
+    const line = `connection ${this.id} (${this.peer}): request ${request.seq} not answered after ${this.server.handlerTimeoutMs / 1000}s (--handler-timeout); closed`;
+    this.server.connectionLog('warn', { conn: this.id, peer: this.peer, request: request.seq }, line);
+    this.destroy('handler_timeout');
   }
 
   /** @internal The client finished sending: close once every reply is written. */
@@ -495,7 +633,14 @@ export class Connection {
     this.closeReason = reason;
     this.dead = true;
     this.queue = null;
+    this.releaseMemory();
     this.socket.destroy();
+  }
+
+  /** What it held is no longer counted (it is let go of, or about to be). */
+  private releaseMemory(): void {
+    this.server.clientMemory -= this.memory;
+    this.memory = 0;
   }
 
   /**
@@ -547,6 +692,7 @@ export class Connection {
     this.dead = true;
     this.queue = null;
     this.stalled = false;
+    this.releaseMemory();
     this.server.remove(this);
   }
 }
@@ -559,6 +705,10 @@ function asError(err: unknown): Error {
   } catch {
     return new Error('a value that cannot be printed');
   }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
 /** What a protocol's `encode` returned, if a socket can write it. */

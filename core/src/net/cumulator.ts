@@ -25,6 +25,9 @@ export class Cumulator {
   /** Bytes the pending message needs in all, when the decoder said; else 0. */
   private wanted = 0;
 
+  /** `cap`: storage grows past it only as far as the bytes pending need (max_client_memory refuses them beyond). */
+  constructor(private readonly cap = Infinity) {}
+
   get length(): number {
     return this.end - this.start;
   }
@@ -76,7 +79,7 @@ export class Cumulator {
 
   /** Room for `needed` bytes and as many again, but never more than the announced message needs. */
   private capacityFor(needed: number): number {
-    const doubled = Math.max(needed * 2, MIN_CAPACITY);
+    const doubled = Math.min(Math.max(needed * 2, MIN_CAPACITY), Math.max(needed, this.cap));
     const wanted = this.wanted;
     if (wanted === 0) return doubled;
     return needed >= wanted ? needed : Math.min(doubled, wanted);

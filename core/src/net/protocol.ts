@@ -24,6 +24,12 @@ export interface Protocol<M = Buffer, R = M> {
    */
   readonly expected?: number;
   /**
+   * Bytes the decoder's state for the pending message will cost beyond the bytes themselves
+   * (objects it builds per argument, say): counted with them against max_client_memory, so a
+   * message of millions of tiny parts is refused before it is built (docs/design.md §14).
+   */
+  readonly held?: number;
+  /**
    * When true, a handler's `null` is a reply this protocol encodes (RESP's null bulk);
    * otherwise `null`, like `undefined`, sends nothing.
    */

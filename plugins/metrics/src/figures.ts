@@ -35,6 +35,8 @@ export function figuresRegistry(servers: readonly ServerFigures[]): Registry {
   const restarts = counter('socketserver_worker_restarts_total', 'Workers replaced, by why', ['server', 'reason']);
   const memory = gauge('socketserver_worker_resident_memory_bytes', 'Resident memory of each worker', ['server', 'worker', 'pid']);
   const workerActive = gauge('socketserver_worker_connections_active', 'Connections open now in each worker', ['server', 'worker', 'pid']);
+  const clientMemory = gauge('socketserver_worker_client_memory_bytes',
+    'Bytes the connections of each worker hold (pending input, requests in handlers, unread replies)', ['server', 'worker', 'pid']);
   const times: HistogramSeries[] = [];
 
   for (const s of servers) {
@@ -52,6 +54,7 @@ export function figuresRegistry(servers: readonly ServerFigures[]): Registry {
       const labels = { server, worker: String(w.id), pid: String(w.pid) };
       memory.set(labels, w.memory);
       workerActive.set(labels, w.active);
+      clientMemory.set(labels, w.clientMemory);
     }
     times.push({ labels: { server }, buckets: s.buckets, counts: t.timeCounts, count: t.timeCount, sum: t.timeSum });
   }

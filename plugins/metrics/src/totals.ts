@@ -54,6 +54,8 @@ export interface WorkerGauges {
   pid: number;
   active: number;
   memory: number;
+  /** Bytes its connections hold, as max_client_memory counts them. */
+  clientMemory: number;
 }
 
 /** The gauges of the workers that answered info (one that did not is left out). */
@@ -63,7 +65,7 @@ export function gaugesOf(entries: readonly WorkerInfo[]): { active: number; work
   for (const { id, pid, stats, memory } of entries) {
     if (stats === undefined || memory === undefined) continue; // booting, or not answering
     active += stats.connections.active;
-    workers.push({ id, pid, active: stats.connections.active, memory });
+    workers.push({ id, pid, active: stats.connections.active, memory, clientMemory: stats.connections.memory });
   }
   return { active, workers };
 }

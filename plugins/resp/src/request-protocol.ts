@@ -4,6 +4,12 @@ import { splitArgs } from './split-args.js';
 
 /** Redis's PROTO_INLINE_MAX_SIZE: an inline request, or a `*`/`$` line, without its newline. */
 export const INLINE_MAX = 64 * 1024;
+/**
+ * What one argument of a multibulk costs once the message is built (its Buffer view and array
+ * slot, about 104 bytes in V8) and while it is read (its span): counted against
+ * max_client_memory, as Redis counts an argument's object beside its bytes.
+ */
+const ARG_OVERHEAD = 128;
 
 const STAR = 0x2a;
 const DOLLAR = 0x24;
@@ -42,6 +48,11 @@ export class RespProtocol extends CursorProtocol<Buffer[], Reply> {
 
   get expected(): number {
     return this.frame;
+  }
+
+  /** The arguments of the multibulk being read, as they will cost once built. */
+  get held(): number {
+    return (this.spans.length >> 1) * ARG_OVERHEAD;
   }
 
   decodeAt(data: Buffer, start: number): Buffer[] | undefined {
