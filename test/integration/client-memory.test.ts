@@ -151,3 +151,20 @@ test('one read of slow requests gives the event loop back: another client is ans
   busy.destroy();
   other.destroy();
 });
+
+test('netstring: many connections each holding part of a large frame add up to no more than --maxmemory-clients', async (t) => {
+  const ss = await startSs(t, ['--plugin', 'netstring', '--workers', '1', '--maxmemory-clients', '8mb']);
+  const clients = await Promise.all(Array.from({ length: 40 }, () => Client.open(ss.port)));
+  for (const c of clients) {
+    c.socket.on('error', () => {});
+    c.send('1048576:').send(Buffer.alloc(400 * 1024, 120)); // 40 × 400 KiB held (in 512 KiB of storage each)
+  }
+  const closed = () => clients.filter((c) => c.closed).length;
+  await eventually(() => (closed() >= 20 ? true : undefined), 'the largest closed', 20_000);
+  await sleep(500);
+  const f = await figures(ss);
+  t.true(f.memory <= 8 * MiB, `held: ${(f.memory / MiB).toFixed(1)} MiB`);
+  t.is(f.closed.memory_limit, closed());
+  t.true(closed() < 40, 'those that fit are kept');
+  for (const c of clients) c.destroy();
+});
