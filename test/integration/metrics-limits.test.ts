@@ -86,6 +86,27 @@ test('32 connections holding half a request: a scrape is answered at once', asyn
   t.is((await ss.stop()).code, 0);
 });
 
+test('a scraper that keeps its connection between scrapes is not displaced by newcomers that never ask', async (t) => {
+  const ss = await startSs(t, [...METRICS, '--workers', '1']);
+  const url = await metricsUrl(ss);
+  const scraper = connect(Number(url.port), url.hostname);
+  t.teardown(() => scraper.destroy());
+  let got = '';
+  scraper.setEncoding('utf8').on('data', (d: string) => { got += d; });
+  const ask = async () => {
+    got = '';
+    scraper.write(`GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`); // kept alive
+    for (let i = 0; i < 200 && !/\r\n\r\n[\s\S]*socketserver_requests_total/.test(got); i++) await sleep(50);
+    return /^HTTP\/1\.1 (\d{3})/.exec(got)?.[1];
+  };
+  await new Promise<void>((resolve) => scraper.once('connect', () => resolve()));
+  t.is(await ask(), '200');
+  // 40 newcomers holding half a request: each over the cap of 16 closes one that never asked.
+  await halfRequests(t, url, 40);
+  t.false(scraper.destroyed, 'the scraper\'s connection is still open');
+  t.is(await ask(), '200', 'and scrapes on it go on');
+});
+
 test('connections holding half a request are closed after --metrics-header-timeout (5 s) with 408', async (t) => {
   const ss = await startSs(t, [...METRICS, '--workers', '1']);
   const url = await metricsUrl(ss);

@@ -36,9 +36,11 @@ interface Served {
  *
  * A client that is slow to send its request is closed by node:http's own timeouts. At most
  * `maxConnections` are open: a newcomer over that closes the oldest connection that has no
- * scrape under way (one sending its request slowly, or idle between keep-alive requests), so
- * that clients holding connections without asking can never keep a scraper out; only when
- * every connection is in the middle of a scrape is the newcomer closed.
+ * scrape under way and has never been answered one (a client sending its request slowly, or
+ * holding a connection without asking), else the oldest idle between keep-alive scrapes, so
+ * that clients holding connections without asking can never keep a scraper out, even one that
+ * keeps its connection between scrapes; only when every connection is in the middle of a
+ * scrape is the newcomer closed.
  */
 export class Endpoint {
   private readonly served = new Map<string, Served>();
@@ -49,6 +51,8 @@ export class Endpoint {
   private cached: { text: string; until: number } | undefined;
   /** Every open connection, oldest first, with how many of its requests are under way. */
   private readonly open = new Map<Socket, number>();
+  /** Connections that have been answered a scrape: closed for a newcomer only after those never answered. */
+  private readonly answered = new WeakSet<Socket>();
   readonly http: Server;
 
   constructor(private readonly limits: EndpointLimits) {
@@ -93,7 +97,8 @@ export class Endpoint {
     socket.unref();
     if (this.open.size >= this.limits.maxConnections) {
       let waiting: Socket | undefined;
-      for (const [s, busy] of this.open) if (busy === 0) { waiting = s; break; }
+      for (const [s, busy] of this.open) if (busy === 0 && !this.answered.has(s)) { waiting = s; break; }
+      if (waiting === undefined) for (const [s, busy] of this.open) if (busy === 0) { waiting = s; break; }
       if (waiting === undefined) return void socket.destroy();
       this.open.delete(waiting);
       waiting.destroy();
@@ -125,7 +130,10 @@ export class Endpoint {
         for (const s of this.served.values()) s.monitor.app.log.error({ err }, `metrics: scrape failed: ${err.message}`);
         plain(res, 500, 'scrape failed\n');
       },
-    ).finally(() => this.busy(socket, -1));
+    ).finally(() => {
+      this.answered.add(socket);
+      this.busy(socket, -1);
+    });
   };
 
   /** The text of a scrape: the last one's if under a second old, else the one under way or a new one. */
