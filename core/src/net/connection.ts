@@ -82,6 +82,7 @@ type Owned = Socket & { [kConnection]: Connection };
 
 // Listeners shared by every socket (no closures per connection: idle connections stay small).
 function onData(this: Owned, chunk: Buffer) { this[kConnection].receive(chunk); }
+function onBorrow(this: Owned, view: Buffer) { return this[kConnection].borrow(view); }
 function onDrain(this: Owned) {
   const connection = this[kConnection];
   connection.lastActive = Date.now(); // the client read our replies: not idle
@@ -159,7 +160,7 @@ export class Connection {
     this.protocol = server.newProtocol();
     this.encodesNull = this.protocol.encodesNull === true;
     (socket as Owned)[kConnection] = this;
-    onReads(socket as Owned, onData);
+    onReads(socket as Owned, onData, onBorrow);
     socket.on('end', onEnd);
     socket.on('error', onError);
     socket.on('close', onClose);
@@ -180,6 +181,18 @@ export class Connection {
   }
   /** Async replies not yet written. */
   get inFlight(): number { return this.queue === null ? 0 : this.queue.length - this.queueHead; }
+
+  /**
+   * @internal A large read as a view of the process's read buffer, which the next read
+   * overwrites: taken only when it goes after pending bytes, where it is copied (receive's
+   * `append` or `stash`); otherwise messages would be views of it, so it needs its own buffer.
+   */
+  borrow(view: Buffer): boolean {
+    const pending = this.pending;
+    if (!this.dead && (pending === null || pending.length === 0)) return false;
+    this.receive(view);
+    return true;
+  }
 
   /** One read from the client. */
   receive(chunk: Buffer): void {

@@ -18,9 +18,12 @@ const SLAB_SIZE = 64 * 1024;
 const OWN_BUFFER_OVER = 16 * 1024;
 
 type Receiver = (this: Socket, chunk: Buffer) => void;
+/** Takes a read as a view of the shared read buffer if it copies it before returning (true), else leaves it (false). */
+type Borrower = (this: Socket, view: Buffer) => boolean;
 const kReceiver = Symbol('receiver');
+const kBorrower = Symbol('borrower');
 /** Set (null until `onReads`) on the sockets `plainSocket` made. */
-type Plain = Socket & { [kReceiver]?: Receiver | null };
+type Plain = Socket & { [kReceiver]?: Receiver | null; [kBorrower]?: Borrower | undefined };
 
 let readBuffer: Buffer | undefined;
 let slab = Buffer.alloc(0);
@@ -30,6 +33,9 @@ let used = 0;
 function onRead(this: Plain, n: number, buf: Buffer): void {
   let chunk: Buffer;
   if (n > OWN_BUFFER_OVER) {
+    // A reader appending to a partial message copies the bytes anyway: it reads them in place.
+    const borrow = this[kBorrower];
+    if (borrow !== undefined && borrow.call(this, buf.subarray(0, n))) return;
     chunk = Buffer.allocUnsafeSlow(n);
     buf.copy(chunk, 0, 0, n);
   } else {
@@ -62,12 +68,17 @@ export function streamSocket(handle: NativeHandle): Socket {
   return socket;
 }
 
-/** From now on, what `socket` reads goes to `receive` (called with the socket as `this`). */
-export function onReads<S extends Socket>(socket: S, receive: (this: S, chunk: Buffer) => void): void {
+/**
+ * From now on, what `socket` reads goes to `receive` (called with the socket as `this`). With
+ * `borrow`, a large read is first offered to it as a view of the shared read buffer, which it
+ * takes (true) only if it copies the bytes before it returns.
+ */
+export function onReads<S extends Socket>(socket: S, receive: (this: S, chunk: Buffer) => void, borrow?: (this: S, view: Buffer) => boolean): void {
   if (!(kReceiver in socket)) {
     socket.on('data', receive);
     return;
   }
   (socket as Plain)[kReceiver] = receive as Receiver;
+  (socket as Plain)[kBorrower] = borrow as Borrower | undefined;
   socket.resume();
 }
