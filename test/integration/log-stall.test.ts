@@ -1,0 +1,98 @@
+import test from 'ava';
+import { join } from 'node:path';
+import { ask, Client } from '../helpers/client.js';
+import { isAlive, ssInfo, startSs } from '../helpers/ss.js';
+import { FIXTURES } from '../helpers/temp.js';
+import { sleep } from '../helpers/wait.js';
+import { PID_HANDLER } from '../helpers/workers.js';
+
+// A log destination that stops taking lines (a stuck service manager, `ss serve 2>&1 | less`
+// left unread) never stops serving: lines are held, then dropped and counted.
+
+const FLOOD = join(FIXTURES, 'runtime', 'log-flood.mjs');
+
+/** A connection to a worker other than those of `not`, with that worker's pid (round-robin: the next worker in turn). */
+async function connectOther(port: number, not: readonly number[]): Promise<[Client, number]> {
+  for (let i = 0; i < 10; i++) {
+    const c = await Client.open(port);
+    c.send('pid\n');
+    const pid = Number((await c.lines(1, 10_000))[0]);
+    if (!not.includes(pid)) return [c, pid];
+    c.destroy();
+  }
+  throw new Error('no other worker answered');
+}
+
+test('stderr a pipe nobody reads: workers keep serving, a blocked one is killed and replaced, and the dropped lines are counted', async (t) => {
+  const ss = await startSs(t, ['--plugin', 'line', '--plugin', FLOOD, '--workers', '2', '--timeout', '3',
+    '--balance', 'round-robin', '--handler', PID_HANDLER]);
+  const stderr = ss.child.stderr!;
+  stderr.pause(); // nobody reads it from now on: once Node's own buffer is full, the pipe fills
+  try {
+    const [victim, victimPid] = await connectOther(ss.port, []);
+    const [other, otherPid] = await connectOther(ss.port, [victimPid]);
+
+    // Each worker logs about 3 MiB at once, far more than the pipe holds: both still answer.
+    for (const c of [victim, other]) {
+      c.send('flood 3000 1000\n');
+      t.is((await c.lines(1, 10_000))[0], 'flood 3000 1000', 'a worker whose log is not read answers');
+    }
+
+    // The victim's event loop blocks (60 s): the watchdog kills it after 3 s although the arbiter's
+    // log line about it cannot be written, and the other worker answers meanwhile.
+    const blockedAt = Date.now();
+    victim.send('block\n');
+    let killedAfter: number | undefined;
+    let replacement: number | undefined;
+    const answeredBy = new Set<number>();
+    while (Date.now() - blockedAt < 40_000 && (killedAfter === undefined || replacement === undefined)) {
+      other.send('pid\n');
+      t.is(Number((await other.lines(1, 10_000))[0]), otherPid, 'the other worker answers throughout');
+      // A fresh connection goes to any worker but the blocked one (one it was sent goes elsewhere at its kill).
+      const pid = Number(await ask(ss.port, 'pid', 20_000));
+      answeredBy.add(pid);
+      if (pid !== victimPid && pid !== otherPid) replacement = pid;
+      if (killedAfter === undefined && !isAlive(victimPid)) killedAfter = Date.now() - blockedAt;
+      await sleep(200);
+    }
+    t.false(answeredBy.has(victimPid), 'the blocked worker answered nothing');
+    t.not(killedAfter, undefined, 'the blocked worker was killed');
+    t.true(killedAfter! < 30_000, `killed ${killedAfter} ms after it blocked (timeout 3 s)`);
+    t.not(replacement, undefined, 'its replacement answers');
+
+    // The arbiter still answers info, and counts what the surviving worker dropped.
+    const info = await ssInfo(ss.pid);
+    const survivor = (info.workers as { pid: number; droppedLogLines?: number }[]).find((w) => w.pid === otherPid);
+    t.true((survivor?.droppedLogLines ?? 0) > 0, `the flooding worker counts its dropped lines: ${JSON.stringify(survivor?.droppedLogLines)}`);
+    t.is(typeof info.arbiter.droppedLogLines, 'number');
+    victim.destroy();
+    other.destroy();
+  } finally {
+    stderr.resume();
+  }
+
+  // Read again, the destination drains: the lines held come out, then one line counting those dropped.
+  const notice = await ss.waitForLog((l) => /log lines? dropped/.test(l.msg), 20_000);
+  t.true((notice.dropped as number) > 0, JSON.stringify(notice));
+  t.is(notice.level, 40);
+  t.is(notice.msg, `${notice.dropped as number} log lines dropped: the log destination was not draining`);
+  await ss.waitForLog((l) => /silent for 3s \(event loop blocked\?\): killed/.test(l.msg), 20_000);
+});
+
+test('lines reach a reader that keeps reading complete and in order, with nothing dropped', async (t) => {
+  const ss = await startSs(t, ['--plugin', 'line', '--plugin', FLOOD, '--workers', '1', '--handler', PID_HANDLER]);
+  const c = await Client.open(ss.port);
+  // 3000 lines of about 250 bytes: logged in one go, well under what a process holds.
+  c.send('flood 3000 150\n');
+  t.is((await c.lines(1, 10_000))[0], 'flood 3000 150');
+  c.send('flood 1 0\n');
+  t.is((await c.lines(1, 10_000))[0], 'flood 1 0');
+  c.destroy();
+  await ss.waitForLog((l) => l.msg === 'flood' && l.i === 0 && (l.pad as string).length === 0, 10_000);
+  const flood = ss.logs.filter((l) => l.msg === 'flood' && (l.pad as string).length === 150).map((l) => l.i);
+  t.deepEqual(flood, Array.from({ length: 3000 }, (_, i) => i));
+  t.false(ss.logs.some((l) => /dropped/.test(l.msg)), 'no line dropped');
+  const info = await ssInfo(ss.pid);
+  t.is(info.workers[0].droppedLogLines, 0);
+  t.is(info.arbiter.droppedLogLines, 0);
+});
