@@ -41,6 +41,25 @@ export function droppedLogLines(): number {
   return n;
 }
 
+/**
+ * Resolves once every line logged so far in this process is written, or after `timeoutMs` (a
+ * destination that is not draining): before a line written to stderr another way, so that it
+ * comes after them.
+ */
+export function logsWritten(timeoutMs = 1000): Promise<void> {
+  return new Promise((resolve) => {
+    let waiting = destinations.size + 1;
+    const timer = setTimeout(resolve, timeoutMs);
+    const one = () => {
+      if (--waiting > 0) return;
+      clearTimeout(timer);
+      resolve();
+    };
+    for (const d of destinations) d.flush(one);
+    one();
+  });
+}
+
 // ---- writing without waiting ----
 
 /** Bytes of lines held for a destination that is not taking them; past this, lines are dropped and counted. */

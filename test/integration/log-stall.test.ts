@@ -10,6 +10,16 @@ import { PID_HANDLER } from '../helpers/workers.js';
 // left unread) never stops serving: lines are held, then dropped and counted.
 
 const FLOOD = join(FIXTURES, 'runtime', 'log-flood.mjs');
+const METRICS = ['--plugin', 'metrics', '--metrics-bind', '127.0.0.1:0'];
+
+/** socketserver_log_lines_dropped_total of the server's workers, or of its arbiter, as /metrics says. */
+async function droppedMetric(url: string, who: 'workers' | 'arbiter'): Promise<number> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(15_000) });
+  const text = await res.text();
+  const m = new RegExp(`^socketserver_log_lines_dropped_total\\{server="line",process="${who}"\\} (\\d+)$`, 'm').exec(text);
+  if (!m) throw new Error(`no socketserver_log_lines_dropped_total for ${who} in:\n${text}`);
+  return Number(m[1]);
+}
 
 /** A connection to a worker other than those of `not`, with that worker's pid (round-robin: the next worker in turn). */
 async function connectOther(port: number, not: readonly number[]): Promise<[Client, number]> {
@@ -24,8 +34,9 @@ async function connectOther(port: number, not: readonly number[]): Promise<[Clie
 }
 
 test('stderr a pipe nobody reads: workers keep serving, a blocked one is killed and replaced, and the dropped lines are counted', async (t) => {
-  const ss = await startSs(t, ['--plugin', 'line', '--plugin', FLOOD, '--workers', '2', '--timeout', '3',
+  const ss = await startSs(t, ['--plugin', 'line', '--plugin', FLOOD, ...METRICS, '--workers', '2', '--timeout', '3',
     '--balance', 'round-robin', '--handler', PID_HANDLER]);
+  const metrics = (await ss.waitForLog((l) => typeof l.metrics === 'string')).metrics as string;
   const stderr = ss.child.stderr!;
   stderr.pause(); // nobody reads it from now on: once Node's own buffer is full, the pipe fills
   try {
@@ -65,6 +76,7 @@ test('stderr a pipe nobody reads: workers keep serving, a blocked one is killed 
     const survivor = (info.workers as { pid: number; droppedLogLines?: number }[]).find((w) => w.pid === otherPid);
     t.true((survivor?.droppedLogLines ?? 0) > 0, `the flooding worker counts its dropped lines: ${JSON.stringify(survivor?.droppedLogLines)}`);
     t.is(typeof info.arbiter.droppedLogLines, 'number');
+    t.true(await droppedMetric(metrics, 'workers') >= survivor!.droppedLogLines!, '/metrics counts them too');
     victim.destroy();
     other.destroy();
   } finally {
@@ -80,7 +92,7 @@ test('stderr a pipe nobody reads: workers keep serving, a blocked one is killed 
 });
 
 test('lines reach a reader that keeps reading complete and in order, with nothing dropped', async (t) => {
-  const ss = await startSs(t, ['--plugin', 'line', '--plugin', FLOOD, '--workers', '1', '--handler', PID_HANDLER]);
+  const ss = await startSs(t, ['--plugin', 'line', '--plugin', FLOOD, ...METRICS, '--workers', '1', '--handler', PID_HANDLER]);
   const c = await Client.open(ss.port);
   // 3000 lines of about 250 bytes: logged in one go, well under what a process holds.
   c.send('flood 3000 150\n');
@@ -95,4 +107,7 @@ test('lines reach a reader that keeps reading complete and in order, with nothin
   const info = await ssInfo(ss.pid);
   t.is(info.workers[0].droppedLogLines, 0);
   t.is(info.arbiter.droppedLogLines, 0);
+  const metrics = (await ss.waitForLog((l) => typeof l.metrics === 'string')).metrics as string;
+  t.is(await droppedMetric(metrics, 'workers'), 0);
+  t.is(await droppedMetric(metrics, 'arbiter'), 0);
 });
