@@ -36,9 +36,7 @@ export function createLogger(level: string, name?: string, format: LogFormat = '
 
 /** Log lines this process dropped because their destination was not taking them (see LogDestination). */
 export function droppedLogLines(): number {
-  let n = 0;
-  for (const d of destinations) n += d.dropped;
-  return n;
+  return dropped;
 }
 
 /**
@@ -48,14 +46,14 @@ export function droppedLogLines(): number {
  */
 export function logsWritten(timeoutMs = 1000): Promise<void> {
   return new Promise((resolve) => {
-    let waiting = destinations.size + 1;
+    let waiting = busy.size + 1;
     const timer = setTimeout(resolve, timeoutMs);
     const one = () => {
       if (--waiting > 0) return;
       clearTimeout(timer);
       resolve();
     };
-    for (const d of destinations) d.flush(one);
+    for (const d of busy) d.flush(one);
     one();
   });
 }
@@ -74,8 +72,11 @@ const RETRY_MS = 20;
 /** At exit, a destination in non-blocking mode that takes nothing is given up after this. */
 const EXIT_WAIT_MS = 500;
 
-/** Every destination of this process: an exit writes what each holds. */
-const destinations = new Set<LogDestination>();
+/** Lines dropped in this process since it started. */
+let dropped = 0;
+/** The destinations holding lines not yet written: an exit writes them. */
+const busy = new Set<LogDestination>();
+let exitHooked = false;
 /** Stderr's: every logger on it shares one, so lines keep their order. */
 let stderr: LogDestination | undefined;
 
@@ -99,8 +100,6 @@ let pause: Int32Array | undefined;
 class LogDestination {
   /** Set by a pretty logger: the dropped-lines notice is written in its form. */
   pretty: 'colour' | 'plain' | undefined;
-  /** Lines dropped since start. */
-  dropped = 0;
   /** Lines dropped that no notice has told of yet. */
   private untold = 0;
   /** Lines not yet written, in chunks of whole lines of at most WRITE_MAX bytes. */
@@ -120,17 +119,14 @@ class LogDestination {
   /** Waiting for everything held to be written (`flush`). */
   private flushed: ((err?: Error) => void)[] = [];
 
-  constructor(private readonly fd: number) {
-    if (destinations.size === 0) process.once('exit', () => { for (const d of destinations) d.exit(); });
-    destinations.add(this);
-  }
+  constructor(private readonly fd: number) {}
 
   /** Takes a line, or drops it when too much is held already; never waits. */
   write(line: string): boolean {
     if (this.closed) return true;
     const bytes = Buffer.byteLength(line);
     if (this.held + bytes > HELD_MAX) {
-      this.dropped++;
+      dropped++;
       this.untold++;
       return true;
     }
@@ -148,6 +144,11 @@ class LogDestination {
     }
     this.lastBytes += bytes;
     this.held += bytes;
+    busy.add(this);
+    if (!exitHooked) {
+      exitHooked = true;
+      process.once('exit', () => { for (const d of busy) d.exit(); });
+    }
   }
 
   /** Start writing the next chunk, or, with nothing left, tell of the lines dropped. */
@@ -202,6 +203,7 @@ class LogDestination {
   }
 
   private idle(): void {
+    busy.delete(this);
     for (const done of this.flushed.splice(0)) done();
   }
 
