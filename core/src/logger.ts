@@ -69,8 +69,10 @@ const HELD_MAX = 1024 * 1024;
 const WRITE_MAX = 4096;
 /** A destination in non-blocking mode that took nothing (EAGAIN) is offered the lines again after this. */
 const RETRY_MS = 20;
-/** At exit, a destination in non-blocking mode that takes nothing is given up after this. */
+/** At exit, a destination in non-blocking mode that takes nothing for this long is given up. */
 const EXIT_WAIT_MS = 500;
+/** At exit, what the write under way is given to be done before the rest is written. */
+const EXIT_START_MS = 20;
 
 /** Lines dropped in this process since it started. */
 let dropped = 0;
@@ -85,14 +87,15 @@ function destination(fd: number): LogDestination {
   return new LogDestination(fd);
 }
 
-let pause: Int32Array | undefined;
-
 /**
  * Writes log lines to a descriptor without ever blocking the event loop. Stderr is often a pipe
  * or a socket (a service manager, `| tee`), and its reader may stop reading: a synchronous
  * write(2) would then stop the process, watchdog and all. So each write goes to libuv's thread
  * pool (fs.write), one at a time and in order, the lines logged meanwhile batched into the next
- * one; the descriptor's mode is left alone (it is shared with other processes). What the
+ * one. The descriptor's mode is left alone: it is shared with other processes, and it changes
+ * under us (Node puts stderr in non-blocking mode when process.stderr is first used, a child's
+ * start and a process's exit put it back), so a write may block in the pool or say EAGAIN,
+ * and either way the event loop goes on. What the
  * destination has not taken is held, up to HELD_MAX bytes; past that, lines are dropped and
  * counted, and once the destination has taken everything again one warning line says how many.
  * At exit what is held is written after the write under way (see `exit`).
@@ -176,7 +179,7 @@ class LogDestination {
     const buf = this.pending!;
     if (err) {
       if (err.code === 'EAGAIN') {
-        // Node's own process.stderr puts a pipe in non-blocking mode: offered again shortly.
+        // Stderr in non-blocking mode (Node's process.stderr sets it; loading `assert` makes that): offered again shortly.
         (this.retry = setTimeout(() => { this.retry = undefined; this.send(buf); }, RETRY_MS)).unref();
       } else this.close();
       return;
@@ -217,12 +220,12 @@ class LogDestination {
   }
 
   /**
-   * The process exits: what is held goes out after the write under way. libuv's thread pool
-   * finishes the work it was given before the process ends, so behind a write under way the
-   * rest is handed to it as well; otherwise it is written here, waiting at most EXIT_WAIT_MS
-   * on a destination in non-blocking mode that takes nothing. (A destination in blocking mode
-   * that takes nothing holds the exit, as the write under way already does: the descriptor's
-   * mode is not ours to change. The arbiter kills a worker that does not exit in time.)
+   * The process exits: what is held is written here, after the write under way, giving up on a
+   * destination that takes nothing for EXIT_WAIT_MS. That write, in the thread pool, cannot be
+   * waited for without the event loop: it is given EXIT_START_MS to be done (stderr is usually
+   * in non-blocking mode, so it does not wait on the destination). A destination in blocking
+   * mode that takes nothing holds the exit, as the write under way already does: its mode is
+   * not ours to change (the arbiter kills a worker that does not stop in time).
    */
   exit(): void {
     if (this.closed) return;
@@ -232,22 +235,26 @@ class LogDestination {
       this.untold = 0;
       this.hold(line, Buffer.byteLength(line));
     }
-    const rest = this.chunks.splice(0).join('');
-    if (this.writing) {
-      if (rest !== '') fsWrite(this.fd, rest, () => {});
-      return;
-    }
-    let buf = Buffer.concat([this.pending ?? Buffer.alloc(0), Buffer.from(rest)]);
-    const until = Date.now() + EXIT_WAIT_MS;
+    const rest = Buffer.from(this.chunks.splice(0).join(''));
+    let buf = this.writing || this.pending === undefined ? rest : Buffer.concat([this.pending, rest]);
+    if (this.writing) sleep(EXIT_START_MS);
+    let until = Date.now() + EXIT_WAIT_MS;
     while (buf.length > 0) {
       try {
         buf = buf.subarray(writeSync(this.fd, buf));
+        until = Date.now() + EXIT_WAIT_MS; // it takes them: it gets the time it needs
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() >= until) return;
-        Atomics.wait(pause ??= new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+        sleep(10);
       }
     }
   }
+}
+
+let pause: Int32Array | undefined;
+/** Wait `ms` (at exit, where the event loop no longer runs). */
+function sleep(ms: number): void {
+  Atomics.wait(pause ??= new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 // ---- pretty format: only a logger in pretty format runs (and so compiles) what follows ----

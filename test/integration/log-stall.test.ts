@@ -1,7 +1,8 @@
 import test from 'ava';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ask, Client } from '../helpers/client.js';
-import { isAlive, ssInfo, startSs } from '../helpers/ss.js';
+import { isAlive, REPO, ssInfo, startSs } from '../helpers/ss.js';
 import { FIXTURES } from '../helpers/temp.js';
 import { sleep } from '../helpers/wait.js';
 import { PID_HANDLER } from '../helpers/workers.js';
@@ -110,4 +111,40 @@ test('lines reach a reader that keeps reading complete and in order, with nothin
   const metrics = (await ss.waitForLog((l) => typeof l.metrics === 'string')).metrics as string;
   t.is(await droppedMetric(metrics, 'workers'), 0);
   t.is(await droppedMetric(metrics, 'arbiter'), 0);
+});
+
+test('a process that exits at once still writes the lines it logged just before, in order', async (t) => {
+  const ss = await startSs(t, ['--plugin', 'line', '--plugin', FLOOD, '--workers', '0']);
+  const c = await Client.open(ss.port);
+  c.send('flood 2000 200 exit\n'); // about 500 KiB logged, then process.exit in the same turn
+  const exit = await ss.exited;
+  c.destroy();
+  t.is(exit.code, 3);
+  const flood = ss.logs.filter((l) => l.msg === 'flood').map((l) => l.i);
+  t.deepEqual(flood, Array.from({ length: 2000 }, (_, i) => i));
+});
+
+test('stderr in blocking mode and unread: the event loop goes on; read again, the lines held come, then the count of those dropped', async (t) => {
+  // Not through ss: Node puts stderr in non-blocking mode in every ss process, but a child's
+  // start or a process's exit puts the shared pipe back in blocking mode for a while.
+  const child = spawn(process.execPath, [join(FIXTURES, 'runtime', 'blocking-stderr-logger.mjs')], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  child.stderr.pause();
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; });
+  const closed = new Promise<number | null>((resolve) => child.once('close', resolve));
+  const ticks = () => out.split('\n').filter((l) => l.startsWith('tick')).length;
+  for (let i = 0; i < 300 && ticks() < 60; i++) await sleep(100);
+  t.is(ticks(), 60, 'its timers ran on while its stderr was full');
+
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => { err += s; });
+  child.stderr.resume();
+  t.is(await closed, 0);
+  const lines = err.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; i?: number; dropped?: number });
+  const flood = lines.filter((l) => l.msg === 'flood').map((l) => l.i);
+  t.true(flood.length > 100 && flood.length < 3000, `${flood.length} lines held`);
+  t.deepEqual(flood, Array.from({ length: flood.length }, (_, i) => i), 'the first ones, in order');
+  const notice = lines.find((l) => l.dropped !== undefined);
+  t.is(notice?.dropped, 3000 - flood.length, 'the rest counted');
 });
