@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mri from 'mri';
-import { coreRegistry, discoverServers, version, UsageError, type Discovery, type DiscoverOptions, type Setting } from '@socketserver/core';
+import { coreRegistry, discoverServers, logsWritten, version, UsageError, type Discovery, type DiscoverOptions, type Setting } from '@socketserver/core';
 import { normalizeArgv } from './argv.js';
 import { buildProgram, VALUE_OPTIONS, type Options } from './program.js';
 import { serveCommand } from './commands/serve.js';
@@ -74,6 +74,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   try {
     return await main(argv.slice(2));
   } catch (err) {
+    await logsWritten(); // the log lines before it, then the one line that says why
     const code = (err as { exitCode?: unknown }).exitCode;
     if (typeof code === 'number' && (err as Error).name !== 'Error') {
       process.stderr.write(`ss: ${(err as Error).message}\n`);

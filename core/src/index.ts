@@ -25,6 +25,6 @@ export { discover, discoverServers, coreRegistry, resolveSettings, type Discover
 export type { LoadedPlugin } from './plugins/load-plugins.js';
 export { pluginCandidates, type Resolution } from './plugins/resolve-plugin.js';
 export { createHooks } from './plugins/hooks.js';
-export { createLogger, type LogFormat, type Logger } from './logger.js';
+export { createLogger, droppedLogLines, logsWritten, type LogFormat, type Logger } from './logger.js';
 export { version } from './version.js';
 export { createClient, clientProtocol, Client, type ClientOptions, type ConnectOptions } from './client/index.js';

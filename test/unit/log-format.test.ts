@@ -87,25 +87,26 @@ test('colour: FORCE_COLOR decides wherever lines go; otherwise only a terminal h
   t.false(hasColour(fd, { TERM: 'xterm-256color' }), 'a file is no terminal');
 });
 
-test('createLogger writes JSON lines or pretty lines to the fd it is given', (t) => {
+test('createLogger writes JSON lines or pretty lines to the fd it is given (written once flushed)', async (t) => {
   const dir = tempDir(t, 'logger');
-  const write = (format: 'json' | 'pretty'): string => {
+  const write = async (format: 'json' | 'pretty'): Promise<string> => {
     const fd = openSync(join(dir, format), 'w');
     try {
       const log = createLogger('info', 'demo', format, fd);
       log.debug('hidden');
       log.info({ port: 8060, host: 'a b' }, 'hello');
       log.error({ err: new Error('boom') }, 'failed');
+      await new Promise<void>((resolve) => log.flush(() => resolve()));
     } finally {
       closeSync(fd);
     }
     return readFileSync(join(dir, format), 'utf8');
   };
-  const json = write('json').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const json = (await write('json')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   t.is(json.length, 2);
   t.like(json[0], { level: 30, pid: process.pid, name: 'demo', port: 8060, host: 'a b', msg: 'hello' });
   t.regex(json[0]!.time as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'an ISO time, as always');
-  const pretty = write('pretty');
+  const pretty = await write('pretty');
   t.regex(pretty, new RegExp(`^\\[[^\\]]+\\] \\[${process.pid}\\] INFO  hello port=8060 host="a b"\\n` +
     `\\[[^\\]]+\\] \\[${process.pid}\\] ERROR failed\\n    Error: boom\\n    at `));
   t.false(ESC.test(pretty), 'no colour in a file');

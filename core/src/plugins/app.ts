@@ -89,6 +89,8 @@ export interface ArbiterInfo {
   readonly uptime: number;
   readonly version: string;
   readonly state: 'running' | 'stopping' | 'reloading';
+  /** Log lines it dropped because their destination was not taking them. */
+  readonly droppedLogLines: number;
 }
 
 /** One server (a Monitor): its bound addresses, its workers wanted and alive, its restarts by why. */
@@ -114,6 +116,8 @@ export interface WorkerInfo {
   readonly connections?: { readonly active: number; readonly received: number };
   /** Resident memory, bytes. */
   readonly memory?: number;
+  /** Log lines it dropped because their destination was not taking them. */
+  readonly droppedLogLines?: number;
   readonly stats?: StatsSnapshot;
   readonly hooks?: HookTimesInfo;
   readonly error?: string;

@@ -3,6 +3,7 @@ import type { HookTimes } from '../plugins/hooks.js';
 import { releaseCompiler } from '../config/import-module.js';
 import { closeAll, queuedAccepted, type Listener } from '../net/listen.js';
 import { ConnectionSet } from '../net/connection-set.js';
+import { droppedLogLines } from '../logger.js';
 
 export type StopMode = 'graceful' | 'quick';
 
@@ -76,7 +77,7 @@ export class AppServer {
     return {
       server: this.app.name, id: this.worker.id, pid: process.pid, uptime: (Date.now() - this.started) / 1000,
       state: this.state, requests: s.requests, connections: { active: s.active, received: s.received },
-      memory: process.memoryUsage.rss(), stats: s.snapshot(), hooks: tapTimes(this.app.hookTimes),
+      memory: process.memoryUsage.rss(), droppedLogLines: droppedLogLines(), stats: s.snapshot(), hooks: tapTimes(this.app.hookTimes),
     };
   }
 }

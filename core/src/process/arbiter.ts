@@ -8,7 +8,7 @@ import { coreSettings } from '../config/core-settings.js';
 import { closeAll, listenAll, listeningMessage, type Listener } from '../net/listen.js';
 import type { NativeHandle } from '../net/native-handle.js';
 import { unusedInherited } from '../activation.js';
-import { createLogger, type Logger } from '../logger.js';
+import { createLogger, droppedLogLines, type Logger } from '../logger.js';
 import { ServerMonitor, beatSeconds, type MonitorHost } from './monitor.js';
 import { Pidfile } from './pidfile.js';
 import type { StopMode } from './app-server.js';
@@ -324,7 +324,7 @@ export class Arbiter implements MonitorHost {
   async info(): Promise<InfoDocument> {
     const workers = (await Promise.all(this.monitors.map((m) => m.workerInfo()))).flat();
     let doc: InfoDocument = {
-      arbiter: { pid: process.pid, name: this.name, uptime: (Date.now() - this.started) / 1000, version, state: this.stopping ? 'stopping' : this.reloading ? 'reloading' : 'running' },
+      arbiter: { pid: process.pid, name: this.name, uptime: (Date.now() - this.started) / 1000, version, state: this.stopping ? 'stopping' : this.reloading ? 'reloading' : 'running', droppedLogLines: droppedLogLines() },
       monitors: this.monitors.map((m) => ({
         name: m.name, addresses: m.listeners.map((l) => l.bound), workers: { wanted: m.wanted, alive: m.alive }, restarts: { ...m.restarts },
       })),

@@ -405,17 +405,17 @@ export class ServerMonitor {
     // Loading plugins may take a while on a busy machine: start-up has plugin_timeout as well.
     const bootTimeout = timeout + cfg.plugin_timeout * 1000;
     for (const w of this.workers) {
-      if (now >= w.killAt) {
-        this.log.warn({ worker: w.id, workerPid: w.pid }, `worker ${w.id} (pid ${w.pid}) did not stop in time: killed`);
-      } else if (timeout > 0 && now - w.lastBeat > (w.state === 'booting' ? bootTimeout : timeout)) {
-        this.log.error({ worker: w.id, workerPid: w.pid },
-          `worker ${w.id} (pid ${w.pid}) silent for ${this.app.cfg.timeout}s (event loop blocked?): killed, replacing it`);
-      } else continue;
+      const late = now >= w.killAt;
+      if (!late && !(timeout > 0 && now - w.lastBeat > (w.state === 'booting' ? bootTimeout : timeout))) continue;
       if (w.state !== 'draining') w.replacedFor = 'timeout';
       w.killAt = Infinity;
       w.lastBeat = Infinity; // once
       this.roundRobin.remove(w);
+      // Killed first, logged after: nothing may stand between the watchdog and its kill.
       try { w.child.kill('SIGKILL'); } catch { /* gone */ }
+      const ids = { worker: w.id, workerPid: w.pid };
+      if (late) this.log.warn(ids, `worker ${w.id} (pid ${w.pid}) did not stop in time: killed`);
+      else this.log.error(ids, `worker ${w.id} (pid ${w.pid}) silent for ${cfg.timeout}s (event loop blocked?): killed, replacing it`);
     }
   }
 

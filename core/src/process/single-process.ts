@@ -6,6 +6,7 @@ import { Pidfile } from './pidfile.js';
 import type { ConnectionSet } from '../net/connection-set.js';
 import { acceptGraceLine, AppServer, type StopMode } from './app-server.js';
 import { version } from '../version.js';
+import { droppedLogLines } from '../logger.js';
 import { errorMessage } from '../errors.js';
 import { SdNotify } from './sd-notify.js';
 import { SINGLE_PROCESS_SIGNALS } from './signals.js';
@@ -194,7 +195,7 @@ class SingleProcess {
   private readonly info = (): Promise<InfoDocument> => {
     const { app, serving, monitor } = this;
     return app.info({
-      arbiter: { pid: process.pid, name: app.name, uptime: (Date.now() - serving.started) / 1000, version, state: serving.state },
+      arbiter: { pid: process.pid, name: app.name, uptime: (Date.now() - serving.started) / 1000, version, state: serving.state, droppedLogLines: droppedLogLines() },
       monitors: [{ name: app.name, addresses: monitor.addresses, workers: { wanted: 0, alive: 0 }, restarts: monitor.restarts }],
       workers: [serving.entry()],
     });

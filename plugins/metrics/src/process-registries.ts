@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
+import { droppedLogLines } from '@socketserver/core';
 
 /**
  * A worker's own process and Node figures (prom-client's default metrics), labelled with its
@@ -8,6 +9,7 @@ export function workerRegistry(server: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ server, process: 'workers' });
   collectDefaultMetrics({ register: registry });
+  countDroppedLogLines(registry);
   return registry;
 }
 
@@ -16,7 +18,20 @@ export function arbiterRegistry(): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ process: 'arbiter' });
   collectDefaultMetrics({ register: registry });
+  countDroppedLogLines(registry);
   return registry;
+}
+
+/** The process's log lines dropped because their destination was not taking them, read at each scrape. */
+function countDroppedLogLines(registry: Registry): void {
+  new Counter({
+    name: 'socketserver_log_lines_dropped_total', help: 'Log lines dropped because their destination (stderr) was not taking them',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(droppedLogLines());
+    },
+  });
 }
 
 type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
