@@ -74,3 +74,15 @@ export async function pipeline(cli: Record<string, unknown>): Promise<Pipeline> 
     },
   };
 }
+
+/**
+ * Turns of the event loop until `count()` stops changing: a read's dispatch gives the loop back
+ * after a few ms of handler time and goes on at the next turn (slow here, unoptimised code).
+ */
+export async function dispatched(count: () => number): Promise<void> {
+  let last = -1;
+  for (let i = 0; i < 10_000 && count() !== last; i++) {
+    last = count();
+    await new Promise((r) => setImmediate(r));
+  }
+}

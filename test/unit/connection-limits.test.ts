@@ -1,20 +1,8 @@
 import test from 'ava';
 import { MAX_IN_FLIGHT, type Connection } from '@socketserver/core';
-import { pipeline, type Pipeline } from '../helpers/pipeline.js';
+import { dispatched, pipeline, type Pipeline } from '../helpers/pipeline.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
-
-/**
- * Turns of the event loop until `count()` stops changing: a read's dispatch gives the loop back
- * after a few ms of handler time and goes on at the next turn (slow here, unoptimised code).
- */
-async function dispatched(count: () => number): Promise<void> {
-  let last = -1;
-  for (let i = 0; i < 10_000 && count() !== last; i++) {
-    last = count();
-    await tick();
-  }
-}
 
 /** An async handler whose replies the test resolves, oldest first; counts calls outstanding at once. */
 function heldHandler() {

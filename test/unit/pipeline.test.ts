@@ -1,6 +1,6 @@
 import test from 'ava';
 import { MAX_IN_FLIGHT } from '@socketserver/core';
-import { pipeline } from '../helpers/pipeline.js';
+import { dispatched, pipeline } from '../helpers/pipeline.js';
 
 test('the replies produced by one read go out in one write', async (t) => {
   const p = await pipeline({ plugin: ['line'], 'keep-alive': '0' });
@@ -30,6 +30,8 @@ test(`at most ${MAX_IN_FLIGHT} async replies outstanding before the client is pa
   const p = await pipeline({ plugin: ['line'], 'keep-alive': '0', handler });
   const socket = p.connect();
   socket.receive('x\n'.repeat(MAX_IN_FLIGHT - 1));
+  await dispatched(() => pending.length); // handler time may give the loop back midway
+  t.is(pending.length, MAX_IN_FLIGHT - 1);
   t.false(socket.paused);
   socket.receive('x\n');
   t.true(socket.paused, 'paused at the cap');
