@@ -62,10 +62,13 @@ interface BindOptions { host?: string | undefined; port?: number; fd?: number; b
 function bind(server: NetServer, addr: Address, setting: string, options: BindOptions): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options, () => {
+    const done = () => {
       server.off('error', reject);
       resolve();
-    });
+    };
+    // Node takes a descriptor's backlog only as an argument: `{ fd, backlog }` listens with 511.
+    if (options.fd !== undefined) server.listen({ fd: options.fd }, options.backlog, done);
+    else server.listen(options, done);
   }).catch((err: NodeJS.ErrnoException) => {
     const code = err.code ?? '';
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME') {
