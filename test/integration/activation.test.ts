@@ -1,6 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { supportsReusePort } from '@socketserver/core/process';
 import { ask } from '../helpers/client.js';
@@ -135,6 +136,27 @@ for (const { workers, balance } of [{ workers: '0' }, { workers: '2' }, { worker
     t.is(lstatSync(path).ino, inode);
   });
 }
+
+test.serial('an inherited socket is listened on again with --backlog: with ss stopped, a connect soon fails with EAGAIN', async (t) => {
+  const dir = tempDir(t, 'activation');
+  const path = join(dir, 'app.sock');
+  // systemd's socket listens with a backlog of 64 (see SYSTEMD); ss lowers it to 1.
+  const { ss } = await activated(t, dir, ['--plugin', 'line', '--workers', '0', '--backlog', '1'], { sockets: [`unix:${path}`] });
+  t.teardown(() => { try { process.kill(ss.pid, 'SIGCONT'); } catch { /* gone */ } });
+  process.kill(ss.pid, 'SIGSTOP');
+  const held: Socket[] = [];
+  t.teardown(() => { for (const s of held) s.destroy(); });
+  let code: string | undefined;
+  for (let i = 0; i < 16 && code === undefined; i++) {
+    code = await new Promise<string | undefined>((resolve) => {
+      const s = connect({ path });
+      s.once('connect', () => { held.push(s); resolve(undefined); });
+      s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code));
+    });
+  }
+  t.is(code, 'EAGAIN', `${held.length} connections queued`);
+  process.kill(ss.pid, 'SIGCONT');
+});
 
 test.serial('LISTEN_PID naming another process: the variables are ignored (and removed), ss binds its own --bind', async (t) => {
   const { ss, socket } = await activated(t, tempDir(t, 'activation'), ['--plugin', 'line', '--workers', '1', '--bind', '127.0.0.1:0'], { pid: 'other' });

@@ -1,10 +1,9 @@
-import { createConnection, createServer, isIPv6, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import { link, lstat, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { createServer, isIPv6, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { type Address, formatAddress } from '../address.js';
 import { unixSocketPath } from '../activation.js';
 import { StartupError, UsageError } from '../errors.js';
-import { onAccepted, type NativeHandle } from './native-handle.js';
+import { onAccepted, type BoundPipe, type NativeHandle } from './native-handle.js';
+import { bindUnixSocket, removeUnixSocket, type FileId, type UnixBinding } from './unix-socket.js';
 
 export interface Listener {
   readonly address: Address;
@@ -13,37 +12,14 @@ export interface Listener {
   readonly bound: string;
   /** A unix socket's file as bound: removed on close only while the path still names it. */
   readonly file?: FileId;
+  /** The handle that bound a unix socket: never closed, since closing it removes the path (see unix-socket.ts). */
+  readonly binder?: BoundPipe;
   /** A socket inherited as a descriptor (fd://N): never bound here, and its file never removed here. */
   readonly inherited?: { readonly fd: number; readonly name?: string; readonly kind: 'tcp' | 'unix' };
-  /**
-   * A unix socket bound at its path itself (no room or no hard links for a temporary name):
-   * closing this server removes the file, so it must stay open where it was bound.
-   */
-  readonly inPlace?: true;
 }
 
-interface FileId { readonly dev: number; readonly ino: number }
-
-/** Longest unix socket path (sun_path is 108 bytes with its NUL on Linux). */
-const MAX_UNIX_PATH = 107;
-
-/**
- * A socket file left by a server that did not stop cleanly is removed; a live one is an error.
- * Only a refused connection means nobody listens: a full backlog (EAGAIN) is a live server.
- */
-async function clearStaleUnixSocket(addr: Extract<Address, { kind: 'unix' }>): Promise<void> {
-  const stat = await lstat(addr.path).catch(() => undefined);
-  if (!stat) return;
-  if (!stat.isSocket()) throw new StartupError(`cannot bind ${addr.text}: ${addr.path} exists and is not a socket`);
-  const code = await new Promise<string | undefined>((resolve) => {
-    const probe = createConnection({ path: addr.path });
-    probe.once('connect', () => { probe.destroy(); resolve(undefined); });
-    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'EIO'));
-  });
-  if (code === 'ENOENT') return; // removed meanwhile
-  if (code !== 'ECONNREFUSED') throw bindError(addr, code === undefined || code === 'EAGAIN' ? 'EADDRINUSE' : code);
-  await unlink(addr.path).catch(() => {});
-}
+/** Longest unix socket path: sun_path's 108 bytes on Linux (which takes one with no NUL at the end). */
+const MAX_UNIX_PATH = 108;
 
 const REASONS: Record<string, string> = {
   EADDRINUSE: 'address in use',
@@ -80,16 +56,19 @@ export interface ListenOptions {
   readonly reusePort?: 'new' | 'join';
 }
 
-interface BindOptions { path?: string; host?: string | undefined; port?: number; fd?: number; backlog: number; reusePort?: boolean }
+interface BindOptions { host?: string | undefined; port?: number; fd?: number; backlog: number; reusePort?: boolean }
 
 /** listen(2) with `options`; failures as one line naming the address. */
 function bind(server: NetServer, addr: Address, setting: string, options: BindOptions): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options, () => {
+    const done = () => {
       server.off('error', reject);
       resolve();
-    });
+    };
+    // Node takes a descriptor's backlog only as an argument: `{ fd, backlog }` listens with 511.
+    if (options.fd !== undefined) server.listen({ fd: options.fd }, options.backlog, done);
+    else server.listen(options, done);
   }).catch((err: NodeJS.ErrnoException) => {
     const code = err.code ?? '';
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME') {
@@ -102,47 +81,19 @@ function bind(server: NetServer, addr: Address, setting: string, options: BindOp
 const closed = (server: NetServer) => new Promise<void>((resolve) => server.close(() => resolve()));
 
 /**
- * Bind a unix socket at a fresh name beside `addr.path`, then hard-link it into place: link(2)
- * fails if the path exists, so a server that bound it meanwhile is never replaced, and the file
- * libuv removes on close is the temporary name, not whatever `addr.path` names by then.
- */
-async function bindUnix(server: NetServer, addr: Extract<Address, { kind: 'unix' }>, setting: string, backlog: number): Promise<FileId & { inPlace?: true }> {
-  await clearStaleUnixSocket(addr);
-  const dir = dirname(addr.path);
-  // As long a random name as fits (at least 6 hex digits).
-  const temp = join(dir, `.${process.getBuiltinModule('node:crypto').randomBytes(8).toString('hex')}`.slice(0, Math.max(7, MAX_UNIX_PATH - Buffer.byteLength(dir) - 1)));
-  const inPlace = async () => {
-    await bind(server, addr, setting, { path: addr.path, backlog });
-    const { dev, ino } = await lstat(addr.path);
-    return { dev, ino, inPlace: true as const };
-  };
-  if (Buffer.byteLength(temp) > MAX_UNIX_PATH) return inPlace(); // no room for a temporary name
-  await bind(server, addr, setting, { path: temp, backlog });
-  let code: string;
-  try {
-    const file = await lstat(temp);
-    await link(temp, addr.path);
-    return file;
-  } catch (err) {
-    code = (err as NodeJS.ErrnoException).code ?? '';
-    await closed(server);
-  } finally {
-    await unlink(temp).catch(() => {});
-  }
-  if (code === 'EEXIST') throw bindError(addr, code);
-  return inPlace(); // no hard links on this file system
-}
-
-/**
  * Listen on one address. `setting` names where the address came from (`--bind`,
  * `SS_BIND`, ...) for the error when a host name does not resolve.
  */
 export async function listen(addr: Address, backlog: number, onConnection: (s: Socket) => void, setting: string, opts: ListenOptions = {}): Promise<Listener> {
   const server = createServer({ noDelay: true, allowHalfOpen: true }, onConnection);
-  let file: (FileId & { inPlace?: true }) | undefined;
+  let unix: UnixBinding | undefined;
   if (addr.kind === 'fd') return listenInherited(server, addr, setting, backlog, opts);
-  if (addr.kind === 'unix') file = await bindUnix(server, addr, setting, backlog);
-  else {
+  if (addr.kind === 'unix') {
+    // A longer one would be bound cut short, at a path nobody asked for.
+    const bytes = Buffer.byteLength(addr.path);
+    if (bytes > MAX_UNIX_PATH) throw new UsageError(`invalid ${setting} "${addr.text}": the path is ${bytes} bytes, a unix socket's is at most ${MAX_UNIX_PATH}`);
+    unix = await bindUnixSocket(server, addr, backlog, (code, message) => bindError(addr, code, message));
+  } else {
     let port = addr.port;
     if (opts.reusePort === 'new') {
       // The group admits any socket of this user with SO_REUSEPORT: first make sure nobody
@@ -157,7 +108,7 @@ export async function listen(addr: Address, backlog: number, onConnection: (s: S
   if (opts.onHandle) takeHandles(server, opts.onHandle);
   const info = server.address();
   const port = info !== null && typeof info === 'object' ? info.port : undefined;
-  return { address: addr, server, bound: formatAddress(addr, port), ...(file ? { file: { dev: file.dev, ino: file.ino } } : {}), ...(file?.inPlace ? { inPlace: true as const } : {}) };
+  return { address: addr, server, bound: formatAddress(addr, port), ...unix };
 }
 
 /**
@@ -227,14 +178,9 @@ export async function closeAll(listeners: readonly Listener[]): Promise<void> {
     let done = closing.get(l.server);
     if (!done) {
       // A server that is not listening (a worker took it over) never emits 'close' again: nothing to wait for.
-      done = Promise.all([l.server.listening ? closed(l.server) : undefined, l.file && l.address.kind === 'unix' ? removeIfOurs(l.address.path, l.file) : undefined]).then(() => {});
+      done = Promise.all([l.server.listening ? closed(l.server) : undefined, l.file && l.address.kind === 'unix' ? removeUnixSocket(l.address.path, l.file) : undefined]).then(() => {});
       closing.set(l.server, done);
     }
     return done;
   }));
-}
-
-async function removeIfOurs(path: string, file: FileId): Promise<void> {
-  const now = await lstat(path).catch(() => undefined);
-  if (now && now.dev === file.dev && now.ino === file.ino) await unlink(path).catch(() => {});
 }

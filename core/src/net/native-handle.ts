@@ -1,8 +1,11 @@
-// Node's private `_handle` (the libuv handle under a net object), reached from this file only:
-// what it is used for has no public API. Each use is one small typed function, so that a Node
-// release that changes it breaks here, in one place.
+// Node's private `_handle` (the libuv handle under a net object), and `net._createServerHandle`
+// (a bind without listen), reached from this file only: what they are used for has no public
+// API. Each use is one small typed function, so that a Node release that changes it breaks
+// here, in one place.
+import * as net from 'node:net';
 import type { Server as NetServer } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { StartupError } from '../errors.js';
 
 /** A socket as libuv holds it (a TCP or pipe handle), before or without any net object around it. */
 export interface NativeHandle {
@@ -33,4 +36,22 @@ export function onAccepted(server: NetServer, onConnection: OnConnection): void 
  */
 export function peerVerifyError(tls: TLSSocket): Error | null {
   return (tls as unknown as Partial<Wrapped<{ verifyError?(): Error | null }>>)._handle?.verifyError?.() ?? null;
+}
+
+/** A unix socket bound at a path and not listening: only its descriptor is for use. */
+export interface BoundPipe { readonly fd: number }
+
+type CreateServerHandle = (address: string, port: number, addressType: number) => BoundPipe | number;
+
+/**
+ * bind(2) a unix stream socket at `path` without listen(2), as node:cluster's primary binds a
+ * shared one (`net._createServerHandle`): the socket, or the (negative) errno. libuv removes
+ * `path` when this handle is closed, whatever the path names by then, so it is never closed:
+ * the process exits with it open (process.exit, as `ss` exits, closes no handle; an event loop
+ * running dry would). Listen on its `fd` instead.
+ */
+export function bindPipe(path: string): BoundPipe | number {
+  const create = (net as unknown as { _createServerHandle?: CreateServerHandle })._createServerHandle;
+  if (typeof create !== 'function') throw new StartupError(`cannot bind ${path}: this Node (${process.versions.node}) has no net._createServerHandle`);
+  return create(path, -1, -1);
 }

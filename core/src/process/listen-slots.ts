@@ -72,8 +72,7 @@ export class ListenSlots {
     // An inherited socket (fd://N) is shared whatever the balance: a worker slot's socket would be a
     // new bind of its port, and the port is systemd's to bind, not ours.
     const own = balance === 'reuse-port' ? bound.filter((l) => l.address.kind === 'tcp') : [];
-    // A socket whose close removes its file stays with the arbiter (round-robin).
-    const shared = bound.filter((l) => !own.includes(l) && !l.inPlace);
+    const shared = bound.filter((l) => !own.includes(l));
     this.addrs = own.map((l) => ({ ...l.address, port: (l.server.address() as AddressInfo).port, text: l.bound }));
     if (own.length > 0) this.slots.set('1', this.slot(own.length, own.map((l) => l.server)));
     if (shared.length > 0) this.slots.set(SHARED, this.slot(shared.length, shared.map((l) => l.server)));
