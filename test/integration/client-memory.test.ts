@@ -168,3 +168,23 @@ test('netstring: many connections each holding part of a large frame add up to n
   t.true(closed() < 40, 'those that fit are kept');
   for (const c of clients) c.destroy();
 });
+
+test('/metrics shows what each worker\'s connections hold, and memory_limit closes', async (t) => {
+  const ss = await startSs(t, ['--plugin', 'line', '--plugin', 'metrics', '--metrics-bind', '127.0.0.1:0', '--workers', '1',
+    '--max-line', '1mb', '--max-client-memory', '512kb']);
+  const url = new URL((await ss.waitForLog((l) => typeof l.metrics === 'string', 20_000)).metrics as string);
+  const holder = await Client.open(ss.port);
+  holder.send(Buffer.alloc(200 * 1024, 97)); // part of a line: held
+  const over = await Client.open(ss.port);
+  over.socket.on('error', () => {});
+  over.send(Buffer.alloc(600 * 1024, 97)); // over the connection's limit
+  await over.waitClose(10_000);
+  const text = await eventually(async () => {
+    const body = await (await fetch(url)).text();
+    const held = Number(/^socketserver_worker_client_memory_bytes\{[^}]*\} (\d+)$/m.exec(body)?.[1]);
+    return held >= 200 * 1024 && /^socketserver_connections_closed_total\{server="line",reason="memory_limit"\} 1$/m.test(body) ? body : undefined;
+  }, 'the figures in /metrics', 15_000);
+  const held = Number(/^socketserver_worker_client_memory_bytes\{[^}]*\} (\d+)$/m.exec(text)![1]);
+  t.true(held < 1024 * 1024, `held: ${held}`);
+  holder.destroy();
+});
