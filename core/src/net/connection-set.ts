@@ -61,6 +61,7 @@ export interface ServedApp {
   readonly cfg: {
     readonly keep_alive: number; readonly frame_timeout: number; readonly backlog: number; readonly max_connections_per_ip: number;
     readonly handler_timeout: number; readonly max_client_memory: number; readonly maxmemory_clients: number;
+    readonly push_output_limit: number; readonly push_output_soft_limit: number; readonly push_output_soft_seconds: number;
     readonly proxy_protocol: ProxyMode | 'off'; readonly proxy_allow_from: readonly AllowEntry[]; readonly proxy_header_timeout: number;
   };
   readonly handler: Handler;
@@ -133,7 +134,7 @@ class LogThrottle {
  * and `per_ip_limit` (over max_connections_per_ip).
  */
 export const CLOSE_REASONS = [
-  'clean', 'idle', 'bad_input', 'handler_error', 'handler_timeout', 'memory_limit', 'reset', 'shutdown', 'refused',
+  'clean', 'idle', 'bad_input', 'handler_error', 'handler_timeout', 'memory_limit', 'slow_consumer', 'reset', 'shutdown', 'refused',
   'proxy_error', 'tls_error', 'per_ip_limit',
 ] as const satisfies readonly (CloseReason | AcceptCloseReason | 'refused' | 'per_ip_limit')[];
 
@@ -148,6 +149,8 @@ export interface StatsSnapshot {
     readonly memory: number;
   };
   readonly requests: number;
+  /** Pushes sent (connection.send). */
+  readonly pushes: number;
   /** Bytes read from and written to clients (closed connections, plus what the open ones have so far). */
   readonly bytes: { readonly received: number; readonly sent: number };
   /** Handler time: a histogram of every request when a plugin asked for one (app.timeRequests). */
@@ -195,6 +198,12 @@ export class ConnectionSet implements ServerStats {
   readonly maxmemoryClients: number;
   /** @internal Bytes the open connections hold, as each last counted it (Connection.account). */
   clientMemory = 0;
+  /** Unread output a connection that is pushed to may have (hard; soft for a time). Infinity: no limit. */
+  readonly pushOutputLimit: number;
+  readonly pushOutputSoftLimit: number;
+  readonly pushOutputSoftMs: number;
+  /** Pushes sent (connection.send) so far. */
+  pushes = 0;
   readonly handler: Handler;
   // Per-request hooks, undefined when untapped (snapshotted at start: tap in apply or workerStart).
   preRequest: ConnectionHooks['preRequest'] | undefined;
@@ -228,6 +237,9 @@ export class ConnectionSet implements ServerStats {
     this.handlerTimeoutMs = app.cfg.handler_timeout * 1000;
     this.maxClientMemory = app.cfg.max_client_memory || Infinity;
     this.maxmemoryClients = app.cfg.maxmemory_clients || Infinity;
+    this.pushOutputLimit = app.cfg.push_output_limit || Infinity;
+    this.pushOutputSoftLimit = app.cfg.push_output_soft_limit || Infinity;
+    this.pushOutputSoftMs = app.cfg.push_output_soft_seconds * 1000;
     this.backlog = app.cfg.backlog;
     this.handler = app.handler;
     this.times = app.requestBuckets ? new RequestTimes(app.requestBuckets) : undefined;
@@ -279,6 +291,7 @@ export class ConnectionSet implements ServerStats {
     return {
       connections: { active: this.connections.size, accepted: this.received, closed: { ...this.closed }, memory: this.clientMemory },
       requests: this.requests,
+      pushes: this.pushes,
       bytes: { received, sent },
       ...(this.times ? { times: this.times.snapshot() } : {}),
       handler: { sampled: this.handlerSampled, seconds: this.handlerSeconds },
