@@ -9,6 +9,8 @@ import type { NativeHandle } from './native-handle.js';
 import { plainSocket, streamSocket } from './read-slab.js';
 import type { TlsInfo, TlsTerminator } from './tls.js';
 import type { ProxyMode } from './proxy-header.js';
+import type { Channels, PubSubStats } from './channels.js';
+import type { PubSub } from './pubsub.js';
 
 /** A synchronous hook as the connection loop calls it (a tapable SyncHook is one). */
 export interface SyncTaps<A extends unknown[]> {
@@ -68,6 +70,10 @@ export interface ServedApp {
   readonly hooks: ConnectionHooks;
   /** Set when the server speaks TLS (a certfile is given). */
   readonly tls?: TlsTerminator | undefined;
+  /** The server's channels in this process: a closing connection leaves them. */
+  readonly channels?: Channels | undefined;
+  /** Channels for handlers and hooks (`connection.pubsub`). */
+  readonly pubsub?: PubSub | undefined;
   /** Histogram buckets (seconds) when every request's handler time is to be kept (a metrics plugin asked). */
   readonly requestBuckets?: readonly number[] | undefined;
   newProtocol(): Protocol<unknown, unknown>;
@@ -149,8 +155,10 @@ export interface StatsSnapshot {
     readonly memory: number;
   };
   readonly requests: number;
-  /** Pushes sent (connection.send). */
+  /** Pushes sent (connection.send, channels). */
   readonly pushes: number;
+  /** Channels, subscribers and messages (app.pubsub), in this process. */
+  readonly pubsub?: PubSubStats;
   /** Bytes read from and written to clients (closed connections, plus what the open ones have so far). */
   readonly bytes: { readonly received: number; readonly sent: number };
   /** Handler time: a histogram of every request when a plugin asked for one (app.timeRequests). */
@@ -292,6 +300,7 @@ export class ConnectionSet implements ServerStats {
       connections: { active: this.connections.size, accepted: this.received, closed: { ...this.closed }, memory: this.clientMemory },
       requests: this.requests,
       pushes: this.pushes,
+      ...(this.app.channels ? { pubsub: this.app.channels.stats() } : {}),
       bytes: { received, sent },
       ...(this.times ? { times: this.times.snapshot() } : {}),
       handler: { sampled: this.handlerSampled, seconds: this.handlerSeconds },
@@ -511,6 +520,7 @@ export class ConnectionSet implements ServerStats {
     this.bytesReceived += connection.socket.bytesRead;
     this.bytesSent += connection.socket.bytesWritten;
     if (connection.perIp !== undefined) this.releaseIp(connection.perIp);
+    if (connection.subscriptions > 0) this.app.channels?.leave(connection);
     if (this.connectionLost !== undefined) this.connectionLost.call(connection, connection.error);
     this.checkIdle();
   }

@@ -8,6 +8,7 @@ import type { ProxyInfo } from './proxy-stage.js';
 import type { TlsInfo } from './tls.js';
 import { SAMPLE_EVERY } from './request-times.js';
 import { onReads } from './read-slab.js';
+import type { PubSub } from './pubsub.js';
 
 type Encoded = Buffer | Uint8Array | string;
 
@@ -131,6 +132,8 @@ export class Connection {
   private inFlightBytes = 0;
   /** Pushes sent so far: a connection that has had one is held to the push output limits. */
   pushes = 0;
+  /** @internal Channels and patterns it is subscribed to (app.pubsub): while any, keep_alive spares it. */
+  subscriptions = 0;
   /** Pushes in the batch of replies to write (0: the batch is replies only, encoded together). */
   private pushesInBatch = 0;
   /** A flush of pushes sent outside a read is queued (one write for the pushes of one turn). */
@@ -192,6 +195,12 @@ export class Connection {
   get peer(): string {
     return formatPeer(this.remoteAddress, this.remotePort);
   }
+  /** The channels of this connection's server (subscribe, publish): `app.pubsub`, for handlers that get no app. */
+  get pubsub(): PubSub {
+    const pubsub = this.server.app.pubsub;
+    if (pubsub === undefined) throw new Error('this server has no pub/sub');
+    return pubsub;
+  }
   /** Async replies not yet written. */
   get inFlight(): number { return this.queue === null ? 0 : this.queue.length - this.queueHead; }
 
@@ -205,7 +214,17 @@ export class Connection {
    */
   send(value: unknown): boolean {
     if (this.dead || this.socket.writableEnded || value === undefined || (value === null && !this.encodesNull)) return false;
-    const bytes = encodeOne(this.protocol, value);
+    return this.sendEncoded(encodeOne(this.protocol, value));
+  }
+
+  /** @internal `value` encoded by this connection's protocol, for a push (channels encode a message once for all). */
+  encodePush(value: unknown): Uint8Array {
+    return encodeOne(this.protocol, value);
+  }
+
+  /** @internal Push bytes already encoded by this connection's protocol (see `send`). */
+  sendEncoded(bytes: Uint8Array): boolean {
+    if (this.dead || this.socket.writableEnded) return false;
     const server = this.server;
     if (this.socket.writableLength + bytes.length > server.pushOutputLimit) {
       this.slowConsumer(this.socket.writableLength + bytes.length);
@@ -698,7 +717,8 @@ export class Connection {
 
   /** @internal No read or write for keep_alive seconds (the server's sweep found it). */
   idle(): void {
-    if (this.queue !== null || this.dead) return; // a handler is still working: not idle
+    // A handler still working is not idle; nor is a subscriber waiting for messages (as Redis spares pub/sub clients).
+    if (this.queue !== null || this.dead || this.subscriptions > 0) return;
     this.server.connectionLog('debug', { conn: this.id, peer: this.peer }, `connection ${this.id} (${this.peer}): idle for ${this.server.keepAliveMs / 1000}s; closed`);
     this.destroy('idle');
   }

@@ -1,6 +1,6 @@
 /** The commands: Redis's names, arities, replies and error texts (Redis 7.0). */
 import { simple, error, ErrorReply, type Reply } from '@socketserver/plugin-resp';
-import { compileGlob, globMatch } from './glob.js';
+import { compileGlob, globMatch } from '@socketserver/core';
 import { Store } from './store.js';
 
 /** What a command may know of its caller. */

@@ -5,7 +5,7 @@ import { execute, type Context } from './commands.js';
 import { POLICIES, Store } from './store.js';
 
 export { Store, Entry, MAX_KEYS, KEY_OVERHEAD, EXPIRE_OVERHEAD, POLICIES, type Policy, type StoreOptions } from './store.js';
-export { globMatch, compileGlob } from './glob.js';
+export { globMatch, compileGlob } from '@socketserver/core';
 export { execute, parseInt64, parseSetOptions, unknownCommand, COMMANDS, OK, OOM, type Context } from './commands.js';
 
 /** How often the active expire cycle runs, and the share of that time it may take (Redis: 10 Hz, 25%). */
