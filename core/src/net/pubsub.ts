@@ -72,6 +72,21 @@ export class PubSub {
     }
   }
 
+  /** Channels with subscribers, those matching the glob `pattern` if given (Redis's PUBSUB CHANNELS). */
+  activeChannels(pattern?: string | Uint8Array): Buffer[] {
+    return this.local.activeChannels(pattern);
+  }
+
+  /** Subscribers of `channel`, patterns not counted (PUBSUB NUMSUB). */
+  numsub(channel: string | Uint8Array): number {
+    return this.local.numsub(channel);
+  }
+
+  /** Patterns subscribed to (PUBSUB NUMPAT). */
+  get numpat(): number {
+    return this.local.numpat;
+  }
+
   stats(): PubSubStats {
     return this.local.stats();
   }

@@ -45,11 +45,11 @@ export default definePlugin({
     setInterval(() => store.activeExpireCycle(Date.now(), EXPIRE_CYCLE_BUDGET_MS), EXPIRE_CYCLE_MS).unref();
     // One context per connection, made on its first request: nothing is allocated per request.
     const contexts = new WeakMap<object, Context>();
-    return (args: Buffer[], request): Reply => {
+    return (args: Buffer[], request): Reply | Promise<Reply> => {
       const conn = request.connection;
       let ctx = contexts.get(conn);
       if (ctx === undefined) {
-        ctx = { store, clientId: conn.id, client: {}, port: conn.socket.localPort ?? 0, startedAt };
+        ctx = { store, clientId: conn.id, client: {}, port: conn.socket.localPort ?? 0, startedAt, connection: conn };
         contexts.set(conn, ctx);
       }
       return execute(args, ctx);
