@@ -39,3 +39,8 @@ export function errorMessage(err: unknown): string {
     return 'a value that cannot be printed';
   }
 }
+
+/** A subscribe or publish that a `subscribe` or `publish` tap refused; the message says why. */
+export class RefusedError extends Error {
+  override readonly name = 'RefusedError';
+}

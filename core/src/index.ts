@@ -6,7 +6,8 @@ export {
 } from './plugins/define.js';
 export type { Protocol, Handler, HandlerResult } from './net/protocol.js';
 export { CursorProtocol } from './net/cursor-protocol.js';
-export { ProtocolError, UsageError, StartupError } from './errors.js';
+export { ProtocolError, UsageError, StartupError, RefusedError } from './errors.js';
+export { PubSub, type PubSubHooks } from './net/pubsub.js';
 export { SettingsRegistry, firstSentence, type SettingDef, type Setting, type Source, type ResolvedSettings } from './config/registry.js';
 export type { SettingType, PluginSpec } from './config/value-types.js';
 export { parseBytes } from './config/value-types.js';
@@ -19,6 +20,8 @@ export { Connection, Request, MAX_IN_FLIGHT, type CloseReason } from './net/conn
 export { ConnectionSet, CLOSE_REASONS, type ServerStats, type StatsSnapshot, type ClosedCounts, type FailedConnection, type AcceptCloseReason } from './net/connection-set.js';
 export { DEFAULT_BUCKETS, type TimesSnapshot } from './net/request-times.js';
 export { Cumulator } from './net/cumulator.js';
+export { compileGlob, globMatch } from './net/glob.js';
+export { Channels, type Framer, type PubSubStats } from './net/channels.js';
 export { ProxyHeaderParser, crc32c, V2_SIGNATURE, type ProxyHeader, type ProxyParse, type ProxyMode, type ProxyTlvs, type ProxyEndpoint } from './net/proxy-header.js';
 export { ProxyStage, type ProxyInfo } from './net/proxy-stage.js';
 export { discover, discoverServers, coreRegistry, resolveSettings, type Discovery, type DiscoverOptions } from './plugins/discovery.js';

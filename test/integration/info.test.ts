@@ -33,7 +33,7 @@ test('ss info: the document of §9 with what an info hook plugin added in each w
     t.is(w.stats.connections.accepted, w.connections.received);
   }
   const served = info.workers.find((w: { requests: number }) => w.requests === 1);
-  t.deepEqual(served.stats.connections.closed, { clean: 1, idle: 0, bad_input: 0, handler_error: 0, reset: 0, shutdown: 0, refused: 0, proxy_error: 0, tls_error: 0, per_ip_limit: 0, handler_timeout: 0, memory_limit: 0 });
+  t.deepEqual(served.stats.connections.closed, { clean: 1, idle: 0, bad_input: 0, handler_error: 0, reset: 0, shutdown: 0, refused: 0, proxy_error: 0, tls_error: 0, per_ip_limit: 0, handler_timeout: 0, memory_limit: 0, slow_consumer: 0 });
   t.deepEqual(served.stats.bytes, { received: 4, sent: 4 }, '"one\\n" each way');
   const total = (k: 'active' | 'received') => info.workers.reduce((n: number, w: { connections: Record<string, number> }) => n + w.connections[k], 0);
   t.is(total('received'), 1);

@@ -61,7 +61,7 @@ test('connections closed by reason, and bytes, as the workers count them', async
     return sum(doc, (w) => w.stats.connections.closed.reset) === 1 ? doc : undefined;
   }, 'the reset counted');
   const closed = info.workers[0].stats.connections.closed;
-  t.deepEqual(closed, { clean: 1, idle: 1, bad_input: 1, handler_error: 0, reset: 1, shutdown: 0, refused: 0, proxy_error: 0, tls_error: 0, per_ip_limit: 0, handler_timeout: 0, memory_limit: 0 });
+  t.deepEqual(closed, { clean: 1, idle: 1, bad_input: 1, handler_error: 0, reset: 1, shutdown: 0, refused: 0, proxy_error: 0, tls_error: 0, per_ip_limit: 0, handler_timeout: 0, memory_limit: 0, slow_consumer: 0 });
   t.is(info.workers[0].stats.connections.accepted, 4);
   t.is(info.workers[0].stats.requests, 2);
   t.deepEqual(info.workers[0].stats.bytes, { received: 6 + 20 + 4, sent: 6 + 4 });

@@ -65,6 +65,18 @@ export const coreSettings = {
     flags: ['--maxmemory-clients'], type: 'bytes', min: 0, default: '384mb', section: 'Server',
     desc: 'The most memory all the connections of one process may hold together (as max_client_memory counts it). Over it, the connection holding the most is closed, then the next, until the rest fit. 0 = no limit.',
   },
+  push_output_limit: {
+    flags: ['--push-output-limit'], type: 'bytes', min: 0, default: '32mb', section: 'Server',
+    desc: 'The most output a connection that is pushed to (connection.send, channels) may leave unread; over it the connection is closed as a slow consumer, with a log line, and its publishers never wait. 0 = no limit. As Redis\'s client-output-buffer-limit for pub/sub clients.',
+  },
+  push_output_soft_limit: {
+    flags: ['--push-output-soft-limit'], type: 'bytes', min: 0, default: '8mb', section: 'Server',
+    desc: 'Unread output over which a connection that is pushed to is closed as a slow consumer once it has stayed over it for push_output_soft_seconds. 0 = no soft limit.',
+  },
+  push_output_soft_seconds: {
+    flags: ['--push-output-soft-seconds'], type: 'seconds', min: 0, default: 60, section: 'Server',
+    desc: 'Seconds unread output may stay over push_output_soft_limit before the connection is closed as a slow consumer.',
+  },
   proxy_protocol: {
     flags: ['--proxy-protocol'], type: 'enum', choices: ['off', 'v1', 'v2', 'auto'], default: 'off', section: 'Server',
     desc: 'Require a PROXY protocol header (HAProxy\'s) first on every connection: v1 (text), v2 (binary), auto (either) or off. The client\'s address is then the header\'s. With auto the first byte tells which version comes, but a header is still required.',

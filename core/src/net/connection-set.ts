@@ -9,6 +9,8 @@ import type { NativeHandle } from './native-handle.js';
 import { plainSocket, streamSocket } from './read-slab.js';
 import type { TlsInfo, TlsTerminator } from './tls.js';
 import type { ProxyMode } from './proxy-header.js';
+import type { Channels, PubSubStats } from './channels.js';
+import type { PubSub } from './pubsub.js';
 
 /** A synchronous hook as the connection loop calls it (a tapable SyncHook is one). */
 export interface SyncTaps<A extends unknown[]> {
@@ -61,12 +63,17 @@ export interface ServedApp {
   readonly cfg: {
     readonly keep_alive: number; readonly frame_timeout: number; readonly backlog: number; readonly max_connections_per_ip: number;
     readonly handler_timeout: number; readonly max_client_memory: number; readonly maxmemory_clients: number;
+    readonly push_output_limit: number; readonly push_output_soft_limit: number; readonly push_output_soft_seconds: number;
     readonly proxy_protocol: ProxyMode | 'off'; readonly proxy_allow_from: readonly AllowEntry[]; readonly proxy_header_timeout: number;
   };
   readonly handler: Handler;
   readonly hooks: ConnectionHooks;
   /** Set when the server speaks TLS (a certfile is given). */
   readonly tls?: TlsTerminator | undefined;
+  /** The server's channels in this process: a closing connection leaves them. */
+  readonly channels?: Channels | undefined;
+  /** Channels for handlers and hooks (`connection.pubsub`). */
+  readonly pubsub?: PubSub | undefined;
   /** Histogram buckets (seconds) when every request's handler time is to be kept (a metrics plugin asked). */
   readonly requestBuckets?: readonly number[] | undefined;
   newProtocol(): Protocol<unknown, unknown>;
@@ -133,7 +140,7 @@ class LogThrottle {
  * and `per_ip_limit` (over max_connections_per_ip).
  */
 export const CLOSE_REASONS = [
-  'clean', 'idle', 'bad_input', 'handler_error', 'handler_timeout', 'memory_limit', 'reset', 'shutdown', 'refused',
+  'clean', 'idle', 'bad_input', 'handler_error', 'handler_timeout', 'memory_limit', 'slow_consumer', 'reset', 'shutdown', 'refused',
   'proxy_error', 'tls_error', 'per_ip_limit',
 ] as const satisfies readonly (CloseReason | AcceptCloseReason | 'refused' | 'per_ip_limit')[];
 
@@ -148,6 +155,10 @@ export interface StatsSnapshot {
     readonly memory: number;
   };
   readonly requests: number;
+  /** Pushes sent (connection.send, channels). */
+  readonly pushes: number;
+  /** Channels, subscribers and messages (app.pubsub), in this process. */
+  readonly pubsub?: PubSubStats;
   /** Bytes read from and written to clients (closed connections, plus what the open ones have so far). */
   readonly bytes: { readonly received: number; readonly sent: number };
   /** Handler time: a histogram of every request when a plugin asked for one (app.timeRequests). */
@@ -195,6 +206,12 @@ export class ConnectionSet implements ServerStats {
   readonly maxmemoryClients: number;
   /** @internal Bytes the open connections hold, as each last counted it (Connection.account). */
   clientMemory = 0;
+  /** Unread output a connection that is pushed to may have (hard; soft for a time). Infinity: no limit. */
+  readonly pushOutputLimit: number;
+  readonly pushOutputSoftLimit: number;
+  readonly pushOutputSoftMs: number;
+  /** Pushes sent (connection.send) so far. */
+  pushes = 0;
   readonly handler: Handler;
   // Per-request hooks, undefined when untapped (snapshotted at start: tap in apply or workerStart).
   preRequest: ConnectionHooks['preRequest'] | undefined;
@@ -228,6 +245,9 @@ export class ConnectionSet implements ServerStats {
     this.handlerTimeoutMs = app.cfg.handler_timeout * 1000;
     this.maxClientMemory = app.cfg.max_client_memory || Infinity;
     this.maxmemoryClients = app.cfg.maxmemory_clients || Infinity;
+    this.pushOutputLimit = app.cfg.push_output_limit || Infinity;
+    this.pushOutputSoftLimit = app.cfg.push_output_soft_limit || Infinity;
+    this.pushOutputSoftMs = app.cfg.push_output_soft_seconds * 1000;
     this.backlog = app.cfg.backlog;
     this.handler = app.handler;
     this.times = app.requestBuckets ? new RequestTimes(app.requestBuckets) : undefined;
@@ -279,6 +299,8 @@ export class ConnectionSet implements ServerStats {
     return {
       connections: { active: this.connections.size, accepted: this.received, closed: { ...this.closed }, memory: this.clientMemory },
       requests: this.requests,
+      pushes: this.pushes,
+      ...(this.app.channels ? { pubsub: this.app.channels.stats() } : {}),
       bytes: { received, sent },
       ...(this.times ? { times: this.times.snapshot() } : {}),
       handler: { sampled: this.handlerSampled, seconds: this.handlerSeconds },
@@ -498,6 +520,7 @@ export class ConnectionSet implements ServerStats {
     this.bytesReceived += connection.socket.bytesRead;
     this.bytesSent += connection.socket.bytesWritten;
     if (connection.perIp !== undefined) this.releaseIp(connection.perIp);
+    if (connection.subscriptions > 0) this.app.channels?.leave(connection);
     if (this.connectionLost !== undefined) this.connectionLost.call(connection, connection.error);
     this.checkIdle();
   }

@@ -8,6 +8,7 @@ import type { ProxyInfo } from './proxy-stage.js';
 import type { TlsInfo } from './tls.js';
 import { SAMPLE_EVERY } from './request-times.js';
 import { onReads } from './read-slab.js';
+import type { PubSub } from './pubsub.js';
 
 type Encoded = Buffer | Uint8Array | string;
 
@@ -16,9 +17,10 @@ type Encoded = Buffer | Uint8Array | string;
  * it sent what the protocol refuses or too slowly (bad_input), the handler or protocol code
  * failed (handler_error), a request outlived handler_timeout (handler_timeout), it held more
  * memory than max_client_memory or was the largest when all held more than maxmemory_clients
- * (memory_limit), the client reset it (reset), or the server stopped (shutdown).
+ * (memory_limit), it did not read what was pushed to it (slow_consumer), the client reset it
+ * (reset), or the server stopped (shutdown).
  */
-export type CloseReason = 'clean' | 'idle' | 'bad_input' | 'handler_error' | 'handler_timeout' | 'memory_limit' | 'reset' | 'shutdown';
+export type CloseReason = 'clean' | 'idle' | 'bad_input' | 'handler_error' | 'handler_timeout' | 'memory_limit' | 'slow_consumer' | 'reset' | 'shutdown';
 
 /** One message on a connection, as hooks and the handler see it. */
 export class Request<M = unknown> {
@@ -78,6 +80,11 @@ const BLOCKED_IN_FLIGHT = 2; // too many async replies outstanding
 const BLOCKED_YIELD = 4; // this read's dispatch gave the event loop back; it goes on next turn
 const kConnection = Symbol('connection');
 
+/** A push, encoded when it was sent: written as it is, in its place among the replies. */
+class Pushed {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
 type Owned = Socket & { [kConnection]: Connection };
 
 // Listeners shared by every socket (no closures per connection: idle connections stay small).
@@ -124,6 +131,16 @@ export class Connection {
   memory = 0;
   /** Bytes of the requests outstanding (their messages and REQUEST_OVERHEAD each). */
   private inFlightBytes = 0;
+  /** Pushes sent so far: a connection that has had one is held to the push output limits. */
+  pushes = 0;
+  /** @internal Channels and patterns it is subscribed to (app.pubsub): while any, keep_alive spares it. */
+  subscriptions = 0;
+  /** Pushes in the batch of replies to write (0: the batch is replies only, encoded together). */
+  private pushesInBatch = 0;
+  /** A flush of pushes sent outside a read is queued (one write for the pushes of one turn). */
+  private flushQueued = false;
+  /** Date.now() since when unread output has been over push_output_soft_limit (0: it is not). */
+  private softSince = 0;
   private readonly protocol: Protocol<unknown, unknown>;
   /** Bytes the socket had read before it was this connection's (see the constructor). */
   private readonly readBefore: number;
@@ -179,6 +196,12 @@ export class Connection {
   get peer(): string {
     return formatPeer(this.remoteAddress, this.remotePort);
   }
+  /** The channels of this connection's server (subscribe, publish): `app.pubsub`, for handlers that get no app. */
+  get pubsub(): PubSub {
+    const pubsub = this.server.app.pubsub;
+    if (pubsub === undefined) throw new Error('this server has no pub/sub');
+    return pubsub;
+  }
   /** Async replies not yet written. */
   get inFlight(): number { return this.queue === null ? 0 : this.queue.length - this.queueHead; }
 
@@ -192,6 +215,60 @@ export class Connection {
     if (!this.dead && (pending === null || pending.length === 0)) return false;
     this.receive(view);
     return true;
+  }
+
+  /**
+   * Send `value` to the client without a request (a push): encoded by the protocol now, written
+   * behind every reply the connection still owes (a push never overtakes the reply to an earlier
+   * request) and with the replies of the same turn. False when it was not sent: the connection
+   * is closed or closing, `value` is no reply (undefined; null unless the protocol encodes it),
+   * or the client has left more unread than the push output limits allow (it is then closed as
+   * `slow_consumer`). Throws a TypeError when the protocol cannot encode `value`.
+   */
+  send(value: unknown): boolean {
+    if (this.dead || this.socket.writableEnded || value === undefined || (value === null && !this.encodesNull)) return false;
+    return this.sendEncoded(encodeOne(this.protocol, value));
+  }
+
+  /** @internal `value` encoded by this connection's protocol, for a push (channels encode a message once for all). */
+  encodePush(value: unknown): Uint8Array {
+    return encodeOne(this.protocol, value);
+  }
+
+  /** @internal Push bytes already encoded by this connection's protocol (see `send`). */
+  sendEncoded(bytes: Uint8Array): boolean {
+    if (this.dead || this.socket.writableEnded) return false;
+    const server = this.server;
+    if (this.socket.writableLength + bytes.length > server.pushOutputLimit) {
+      this.slowConsumer(this.socket.writableLength + bytes.length);
+      return false;
+    }
+    this.pushes++;
+    server.pushes++;
+    const pushed = new Pushed(bytes);
+    if (this.queue !== null) {
+      // Behind replies still being worked on: in their queue, as an answered request.
+      const request = new Request(this, 0, undefined, bytes.length);
+      request.response = pushed;
+      request.done = true;
+      this.enqueue(request);
+      return true;
+    }
+    this.pushesInBatch++;
+    this.push(pushed);
+    if (!this.reading && !this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(() => this.flushPushes());
+    }
+    return true;
+  }
+
+  /** Write the pushes of this turn (and any replies batched with them). */
+  private flushPushes(): void {
+    this.flushQueued = false;
+    if (this.reading || this.dead) return; // a read's end flushes them
+    this.flush();
+    this.account();
   }
 
   /** One read from the client. */
@@ -406,6 +483,7 @@ export class Connection {
       const next = queue[i]!;
       if (!next.done) break;
       const response = next.response;
+      if (response instanceof Pushed) this.pushesInBatch++;
       if (response !== undefined && (response !== null || this.encodesNull)) this.push(response);
       this.inFlightBytes -= next.size + REQUEST_OVERHEAD;
       queue[i] = undefined; // answered: let go of it and of the read its message is a view of
@@ -447,9 +525,11 @@ export class Connection {
     if (count > 0) {
       this.replyCount = 0;
       const replies = this.replies!;
+      const mixed = this.pushesInBatch > 0;
+      this.pushesInBatch = 0;
       let data: Encoded | number;
       try {
-        data = this.encode(replies, 0, count);
+        data = mixed ? this.encodeMixed(replies, 0, count) : this.encode(replies, 0, count);
       } catch (err) {
         this.writeEncodable(replies, count);
         this.release(replies, count);
@@ -504,12 +584,27 @@ export class Connection {
     return holding > this.server.maxClientMemory ? holding : out;
   }
 
+  /** A batch with pushes in it: each reply encoded on its own, the pushes' bytes as they are, joined in order. */
+  private encodeMixed(replies: unknown[], from: number, to: number): Encoded | number {
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    for (let i = from; i < to; i++) {
+      const reply = replies[i];
+      const part = reply instanceof Pushed ? reply.bytes : encodeOne(this.protocol, reply);
+      parts.push(part);
+      total += part.length;
+    }
+    const holding = total + this.socket.writableLength + this.inFlightBytes;
+    return holding > this.server.maxClientMemory ? holding : Buffer.concat(parts, total);
+  }
+
   /** A batch failed to encode: write, one by one, the replies before the one that failed (they are owed). */
   private writeEncodable(replies: unknown[], count: number): void {
     for (let i = 0; i < count; i++) {
       let data: Encoded | number;
       try {
-        data = this.encode(replies, i, i + 1);
+        const reply = replies[i];
+        data = reply instanceof Pushed ? reply.bytes : this.encode(replies, i, i + 1);
       } catch {
         return;
       }
@@ -563,8 +658,43 @@ export class Connection {
     this.memory = memory;
     const server = this.server;
     server.clientMemory += memory - before;
+    if (this.pushes > 0 && this.overPushLimits()) return;
     if (memory > server.maxClientMemory) this.overMemory(memory, 'max_client_memory');
     else if (server.clientMemory > server.maxmemoryClients) server.evict();
+  }
+
+  /**
+   * A connection that is pushed to and does not read: over push_output_limit unread, or over
+   * push_output_soft_limit for push_output_soft_seconds, it is closed (Redis's
+   * client-output-buffer-limit for pub/sub clients). Publishers are never made to wait for it.
+   */
+  private overPushLimits(): boolean {
+    const server = this.server;
+    const unread = this.socket.writableLength;
+    if (unread > server.pushOutputLimit) return this.slowConsumer(unread);
+    if (unread <= server.pushOutputSoftLimit) {
+      this.softSince = 0;
+      return false;
+    }
+    const now = Date.now();
+    if (this.softSince === 0) this.softSince = now;
+    else if (now - this.softSince >= server.pushOutputSoftMs) return this.slowConsumer(unread, (now - this.softSince) / 1000);
+    return false;
+  }
+
+  /** Closed for not reading what was pushed to it: `unread` bytes waiting (for `seconds` over the soft limit). */
+  private slowConsumer(unread: number, seconds?: number): true {
+    const server = this.server;
+    const why = seconds === undefined
+      ? `over push_output_limit=${mib(server.pushOutputLimit)}`
+      : `over push_output_soft_limit=${mib(server.pushOutputSoftLimit)} for ${seconds.toFixed(0)}s`;
+    server.connectionLog('warn', { conn: this.id, peer: this.peer, unread },
+      `connection ${this.id} (${this.peer}): slow consumer: ${mib(unread)} unread, ${why}; closed`);
+    this.pending = null;
+    this.replies = null;
+    this.replyCount = 0;
+    this.destroy('slow_consumer');
+    return true;
   }
 
   /** @internal Over a memory limit: say so and close at once, dropping what it holds. */
@@ -600,7 +730,8 @@ export class Connection {
 
   /** @internal No read or write for keep_alive seconds (the server's sweep found it). */
   idle(): void {
-    if (this.queue !== null || this.dead) return; // a handler is still working: not idle
+    // A handler still working is not idle; nor is a subscriber waiting for messages (as Redis spares pub/sub clients).
+    if (this.queue !== null || this.dead || this.subscriptions > 0) return;
     this.server.connectionLog('debug', { conn: this.id, peer: this.peer }, `connection ${this.id} (${this.peer}): idle for ${this.server.keepAliveMs / 1000}s; closed`);
     this.destroy('idle');
   }
@@ -722,6 +853,20 @@ function asError(err: unknown): Error {
 
 function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+/** One reply encoded by `protocol`, as bytes (a TypeError if it cannot be). */
+function encodeOne(protocol: Protocol<unknown, unknown>, value: unknown): Uint8Array {
+  if (protocol.encodeInto !== undefined) {
+    const length = protocol.encodedLength!(value);
+    if (!Number.isSafeInteger(length) || length < 0) throw new TypeError(`protocol encodedLength gave ${length} bytes`);
+    const out = Buffer.allocUnsafe(length);
+    const end = protocol.encodeInto(value, out, 0);
+    if (end !== length) throw new TypeError(`protocol encodeInto wrote ${end} bytes where encodedLength gave ${length}`);
+    return out;
+  }
+  const encoded = writable(protocol.encode(value));
+  return typeof encoded === 'string' ? Buffer.from(encoded) : encoded;
 }
 
 /** What a protocol's `encode` returned, if a socket can write it. */

@@ -15,6 +15,8 @@ import { startupStep } from './startup-step.js';
 import type { TlsTerminator } from '../net/tls.js';
 import type { Address } from '../address.js';
 import { listenAddresses } from '../activation.js';
+import { PubSub } from '../net/pubsub.js';
+import type { Channels } from '../net/channels.js';
 
 /** What `monitorStart` taps get: one server's bound sockets, before workers spawn. */
 export interface Monitor {
@@ -147,6 +149,8 @@ const echo: Handler<unknown, unknown> = (message) => message;
  */
 export class App {
   readonly hooks: Hooks = createHooks();
+  /** Channels for this server's connections: subscribe, publish (docs/design.md §15). */
+  readonly pubsub = new PubSub(this.hooks);
   readonly cfg: Cfg;
   readonly name: string;
   readonly log: Logger;
@@ -286,6 +290,11 @@ export class App {
    */
   reportStats(): void {
     this.reportsStats = true;
+  }
+
+  /** This process's channels, for the connection set (a closing connection leaves them). */
+  get channels(): Channels {
+    return this.pubsub.local;
   }
 
   /** A fresh protocol instance, for one connection. */

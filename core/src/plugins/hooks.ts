@@ -14,11 +14,13 @@ const requireCjs = createRequire(import.meta.url);
 const SyncHook = requireCjs('tapable/lib/SyncHook.js') as typeof import('tapable').SyncHook;
 const AsyncSeriesHook = requireCjs('tapable/lib/AsyncSeriesHook.js') as typeof import('tapable').AsyncSeriesHook;
 const AsyncSeriesWaterfallHook = requireCjs('tapable/lib/AsyncSeriesWaterfallHook.js') as typeof import('tapable').AsyncSeriesWaterfallHook;
+const SyncBailHook = requireCjs('tapable/lib/SyncBailHook.js') as typeof import('tapable').SyncBailHook;
 
 /**
  * What a failing tap does, by hook: a start-up tap fails start-up (and has a time
- * limit); any other tap is logged with its plugin's name and skipped — a sync one at no
- * extra cost per call, an async one still awaited, a waterfall one passing its input on.
+ * limit); a guard tap (access control) refuses what it was asked; any other tap is logged
+ * with its plugin's name and skipped — a sync one at no extra cost per call, an async one
+ * still awaited, a waterfall one passing its input on.
  */
 const KIND = {
   monitorStart: 'startup',
@@ -31,6 +33,8 @@ const KIND = {
   info: 'waterfall',
   workerStop: 'async',
   reopen: 'sync',
+  subscribe: 'guard',
+  publish: 'guard',
 } as const;
 
 /** Per-connection and per-request taps are timed once in this many calls. */
@@ -64,6 +68,13 @@ export function createHooks() {
     workerStop: new AsyncSeriesHook<[Worker]>(['worker']),
     /** Arbiter and workers: USR1 asked to reopen log files (logrotate moved them). */
     reopen: new SyncHook<[]>([]),
+    /**
+     * Worker: a connection asks to subscribe to a channel (`pattern` false) or a pattern. A tap
+     * returning anything but undefined refuses it (a string says why); one that throws refuses too.
+     */
+    subscribe: new SyncBailHook<[Connection, Buffer, boolean], unknown>(['connection', 'channel', 'pattern']),
+    /** Worker: a message is to be published on a channel, by a connection or not; refused as `subscribe` is. */
+    publish: new SyncBailHook<[Buffer, unknown, Connection | undefined], unknown>(['channel', 'message', 'connection']),
   });
 }
 
@@ -100,6 +111,18 @@ export function guardHooks(hooks: Hooks, opts: GuardOptions): void {
         const name = who(tap, plugin);
         const failed = (err: unknown) => `${name} failed in ${hookName}: ${errorMessage(err)}`;
         const report = (err: unknown) => opts.log.error({ plugin: plugin ?? tap.name, hook: hookName, err }, failed(err));
+        if (kind === 'guard') {
+          // A guard that fails refuses (access control fails closed), with its error as the reason.
+          const guard = (a: unknown, b: unknown, c: unknown) => {
+            try {
+              return fn(a, b, c);
+            } catch (err) {
+              report(err);
+              return failed(err);
+            }
+          };
+          return { ...tap, fn: guard } as typeof tap;
+        }
         if (kind === 'sync') {
           const call = (a: unknown, b: unknown) => {
             try {

@@ -1,6 +1,7 @@
 /** The commands: Redis's names, arities, replies and error texts (Redis 7.0). */
 import { simple, error, ErrorReply, type Reply } from '@socketserver/plugin-resp';
-import { compileGlob, globMatch } from './glob.js';
+import { compileGlob, globMatch, type Connection } from '@socketserver/core';
+import { notInSubscribedContext, publish, pubsubCommand, SUBSCRIBED_ALLOWED, subscribe, unsubscribe } from './pubsub.js';
 import { Store } from './store.js';
 
 /** What a command may know of its caller. */
@@ -11,9 +12,11 @@ export interface Context {
   readonly client: { name?: Buffer };
   readonly port: number;
   readonly startedAt: number;
+  /** The client's connection, for pub/sub (absent when commands run without one). */
+  readonly connection?: Connection;
 }
 
-type Run = (args: Buffer[], ctx: Context) => Reply;
+type Run = (args: Buffer[], ctx: Context) => Reply | Promise<Reply>;
 interface Command {
   /** Redis's arity: n exactly n arguments (the name included), -n at least n. */
   readonly arity: number;
@@ -133,7 +136,21 @@ function ttl(args: Buffer[], ctx: Context, unit: number): Reply {
 }
 
 export const COMMANDS: Readonly<Record<string, Command>> = {
-  ping: { arity: -1, run: (a) => (a.length > 2 ? wrongArity('ping') : a.length === 2 ? a[1]! : simple('PONG')) },
+  ping: {
+    arity: -1,
+    run: (a, ctx) => {
+      if (a.length > 2) return wrongArity('ping');
+      // A subscriber's PING is answered as a push would be: ['pong', argument or ''].
+      if ((ctx.connection?.subscriptions ?? 0) > 0) return ['pong', a[1] ?? ''];
+      return a.length === 2 ? a[1]! : simple('PONG');
+    },
+  },
+  subscribe: { arity: -2, run: (a, ctx) => subscribe(a, connectionOf(ctx), false) },
+  psubscribe: { arity: -2, run: (a, ctx) => subscribe(a, connectionOf(ctx), true) },
+  unsubscribe: { arity: -1, run: (a, ctx) => unsubscribe(a, connectionOf(ctx), false) },
+  punsubscribe: { arity: -1, run: (a, ctx) => unsubscribe(a, connectionOf(ctx), true) },
+  publish: { arity: 3, run: (a, ctx) => publish(a, connectionOf(ctx)) },
+  pubsub: { arity: -2, run: (a, ctx) => pubsubCommand(a, connectionOf(ctx)) ?? unknownSubcommand(a[1]!, 'PUBSUB') },
   echo: { arity: 2, run: (a) => a[1]! },
   get: { arity: 2, run: (a, ctx) => ctx.store.get(key(a[1]!)) ?? null },
   set: {
@@ -248,11 +265,19 @@ for (const [name, cmd] of Object.entries(COMMANDS)) {
 }
 
 /** Run one request: `args[0]` is the command name, in any case. */
-export function execute(args: Buffer[], ctx: Context): Reply {
+export function execute(args: Buffer[], ctx: Context): Reply | Promise<Reply> {
   const raw = args[0]!.toString('latin1');
   const found = LOOKUP.get(raw) ?? LOOKUP.get(raw.toLowerCase());
   if (found === undefined) return unknownCommand(args);
   const [name, cmd] = found;
   if (cmd.arity > 0 ? args.length !== cmd.arity : args.length < -cmd.arity) return wrongArity(name);
+  const connection = ctx.connection;
+  if (connection !== undefined && connection.subscriptions > 0 && !SUBSCRIBED_ALLOWED.has(name)) return notInSubscribedContext(name);
   return cmd.run(args, ctx);
+}
+
+/** The connection a pub/sub command needs (every served request has one). */
+function connectionOf(ctx: Context): Connection {
+  if (ctx.connection === undefined) throw new Error('pub/sub needs a connection');
+  return ctx.connection;
 }

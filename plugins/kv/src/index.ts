@@ -5,7 +5,7 @@ import { execute, type Context } from './commands.js';
 import { POLICIES, Store } from './store.js';
 
 export { Store, Entry, MAX_KEYS, KEY_OVERHEAD, EXPIRE_OVERHEAD, POLICIES, type Policy, type StoreOptions } from './store.js';
-export { globMatch, compileGlob } from './glob.js';
+export { globMatch, compileGlob } from '@socketserver/core';
 export { execute, parseInt64, parseSetOptions, unknownCommand, COMMANDS, OK, OOM, type Context } from './commands.js';
 
 /** How often the active expire cycle runs, and the share of that time it may take (Redis: 10 Hz, 25%). */
@@ -45,11 +45,11 @@ export default definePlugin({
     setInterval(() => store.activeExpireCycle(Date.now(), EXPIRE_CYCLE_BUDGET_MS), EXPIRE_CYCLE_MS).unref();
     // One context per connection, made on its first request: nothing is allocated per request.
     const contexts = new WeakMap<object, Context>();
-    return (args: Buffer[], request): Reply => {
+    return (args: Buffer[], request): Reply | Promise<Reply> => {
       const conn = request.connection;
       let ctx = contexts.get(conn);
       if (ctx === undefined) {
-        ctx = { store, clientId: conn.id, client: {}, port: conn.socket.localPort ?? 0, startedAt };
+        ctx = { store, clientId: conn.id, client: {}, port: conn.socket.localPort ?? 0, startedAt, connection: conn };
         contexts.set(conn, ctx);
       }
       return execute(args, ctx);

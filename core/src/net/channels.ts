@@ -1,0 +1,201 @@
+import type { Connection } from './connection.js';
+import { compileGlob } from './glob.js';
+
+/**
+ * How a subscriber's protocol frames a message published on a channel (RESP's `message` and
+ * `pmessage` arrays); without one, the message itself is pushed. Called once per publish for
+ * each framer in use, not once per subscriber: the bytes are encoded once and written to all.
+ */
+export type Framer = (message: unknown, channel: Buffer, pattern: Buffer | undefined) => unknown;
+
+/** Subscribers of one channel or pattern, each with its framer. */
+type Subscribers = Map<Connection, Framer | undefined>;
+
+interface PatternEntry {
+  readonly pattern: Buffer;
+  readonly matches: (channel: string) => boolean;
+  readonly subscribers: Subscribers;
+}
+
+/** What one connection holds: its channels and patterns (as keys, see `key`). */
+interface Held {
+  readonly channels: Set<string>;
+  readonly patterns: Set<string>;
+}
+
+/** The figures of `ss info`, `ss top` and /metrics. */
+export interface PubSubStats {
+  /** Channels with at least one subscriber, and patterns with at least one. */
+  readonly channels: number;
+  readonly patterns: number;
+  /** Connections holding at least one subscription. */
+  readonly subscribers: number;
+  /** Publishes made here, messages pushed to subscribers here, and pushes that could not be sent. */
+  readonly published: number;
+  readonly delivered: number;
+  readonly dropped: number;
+}
+
+/**
+ * A channel or pattern as a map key: its bytes as latin1, one char per byte, so binary names
+ * (RESP's) are kept exactly and the glob matcher reads them as Redis does.
+ */
+function key(name: string | Uint8Array): string {
+  return typeof name === 'string' ? Buffer.from(name).toString('latin1') : Buffer.from(name.buffer, name.byteOffset, name.byteLength).toString('latin1');
+}
+
+/**
+ * Channels of one server in one process (docs/design.md §15): who is subscribed to what,
+ * and publishing to them. A message is framed and encoded once per framer in use and the same
+ * bytes pushed to every subscriber (`Connection.sendEncoded`); a subscriber that does not
+ * read is closed as a slow consumer by its connection, never waited for.
+ */
+export class Channels {
+  private readonly exact = new Map<string, Subscribers>();
+  private readonly patterns = new Map<string, PatternEntry>();
+  private readonly held = new Map<Connection, Held>();
+  private published = 0;
+  private delivered = 0;
+  private dropped = 0;
+
+  /** Subscribe `connection` to `channel`; false if it already was. */
+  subscribe(connection: Connection, channel: string | Uint8Array, framer?: Framer): boolean {
+    const k = key(channel);
+    const held = this.holder(connection);
+    if (held.channels.has(k)) return false;
+    held.channels.add(k);
+    let subscribers = this.exact.get(k);
+    if (subscribers === undefined) this.exact.set(k, (subscribers = new Map<Connection, Framer | undefined>()));
+    subscribers.set(connection, framer);
+    connection.subscriptions++;
+    return true;
+  }
+
+  /** Unsubscribe `connection` from `channel`; false if it was not subscribed. */
+  unsubscribe(connection: Connection, channel: string | Uint8Array): boolean {
+    const k = key(channel);
+    const held = this.held.get(connection);
+    if (held === undefined || !held.channels.delete(k)) return false;
+    const subscribers = this.exact.get(k)!;
+    subscribers.delete(connection);
+    if (subscribers.size === 0) this.exact.delete(k);
+    this.release(connection, held);
+    return true;
+  }
+
+  /** Subscribe `connection` to every channel matching the glob `pattern` (Redis's); false if it already was. */
+  psubscribe(connection: Connection, pattern: string | Uint8Array, framer?: Framer): boolean {
+    const k = key(pattern);
+    const held = this.holder(connection);
+    if (held.patterns.has(k)) return false;
+    held.patterns.add(k);
+    let entry = this.patterns.get(k);
+    if (entry === undefined) {
+      entry = { pattern: Buffer.from(k, 'latin1'), matches: compileGlob(k), subscribers: new Map() };
+      this.patterns.set(k, entry);
+    }
+    entry.subscribers.set(connection, framer);
+    connection.subscriptions++;
+    return true;
+  }
+
+  punsubscribe(connection: Connection, pattern: string | Uint8Array): boolean {
+    const k = key(pattern);
+    const held = this.held.get(connection);
+    if (held === undefined || !held.patterns.delete(k)) return false;
+    const entry = this.patterns.get(k)!;
+    entry.subscribers.delete(connection);
+    if (entry.subscribers.size === 0) this.patterns.delete(k);
+    this.release(connection, held);
+    return true;
+  }
+
+  /** The channels `connection` is subscribed to, in the order it subscribed. */
+  channelsOf(connection: Connection): Buffer[] {
+    return [...(this.held.get(connection)?.channels ?? [])].map((k) => Buffer.from(k, 'latin1'));
+  }
+
+  /** The patterns `connection` is subscribed to, in the order it subscribed. */
+  patternsOf(connection: Connection): Buffer[] {
+    return [...(this.held.get(connection)?.patterns ?? [])].map((k) => Buffer.from(k, 'latin1'));
+  }
+
+  /** Channels with subscribers here, those matching `pattern` if given (PUBSUB CHANNELS). */
+  activeChannels(pattern?: string | Uint8Array): Buffer[] {
+    const matches = pattern === undefined ? undefined : compileGlob(key(pattern));
+    const out: Buffer[] = [];
+    for (const k of this.exact.keys()) if (matches === undefined || matches(k)) out.push(Buffer.from(k, 'latin1'));
+    return out;
+  }
+
+  /** Subscribers of `channel` here, patterns not counted (PUBSUB NUMSUB). */
+  numsub(channel: string | Uint8Array): number {
+    return this.exact.get(key(channel))?.size ?? 0;
+  }
+
+  /** Patterns subscribed to here (PUBSUB NUMPAT). */
+  get numpat(): number {
+    return this.patterns.size;
+  }
+
+  /**
+   * Push `message` to the subscribers of `channel` here, and to those of every pattern it
+   * matches; how many it was pushed to (a connection subscribed twice, by name and by a
+   * pattern, gets it twice and counts twice, as in Redis).
+   */
+  publish(channel: string | Uint8Array, message: unknown): number {
+    this.published++;
+    const k = key(channel);
+    let sent = 0;
+    const subscribers = this.exact.get(k);
+    const name = typeof channel === 'string' ? Buffer.from(channel) : Buffer.from(channel);
+    if (subscribers !== undefined) sent += this.deliver(subscribers, message, name, undefined);
+    for (const entry of this.patterns.values()) {
+      if (entry.matches(k)) sent += this.deliver(entry.subscribers, message, name, entry.pattern);
+    }
+    return sent;
+  }
+
+  /** @internal `connection` closed: it leaves every channel and pattern (before connectionLost). */
+  leave(connection: Connection): void {
+    const held = this.held.get(connection);
+    if (held === undefined) return;
+    for (const k of held.channels) this.unsubscribe(connection, Buffer.from(k, 'latin1'));
+    for (const k of held.patterns) this.punsubscribe(connection, Buffer.from(k, 'latin1'));
+  }
+
+  stats(): PubSubStats {
+    return {
+      channels: this.exact.size, patterns: this.patterns.size, subscribers: this.held.size,
+      published: this.published, delivered: this.delivered, dropped: this.dropped,
+    };
+  }
+
+  /** Push to each subscriber the message framed and encoded once per framer; how many took it. */
+  private deliver(subscribers: Subscribers, message: unknown, channel: Buffer, pattern: Buffer | undefined): number {
+    let encoded: Map<Framer | undefined, Uint8Array> | undefined;
+    let sent = 0;
+    for (const [connection, framer] of subscribers) {
+      let bytes = encoded?.get(framer);
+      if (bytes === undefined) {
+        bytes = connection.encodePush(framer === undefined ? message : framer(message, channel, pattern));
+        (encoded ??= new Map()).set(framer, bytes);
+      }
+      if (connection.sendEncoded(bytes)) sent++;
+      else this.dropped++;
+    }
+    this.delivered += sent;
+    return sent;
+  }
+
+  private holder(connection: Connection): Held {
+    let held = this.held.get(connection);
+    if (held === undefined) this.held.set(connection, (held = { channels: new Set(), patterns: new Set() }));
+    return held;
+  }
+
+  private release(connection: Connection, held: Held): void {
+    connection.subscriptions--;
+    if (held.channels.size === 0 && held.patterns.size === 0) this.held.delete(connection);
+  }
+}

@@ -1,0 +1,20 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/** Start redis-server on `port` (no persistence, in the foreground); resolves once it accepts connections. */
+export async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`redis-server did not start within 10 s\n${out}`)), 10_000);
+    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+      out += s;
+      if (out.includes('Ready to accept connections')) { clearTimeout(timer); resolve(); }
+    });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`redis-server exited at start (${code})\n${out}`)); });
+  });
+  child.stdout!.resume();
+  child.stderr!.resume();
+  return child;
+}
+
