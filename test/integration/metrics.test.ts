@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { assertOneLineError } from '../helpers/assert.js';
 import { ask, Client } from '../helpers/client.js';
 import { eventually, isAlive, launchSs, runSs, ssInfo, startSs, type SsProcess } from '../helpers/ss.js';
+import { metricsUrl, scrape, scrapeUntil, unlabelled, value, type Sample } from '../helpers/metrics.js';
 import { tempDir } from '../helpers/temp.js';
 import { sleep } from '../helpers/wait.js';
 import { PID_HANDLER, readyPids } from '../helpers/workers.js';
@@ -12,56 +13,6 @@ import { PID_HANDLER, readyPids } from '../helpers/workers.js';
 // The metrics plugin through the real ss: GET /metrics from the arbiter, every worker's figures.
 
 const METRICS = ['--plugin', 'line', '--plugin', 'metrics', '--metrics-bind', '127.0.0.1:0'];
-
-interface Sample { name: string; labels: Record<string, string>; value: number }
-
-/** Prometheus text format, line by line; throws on a line that is not a sample, a HELP or a TYPE. */
-function parse(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || /^# (HELP|TYPE) [a-zA-Z_:][\w:]* /.test(line)) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) throw new Error(`not exposition format: ${JSON.stringify(line)}`);
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)",?/g)) labels[l[1]!] = l[2]!;
-    out.push({ name: m[1]!, labels, value: m[3] === '+Inf' ? Infinity : Number(m[3]) });
-  }
-  return out;
-}
-
-/** The one sample of `name` whose labels include `labels` (undefined if none; throws if several). */
-function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
-  const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
-  if (found.length > 1) throw new Error(`${found.length} samples of ${name} ${JSON.stringify(labels)}`);
-  return found[0]?.value;
-}
-
-/** Names of the samples without a `server` label (every series should have one). */
-function unlabelled(samples: Sample[]): string[] {
-  return [...new Set(samples.filter((s) => s.labels.server === undefined).map((s) => s.name))];
-}
-
-async function scrape(url: string): Promise<Sample[]> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(15_000) });
-  if (res.status !== 200) throw new Error(`GET ${url}: ${res.status}`);
-  return parse(await res.text());
-}
-
-/** Scrape until `ready` holds of the samples (figures reach the arbiter when the workers count them). */
-function scrapeUntil(url: string, ready: (s: Sample[]) => boolean, what: string, timeoutMs = 20_000): Promise<Sample[]> {
-  return eventually(async () => {
-    const got = await scrape(url);
-    return ready(got) ? got : undefined;
-  }, what, timeoutMs);
-}
-
-/** The endpoint's URL from its log line `metrics on http://127.0.0.1:PORT/metrics` (the real port). */
-async function metricsUrl(ss: SsProcess, server?: string): Promise<string> {
-  const line = await ss.waitForLog((l) => typeof l.metrics === 'string' && (server === undefined || l.name === server), 20_000);
-  const url = line.metrics as string;
-  if (line.msg !== `metrics on ${url}` || !/^http:\/\/127\.0\.0\.1:[1-9]\d*\/metrics$/.test(url)) throw new Error(`unexpected log line: ${line.msg}`);
-  return url;
-}
 
 /** `conns` connections, each sending `each` lines of 8 bytes (7 characters and \n) and closing once answered. */
 async function load(port: number, conns: number, each: number): Promise<void> {

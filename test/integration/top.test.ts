@@ -6,8 +6,10 @@ import { eventually, runSs, SS_BIN, ssInfo, startSs, type SsProcess } from '../h
 import { FIXTURES, tempDir } from '../helpers/temp.js';
 import { lineLoad } from '../helpers/load.js';
 import { Pane } from '../helpers/tmux.js';
+import { sleep } from '../helpers/wait.js';
 
 const SLOW_TAP = join(FIXTURES, 'runtime', 'slow-tap.mjs');
+const CHAT = join(FIXTURES, 'runtime', 'chat-handler.mjs');
 
 /** Worker rows of a frame: `  ID  PID  STATE  UP  REQ/S  ACTIVE  MEMORY`. */
 const WORKER_ROW = /^ {2}(\d+) +(\d+) {2}(\w+) +\S+ +([\d.]+|-) +(\d+|-) +([\d.]+) MiB$/;
@@ -92,6 +94,37 @@ test.serial('ss top --once: one plain frame with both workers, requests per seco
   }
   t.true(mean! >= 40, `the tap busy-waits 50 µs: ${mean}`);
   t.truthy(hookRow(lines, '\\(handler\\)', 'request'), 'the handler\'s row');
+});
+
+test('ss top --once: a server with channels shows its channels, subscribers, and messages and pushes per second', async (t) => {
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '1', '--handler', CHAT]);
+  const [a, b] = await Promise.all([Client.open(ss.port), Client.open(ss.port)]);
+  t.teardown(() => { a.destroy(); b.destroy(); });
+  for (const [c, cmd, reply] of [[a, 'join r1', 'joined r1'], [b, 'join r1', 'joined r1'], [b, 'watch r*', 'watching r*']] as const) {
+    c.send(`${cmd}\n`);
+    t.deepEqual(await c.lines(1, 10_000), [reply]);
+  }
+  // A message every 50 ms while ss top looks: each pushed to a by name, to b by name and by pattern.
+  let saying = true;
+  const says = (async () => {
+    for (let i = 0; saying && i < 1000; i++) {
+      a.send(`say r1 m${i}\n`);
+      await sleep(50);
+    }
+  })();
+  const r = await runSs(['top', '--once', '--pid', String(ss.pid)]);
+  saying = false;
+  await says;
+  t.is(r.code, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split('\n');
+  const head = lines.indexOf('  CHANNELS  PATTERNS  SUBSCRIBERS     PUB/S   DELIV/S    PUSH/S  DROPPED  SLOW');
+  t.true(head > 0, r.stdout);
+  const m = /^ +(\d+) +(\d+) +(\d+) +([\d.]+) +([\d.]+) +([\d.]+) +(\d+) +(\d+)$/.exec(lines[head + 1]!);
+  t.truthy(m, r.stdout);
+  t.deepEqual(m!.slice(1, 4).map(Number), [1, 1, 2], 'one channel, one pattern, two subscribers');
+  const [pub, deliv, push] = m!.slice(4, 7).map(Number);
+  t.true(pub! > 0 && deliv! > 0 && push! > 0, r.stdout);
+  t.deepEqual(m!.slice(7).map(Number), [0, 0], 'nothing dropped, no slow consumer');
 });
 
 test('ss top: one line naming the mistake, exit 2', async (t) => {

@@ -129,3 +129,39 @@ test('a document of the wrong shape shows as missing figures rather than failing
 test('uptimes in the width of a column', (t) => {
   t.deepEqual([0, 12.7, 247, 7500, 3 * 86400 + 4 * 3600 + 5, undefined, NaN].map(duration), ['0s', '12s', '4m07s', '2h05m', '3d04h', '-', '-']);
 });
+
+/** A worker that pushed `pushes` times and holds channels: `pubsub` as its stats carry it, `slow` closed as slow consumers. */
+const chatter = (id: number, pid: number, pushes: number, pubsub: Record<string, number>, slow = 0) => {
+  const w = worker(id, pid, 0);
+  return { ...w, stats: { ...w.stats, pushes, pubsub, connections: { closed: { slow_consumer: slow } } } };
+};
+const ps = (channels: number, patterns: number, subscribers: number, published: number, delivered: number, dropped: number) =>
+  ({ channels, patterns, subscribers, published, delivered, dropped });
+const PUBSUB_HEAD = '  CHANNELS  PATTERNS  SUBSCRIBERS     PUB/S   DELIV/S    PUSH/S  DROPPED  SLOW';
+
+test('pub/sub: channels, patterns and subscribers summed over the workers, messages and pushes per second, drops and slow consumers', (t) => {
+  const prev = doc([chatter(1, 11, 100, ps(2, 1, 3, 10, 30, 0)), chatter(2, 12, 0, ps(0, 0, 0, 0, 0, 0))]);
+  const cur = doc([chatter(1, 11, 160, ps(2, 1, 4, 30, 80, 1), 1), chatter(2, 12, 10, ps(1, 0, 2, 10, 10, 0))]);
+  const lines = frame({ cur, prev, seconds: 2 }, { width: 80, interval: 1 });
+  const at = lines.indexOf(PUBSUB_HEAD);
+  t.true(at > lines.findIndex((l) => l.startsWith('  total')), lines.join('\n'));
+  t.is(lines[at - 1], '');
+  t.is(lines[at + 1], '         3         1            6      15.0      30.0      35.0        1     1');
+  t.true(lines.every((l) => l.length <= 80));
+
+  // The first frame: no rates yet; a new pid counts from the next one.
+  const first = frame({ cur, seconds: 0 }, { width: 80, interval: 1 });
+  t.is(first[first.indexOf(PUBSUB_HEAD) + 1], '         3         1            6         -         -         -        1     1');
+  const replaced = frame({ cur, prev: doc([chatter(1, 13, 100, ps(2, 1, 3, 10, 30, 0))]), seconds: 2 }, { width: 80, interval: 1 });
+  t.is(replaced[replaced.indexOf(PUBSUB_HEAD) + 1], '         3         1            6         -         -         -        1     1');
+});
+
+test('pub/sub: no such lines for a server that has neither pushed nor held a channel, nor for a document without the figures', (t) => {
+  const idle = doc([chatter(1, 11, 0, ps(0, 0, 0, 0, 0, 0)), worker(2, 12, 5)]);
+  t.false(frame({ cur: idle, prev: idle, seconds: 1 }, { width: 80, interval: 1 }).includes(PUBSUB_HEAD));
+  t.false(frame({ cur: doc([worker(1, 11, 5)]), seconds: 0 }, { width: 80, interval: 1 }).includes(PUBSUB_HEAD));
+  // Pushes alone (connection.send, no channel) show them.
+  const pushing = doc([chatter(1, 11, 5, ps(0, 0, 0, 0, 0, 0)), worker(2, 12, 5)]);
+  const lines = frame({ cur: pushing, prev: idle, seconds: 1 }, { width: 80, interval: 1 });
+  t.is(lines[lines.indexOf(PUBSUB_HEAD) + 1], '         0         0            0       0.0       0.0       5.0        0     0');
+});

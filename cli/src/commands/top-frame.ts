@@ -71,6 +71,50 @@ function total(label: string, rows: Row[]): string {
   return workerLine({ id: label, pid: '', state: '', up: '', rps: sum(rows.map((r) => r.rps)), active: sum(rows.map((r) => r.active)), memory: sum(rows.map((r) => r.memory)) });
 }
 
+/** A server's pushes and channels: gauges and drops summed over its workers now, rates by pid as REQ/S. */
+interface PubSubRow {
+  channels: number; patterns: number; subscribers: number;
+  published: number | undefined; delivered: number | undefined; pushes: number | undefined;
+  dropped: number; slow: number;
+}
+
+const PUBSUB_HEAD = `  ${'CHANNELS'.padStart(8)}${'PATTERNS'.padStart(10)}${'SUBSCRIBERS'.padStart(13)}${'PUB/S'.padStart(10)}` +
+  `${'DELIV/S'.padStart(10)}${'PUSH/S'.padStart(10)}${'DROPPED'.padStart(9)}${'SLOW'.padStart(6)}`;
+function pubsubLine(r: PubSubRow): string {
+  return `  ${String(r.channels).padStart(8)}${String(r.patterns).padStart(10)}${String(r.subscribers).padStart(13)}` +
+    `${rate(r.published).padStart(10)}${rate(r.delivered).padStart(10)}${rate(r.pushes).padStart(10)}${String(r.dropped).padStart(9)}${String(r.slow).padStart(6)}`;
+}
+
+/**
+ * The pub/sub row of a server's workers, or none while they have neither pushed nor held a
+ * channel (most servers never do). Each worker has channels of its own: a channel with
+ * subscribers in two workers counts in each.
+ */
+function pubsubRow(workers: Fields[], before: Map<unknown, Fields>, seconds: number): PubSubRow | undefined {
+  const r: PubSubRow = { channels: 0, patterns: 0, subscribers: 0, published: undefined, delivered: undefined, pushes: undefined, dropped: 0, slow: 0 };
+  const [published, delivered, pushes]: (number | undefined)[][] = [[], [], []];
+  let used = false;
+  for (const w of workers) {
+    const stats = obj(w.stats);
+    const ps = obj(stats.pubsub);
+    const slow = num(obj(obj(stats.connections).closed).slow_consumer) ?? 0;
+    const [channels, patterns, subscribers, dropped] = [num(ps.channels) ?? 0, num(ps.patterns) ?? 0, num(ps.subscribers) ?? 0, num(ps.dropped) ?? 0];
+    r.channels += channels;
+    r.patterns += patterns;
+    r.subscribers += subscribers;
+    r.dropped += dropped;
+    r.slow += slow;
+    if ((num(stats.pushes) ?? 0) + (num(ps.published) ?? 0) + channels + patterns + subscribers > 0) used = true;
+    const prev = before.get(w.pid);
+    const was = obj(prev?.stats);
+    published.push(prev ? perSecond(ps.published, obj(was.pubsub).published, seconds) : undefined);
+    delivered.push(prev ? perSecond(ps.delivered, obj(was.pubsub).delivered, seconds) : undefined);
+    pushes.push(prev ? perSecond(stats.pushes, was.pushes, seconds) : undefined);
+  }
+  if (!used) return undefined;
+  return { ...r, published: sum(published), delivered: sum(delivered), pushes: sum(pushes) };
+}
+
 interface HookRow { plugin: string; hook: string; rps: number | undefined; meanUs: number | undefined }
 
 /** Timed calls and their seconds: `{ sampled, seconds }` in a document. */
@@ -144,9 +188,12 @@ export function frame({ cur, prev, seconds }: Sample, { width, height, interval 
   for (const m of list(cur.monitors)) {
     const w = obj(m.workers);
     lines.push('', `server ${m.name ?? '-'}  ${list(m.addresses).length ? (m.addresses as unknown[]).join(' ') : '-'}  workers ${w.alive ?? '-'}/${w.wanted ?? '-'}  restarts ${restarts(m.restarts)}`);
-    const rows = workerRows(workers.filter((x) => x.server === m.name), before, seconds);
+    const mine = workers.filter((x) => x.server === m.name);
+    const rows = workerRows(mine, before, seconds);
     all.push(...rows);
     lines.push(WORKER_HEAD, ...rows.map(workerLine), total('total', rows));
+    const pubsub = pubsubRow(mine, before, seconds);
+    if (pubsub) lines.push('', PUBSUB_HEAD, pubsubLine(pubsub));
   }
   if (list(cur.monitors).length > 1) lines.push('', total('all', all));
   lines.push('', hookLine('PLUGIN', 'HOOK', 'CALLS/S', 'MEAN µs'));

@@ -156,7 +156,7 @@ export class Endpoint {
       for (const e of entries) if (Array.isArray(e.metrics)) processes.push(e.metrics as object);
       const gauges = gaugesOf(entries);
       return {
-        server: monitor.name, totals: totals.sum(monitor.figures()), buckets, active: gauges.active, workers: gauges.workers,
+        server: monitor.name, totals: totals.sum(monitor.figures()), buckets, active: gauges.active, pubsub: gauges.pubsub, workers: gauges.workers,
         alive: monitor.cfg.workers === 0 ? 0 : entries.length, restarts: monitor.restarts,
       };
     }));

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import { CLOSE_REASONS, type Monitor } from '@socketserver/core';
-import type { Counters, WorkerGauges } from './totals.js';
+import type { Counters, PubSubGauges, WorkerGauges } from './totals.js';
 import { registerHistogram, type HistogramSeries } from './histogram.js';
 
 /** What one server gives a scrape. */
@@ -9,6 +9,8 @@ export interface ServerFigures {
   totals: Counters;
   buckets: readonly number[];
   active: number;
+  /** Channels, patterns and subscribers of the workers alive, summed. */
+  pubsub: PubSubGauges;
   /** Worker processes alive (0 when the server serves in the arbiter, workers 0). */
   alive: number;
   restarts: Monitor['restarts'];
@@ -31,6 +33,14 @@ export function figuresRegistry(servers: readonly ServerFigures[]): Registry {
   const requests = counter('socketserver_requests_total', 'Requests handed to the handler (answered or failed)');
   const received = counter('socketserver_bytes_received_total', 'Bytes read from clients');
   const sent = counter('socketserver_bytes_sent_total', 'Bytes written to clients');
+  const pushes = counter('socketserver_pushes_total', 'Pushes sent to clients (connection.send and channel messages)');
+  const published = counter('socketserver_pubsub_published_total', 'Messages published on channels');
+  const delivered = counter('socketserver_pubsub_delivered_total', 'Channel messages pushed to subscribers (one per subscription reached)');
+  const dropped = counter('socketserver_pubsub_dropped_total', 'Channel messages not pushed: the subscriber closing or closed as a slow consumer');
+  // Each worker has channels of its own: a channel with subscribers in two workers counts in each.
+  const channels = gauge('socketserver_pubsub_channels', 'Channels with subscribers now, summed over workers');
+  const patterns = gauge('socketserver_pubsub_patterns', 'Patterns with subscribers now, summed over workers');
+  const subscribers = gauge('socketserver_pubsub_subscribers', 'Connections holding a subscription now');
   const workers = gauge('socketserver_workers', 'Worker processes alive');
   const restarts = counter('socketserver_worker_restarts_total', 'Workers replaced, by why', ['server', 'reason']);
   const memory = gauge('socketserver_worker_resident_memory_bytes', 'Resident memory of each worker', ['server', 'worker', 'pid']);
@@ -48,6 +58,13 @@ export function figuresRegistry(servers: readonly ServerFigures[]): Registry {
     requests.inc({ server }, t.requests);
     received.inc({ server }, t.received);
     sent.inc({ server }, t.sent);
+    pushes.inc({ server }, t.pushes);
+    published.inc({ server }, t.published);
+    delivered.inc({ server }, t.delivered);
+    dropped.inc({ server }, t.dropped);
+    channels.set({ server }, s.pubsub.channels);
+    patterns.set({ server }, s.pubsub.patterns);
+    subscribers.set({ server }, s.pubsub.subscribers);
     workers.set({ server }, s.alive);
     for (const [reason, n] of Object.entries(s.restarts)) restarts.inc({ server, reason }, n);
     for (const w of s.workers) {

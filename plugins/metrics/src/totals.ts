@@ -7,6 +7,11 @@ export interface Counters {
   requests: number;
   received: number;
   sent: number;
+  /** Pushes sent (connection.send and channels), and the channels' messages: published, pushed to subscribers, refused. */
+  pushes: number;
+  published: number;
+  delivered: number;
+  dropped: number;
   /** Handler-time histogram: cumulative counts per bucket of `buckets`. */
   timeCounts: number[];
   timeCount: number;
@@ -16,6 +21,7 @@ export interface Counters {
 export function zero(buckets: number): Counters {
   return {
     accepted: 0, closed: Object.fromEntries(CLOSE_REASONS.map((r) => [r, 0])), requests: 0, received: 0, sent: 0,
+    pushes: 0, published: 0, delivered: 0, dropped: 0,
     timeCounts: new Array<number>(buckets).fill(0), timeCount: 0, timeSum: 0,
   };
 }
@@ -26,6 +32,10 @@ function add(into: Counters, c: Counters): void {
   into.requests += c.requests;
   into.received += c.received;
   into.sent += c.sent;
+  into.pushes += c.pushes;
+  into.published += c.published;
+  into.delivered += c.delivered;
+  into.dropped += c.dropped;
   c.timeCounts.forEach((n, i) => { into.timeCounts[i]! += n; });
   into.timeCount += c.timeCount;
   into.timeSum += c.timeSum;
@@ -39,6 +49,11 @@ function countersOf(s: StatsSnapshot, buckets: readonly number[]): Counters {
   c.requests = s.requests;
   c.received = s.bytes.received;
   c.sent = s.bytes.sent;
+  c.pushes = s.pushes;
+  // pubsub is optional in StatsSnapshot (a process serving without channels has none).
+  c.published = s.pubsub?.published ?? 0;
+  c.delivered = s.pubsub?.delivered ?? 0;
+  c.dropped = s.pubsub?.dropped ?? 0;
   const t = s.times;
   if (t && t.buckets.length === buckets.length && t.buckets.every((b, i) => b === buckets[i])) {
     c.timeCounts = [...t.counts];
@@ -58,16 +73,27 @@ export interface WorkerGauges {
   clientMemory: number;
 }
 
+/** Channels, patterns and subscribers now, summed over workers (each worker has channels of its own). */
+export interface PubSubGauges {
+  channels: number;
+  patterns: number;
+  subscribers: number;
+}
+
 /** The gauges of the workers that answered info (one that did not is left out). */
-export function gaugesOf(entries: readonly WorkerInfo[]): { active: number; workers: WorkerGauges[] } {
+export function gaugesOf(entries: readonly WorkerInfo[]): { active: number; pubsub: PubSubGauges; workers: WorkerGauges[] } {
   const workers: WorkerGauges[] = [];
   let active = 0;
+  const pubsub: PubSubGauges = { channels: 0, patterns: 0, subscribers: 0 };
   for (const { id, pid, stats, memory } of entries) {
     if (stats === undefined || memory === undefined) continue; // booting, or not answering
     active += stats.connections.active;
+    pubsub.channels += stats.pubsub?.channels ?? 0;
+    pubsub.patterns += stats.pubsub?.patterns ?? 0;
+    pubsub.subscribers += stats.pubsub?.subscribers ?? 0;
     workers.push({ id, pid, active: stats.connections.active, memory, clientMemory: stats.connections.memory });
   }
-  return { active, workers };
+  return { active, pubsub, workers };
 }
 
 /**
