@@ -51,6 +51,12 @@ function key(name: string | Uint8Array): string {
  * read is closed as a slow consumer by its connection, never waited for.
  */
 export class Channels {
+  /**
+   * Told when this process gains its first subscriber of a channel or pattern (`on`) or loses
+   * its last: a worker tells the arbiter, which relays publishes only where there is interest.
+   * Names are keys (latin1, one char a byte).
+   */
+  onInterest: ((kind: 'channel' | 'pattern', key: string, on: boolean) => void) | undefined;
   private readonly exact = new Map<string, Subscribers>();
   private readonly patterns = new Map<string, PatternEntry>();
   private readonly held = new Map<Connection, Held>();
@@ -65,7 +71,10 @@ export class Channels {
     if (held.channels.has(k)) return false;
     held.channels.add(k);
     let subscribers = this.exact.get(k);
-    if (subscribers === undefined) this.exact.set(k, (subscribers = new Map<Connection, Framer | undefined>()));
+    if (subscribers === undefined) {
+      this.exact.set(k, (subscribers = new Map<Connection, Framer | undefined>()));
+      this.onInterest?.('channel', k, true);
+    }
     subscribers.set(connection, framer);
     connection.subscriptions++;
     return true;
@@ -78,7 +87,10 @@ export class Channels {
     if (held === undefined || !held.channels.delete(k)) return false;
     const subscribers = this.exact.get(k)!;
     subscribers.delete(connection);
-    if (subscribers.size === 0) this.exact.delete(k);
+    if (subscribers.size === 0) {
+      this.exact.delete(k);
+      this.onInterest?.('channel', k, false);
+    }
     this.release(connection, held);
     return true;
   }
@@ -93,6 +105,7 @@ export class Channels {
     if (entry === undefined) {
       entry = { pattern: Buffer.from(k, 'latin1'), matches: compileGlob(k), subscribers: new Map() };
       this.patterns.set(k, entry);
+      this.onInterest?.('pattern', k, true);
     }
     entry.subscribers.set(connection, framer);
     connection.subscriptions++;
@@ -105,7 +118,10 @@ export class Channels {
     if (held === undefined || !held.patterns.delete(k)) return false;
     const entry = this.patterns.get(k)!;
     entry.subscribers.delete(connection);
-    if (entry.subscribers.size === 0) this.patterns.delete(k);
+    if (entry.subscribers.size === 0) {
+      this.patterns.delete(k);
+      this.onInterest?.('pattern', k, false);
+    }
     this.release(connection, held);
     return true;
   }
@@ -145,10 +161,23 @@ export class Channels {
    */
   publish(channel: string | Uint8Array, message: unknown): number {
     this.published++;
-    const k = key(channel);
+    return this.deliverAll(key(channel), message);
+  }
+
+  /** @internal A message published in another process (relayed): pushed here, counted as delivered, not as published. */
+  deliverRelayed(channelKey: string, message: unknown): number {
+    return this.deliverAll(channelKey, message);
+  }
+
+  /** Every channel and pattern this process has subscribers of, as keys (a worker's interest, told again). */
+  interest(): { channels: string[]; patterns: string[] } {
+    return { channels: [...this.exact.keys()], patterns: [...this.patterns.keys()] };
+  }
+
+  private deliverAll(k: string, message: unknown): number {
     let sent = 0;
     const subscribers = this.exact.get(k);
-    const name = typeof channel === 'string' ? Buffer.from(channel) : Buffer.from(channel);
+    const name = Buffer.from(k, 'latin1');
     if (subscribers !== undefined) sent += this.deliver(subscribers, message, name, undefined);
     for (const entry of this.patterns.values()) {
       if (entry.matches(k)) sent += this.deliver(entry.subscribers, message, name, entry.pattern);

@@ -8,6 +8,11 @@ interface Guard<A extends unknown[]> {
   call(...args: A): unknown;
 }
 
+/** Publishes to the other workers of the server (the arbiter's relay): how many subscribers there took it. */
+export interface PubSubRelay {
+  publish(channel: Buffer, message: unknown): Promise<number>;
+}
+
 /** The hooks pub/sub asks before it subscribes or publishes. */
 export interface PubSubHooks {
   readonly subscribe: Guard<[Connection, Buffer, boolean]>;
@@ -22,6 +27,8 @@ export interface PubSubHooks {
 export class PubSub {
   /** @internal The channels of this process. */
   readonly local = new Channels();
+  /** @internal Set in a worker of several: publishes reach the other workers' subscribers through it. */
+  relay: PubSubRelay | undefined;
 
   constructor(private readonly hooks: PubSubHooks) {}
 
@@ -66,7 +73,10 @@ export class PubSub {
   publish(channel: string | Uint8Array, message: unknown, from?: Connection): Promise<number> {
     try {
       this.check(this.hooks.publish.taps.length > 0 ? this.hooks.publish.call(Buffer.from(channel), message, from) : undefined, 'publish to', channel);
-      return Promise.resolve(this.local.publish(channel, message));
+      const here = this.local.publish(channel, message);
+      const relay = this.relay;
+      if (relay === undefined) return Promise.resolve(here);
+      return relay.publish(Buffer.from(channel), message).then((there) => here + there);
     } catch (err) {
       return Promise.reject(err as Error);
     }

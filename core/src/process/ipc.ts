@@ -4,6 +4,7 @@ import { errorMessage } from '../errors.js';
 import type { StatsSnapshot } from '../net/connection-set.js';
 import type { StopMode } from './single-process.js';
 import { isStatsSnapshot } from './worker-stats.js';
+import type { RelayFromWorker, RelayToWorker } from './pubsub-relay.js';
 
 /** What a worker needs to build its server itself (docs/design.md §8: every worker loads the config and plugins). */
 export interface WorkerBoot {
@@ -37,7 +38,8 @@ export type ToWorker =
   | { readonly t: 'stop'; readonly mode: StopMode; readonly linger?: boolean }
   | { readonly t: 'info'; readonly req: number }
   | { readonly t: 'reopen' }
-  | { readonly t: 'quiesce' };
+  | { readonly t: 'quiesce' }
+  | RelayToWorker;
 
 /**
  * Worker → arbiter. `took`: the worker has taken over the next `n` connections sent to it.
@@ -51,7 +53,8 @@ export type FromWorker =
   | { readonly t: 'kept' }
   | { readonly t: 'info'; readonly req: number; readonly info: WorkerInfo }
   | { readonly t: 'stats'; readonly stats: StatsSnapshot }
-  | { readonly t: 'failed'; readonly message: string };
+  | { readonly t: 'failed'; readonly message: string }
+  | RelayFromWorker;
 
 const count = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
 
@@ -65,7 +68,20 @@ const FIELDS: Readonly<Record<FromWorker['t'], Readonly<Record<string, (v: unkno
   info: { req: count, info: (v) => v !== null && typeof v === 'object' && !Array.isArray(v) },
   stats: { stats: isStatsSnapshot },
   failed: { message: (v) => typeof v === 'string' },
+  'ps-interest': { kind: (v) => v === 'channel' || v === 'pattern', key: (v) => typeof v === 'string', on: (v) => typeof v === 'boolean' },
+  'ps-pub': { id: count, key: (v) => typeof v === 'string', msg: isWire },
+  'ps-done': { id: count, n: count },
 };
+
+/** A relayed pub/sub message: exactly one of text, base64 bytes or a JSON value. */
+function isWire(v: unknown): boolean {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const keys = Object.keys(v);
+  if (keys.length !== 1) return false;
+  const [k] = keys;
+  const value = (v as Record<string, unknown>)[k!];
+  return k === 'j' || ((k === 's' || k === 'b') && typeof value === 'string');
+}
 
 /**
  * A message from a worker, checked: plugins run in workers and can `process.send` anything,

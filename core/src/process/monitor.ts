@@ -10,6 +10,7 @@ import { acceptGraceLine, type StopMode } from './app-server.js';
 import { ListenSlots, type Balance } from './listen-slots.js';
 import { RoundRobin, type RoutedWorker } from './round-robin.js';
 import { forkWorker } from './fork-worker.js';
+import { ArbiterRelay } from './pubsub-relay.js';
 import { errorMessage } from '../errors.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker.js', import.meta.url));
@@ -103,6 +104,8 @@ export class ServerMonitor {
   private reloadWaiters: (() => void)[] = [];
   /** The ready workers, and where the arbiter's accepted connections go (see RoundRobin). */
   private readonly roundRobin: RoundRobin<WorkerProcess>;
+  /** Pub/sub between this server's workers (docs/design.md §15). */
+  private readonly relay = new ArbiterRelay();
   private respawnAt = 0;
   private respawnTimer: NodeJS.Timeout | undefined;
   /** A graceful stop waiting out accept_grace (see `stop`). */
@@ -278,6 +281,7 @@ export class ServerMonitor {
         worker.readyAt = Date.now();
         this.bootFailures = 0;
         this.roundRobin.add(worker);
+        this.relay.joined(worker);
         this.log.info({ worker: worker.id, workerPid: worker.pid }, `worker ${worker.id} ready (pid ${worker.pid})`);
         if (this.slots && worker.id <= this.wanted) {
           const accepting = this.slots.serve(worker);
@@ -308,6 +312,11 @@ export class ServerMonitor {
       case 'failed':
         worker.failure = m.message;
         break;
+      case 'ps-interest':
+      case 'ps-pub':
+      case 'ps-done':
+        this.relay.received(worker, m);
+        break;
     }
   }
 
@@ -333,6 +342,7 @@ export class ServerMonitor {
     this.retire(worker);
     this.roundRobin.remove(worker);
     this.slots?.left(worker);
+    this.relay.left(worker);
     const how = signal ? `signal ${signal}` : `code ${code}`;
     const ids = { worker: worker.id, workerPid: worker.pid };
     if (worker.state === 'draining' || this.host.stopping) {

@@ -11,6 +11,7 @@ import { AppServer, type StopMode } from './app-server.js';
 import type { ConnectionSet } from '../net/connection-set.js';
 import { STATS_EVERY_MS } from './worker-stats.js';
 import { SIGNALS_WORKERS_IGNORE } from './signals.js';
+import { WorkerRelay } from './pubsub-relay.js';
 
 function send(message: FromWorker, handle?: NativeHandle): void {
   if (process.connected) process.send!(message, handle as never);
@@ -40,6 +41,8 @@ class WorkerMain {
   private reopenEarly = false;
   private boot!: WorkerBoot;
   private serving!: AppServer;
+  /** Pub/sub with the server's other workers, through the arbiter. */
+  private relay: WorkerRelay | undefined;
   /** Our counters for the arbiter, when a plugin asked (App.reportStats). */
   private stats: (() => FromWorker) | undefined;
   /** Shared and reuse-port: the listening sockets it accepts on, from the arbiter (which keeps them open: see ListenSlots). */
@@ -84,6 +87,9 @@ class WorkerMain {
       const [discovery] = await discoverServers({ cwd: b.cwd, env: process.env, cli: b.cli, builtinDirs: b.builtinDirs, found: b.found }, b.server);
       const app = await App.create(discovery!, resolveSettings(discovery!, b.cli));
       app.tls?.setTicketKeys(Buffer.from(b.ticketKeys, 'base64'));
+      // Before serving: a subscription made on an early connection is told to the arbiter too.
+      this.relay = new WorkerRelay(app.pubsub.local, send);
+      app.pubsub.relay = this.relay;
       this.serving = new AppServer(app, b.id);
       await this.serving.start();
       return true;
@@ -145,6 +151,11 @@ class WorkerMain {
         break;
       case 'info':
         this.info(m.req);
+        break;
+      case 'ps-peers':
+      case 'ps-deliver':
+      case 'ps-count':
+        this.relay?.received(m);
         break;
     }
   };
