@@ -31,7 +31,7 @@ function allSettings(discoveries: readonly Discovery[]): Setting[] {
 
 async function main(args: string[]): Promise<number> {
   const core = coreRegistry();
-  const pre = mri(normalizeArgv(args, core.all(), VALUE_OPTIONS), { boolean: ['help', 'version', 'json', 'tls', 'once'], string: ['plugin', 'config', 'bind', 'name'], alias: { h: 'help', v: 'version' } });
+  const pre = mri(normalizeArgv(args, core.all(), VALUE_OPTIONS), { boolean: ['help', 'version', 'json', 'tls', 'once', 'follow'], string: ['plugin', 'config', 'bind', 'name'], alias: { h: 'help', v: 'version' } });
   const command = pre._[0];
   if (command === undefined || !COMMANDS.has(String(command))) {
     if (command !== undefined) throw new UsageError(`unknown command "${command}" (commands: serve, config, plugins, info, top, send; see ss --help)`);
@@ -60,7 +60,7 @@ async function main(args: string[]): Promise<number> {
   const parsed = prog.parse(['node', 'ss', ...normalizeArgv(args, settings, VALUE_OPTIONS)], {
     lazy: true,
     string: settings.map((s) => s.long),
-    boolean: ['json', 'tls', 'once'],
+    boolean: ['json', 'tls', 'once', 'follow'],
     unknown: (flag: string) => {
       throw new UsageError(`unknown option ${flag} for ss ${command} (see ss ${command} --help)`);
     },

@@ -4,7 +4,7 @@ import { firstSentence, version, type Setting } from '@socketserver/core';
 export type Options = Record<string, unknown>;
 
 /** The commands' own flags that take a value (the settings' flags are known from the registry). */
-export const VALUE_OPTIONS: readonly string[] = ['pid', 'interval', 'reply-timeout'];
+export const VALUE_OPTIONS: readonly string[] = ['pid', 'interval', 'reply-timeout', 'count'];
 export interface Actions {
   serve(opts: Options): Promise<number>;
   config(opts: Options): Promise<number>;
@@ -72,13 +72,16 @@ export function buildProgram(settings: readonly Setting[], actions: Actions): sa
   prog.action((opts: Options) => actions.top(opts));
 
   prog.command('send')
-    .describe('Send each MESSAGE (else each line of stdin) to the server at --bind with the protocol plugin\'s client, pipelined, and print the replies in order.')
+    .describe('Send each MESSAGE (else each line of stdin) to the server at --bind with the protocol plugin\'s client, pipelined, and print the replies in order, and the pushes that come among them.')
     .option('--json', 'Print each reply as one JSON value per line')
     .option('--reply-timeout', 'Milliseconds to wait for each reply; 0 waits forever (default 30000)')
+    .option('--follow', 'After the replies, keep printing what the server pushes until Ctrl-C, --count, or the server closes')
+    .option('--count', 'Exit 0 once this many pushes were printed (implies --follow)')
     .option('--tls', 'Connect with TLS, checking the server against --ca-certs (else the system\'s CAs)')
     .example('send --plugin echo hi')
     .example('send --plugin line --tls --ca-certs ca.pem --bind localhost:8443 hi')
-    .example('send --plugin netstring --bind unix:/tmp/ss.sock --json one two');
+    .example('send --plugin netstring --bind unix:/tmp/ss.sock --json one two')
+    .example('send --plugin resp --bind :6379 --follow SUBSCRIBE news');
   addSettings(prog, settings);
   prog.action((opts: Options) => actions.send(opts));
   return prog;

@@ -30,4 +30,4 @@ export { pluginCandidates, type Resolution } from './plugins/resolve-plugin.js';
 export { createHooks } from './plugins/hooks.js';
 export { createLogger, droppedLogLines, logsWritten, type LogFormat, type Logger } from './logger.js';
 export { version } from './version.js';
-export { createClient, clientProtocol, Client, type ClientOptions, type ConnectOptions } from './client/index.js';
+export { createClient, clientProtocol, Client, type ClientOptions, type ClientProtocol, type ConnectOptions, type PushIterator } from './client/index.js';

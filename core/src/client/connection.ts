@@ -1,12 +1,15 @@
+import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { parseAddress, type Address } from '../address.js';
 import { ProtocolError, UsageError, errorMessage } from '../errors.js';
 import { Cumulator } from '../net/cumulator.js';
 import type { Protocol } from '../net/protocol.js';
+import { PushIterator } from './pushes.js';
 
 /** A request not answered yet: replies are matched to these in order (FIFO). */
 interface Pending {
+  request: unknown;
   resolve(reply: unknown): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout | undefined;
@@ -21,6 +24,24 @@ export interface ConnectOptions {
   readonly requestTimeout?: number;
   /** Speak TLS: true checks the server against the system's CAs; options go to tls.connect (`ca`, `cert`, `key`, `servername`...). */
   readonly tls?: boolean | ConnectionOptions;
+}
+
+/**
+ * A client's protocol, which may tell pushes from replies itself (RESP's pub/sub messages).
+ * Without `isPush`, a message is a push when no request is outstanding.
+ */
+export interface ClientProtocol<Rep = unknown, Req = unknown> extends Protocol<Rep, Req> {
+  /**
+   * Sees every message decoded, in order, with the request it would answer (the oldest
+   * outstanding; undefined when none is): true when the server pushed it instead.
+   */
+  isPush?(message: Rep, request: Req | undefined): boolean;
+}
+
+/** What a Client emits: each push, and the close (with the failure that closed it, if any). */
+interface ClientEvents<Rep> {
+  push: [message: Rep];
+  close: [error: Error | undefined];
 }
 
 /** Why a connect failed, as a person reads it. */
@@ -48,31 +69,48 @@ export function parseTarget(text: string): Exclude<Address, { kind: 'fd' }> {
 /**
  * One connection to a server speaking `protocol`: requests are encoded and written at once
  * (pipelined), replies decoded and handed to the requests in the order they were sent.
- * Any failure that leaves the stream out of step (a timeout, a malformed or unasked-for
- * reply) fails every outstanding request and closes the connection.
+ * A message answering no request is a push: emitted as `push` and queued for `pushes()`.
+ * Any failure that leaves the stream out of step (a timeout, a malformed reply) fails every
+ * outstanding request and closes the connection.
  */
-export class Client<Req = unknown, Rep = unknown> {
+export class Client<Req = unknown, Rep = unknown> extends EventEmitter<ClientEvents<Rep>> {
   private readonly pending: Pending[] = [];
   private readonly pendingBytes = new Cumulator();
+  private readonly isPush: ((message: Rep, request: Req | undefined) => boolean) | undefined;
+  private readonly iterators = new Set<PushIterator<Rep>>();
   private failure: Error | undefined;
+  /** The failure that closed the connection, when it was not simply closed (by us, or by the server with nothing owed). */
+  private broken: Error | undefined;
+  private isClosed = false;
   private ending: Promise<void> | undefined;
   private readonly closed: Promise<void>;
 
-  private constructor(private readonly socket: Socket, private readonly protocol: Protocol<Rep, Req>,
+  private constructor(private readonly socket: Socket, private readonly protocol: ClientProtocol<Rep, Req>,
     readonly address: string, private readonly requestTimeout: number) {
+    super();
+    this.isPush = protocol.isPush?.bind(protocol);
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.fail(new Error(`connection to ${address} failed: ${REASONS[(err as NodeJS.ErrnoException).code ?? ''] ?? err.message}`)));
     socket.on('end', () => {
       const n = this.pending.length;
       if (n > 0) this.fail(new Error(`connection closed by the server with ${n} request(s) unanswered`));
-      else this.fail(new Error(`connection closed by the server`));
+      else this.fail(new Error(`connection closed by the server`), true);
     });
-    socket.on('close', () => this.fail(new Error(`connection to ${address} is closed`)));
+    socket.on('close', () => {
+      this.fail(new Error(`connection to ${address} is closed`), true);
+      // After the pushes already decoded, which are handed over in microtasks.
+      queueMicrotask(() => {
+        this.isClosed = true;
+        for (const it of this.iterators) it.end(this.broken);
+        this.iterators.clear();
+        this.emit('close', this.broken);
+      });
+    });
   }
 
   /** Connect to `options.address`; rejects with `cannot connect to ADDRESS: REASON`. */
-  static connect<Req, Rep>(protocol: Protocol<Rep, Req>, options: ConnectOptions): Promise<Client<Req, Rep>> {
+  static connect<Req, Rep>(protocol: ClientProtocol<Rep, Req>, options: ConnectOptions): Promise<Client<Req, Rep>> {
     const addr = parseTarget(options.address);
     const text = addr.kind === 'unix' ? `unix:${addr.path}` : addr.text;
     const timeout = options.connectTimeout ?? 5000;
@@ -106,6 +144,20 @@ export class Client<Req = unknown, Rep = unknown> {
     return this.pending.length;
   }
 
+  /**
+   * The pushes from now until the connection closes, for `for await`: at most `limit` (default
+   * 1024) wait to be read, beyond that the oldest is dropped and counted in `dropped`. The
+   * iteration ends when the connection closes, throwing if it failed.
+   */
+  pushes(options: { readonly limit?: number } = {}): PushIterator<Rep> {
+    const limit = options.limit ?? 1024;
+    if (!Number.isInteger(limit) || limit < 0) throw new UsageError(`pushes: invalid limit ${limit}: expected an integer, 0 or more`);
+    const it = new PushIterator<Rep>(limit, (done) => this.iterators.delete(done));
+    if (this.isClosed) it.end(this.broken);
+    else this.iterators.add(it);
+    return it;
+  }
+
   /** Send `message`; resolves with its reply. */
   request(message: Req): Promise<Rep> {
     if (this.failure) return Promise.reject(this.failure);
@@ -117,7 +169,7 @@ export class Client<Req = unknown, Rep = unknown> {
       return Promise.reject(err as Error); // nothing was written: the stream is still in step
     }
     return new Promise<Rep>((resolve, reject) => {
-      const entry: Pending = { resolve: resolve as (r: unknown) => void, reject, timer: undefined };
+      const entry: Pending = { request: message, resolve: resolve as (r: unknown) => void, reject, timer: undefined };
       if (this.requestTimeout > 0) {
         entry.timer = setTimeout(() => {
           this.fail(new Error(`no reply from ${this.address} within ${this.requestTimeout} ms`));
@@ -161,7 +213,7 @@ export class Client<Req = unknown, Rep = unknown> {
           const reply = p.decodeAt(data, start);
           if (reply === undefined) break;
           start = p.next!;
-          if (!this.deliver(reply)) return;
+          this.deliver(reply);
         }
         this.pendingBytes.keep(data.subarray(start), p.expected);
       } else {
@@ -169,7 +221,7 @@ export class Client<Req = unknown, Rep = unknown> {
           const [reply, rest] = p.decode(data);
           data = rest;
           if (reply === undefined) break;
-          if (!this.deliver(reply)) return;
+          this.deliver(reply);
         }
         this.pendingBytes.keep(data, p.expected);
       }
@@ -179,22 +231,35 @@ export class Client<Req = unknown, Rep = unknown> {
     }
   }
 
-  /** Hand a reply to the oldest request; false (and the client closed) when none is waiting. */
-  private deliver(reply: Rep): boolean {
-    const entry = this.pending.shift();
-    if (!entry) {
-      this.fail(new Error(`protocol error: ${this.address} sent a reply with no request outstanding`));
-      return false;
-    }
+  /** Hand a message to the oldest request, or as a push when it answers none. */
+  private deliver(message: Rep): void {
+    const entry = this.pending[0];
+    const push = this.isPush ? this.isPush(message, entry?.request as Req | undefined) : false;
+    if (push || entry === undefined) return this.pushed(message);
+    this.pending.shift();
     if (entry.timer) clearTimeout(entry.timer);
-    entry.resolve(reply);
+    entry.resolve(message);
     this.closeIfIdle();
-    return true;
+  }
+
+  /**
+   * In a microtask, so that pushes and replies reach their callbacks in the order they came
+   * (a reply's `then` is queued as it resolves), and so that code run when a reply arrives can
+   * still listen for the pushes that followed it.
+   */
+  private pushed(message: Rep): void {
+    queueMicrotask(() => {
+      this.emit('push', message);
+      for (const it of this.iterators) it.put(message);
+    });
   }
 
   /** Reject everything outstanding with `err` and close: the stream is no longer in step. */
-  private fail(err: Error): void {
-    if (!this.failure) this.failure = err;
+  private fail(err: Error, clean = false): void {
+    if (!this.failure) {
+      this.failure = err;
+      if (!clean) this.broken = err;
+    }
     for (const entry of this.pending.splice(0)) {
       if (entry.timer) clearTimeout(entry.timer);
       entry.reject(err);

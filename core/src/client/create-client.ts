@@ -3,14 +3,13 @@ import { loadPlugins } from '../plugins/load-plugins.js';
 import { UsageError } from '../errors.js';
 import type { Cfg } from '../config/core-settings.js';
 import type { PluginDef } from '../plugins/define.js';
-import type { Protocol } from '../net/protocol.js';
-import { Client, type ConnectOptions } from './connection.js';
+import { Client, type ClientProtocol, type ConnectOptions } from './connection.js';
 
 export interface ClientOptions<Req = unknown, Rep = unknown> extends ConnectOptions {
   /** A plugin name or path, resolved like `--plugin` (from `cwd`, then `pluginDirs`). */
   readonly plugin?: string;
   /** A protocol factory, instead of `plugin`: it decodes replies (`Rep`) and encodes requests (`Req`). */
-  readonly protocol?: () => Protocol<Rep, Req>;
+  readonly protocol?: () => ClientProtocol<Rep, Req>;
   /** The plugin's settings by name (`{ maxLine: '8kb' }`), over its defaults. */
   readonly settings?: Readonly<Record<string, unknown>>;
   /** Where a relative plugin path or a package name resolves from; default the working directory. */
@@ -20,14 +19,14 @@ export interface ClientOptions<Req = unknown, Rep = unknown> extends ConnectOpti
 }
 
 /** The protocol a client of `plugin`'s server uses: its `client(cfg)`, else its `protocol(cfg)`. */
-export function clientProtocol(plugin: PluginDef, cfg: Cfg): Protocol<unknown, unknown> {
+export function clientProtocol(plugin: PluginDef, cfg: Cfg): ClientProtocol {
   const make = plugin.client ?? plugin.protocol;
   if (!make) throw new UsageError(`plugin "${plugin.name}" has no protocol: a client needs a protocol plugin (echo, line, netstring, resp)`);
   return make(cfg);
 }
 
 /** Load `name` and resolve its settings (defaults < `settings`), as `ss serve --plugin name` would. */
-async function pluginFactory(options: ClientOptions): Promise<() => Protocol<unknown, unknown>> {
+async function pluginFactory(options: ClientOptions): Promise<() => ClientProtocol> {
   const cwd = options.cwd ?? process.cwd();
   const [loaded] = await loadPlugins([options.plugin!], cwd, [cwd, ...(options.pluginDirs ?? [])]);
   const plugin = loaded!.plugin;
@@ -56,6 +55,6 @@ export async function createClient<Req = string | Uint8Array, Rep = Buffer>(opti
     throw new UsageError('createClient: give either plugin (a name or path) or protocol (a factory)');
   }
   // A plugin named by the caller is loaded at run time: its messages' types are the caller's word.
-  const factory = options.protocol ?? await pluginFactory(options) as () => Protocol<Rep, Req>;
+  const factory = options.protocol ?? await pluginFactory(options) as () => ClientProtocol<Rep, Req>;
   return Client.connect<Req, Rep>(factory(), options);
 }

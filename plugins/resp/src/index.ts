@@ -3,6 +3,7 @@ import { RespProtocol, INLINE_MAX } from './request-protocol.js';
 import { respClient, RespClientProtocol, RespError } from './client-protocol.js';
 
 export { RespProtocol, INLINE_MAX, respClient, RespClientProtocol, RespError };
+export type { RespValue, RespRequest } from './client-protocol.js';
 export { SimpleString, ErrorReply, NULL_ARRAY, simple, error, type Reply } from './reply.js';
 
 export default definePlugin({
