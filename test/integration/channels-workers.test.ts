@@ -29,13 +29,29 @@ async function onEachWorker(ss: SsProcess): Promise<[Client, Client, number, num
   return [c1!, c2!, p1!, p2!];
 }
 
+/**
+ * Wait until what `to`'s worker told the arbiter has arrived: `to` joins a probe channel last,
+ * and `from` (on the other worker) publishes on it until one reaches `to` (IPC is ordered, so
+ * the subscriptions made before the probe's are known by then). `to` reads that one probe.
+ */
+async function settled(from: Client, to: Client): Promise<void> {
+  if (await ask(to, 'join probe') !== 'joined probe') throw new Error('could not join the probe channel');
+  for (let i = 0; i < 200; i++) {
+    if (await ask(from, 'say probe p') === 'sent to 1') break;
+    await sleep(50);
+  }
+  const [probe] = await to.lines(1, 10_000);
+  if (!probe!.startsWith('probe ')) throw new Error(`not the probe: ${probe}`);
+}
+
 test('--workers 2: a publish in either worker reaches the subscribers of both, in publish order, and counts them all', async (t) => {
   const ss = await startSs(t, ['--plugin', 'line', '--workers', '2', '--balance', 'round-robin', '--handler', CHAT]);
   const [a, b] = await onEachWorker(ss);
   t.is(await ask(a, 'join lobby'), 'joined lobby');
   t.is(await ask(b, 'join lobby'), 'joined lobby');
   t.is(await ask(b, 'watch lob*'), 'watching lob*');
-  await sleep(150); // interest reaches the arbiter: publishes made after it count exactly
+  // Publishes made after this count exactly (a's own interest went to the arbiter before its probes).
+  await settled(a, b);
   for (let i = 1; i <= 20; i++) a.send(`say lobby m${i}\n`);
   const fromA = await a.lines(40, 10_000);
   t.deepEqual(fromA.filter((l) => l.startsWith('sent')), Array.from({ length: 20 }, () => 'sent to 3'));
@@ -56,15 +72,14 @@ test('--workers 2: a worker that is replaced comes back with no interest; its su
   const [a, b, , pidB] = await onEachWorker(ss);
   t.is(await ask(a, 'join news'), 'joined news');
   t.is(await ask(b, 'join news'), 'joined news');
-  await sleep(150);
+  await settled(a, b);
   a.send('say news one\n');
   t.is((await a.lines(2, 10_000))[1], 'sent to 2', 'its own push, then the count');
   t.true((await b.lines(1, 10_000))[0]!.endsWith(' one'));
   process.kill(pidB, 'SIGKILL');
   await b.waitClose(10_000);
   await eventually(() => (readyPids(ss).length >= 3 ? true : undefined), 'a replacement ready', 20_000);
-  await sleep(150);
-  a.send('say news two\n');
+  a.send('say news two\n'); // b's worker, and its interest, were gone before the replacement was ready
   const [push, count] = await a.lines(2, 10_000);
   t.true(push!.endsWith(' two'));
   t.is(count, 'sent to 1');
@@ -90,7 +105,19 @@ test('--workers 2: kv PUBLISH in one worker reaches a SUBSCRIBE in the other; PU
   const local = await Client.open(ss.port); // wherever it lands, it subscribes too
   local.send('SUBSCRIBE news\r\n');
   await local.until(() => String(local.received).endsWith(':1\r\n'), 'the confirmation');
-  await sleep(150);
+  // Wait until the arbiter knows sub's channels: sub joins a probe channel last, pub publishes on it until it counts 1.
+  sub!.send('SUBSCRIBE probe\r\n');
+  await sub!.until(() => String(sub!.received).endsWith(':2\r\n'), 'the probe confirmation');
+  for (let i = 0; i < 200; i++) {
+    pub!.received = Buffer.alloc(0);
+    pub!.send('PUBLISH probe p\r\n');
+    await pub!.until(() => /^:\d+\r\n$/.test(String(pub!.received)), 'a count');
+    if (String(pub!.received) === ':1\r\n') break;
+    await sleep(50);
+  }
+  await sub!.until(() => String(sub!.received).includes('probe\r\n$1\r\np\r\n'), 'the probe');
+  sub!.received = Buffer.alloc(0);
+  pub!.received = Buffer.alloc(0);
   pub!.send('PUBLISH news hello\r\n');
   await pub!.until(() => String(pub!.received) === ':2\r\n', 'a count of 2');
   await sub!.until(() => String(sub!.received).length >= 38, 'the message');
