@@ -9,7 +9,7 @@ import type { NativeHandle } from './native-handle.js';
 import { plainSocket, streamSocket } from './read-slab.js';
 import type { TlsInfo, TlsTerminator } from './tls.js';
 import type { ProxyMode } from './proxy-header.js';
-import type { Channels, PubSubStats } from './channels.js';
+import type { PubSubStats } from './channels.js';
 import type { PubSub } from './pubsub.js';
 
 /** A synchronous hook as the connection loop calls it (a tapable SyncHook is one). */
@@ -70,9 +70,7 @@ export interface ServedApp {
   readonly hooks: ConnectionHooks;
   /** Set when the server speaks TLS (a certfile is given). */
   readonly tls?: TlsTerminator | undefined;
-  /** The server's channels in this process: a closing connection leaves them. */
-  readonly channels?: Channels | undefined;
-  /** Channels for handlers and hooks (`connection.pubsub`). */
+  /** Channels for handlers and hooks (`connection.pubsub`); a closing connection leaves them. */
   readonly pubsub?: PubSub | undefined;
   /** Histogram buckets (seconds) when every request's handler time is to be kept (a metrics plugin asked). */
   readonly requestBuckets?: readonly number[] | undefined;
@@ -300,7 +298,7 @@ export class ConnectionSet implements ServerStats {
       connections: { active: this.connections.size, accepted: this.received, closed: { ...this.closed }, memory: this.clientMemory },
       requests: this.requests,
       pushes: this.pushes,
-      ...(this.app.channels ? { pubsub: this.app.channels.stats() } : {}),
+      ...(this.app.pubsub ? { pubsub: this.app.pubsub.stats() } : {}),
       bytes: { received, sent },
       ...(this.times ? { times: this.times.snapshot() } : {}),
       handler: { sampled: this.handlerSampled, seconds: this.handlerSeconds },
@@ -520,7 +518,7 @@ export class ConnectionSet implements ServerStats {
     this.bytesReceived += connection.socket.bytesRead;
     this.bytesSent += connection.socket.bytesWritten;
     if (connection.perIp !== undefined) this.releaseIp(connection.perIp);
-    if (connection.subscriptions > 0) this.app.channels?.leave(connection);
+    if (connection.subscriptions > 0) this.app.pubsub?.local.leave(connection);
     if (this.connectionLost !== undefined) this.connectionLost.call(connection, connection.error);
     this.checkIdle();
   }

@@ -558,8 +558,8 @@ export class Connection {
       let total = 0;
       for (let i = from; i < to; i++) total += protocol.encodedLength!(replies[i]);
       if (!Number.isSafeInteger(total) || total < 0) throw new TypeError(`protocol encodedLength gave ${total} bytes`);
-      const holding = total + this.socket.writableLength + this.inFlightBytes;
-      if (holding > this.server.maxClientMemory) return holding;
+      const holding = this.holdingWith(total);
+      if (holding !== 0) return holding;
       const out = Buffer.allocUnsafe(total);
       let offset = 0;
       for (let i = from; i < to; i++) offset = protocol.encodeInto(replies[i], out, offset);
@@ -580,8 +580,7 @@ export class Connection {
       out = Buffer.concat(parts, total);
     }
     // A string's length in characters is at most its bytes: a cheap first look.
-    const holding = out.length + this.socket.writableLength + this.inFlightBytes;
-    return holding > this.server.maxClientMemory ? holding : out;
+    return this.holdingWith(out.length) || out;
   }
 
   /** A batch with pushes in it: each reply encoded on its own, the pushes' bytes as they are, joined in order. */
@@ -594,8 +593,13 @@ export class Connection {
       parts.push(part);
       total += part.length;
     }
-    const holding = total + this.socket.writableLength + this.inFlightBytes;
-    return holding > this.server.maxClientMemory ? holding : Buffer.concat(parts, total);
+    return this.holdingWith(total) || Buffer.concat(parts, total);
+  }
+
+  /** What the connection would hold with `bytes` more of replies, if that is over max_client_memory; else 0. */
+  private holdingWith(bytes: number): number {
+    const holding = bytes + this.socket.writableLength + this.inFlightBytes;
+    return holding > this.server.maxClientMemory ? holding : 0;
   }
 
   /** A batch failed to encode: write, one by one, the replies before the one that failed (they are owed). */
@@ -690,9 +694,6 @@ export class Connection {
       : `over push_output_soft_limit=${mib(server.pushOutputSoftLimit)} for ${seconds.toFixed(0)}s`;
     server.connectionLog('warn', { conn: this.id, peer: this.peer, unread },
       `connection ${this.id} (${this.peer}): slow consumer: ${mib(unread)} unread, ${why}; closed`);
-    this.pending = null;
-    this.replies = null;
-    this.replyCount = 0;
     this.destroy('slow_consumer');
     return true;
   }
@@ -708,9 +709,6 @@ export class Connection {
       ? `${holds} ${mib(holding)}, over max_client_memory=${mib(server.maxClientMemory)}`
       : `holds the most (${mib(holding)}) of all connections, which hold over maxmemory_clients=${mib(server.maxmemoryClients)}`;
     server.connectionLog('warn', { conn: this.id, peer: this.peer, memory: holding }, `connection ${this.id} (${this.peer}): ${why}; closed`);
-    this.pending = null;
-    this.replies = null;
-    this.replyCount = 0;
     this.destroy('memory_limit');
   }
 
@@ -771,12 +769,15 @@ export class Connection {
     this.socket.end();
   }
 
-  /** Close now, dropping anything unwritten. */
+  /** Close now, dropping anything unwritten and what was pending. */
   destroy(reason: CloseReason = 'shutdown'): void {
     if (this.dead) return;
     this.closeReason = reason;
     this.dead = true;
     this.queue = null;
+    this.pending = null;
+    this.replies = null;
+    this.replyCount = 0;
     this.releaseMemory();
     this.socket.destroy();
   }

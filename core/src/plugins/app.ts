@@ -16,7 +16,6 @@ import type { TlsTerminator } from '../net/tls.js';
 import type { Address } from '../address.js';
 import { listenAddresses } from '../activation.js';
 import { PubSub } from '../net/pubsub.js';
-import type { Channels } from '../net/channels.js';
 
 /** What `monitorStart` taps get: one server's bound sockets, before workers spawn. */
 export interface Monitor {
@@ -290,11 +289,6 @@ export class App {
    */
   reportStats(): void {
     this.reportsStats = true;
-  }
-
-  /** This process's channels, for the connection set (a closing connection leaves them). */
-  get channels(): Channels {
-    return this.pubsub.local;
   }
 
   /** A fresh protocol instance, for one connection. */
