@@ -77,6 +77,14 @@ export const coreSettings = {
     flags: ['--push-output-soft-seconds'], type: 'seconds', min: 0, default: 60, section: 'Server',
     desc: 'Seconds unread output may stay over push_output_soft_limit before the connection is closed as a slow consumer.',
   },
+  pubsub: {
+    flags: ['--pubsub'], type: 'string', meta: 'URL', section: 'Server', validate: redisUrl,
+    desc: 'Share channels with the servers of other hosts through Redis pub/sub: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB], or rediss:// for TLS. Unset, channels are shared by the workers of one server only. Each worker subscribes in Redis to the channels and patterns it has subscribers of, and publishes there too; while Redis is unreachable it reconnects (logged once), and what is published meanwhile does not reach other hosts. A publish counts the receivers of this server only.',
+  },
+  pubsub_prefix: {
+    flags: ['--pubsub-prefix'], type: 'string', default: 'ss:', meta: 'TEXT', section: 'Server',
+    desc: 'Put before every channel and pattern name in Redis (with --pubsub), so that the channels of socketserver stay apart from others in the same Redis. Servers that share channels must use the same prefix.',
+  },
   proxy_protocol: {
     flags: ['--proxy-protocol'], type: 'enum', choices: ['off', 'v1', 'v2', 'auto'], default: 'off', section: 'Server',
     desc: 'Require a PROXY protocol header (HAProxy\'s) first on every connection: v1 (text), v2 (binary), auto (either) or off. The client\'s address is then the header\'s. With auto the first byte tells which version comes, but a header is still required.',
@@ -169,3 +177,19 @@ export type CoreSettings = SettingsOf<typeof coreSettings>;
 
 /** What `protocol(cfg)`, `handler(cfg)` and hooks receive: core settings plus every plugin's. */
 export type Cfg = CoreSettings & Readonly<Record<string, unknown>>;
+
+/** `--pubsub`: a Redis URL ioredis takes (redis: or rediss:, a host, a port and database if given). */
+function redisUrl(text: string): string {
+  const accepts = 'a URL such as redis://127.0.0.1:6379 or rediss://:PASSWORD@HOST:6380/2';
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(accepts);
+  }
+  const db = url.pathname.replace(/^\//, '');
+  if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '' || !/^\d{0,5}$/.test(db) || url.search !== '' || url.hash !== '') {
+    throw new Error(accepts);
+  }
+  return text;
+}

@@ -8,6 +8,9 @@ import { compileGlob } from './glob.js';
  */
 export type Framer = (message: unknown, channel: Buffer, pattern: Buffer | undefined) => unknown;
 
+/** Told of a change of interest; names are keys (latin1, one char a byte). */
+export type InterestWatcher = (kind: 'channel' | 'pattern', key: string, on: boolean) => void;
+
 /** Subscribers of one channel or pattern, each with its framer. */
 type Subscribers = Map<Connection, Framer | undefined>;
 
@@ -51,18 +54,22 @@ function key(name: string | Uint8Array): string {
  * read is closed as a slow consumer by its connection, never waited for.
  */
 export class Channels {
-  /**
-   * Told when this process gains its first subscriber of a channel or pattern (`on`) or loses
-   * its last: a worker tells the arbiter, which relays publishes only where there is interest.
-   * Names are keys (latin1, one char a byte).
-   */
-  onInterest: ((kind: 'channel' | 'pattern', key: string, on: boolean) => void) | undefined;
+  private readonly watchers: InterestWatcher[] = [];
   private readonly exact = new Map<string, Subscribers>();
   private readonly patterns = new Map<string, PatternEntry>();
   private readonly held = new Map<Connection, Held>();
   private published = 0;
   private delivered = 0;
   private dropped = 0;
+
+  /**
+   * Tell `watcher` when this process gains its first subscriber of a channel or pattern (`on`)
+   * or loses its last: a worker tells the arbiter, which relays publishes only where there is
+   * interest, and the Redis bridge subscribes there only to what has subscribers here.
+   */
+  watchInterest(watcher: InterestWatcher): void {
+    this.watchers.push(watcher);
+  }
 
   /** Subscribe `connection` to `channel`; false if it already was. */
   subscribe(connection: Connection, channel: string | Uint8Array, framer?: Framer): boolean {
@@ -73,7 +80,7 @@ export class Channels {
     let subscribers = this.exact.get(k);
     if (subscribers === undefined) {
       this.exact.set(k, (subscribers = new Map<Connection, Framer | undefined>()));
-      this.onInterest?.('channel', k, true);
+      this.interestChanged('channel', k, true);
     }
     subscribers.set(connection, framer);
     connection.subscriptions++;
@@ -89,7 +96,7 @@ export class Channels {
     subscribers.delete(connection);
     if (subscribers.size === 0) {
       this.exact.delete(k);
-      this.onInterest?.('channel', k, false);
+      this.interestChanged('channel', k, false);
     }
     this.release(connection, held);
     return true;
@@ -105,7 +112,7 @@ export class Channels {
     if (entry === undefined) {
       entry = { pattern: Buffer.from(k, 'latin1'), matches: compileGlob(k), subscribers: new Map() };
       this.patterns.set(k, entry);
-      this.onInterest?.('pattern', k, true);
+      this.interestChanged('pattern', k, true);
     }
     entry.subscribers.set(connection, framer);
     connection.subscriptions++;
@@ -120,7 +127,7 @@ export class Channels {
     entry.subscribers.delete(connection);
     if (entry.subscribers.size === 0) {
       this.patterns.delete(k);
-      this.onInterest?.('pattern', k, false);
+      this.interestChanged('pattern', k, false);
     }
     this.release(connection, held);
     return true;
@@ -161,7 +168,8 @@ export class Channels {
    */
   publish(channel: string | Uint8Array, message: unknown): number {
     this.published++;
-    return this.deliverAll(key(channel), message);
+    const name = typeof channel === 'string' ? undefined : Buffer.from(channel.buffer, channel.byteOffset, channel.byteLength);
+    return this.deliverAll(name === undefined ? key(channel) : name.toString('latin1'), message, name);
   }
 
   /** @internal A message published in another process (relayed): pushed here, counted as delivered, not as published. */
@@ -174,10 +182,22 @@ export class Channels {
     return { channels: [...this.exact.keys()], patterns: [...this.patterns.keys()] };
   }
 
-  private deliverAll(k: string, message: unknown): number {
+  /** @internal A message from another host (Redis) on channel `channelKey`: pushed to its subscribers here, patterns not included. */
+  deliverExact(channelKey: string, message: unknown): number {
+    const subscribers = this.exact.get(channelKey);
+    return subscribers === undefined ? 0 : this.deliver(subscribers, message, Buffer.from(channelKey, 'latin1'), undefined);
+  }
+
+  /** @internal A message from another host (Redis) matching `patternKey`: pushed to that pattern's subscribers here. */
+  deliverPattern(patternKey: string, channelKey: string, message: unknown): number {
+    const entry = this.patterns.get(patternKey);
+    return entry === undefined ? 0 : this.deliver(entry.subscribers, message, Buffer.from(channelKey, 'latin1'), entry.pattern);
+  }
+
+  /** `name`: the channel's bytes when the publisher gave bytes (made from the key otherwise). */
+  private deliverAll(k: string, message: unknown, name: Buffer = Buffer.from(k, 'latin1')): number {
     let sent = 0;
     const subscribers = this.exact.get(k);
-    const name = Buffer.from(k, 'latin1');
     if (subscribers !== undefined) sent += this.deliver(subscribers, message, name, undefined);
     for (const entry of this.patterns.values()) {
       if (entry.matches(k)) sent += this.deliver(entry.subscribers, message, name, entry.pattern);
@@ -202,19 +222,28 @@ export class Channels {
 
   /** Push to each subscriber the message framed and encoded once per framer; how many took it. */
   private deliver(subscribers: Subscribers, message: unknown, channel: Buffer, pattern: Buffer | undefined): number {
+    // Subscribers of one channel nearly always share one framer: the last one used is kept at hand.
+    let lastFramer: Framer | undefined | null = null;
+    let lastBytes: Uint8Array | undefined;
     let encoded: Map<Framer | undefined, Uint8Array> | undefined;
     let sent = 0;
     for (const [connection, framer] of subscribers) {
-      let bytes = encoded?.get(framer);
+      let bytes = framer === lastFramer ? lastBytes : encoded?.get(framer);
       if (bytes === undefined) {
         bytes = connection.encodePush(framer === undefined ? message : framer(message, channel, pattern));
-        (encoded ??= new Map()).set(framer, bytes);
+        if (lastFramer !== null) (encoded ??= new Map([[lastFramer, lastBytes!]])).set(framer, bytes);
       }
+      lastFramer = framer;
+      lastBytes = bytes;
       if (connection.sendEncoded(bytes)) sent++;
       else this.dropped++;
     }
     this.delivered += sent;
     return sent;
+  }
+
+  private interestChanged(kind: 'channel' | 'pattern', k: string, on: boolean): void {
+    for (const watcher of this.watchers) watcher(kind, k, on);
   }
 
   private holder(connection: Connection): Held {

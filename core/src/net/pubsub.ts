@@ -8,9 +8,28 @@ interface Guard<A extends unknown[]> {
   call(...args: A): unknown;
 }
 
-/** Publishes to the other workers of the server (the arbiter's relay): how many subscribers there took it. */
+/**
+ * Publishes to the other workers of the server (the arbiter's relay): how many subscribers there
+ * took it; 0 at once when no other worker has subscribers.
+ */
 export interface PubSubRelay {
-  publish(channel: Buffer, message: unknown): Promise<number>;
+  publish(channel: Buffer, message: unknown): number | Promise<number>;
+}
+
+/** The figures of the bridge to other hosts (`ss info` pubsub.redis). */
+export interface RemoteStats {
+  /** `ready` while connected and subscribed; otherwise reconnecting (`connecting`). */
+  readonly state: 'ready' | 'connecting';
+  /** Publishes sent to the other hosts, received from them, and those lost while it was down. */
+  readonly sent: number;
+  readonly received: number;
+  readonly lost: number;
+}
+
+/** Publishes to other hosts (the Redis bridge): sent and forgotten, never waited for. */
+export interface PubSubRemote {
+  publish(channel: Buffer, message: unknown): void;
+  stats(): RemoteStats;
 }
 
 /** The hooks pub/sub asks before it subscribes or publishes. */
@@ -29,6 +48,8 @@ export class PubSub {
   readonly local = new Channels();
   /** @internal Set in a worker of several: publishes reach the other workers' subscribers through it. */
   relay: PubSubRelay | undefined;
+  /** @internal Set with `--pubsub redis://…`: publishes reach the servers of other hosts through it. */
+  remote: PubSubRemote | undefined;
 
   constructor(private readonly hooks: PubSubHooks) {}
 
@@ -68,18 +89,32 @@ export class PubSub {
 
   /**
    * Publish `message` on `channel`: pushed, encoded once, to every subscriber; resolves to how
-   * many received it. `from` is the publishing connection, for the `publish` hook.
+   * many received it in this server (every worker); subscribers on other hosts (`--pubsub`)
+   * receive it too but are not counted. `from` is the publishing connection, for the `publish` hook.
    */
   publish(channel: string | Uint8Array, message: unknown, from?: Connection): Promise<number> {
     try {
-      this.check(this.hooks.publish.taps.length > 0 ? this.hooks.publish.call(Buffer.from(channel), message, from) : undefined, 'publish to', channel);
-      const here = this.local.publish(channel, message);
-      const relay = this.relay;
-      if (relay === undefined) return Promise.resolve(here);
-      return relay.publish(Buffer.from(channel), message).then((there) => here + there);
+      const n = this.publishNow(channel, message, from);
+      return typeof n === 'number' ? Promise.resolve(n) : n;
     } catch (err) {
       return Promise.reject(err as Error);
     }
+  }
+
+  /**
+   * `publish` for a handler that replies with the count: the count itself when every receiver
+   * is in this process (one worker, or none of the others has subscribers), else a promise of
+   * it. A sync reply costs less than an async one. Throws the `RefusedError` of a refusing hook.
+   */
+  publishNow(channel: string | Uint8Array, message: unknown, from?: Connection): number | Promise<number> {
+    if (this.hooks.publish.taps.length > 0) this.check(this.hooks.publish.call(Buffer.from(channel), message, from), 'publish to', channel);
+    const here = this.local.publish(channel, message);
+    const { relay, remote } = this;
+    if (relay === undefined && remote === undefined) return here;
+    const name = typeof channel === 'string' ? Buffer.from(channel) : Buffer.from(channel.buffer, channel.byteOffset, channel.byteLength);
+    remote?.publish(name, message);
+    const there = relay === undefined ? 0 : relay.publish(name, message);
+    return typeof there === 'number' ? here + there : there.then((n) => here + n);
   }
 
   /** Channels with subscribers, those matching the glob `pattern` if given (Redis's PUBSUB CHANNELS). */
@@ -97,8 +132,9 @@ export class PubSub {
     return this.local.numpat;
   }
 
-  stats(): PubSubStats {
-    return this.local.stats();
+  stats(): PubSubStats & { readonly redis?: RemoteStats } {
+    const local = this.local.stats();
+    return this.remote === undefined ? local : { ...local, redis: this.remote.stats() };
   }
 
   private check(verdict: unknown, what: string, name: string | Uint8Array): void {

@@ -4,6 +4,8 @@ import { releaseCompiler } from '../config/import-module.js';
 import { closeAll, queuedAccepted, type Listener } from '../net/listen.js';
 import { ConnectionSet } from '../net/connection-set.js';
 import { droppedLogLines } from '../logger.js';
+import { randomBytes } from 'node:crypto';
+import { ORIGIN_BYTES, RedisBridge } from './pubsub-redis.js';
 
 export type StopMode = 'graceful' | 'quick';
 
@@ -38,8 +40,11 @@ export class AppServer {
   /** Listeners this process accepts on itself, closed first on stop. */
   listeners: readonly Listener[] = [];
   private stopping: Promise<void> | undefined;
+  /** Channels shared with other hosts (`--pubsub`). */
+  private bridge: RedisBridge | undefined;
 
-  constructor(readonly app: App, id: number) {
+  /** `origin` is shared by the workers of one server: the Redis bridge skips what they published. */
+  constructor(readonly app: App, id: number, private readonly origin: Buffer = randomBytes(ORIGIN_BYTES)) {
     this.server = new ConnectionSet(app);
     this.worker = { id, pid: process.pid, name: app.name, app, cfg: app.cfg, stats: this.server };
   }
@@ -49,6 +54,11 @@ export class AppServer {
   }
 
   async start(): Promise<void> {
+    const { app } = this;
+    if (app.cfg.pubsub !== undefined) {
+      this.bridge = await RedisBridge.open({ url: app.cfg.pubsub, prefix: app.cfg.pubsub_prefix, origin: this.origin, channels: app.pubsub.local, log: app.log });
+      app.pubsub.remote = this.bridge;
+    }
     await this.app.hooks.workerStart.promise(this.worker);
     this.server.start();
     releaseCompiler(); // everything is loaded: keep the serving heap small
@@ -66,6 +76,7 @@ export class AppServer {
       if (mode === 'graceful' && !linger && this.listeners.length > 0) await queuedAccepted();
       const closed = closeAll(this.listeners);
       await this.server.shutdown(mode === 'graceful' ? this.app.cfg.graceful_timeout * 1000 : 0, linger && mode === 'graceful');
+      this.bridge?.close();
       await this.app.hooks.workerStop.promise(this.worker); // failing taps are logged by the hook guard
       await closed;
     })());

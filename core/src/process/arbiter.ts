@@ -15,6 +15,7 @@ import type { StopMode } from './app-server.js';
 import { ARBITER_SIGNALS, type ArbiterAction } from './signals.js';
 import { version } from '../version.js';
 import { SdNotify } from './sd-notify.js';
+import { ORIGIN_BYTES } from './pubsub-redis.js';
 
 /** Node >= 22.12 (or >= 23.1) lets several sockets listen on one port (SO_REUSEPORT). */
 export function supportsReusePort(v = process.versions.node): boolean {
@@ -83,8 +84,8 @@ export class Arbiter implements MonitorHost {
   private reloading = false;
   /** A HUP came during a reload: one more follows it. */
   private reloadAgain = false;
-  /** Each server's session ticket keys, made once and kept across reloads (sessions resume on new workers too). */
-  private readonly ticketKeys = new Map<string | undefined, string>();
+  /** Each server's session ticket keys and pub/sub origin, made once and kept across reloads (sessions resume on new workers too). */
+  private readonly secrets = new Map<string | undefined, { ticketKeys: string; origin: string }>();
   /** systemd's Type=notify readiness, when NOTIFY_SOCKET is set. */
   private readonly notify: SdNotify;
 
@@ -193,18 +194,20 @@ export class Arbiter implements MonitorHost {
       cwd: this.opts.cwd, cli: this.opts.cli, builtinDirs: this.opts.builtinDirs, server: monitor.server,
       name: monitor.name, id, beat: beatSeconds(timeout),
       found: { configFile: discovery.config?.file ?? null, plugins: discovery.plugins.map((p) => p.resolution) },
-      ticketKeys: this.ticketKeysOf(monitor.server),
+      ...this.secretsOf(monitor.server),
     };
   }
 
-  private ticketKeysOf(server: string | undefined): string {
-    let keys = this.ticketKeys.get(server);
-    if (keys === undefined) {
+  /** What the workers of one server share for its life, reloads included: TLS ticket keys, the pub/sub origin. */
+  private secretsOf(server: string | undefined): { ticketKeys: string; origin: string } {
+    let secrets = this.secrets.get(server);
+    if (secrets === undefined) {
+      const { randomBytes } = process.getBuiltinModule('node:crypto');
       // 48 bytes: TICKET_KEY_BYTES of net/tls.ts, not imported so that a plain server loads no node:tls.
-      keys = process.getBuiltinModule('node:crypto').randomBytes(48).toString('base64');
-      this.ticketKeys.set(server, keys);
+      secrets = { ticketKeys: randomBytes(48).toString('base64'), origin: randomBytes(ORIGIN_BYTES).toString('hex') };
+      this.secrets.set(server, secrets);
     }
-    return keys;
+    return secrets;
   }
 
   bootFailed(monitor: ServerMonitor, message: string): void {

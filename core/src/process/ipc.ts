@@ -23,6 +23,8 @@ export interface WorkerBoot {
   readonly found: Found;
   /** Session ticket keys (48 bytes, base64), the same for every worker of the server: a ticket resumes on any of them. */
   readonly ticketKeys: string;
+  /** The server's origin for pub/sub across hosts (hex, the same for every worker): see pubsub-redis.ts. */
+  readonly origin: string;
 }
 
 /**

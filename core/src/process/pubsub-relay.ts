@@ -45,11 +45,11 @@ export class WorkerRelay implements PubSubRelay {
   private readonly waiting = new Map<number, (n: number) => void>();
 
   constructor(private readonly channels: Channels, private readonly send: (m: RelayFromWorker) => void) {
-    channels.onInterest = (kind, key, on) => send({ t: 'ps-interest', kind, key, on });
+    channels.watchInterest((kind, key, on) => send({ t: 'ps-interest', kind, key, on }));
   }
 
-  publish(channel: Buffer, message: unknown): Promise<number> {
-    if (!this.peers) return Promise.resolve(0);
+  publish(channel: Buffer, message: unknown): number | Promise<number> {
+    if (!this.peers) return 0;
     const id = ++this.nextId;
     return new Promise((resolve) => {
       this.waiting.set(id, resolve);

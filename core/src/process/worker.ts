@@ -90,7 +90,7 @@ class WorkerMain {
       // Before serving: a subscription made on an early connection is told to the arbiter too.
       this.relay = new WorkerRelay(app.pubsub.local, send);
       app.pubsub.relay = this.relay;
-      this.serving = new AppServer(app, b.id);
+      this.serving = new AppServer(app, b.id, Buffer.from(b.origin, 'hex'));
       await this.serving.start();
       return true;
     } catch (err) {
