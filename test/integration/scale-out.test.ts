@@ -7,6 +7,8 @@ import { freePort } from '../helpers/free-port.js';
 import { eventually, ssInfo, startSs, type SsProcess } from '../helpers/ss.js';
 import { tempDir } from '../helpers/temp.js';
 import { sleep } from '../helpers/wait.js';
+import { startRedis } from '../helpers/redis-server.js';
+import { Redis } from 'ioredis';
 
 // Two ss servers (2 workers each, PROXY v2) behind one HAProxy (mode tcp, leastconn,
 // send-proxy-v2, redis-check health checks sent with the PROXY LOCAL command), all on
@@ -126,4 +128,46 @@ test.serial(`two ss servers behind HAProxy: real client addresses; a restart (TE
   const warnings = [servers.a, servers.b].flatMap((ss) => ss.stderr.split('\n').filter((l) => /"level":[45]0/.test(l))).slice(0, 5);
   t.deepEqual(failures.slice(0, 5), [], `${failures.length} failed of ${ok + failures.length}\n${odd}\n${warnings.join('\n')}`);
   t.true(ok > 100, `${ok} requests made`);
+});
+
+// Deploying › Sharing channels across hosts: the same HAProxy, the servers sharing channels through Redis.
+test.serial(`two ss servers behind HAProxy sharing channels through Redis: subscribers on both receive what is published on either${HAPROXY ? '' : ' (haproxy not installed: FAILS)'}`, async (t) => {
+  t.true(HAPROXY, 'haproxy is installed (.ci/run installs it)');
+  if (!HAPROXY) return;
+  const [front, pa, pb, pr] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const redis = await startRedis(pr);
+  t.teardown(() => redis.kill('SIGKILL'));
+  const shared = (port: number) => startSs(t, ['--plugin', 'resp', '--plugin', 'kv', '--workers', '2', '--proxy-protocol', 'v2',
+    '--pubsub', `redis://127.0.0.1:${pr}`, '--bind', `127.0.0.1:${port}`]);
+  const servers = [await shared(pa), await shared(pb)];
+  await startHaproxy(t, haproxyConfig(front, pa, pb));
+  const clients: Redis[] = [];
+  t.teardown(() => { for (const c of clients) c.disconnect(); });
+  const client = (port: number) => {
+    const c = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 0, retryStrategy: () => 100 });
+    c.on('error', () => {}); // HAProxy and Redis are killed at the end, before the clients let go
+    clients.push(c);
+    return c;
+  };
+  const got = new Map<Redis, string[]>();
+  for (let i = 0; i < 4; i++) {
+    const sub = client(front);
+    await eventually(() => sub.ping().then(() => true), 'a subscriber to connect through HAProxy');
+    got.set(sub, []);
+    sub.on('message', (_channel: string, message: string) => got.get(sub)!.push(message));
+    await sub.subscribe('news');
+  }
+  // leastconn spreads the subscribers: both servers have some.
+  const subscribers = await Promise.all(servers.map(async (ss) => ((await ssInfo(ss.pid)).workers as { stats: { pubsub: { subscribers: number } } }[])
+    .reduce((n, w) => n + w.stats.pubsub.subscribers, 0)));
+  t.true(subscribers.every((n) => n > 0), `subscribers per server: ${subscribers.join(', ')}`);
+  const look = client(pr);
+  await eventually(async () => {
+    const [, n] = await look.call('PUBSUB', 'NUMSUB', 'ss:news') as [string, number];
+    return Number(n) >= 2 || undefined;
+  }, 'both servers to subscribe in redis');
+  const pub = client(front);
+  for (const text of ['one', 'two', 'three']) await pub.publish('news', text);
+  await eventually(() => [...got.values()].every((m) => m.length >= 3) || undefined, 'every subscriber to receive three messages');
+  for (const messages of got.values()) t.deepEqual(messages, ['one', 'two', 'three']);
 });
