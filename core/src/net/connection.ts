@@ -87,6 +87,19 @@ class Pushed {
 
 type Owned = Socket & { [kConnection]: Connection };
 
+/** Connections with a batch to write at the end of this turn's microtasks: one task for all of them. */
+const toFlush: Connection[] = [];
+function writeQueued(): void {
+  let i = 0;
+  try {
+    // By index: a flush may queue another connection (a hook pushing), written in this pass too.
+    for (; i < toFlush.length; i++) toFlush[i]!.flushBatch();
+  } finally {
+    toFlush.splice(0, i + 1);
+    if (toFlush.length > 0) queueMicrotask(writeQueued); // after a throw: the rest still go out
+  }
+}
+
 // Listeners shared by every socket (no closures per connection: idle connections stay small).
 function onData(this: Owned, chunk: Buffer) { this[kConnection].receive(chunk); }
 function onBorrow(this: Owned, view: Buffer) { return this[kConnection].borrow(view); }
@@ -137,7 +150,7 @@ export class Connection {
   subscriptions = 0;
   /** Pushes in the batch of replies to write (0: the batch is replies only, encoded together). */
   private pushesInBatch = 0;
-  /** A flush of pushes sent outside a read is queued (one write for the pushes of one turn). */
+  /** A write of what was batched outside a read is queued (flushSoon). */
   private flushQueued = false;
   /** Date.now() since when unread output has been over push_output_soft_limit (0: it is not). */
   private softSince = 0;
@@ -256,15 +269,23 @@ export class Connection {
     }
     this.pushesInBatch++;
     this.push(pushed);
-    if (!this.reading && !this.flushQueued) {
-      this.flushQueued = true;
-      queueMicrotask(() => this.flushPushes());
-    }
+    if (!this.reading) this.flushSoon();
     return true;
   }
 
-  /** Write the pushes of this turn (and any replies batched with them). */
-  private flushPushes(): void {
+  /**
+   * Write what was batched outside a read (pushes, replies of async handlers) once this turn's
+   * microtasks are done: a publish to many, or many handlers settling together, make one write
+   * per connection, not one per message.
+   */
+  private flushSoon(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    if (toFlush.push(this) === 1) queueMicrotask(writeQueued);
+  }
+
+  /** @internal Write the batch flushSoon queued (see writeQueued). */
+  flushBatch(): void {
     this.flushQueued = false;
     if (this.reading || this.dead) return; // a read's end flushes them
     this.flush();
@@ -500,10 +521,7 @@ export class Connection {
       this.queueHead = 0;
     } else this.queueHead = i;
     if (this.inFlight < MAX_IN_FLIGHT && this.inFlightBytes <= MAX_IN_FLIGHT_BYTES) this.unblock(BLOCKED_IN_FLIGHT);
-    if (!this.reading) {
-      this.flush();
-      this.account();
-    }
+    if (!this.reading) this.flushSoon();
   }
 
   /** @internal The oldest request still waiting for its handler (undefined: none). */

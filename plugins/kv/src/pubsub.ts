@@ -54,8 +54,19 @@ export function unsubscribe(args: Buffer[], connection: Connection, pattern: boo
   return confirmations(connection, replies);
 }
 
-export function publish(args: Buffer[], connection: Connection): Promise<Reply> {
-  return connection.pubsub.publish(args[1]!, args[2]!, connection).then((n) => n, (err: Error) => error(`ERR ${err.message}`));
+/** The count at once when every receiver is in this worker (a sync reply), else once the others have answered. */
+export function publish(args: Buffer[], connection: Connection): Reply | Promise<Reply> {
+  let n: number | Promise<number>;
+  try {
+    n = connection.pubsub.publishNow(args[1]!, args[2]!, connection);
+  } catch (err) {
+    return refused(err);
+  }
+  return typeof n === 'number' ? n : n.then((count) => count, refused);
+}
+
+function refused(err: unknown): Reply {
+  return error(`ERR ${(err as Error).message}`);
 }
 
 /** PUBSUB CHANNELS [pattern] | NUMSUB [channel…] | NUMPAT. */
