@@ -1,4 +1,4 @@
-import type { Connection } from './connection.js';
+import { Pushed, type Connection } from './connection.js';
 import { compileGlob } from './glob.js';
 
 /**
@@ -50,7 +50,7 @@ function key(name: string | Uint8Array): string {
 /**
  * Channels of one server in one process (docs/design.md §15): who is subscribed to what,
  * and publishing to them. A message is framed and encoded once per framer in use and the same
- * bytes pushed to every subscriber (`Connection.sendEncoded`); a subscriber that does not
+ * bytes pushed to every subscriber (`Connection.sendPushed`); a subscriber that does not
  * read is closed as a slow consumer by its connection, never waited for.
  */
 export class Channels {
@@ -224,20 +224,21 @@ export class Channels {
   private deliver(subscribers: Subscribers, message: unknown, channel: Buffer, pattern: Buffer | undefined): number {
     // Subscribers of one channel nearly always share one framer: the last one used is kept at hand.
     let lastFramer: Framer | undefined | null = null;
-    let lastBytes: Uint8Array | undefined;
-    let encoded: Map<Framer | undefined, Uint8Array> | undefined;
+    let lastPush: Pushed | undefined;
+    let encoded: Map<Framer | undefined, Pushed> | undefined;
     let sent = 0;
-    for (const [connection, framer] of subscribers) {
-      let bytes = framer === lastFramer ? lastBytes : encoded?.get(framer);
-      if (bytes === undefined) {
-        bytes = connection.encodePush(framer === undefined ? message : framer(message, channel, pattern));
-        if (lastFramer !== null) (encoded ??= new Map([[lastFramer, lastBytes!]])).set(framer, bytes);
+    // forEach, not for-of with [key, value]: no entry array per subscriber.
+    subscribers.forEach((framer, connection) => {
+      let push = framer === lastFramer ? lastPush : encoded?.get(framer);
+      if (push === undefined) {
+        push = new Pushed(connection.encodePush(framer === undefined ? message : framer(message, channel, pattern)));
+        if (lastFramer !== null) (encoded ??= new Map([[lastFramer, lastPush!]])).set(framer, push);
       }
       lastFramer = framer;
-      lastBytes = bytes;
-      if (connection.sendEncoded(bytes)) sent++;
-      else this.dropped++;
-    }
+      lastPush = push;
+      if (connection.sendPushed(push)) sent++;
+    });
+    this.dropped += subscribers.size - sent;
     this.delivered += sent;
     return sent;
   }

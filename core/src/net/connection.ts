@@ -80,9 +80,38 @@ const BLOCKED_IN_FLIGHT = 2; // too many async replies outstanding
 const BLOCKED_YIELD = 4; // this read's dispatch gave the event loop back; it goes on next turn
 const kConnection = Symbol('connection');
 
-/** A push, encoded when it was sent: written as it is, in its place among the replies. */
-class Pushed {
+/**
+ * @internal A push, encoded when it was sent: written as it is, in its place among the replies.
+ * One publish makes one for all its subscribers (Channels).
+ */
+export class Pushed {
   constructor(readonly bytes: Uint8Array) {}
+}
+
+/**
+ * The last batch of pushes only that was joined for a write, and its bytes: a publish reaching
+ * many subscribers makes the same batch for each, joined once and written to all.
+ */
+let sharedBatch: Pushed[] = [];
+let sharedBytes: Buffer = Buffer.alloc(0);
+
+/** The batch `replies[0..count)` (all pushes) joined, reusing the last join when it is the same pushes. */
+function joinPushes(replies: unknown[], count: number): Buffer {
+  if (count === 1) {
+    const bytes = (replies[0] as Pushed).bytes;
+    return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  if (count === sharedBatch.length) {
+    let same = true;
+    for (let i = 0; i < count && same; i++) same = replies[i] === sharedBatch[i];
+    if (same) return sharedBytes;
+  }
+  const parts = new Array<Uint8Array>(count);
+  let total = 0;
+  for (let i = 0; i < count; i++) total += (parts[i] = (replies[i] as Pushed).bytes).length;
+  sharedBatch = replies.slice(0, count) as Pushed[];
+  sharedBytes = Buffer.concat(parts, total);
+  return sharedBytes;
 }
 
 type Owned = Socket & { [kConnection]: Connection };
@@ -91,9 +120,10 @@ type Owned = Socket & { [kConnection]: Connection };
 const toFlush: Connection[] = [];
 function writeQueued(): void {
   let i = 0;
+  const now = Date.now(); // one clock read for the pass, not one per connection
   try {
     // By index: a flush may queue another connection (a hook pushing), written in this pass too.
-    for (; i < toFlush.length; i++) toFlush[i]!.flushBatch();
+    for (; i < toFlush.length; i++) toFlush[i]!.flushBatch(now);
   } finally {
     toFlush.splice(0, i + 1);
     if (toFlush.length > 0) queueMicrotask(writeQueued); // after a throw: the rest still go out
@@ -250,15 +280,20 @@ export class Connection {
 
   /** @internal Push bytes already encoded by this connection's protocol (see `send`). */
   sendEncoded(bytes: Uint8Array): boolean {
+    return this.sendPushed(new Pushed(bytes));
+  }
+
+  /** @internal Push a push already made (channels make one per publish for all subscribers). */
+  sendPushed(pushed: Pushed): boolean {
     if (this.dead || this.socket.writableEnded) return false;
     const server = this.server;
+    const bytes = pushed.bytes;
     if (this.socket.writableLength + bytes.length > server.pushOutputLimit) {
       this.slowConsumer(this.socket.writableLength + bytes.length);
       return false;
     }
     this.pushes++;
     server.pushes++;
-    const pushed = new Pushed(bytes);
     if (this.queue !== null) {
       // Behind replies still being worked on: in their queue, as an answered request.
       const request = new Request(this, 0, undefined, bytes.length);
@@ -285,10 +320,10 @@ export class Connection {
   }
 
   /** @internal Write the batch flushSoon queued (see writeQueued). */
-  flushBatch(): void {
+  flushBatch(now: number): void {
     this.flushQueued = false;
     if (this.reading || this.dead) return; // a read's end flushes them
-    this.flush();
+    this.flush(now);
     this.account();
   }
 
@@ -350,7 +385,7 @@ export class Connection {
       (this.pending ??= new Cumulator(this.server.maxClientMemory)).keep(rest, this.stalled ? 0 : protocol.expected);
       if (rest.length !== data.length || this.pendingSince === 0) this.pendingSince = now;
     }
-    this.flush();
+    this.flush(now);
     this.account();
   }
 
@@ -538,16 +573,17 @@ export class Connection {
   }
 
   /** Encode the batched responses together and write them with one write. */
-  private flush(): void {
+  /** `now`: Date.now(), read by the caller when it has it. */
+  private flush(now = Date.now()): void {
     const count = this.replyCount;
     if (count > 0) {
       this.replyCount = 0;
       const replies = this.replies!;
-      const mixed = this.pushesInBatch > 0;
+      const pushes = this.pushesInBatch;
       this.pushesInBatch = 0;
       let data: Encoded | number;
       try {
-        data = mixed ? this.encodeMixed(replies, 0, count) : this.encode(replies, 0, count);
+        data = pushes > 0 ? this.encodeMixed(replies, 0, count, pushes === count) : this.encode(replies, 0, count);
       } catch (err) {
         this.writeEncodable(replies, count);
         this.release(replies, count);
@@ -559,7 +595,7 @@ export class Connection {
         this.overMemory(data, 'max_client_memory', 'would hold with its replies');
         return;
       }
-      this.lastActive = Date.now();
+      this.lastActive = now;
       if (!this.socket.write(data)) this.block(BLOCKED_WRITE);
     }
     if (this.ending && this.queue === null && !this.stalled) this.close();
@@ -602,7 +638,12 @@ export class Connection {
   }
 
   /** A batch with pushes in it: each reply encoded on its own, the pushes' bytes as they are, joined in order. */
-  private encodeMixed(replies: unknown[], from: number, to: number): Encoded | number {
+  private encodeMixed(replies: unknown[], from: number, to: number, pushesOnly = false): Encoded | number {
+    if (pushesOnly && from === 0) {
+      const joined = joinPushes(replies, to);
+      const holding = joined.length + this.socket.writableLength + this.inFlightBytes;
+      return holding > this.server.maxClientMemory ? holding : joined;
+    }
     const parts: Uint8Array[] = [];
     let total = 0;
     for (let i = from; i < to; i++) {
