@@ -145,9 +145,10 @@ function subscriberThread(setup: Setup): void {
   let tEnd = Infinity;
   let finishing = false;
   let subscribed = 0;
+  let settled = 0; // subscribers confirmed or failed before it
   let cpuAtStart = NaN;
   let cpuAtEnd = NaN;
-  let onSubscribed = () => { /* set below */ };
+  let onSettled = () => { /* set below */ };
 
   class Sub {
     readonly sock: Socket;
@@ -166,6 +167,7 @@ function subscriberThread(setup: Setup): void {
       this.sock.on('close', (hadError) => {
         if (this.open && !finishing && !hadError) fail(errors, 'closed', `subscriber ${ids[n]} closed by the server`);
         this.open = false;
+        if (this.confirmed < CONFIRM.length) { settled++; onSettled(); }
       });
     }
 
@@ -181,7 +183,7 @@ function subscriberThread(setup: Setup): void {
       while (this.confirmed < CONFIRM.length && pos < len) {
         if (buf[pos] !== CONFIRM[this.confirmed]) return this.broken('subscribe', buf, pos, len);
         pos++;
-        if (++this.confirmed === CONFIRM.length) { subscribed++; onSubscribed(); }
+        if (++this.confirmed === CONFIRM.length) { subscribed++; settled++; onSettled(); }
       }
       const now = nowUs();
       const counted = now >= tStart && now < tEnd;
@@ -247,10 +249,10 @@ function subscriberThread(setup: Setup): void {
   const timer = setTimeout(() => report(), CONNECT_TIMEOUT_MS);
   const report = () => {
     clearTimeout(timer);
-    onSubscribed = () => { /* reported */ };
+    onSettled = () => { /* reported */ };
     port.postMessage({ type: 'ready', subscribed, errors } satisfies FromThread);
   };
-  onSubscribed = () => { if (subscribed === ids.length) report(); };
+  onSettled = () => { if (settled === ids.length) report(); };
 
   port.on('message', (msg: ToThread) => {
     if (msg.type === 'window') {
@@ -353,6 +355,7 @@ async function mainThread(): Promise<void> {
     errors.first ??= e.first;
   };
 
+  const ready = await fromAll('ready', CONNECT_TIMEOUT_MS + 2000);
   const result = {
     host, port, subscribers: S, publishers: P, depth: D, size, threads: T, window: W, warmup_s: warmupS, duration_s: durationS,
     subscribed: 0, published_per_s: 0, delivered_per_s: 0, published_total: 0, sent_total: 0, delivered_total: 0, expected_total: 0, lost: 0,
@@ -362,8 +365,13 @@ async function mainThread(): Promise<void> {
   const finish = async (): Promise<number> => {
     const done = await fromAll('done', 5000);
     for (const [t, d] of done.entries()) {
-      if (d === undefined) { fail(errors, 'protocol', `subscriber thread ${t} did not report`); continue; }
-      merge(d.errors);
+      if (d === undefined) {
+        const early = ready[t]?.errors;
+        if (early) merge(early);
+        fail(errors, 'protocol', `subscriber thread ${t} did not report`);
+        continue;
+      }
+      merge(d.errors); // all of that thread's, since its start
       hist.merge(d.hist);
       result.delivered_total += d.delivered;
       result.delivered_per_s += d.inWindow / durationS;
@@ -383,10 +391,9 @@ async function mainThread(): Promise<void> {
   };
   const sendAll = (m: ToThread) => { for (const w of threads) w.postMessage(m); };
 
-  const ready = await fromAll('ready', CONNECT_TIMEOUT_MS + 2000);
-  for (const r of ready) if (r) { result.subscribed += r.subscribed; merge(r.errors); }
+  for (const r of ready) if (r) result.subscribed += r.subscribed;
   if (result.subscribed !== S) {
-    result.setup_error = `${result.subscribed} of ${S} subscribers confirmed within ${CONNECT_TIMEOUT_MS / 1000} s`;
+    result.setup_error = `${result.subscribed} of ${S} subscribers confirmed their subscription`;
     sendAll({ type: 'finish' });
     process.exit(await finish());
   }
