@@ -18,6 +18,8 @@ function valueOf(b: number): number {
   return (b - shift * SUB) * 2 ** shift + 2 ** shift / 2;
 }
 
+export interface HistogramSnapshot { counts: Float64Array; count: number; sum: number; max: number }
+
 export class Histogram {
   private readonly counts = new Float64Array(BUCKETS);
   count = 0;
@@ -31,6 +33,19 @@ export class Histogram {
     this.count++;
     this.sum += v;
     if (v > this.max) this.max = v;
+  }
+
+  /** Its counts, to send to another thread (`merge` there). */
+  snapshot(): HistogramSnapshot {
+    return { counts: this.counts.slice(), count: this.count, sum: this.sum, max: this.max };
+  }
+
+  /** Add the counts of another histogram (a `snapshot`, e.g. from a worker thread). */
+  merge(s: HistogramSnapshot): void {
+    for (let b = 0; b < BUCKETS; b++) this.counts[b]! += s.counts[b]!;
+    this.count += s.count;
+    this.sum += s.sum;
+    if (s.max > this.max) this.max = s.max;
   }
 
   /** The q-quantile (0..1) in microseconds. */

@@ -9,6 +9,17 @@
 // The metrics workload runs ss with --plugin metrics against ss without it (line 64 B,
 // pipeline 16 and 1, ss scraped once a second during the run): the per-request cost of the plugin.
 //
+// The fanout workloads run fanout.js (pub/sub: 50 subscribers of one channel, 1 publisher keeping
+// 16 PUBLISH in flight, 64 B payloads, every delivery checked) against `ss serve --plugin resp
+// --plugin kv` and a real redis-server: messages delivered per second and p99 publish → delivery.
+// fanout uses ss's defaults (arbiter + 1 worker); fanout-w2 `--workers 2` (the subscribers spread
+// over both; their count per worker is logged once), reported with no target. Skipped, with a
+// note, when redis-server is missing.
+//
+// The push-line workload runs loadgen (line 64 B, pipeline 16) against ss with a handler that
+// answers every request with a push (connection.send, no reply) and ss with one that replies:
+// what a push costs against a reply.
+//
 // The cluster-* workloads run `ss serve --workers 2` against cluster-baseline (node:cluster,
 // 2 workers); connects-w1 and connects-w2 run `ss serve --workers 1` and `--workers 2` against
 // the single-process baseline-server. A server's CPU is that of its whole process tree (arbiter
@@ -26,7 +37,7 @@ import { join } from 'node:path';
 import { makeCerts, type Certs } from '../helpers/certs.js';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startSs } from '../helpers/ss.js';
+import { ssInfo, startSs } from '../helpers/ss.js';
 import { available, freePort, redisBenchmark, startRedis, type RedisResult } from './redis.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -55,12 +66,16 @@ if (!(duration > 0 && duration <= 600) || !(warmup >= 0 && warmup <= 600) || !(N
  */
 interface SocketWorkload {
   name: string; title: string; proto: string; pipeline: number; size: number; workers?: number; baselineWorkers?: number; tls?: boolean;
-  /** More arguments for ss; with `baselineSs` the baseline is ss without them. */
-  ssArgs?: string[]; baselineSs?: boolean;
+  /** More arguments for ss; with `baselineSs` the baseline is ss without them (or with `baselineArgs`). */
+  ssArgs?: string[]; baselineSs?: boolean; baselineArgs?: string[];
+  /** The baseline is a real redis-server. */
+  redisBaseline?: boolean;
+  /** Log, once, how many subscribers each ss worker has (ss info) when fanout.js says all are subscribed. */
+  subscribersPerWorker?: boolean;
   /** GET ss's /metrics once a second while the load runs (the URL it logs as `metrics`). */
   scrape?: boolean;
-  /** Lowest ratio to the baseline met (default 0.90). */
-  target?: number;
+  /** Lowest ratio to the baseline met (default 0.90); null: reported, no target. */
+  target?: number | null;
 }
 const SOCKET_WORKLOADS: SocketWorkload[] = [
   { name: 'line-p1', title: 'line 64 B, pipeline 1', proto: 'line', pipeline: 1, size: 64 },
@@ -97,7 +112,21 @@ const REDIS_WORKLOADS: RedisWorkload[] = [
   { name: 'redis-p1', pipeline: 1, requests: 100_000, target: 0.95 },
   { name: 'redis-p16', pipeline: 16, requests: 1_000_000, target: 0.8 },
 ];
-const NAMES = ['netstring-64m', ...SOCKET_WORKLOADS.map((w) => w.name), 'metrics', ...REDIS_WORKLOADS.map((w) => w.name), 'idle-memory', 'worker-memory', 'log-format', ...CLUSTER_WORKLOADS.map((w) => w.name), CONNECTS.name,
+/** Pub/sub fan-out (fanout.js): ss (resp + kv) against redis-server, 1 and 2 workers. */
+const FANOUT_SUBSCRIBERS = 50;
+const FANOUT_WORKLOADS: SocketWorkload[] = [
+  { name: 'fanout', title: `pub/sub fan-out, ${FANOUT_SUBSCRIBERS} subscribers, 1 publisher, depth 16, 64 B, vs redis-server`, proto: 'resp', pipeline: 16, size: 64,
+    ssArgs: ['--plugin', 'kv'], redisBaseline: true, target: 0.8 },
+  { name: 'fanout-w2', title: `  the same, ss --workers 2`, proto: 'resp', pipeline: 16, size: 64,
+    workers: 2, ssArgs: ['--plugin', 'kv'], redisBaseline: true, target: null, subscribersPerWorker: true },
+];
+/** A push per request (connection.send, no reply) against a reply per request: ss against ss. */
+const PUSH_LINE: SocketWorkload = {
+  name: 'push-line', title: 'line 64 B, pipeline 16, a push per request vs a reply (ss vs ss)', proto: 'line', pipeline: 16, size: 64,
+  ssArgs: ['--handler', './test/bench/push-handler.mjs'], baselineSs: true, baselineArgs: ['--handler', './test/bench/reply-handler.mjs'], target: 0.9,
+};
+const NAMES = ['netstring-64m', ...SOCKET_WORKLOADS.map((w) => w.name), 'metrics', PUSH_LINE.name, ...REDIS_WORKLOADS.map((w) => w.name),
+  ...FANOUT_WORKLOADS.map((w) => w.name), 'idle-memory', 'worker-memory', 'log-format', ...CLUSTER_WORKLOADS.map((w) => w.name), CONNECTS.name,
   ...SINGLE_CONNECTS.map((w) => w.name)];
 const only = opt.only ? opt.only.split(',').map((s) => s.trim()).filter(Boolean) : NAMES;
 for (const n of only) {
@@ -167,12 +196,13 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 }
 
 /** Run `node FILE ARGS` to completion (killed after `capMs`); the last stdout line as JSON. */
-async function runNode(file: string, args: string[], capMs: number, nodeArgs: string[] = []): Promise<Record<string, any>> {
+async function runNode(file: string, args: string[], capMs: number, nodeArgs: string[] = [],
+  onStderr?: (text: string) => void): Promise<Record<string, any>> {
   const child = track(spawn(process.execPath, [...nodeArgs, HERE + file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => { out += s; });
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => { err += s; });
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => { err += s; onStderr?.(err); });
   const timer = setTimeout(() => { try { process.kill(child.pid!, 'SIGKILL'); } catch { /* gone */ } }, capMs);
   await exited(child);
   clearTimeout(timer);
@@ -212,6 +242,14 @@ async function startServer(name: BenchServer['name'], proto: string, ssArgs: str
   const port = await listeningPort(child);
   rememberTree(child.pid!);
   return { name, pid: child.pid!, servingPid: child.pid!, port, child };
+}
+
+/** A real redis-server (no persistence) on a free loopback port. */
+async function startRedisServer(): Promise<BenchServer> {
+  const port = await freePort();
+  const child = track(await startRedis(port));
+  rememberTree(child.pid!);
+  return { name: 'baseline', pid: child.pid!, servingPid: child.pid!, port, child };
 }
 
 /** The port a reference server prints (`listening 127.0.0.1:PORT`) once it listens. */
@@ -348,15 +386,22 @@ async function waitQuiet(maxMs: number, name?: string): Promise<void> {
  * server stopped. `foreign`: cores other processes used meanwhile.
  */
 async function measure(w: SocketWorkload, name: BenchServer['name'], args: string[], client = 'loadgen.js'): Promise<{ res: Record<string, any>; foreign: number }> {
-  const server = await startServer(name === 'baseline' && w.baselineSs ? 'ss' : name, w.proto, name === 'ss' ? w.ssArgs : [],
-    (name === 'baseline' ? w.baselineWorkers : undefined) ?? w.workers ?? 0, w.tls);
+  const server = name === 'baseline' && w.redisBaseline ? await startRedisServer()
+    : await startServer(name === 'baseline' && w.baselineSs ? 'ss' : name, w.proto, name === 'ss' ? w.ssArgs : w.baselineArgs,
+      (name === 'baseline' ? w.baselineWorkers : undefined) ?? w.workers ?? 0, w.tls);
+  let probe: Promise<void> | undefined;
+  const onStderr = w.subscribersPerWorker && name === 'ss' && !subscribersLogged ? (text: string) => {
+    if (probe === undefined && text.includes('fanout: subscribed')) probe = logSubscribersPerWorker(w, server);
+  } : undefined;
   try {
     await sleep(300); // let start-up work (JIT, GC of boot garbage) settle
     const t0 = Date.now();
     const m0 = machineCpuMs();
     const s0 = serverCpuMs(server.pid);
     const scraper = w.scrape && name === 'ss' ? scrapeEverySecond(server) : undefined;
-    const res = await runNode(client, [...args, '--port', String(server.port)], (warmup + duration + 25) * 1000).finally(() => scraper?.stop());
+    const res = await runNode(client, [...args, '--port', String(server.port)], (warmup + duration + 35) * 1000, [], onStderr)
+      .finally(() => scraper?.stop());
+    await probe;
     if (scraper) console.error(`  ${w.name}: ${scraper.count()} scrapes of ${server.metricsUrl} during the run`);
     // Machine CPU not used by this server or this loadgen (kernel network work on otherwise
     // idle CPUs lands here too, but only a few % of a core).
@@ -364,6 +409,21 @@ async function measure(w: SocketWorkload, name: BenchServer['name'], args: strin
     return { res, foreign };
   } finally {
     await stopServer(server);
+  }
+}
+
+let subscribersLogged = false;
+/** How many subscribers each worker of `server` (ss) holds, from `ss info --json`: logged, and a warning if one worker has none. */
+async function logSubscribersPerWorker(w: SocketWorkload, server: BenchServer): Promise<void> {
+  subscribersLogged = true;
+  try {
+    const info = await ssInfo(server.pid);
+    const counts = (info.workers as { id: number; stats?: { pubsub?: { subscribers?: number } } }[])
+      .map((x) => `worker ${x.id}: ${x.stats?.pubsub?.subscribers ?? '?'}`);
+    console.error(`  ${w.name}: subscribers per worker (ss info): ${counts.join(', ')}`);
+    if (counts.some((c) => c.endsWith(': 0'))) warnings.push(`${w.name}: a worker had no subscribers (${counts.join(', ')})`);
+  } catch (err) {
+    warnings.push(`${w.name}: ss info failed: ${(err as Error).message}`);
   }
 }
 
@@ -401,26 +461,28 @@ interface Reading { rate: number; p99: number; bad: number; ok: boolean }
  * Run `w` on ss and the baseline alternately for every round, and add a row of medians:
  * `unit` per second, target (default ≥ 0.90) of the baseline.
  */
-async function alternate(w: SocketWorkload, title: string, unit: string, args: string[], read: (res: Record<string, any>) => Reading, client?: string): Promise<void> {
+async function alternate(w: SocketWorkload, title: string, unit: string, args: string[], read: (res: Record<string, any>) => Reading, client?: string,
+  extra: (res: Record<string, any>) => string = () => ''): Promise<void> {
   const got: Record<BenchServer['name'], { rate: number[]; p99: number[] }> = { ss: { rate: [], p99: [] }, baseline: { rate: [], p99: [] } };
   for (let r = 0; r < rounds; r++) {
     for (const name of ['ss', 'baseline'] as const) {
-      const label = `${w.name} round ${r + 1} ${name.padEnd(8)}`;
+      const label = `${w.name} round ${r + 1} ${(name === 'baseline' && w.redisBaseline ? 'redis' : name).padEnd(8)}`;
       const { res, foreign } = await measureUndisturbed(w, name, args, label, client);
       const { rate, p99, bad, ok } = read(res);
       if (bad > 0 || !ok) failures.push(`${label.trim()}: ${JSON.stringify(res)}`);
       got[name].rate.push(rate);
       got[name].p99.push(p99);
       console.error(`  ${label} ${fmtRate(rate).padStart(7)} ${unit}/s  p50 ${fmtMs(res.latency_us.p50)}  p99 ${fmtMs(p99)}` +
-        `  (other load ${foreign.toFixed(2)} cores)${bad ? `  ERRORS ${bad}` : ''}`);
+        `${extra(res)}  (other load ${foreign.toFixed(2)} cores)${bad ? `  ERRORS ${bad}` : ''}`);
     }
   }
   const ss = median(got.ss.rate);
   const base = median(got.baseline.rate);
   const ratio = ss / base;
-  const target = w.target ?? 0.9;
+  const target = w.target === undefined ? 0.9 : w.target;
   rows.push({ workload: title, ss: `${fmtRate(ss)} ${unit}/s`, baseline: `${fmtRate(base)} ${unit}/s`, ratio,
-    ssP99: fmtMs(median(got.ss.p99)), baseP99: fmtMs(median(got.baseline.p99)), target: `≥ ${target.toFixed(2)}`, met: ratio >= target });
+    ssP99: fmtMs(median(got.ss.p99)), baseP99: fmtMs(median(got.baseline.p99)),
+    target: target === null ? '-' : `≥ ${target.toFixed(2)}`, met: target === null || ratio >= target });
 }
 
 function socketWorkload(w: SocketWorkload): Promise<void> {
@@ -431,6 +493,25 @@ function socketWorkload(w: SocketWorkload): Promise<void> {
     bad: res.mismatches + res.proto_errors + res.conn_errors + res.closes + res.stalled,
     ok: res.established === CONNS && res.requests > 0,
   }));
+}
+
+/**
+ * Messages delivered per second through one channel (fanout.js), ss against redis-server; each
+ * run's published rate and the generator's own CPU are printed with it.
+ */
+function fanoutWorkload(w: SocketWorkload): Promise<void> {
+  if (!available('redis-server')) {
+    redisSkipped.push(`${w.name} skipped: redis-server not found`);
+    console.error(`bench: ${redisSkipped.at(-1)}`);
+    return Promise.resolve();
+  }
+  const args = ['--subscribers', String(FANOUT_SUBSCRIBERS), '--publishers', '1', '--depth', String(w.pipeline), '--size', String(w.size),
+    '--warmup', String(warmup), '--duration', String(duration)];
+  return alternate(w, w.title, 'msg', args, (res) => ({
+    rate: res.delivered_per_s, p99: res.latency_us.p99,
+    bad: res.errors + res.lost + (res.setup_error === null ? 0 : 1),
+    ok: res.subscribed === FANOUT_SUBSCRIBERS && res.delivered_total > 0,
+  }), 'fanout.js', (res) => `  (${fmtRate(res.published_per_s)} pub/s, generator ${res.client_cpu.cores} cores)`);
 }
 
 /** Connections per second (connect, one request, close), `CONNECT_LOOPS` at a time. */
@@ -599,7 +680,9 @@ async function main(): Promise<number> {
   if (only.includes('netstring-64m')) await waitQuiet(10_000, 'netstring-64m').then(bigNetstring);
   for (const w of SOCKET_WORKLOADS) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => socketWorkload(w));
   for (const w of METRICS_WORKLOADS) if (only.includes(w.name)) await waitQuiet(10_000, w.title).then(() => socketWorkload(w));
+  if (only.includes(PUSH_LINE.name)) await waitQuiet(10_000, PUSH_LINE.name).then(() => socketWorkload(PUSH_LINE));
   for (const w of REDIS_WORKLOADS) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => redisWorkload(w));
+  for (const w of FANOUT_WORKLOADS) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => fanoutWorkload(w));
   if (only.includes('idle-memory')) await waitQuiet(10_000, 'idle-memory').then(idleMemory);
   if (only.includes('worker-memory')) await waitQuiet(10_000, 'worker-memory').then(workerMemory);
   if (only.includes('log-format')) await waitQuiet(10_000, 'log-format').then(logFormat);
