@@ -1,7 +1,7 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { Client } from '../helpers/client.js';
-import { ssInfo, startSs, type SsProcess } from '../helpers/ss.js';
+import { runSs, ssInfo, startSs, type SsProcess } from '../helpers/ss.js';
 import { FIXTURES } from '../helpers/temp.js';
 import { sleep } from '../helpers/wait.js';
 
@@ -55,6 +55,8 @@ test('a pattern subscription gets every matching channel (Redis globs); a closed
   t.is(await ask(speaker!, 'say news.art again'), 'sent to 1', 'the closed member is gone from the channel');
   const stats = await pubsubStats(ss);
   t.like(stats, { channels: 0, patterns: 1, subscribers: 1, published: 4, delivered: 4, dropped: 0 });
+  const text = await runSs(['info', '--pid', String(ss.pid)]);
+  t.regex(text.stdout, /\n {4}pushes 4 {2}channels 0 {2}patterns 1 {2}subscribers 1 {2}published 4 {2}delivered 4 {2}dropped 0\n/, 'plain ss info says it too');
   watcher!.destroy();
   speaker!.destroy();
 });

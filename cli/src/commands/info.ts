@@ -86,10 +86,22 @@ function print(info: Fields): string {
       lines.push(`  worker ${w.id}  pid ${w.pid}  ${w.state}  up ${secs(w.uptime)}  requests ${w.requests ?? '-'}  ` +
         `connections ${conns.active ?? '-'} active / ${conns.received ?? '-'} received  memory ${mb(w.memory)}` +
         extra(w, ['server', 'id', 'pid', 'state', 'uptime', 'requests', 'connections', 'memory', 'stats', 'hooks', 'metrics']));
+      const pubsub = pubsubLine(obj(w.stats));
+      if (pubsub !== undefined) lines.push(pubsub);
     }
   }
   lines.push(...Object.entries(info).filter(([k]) => !['arbiter', 'monitors', 'workers'].includes(k)).map(([k, v]) => `${k}: ${JSON.stringify(v)}`));
   return `${lines.map(clean).join('\n')}\n`;
+}
+
+/** A worker's pushes and channels, once it has had any (`stats.pushes`, `stats.pubsub`). */
+function pubsubLine(stats: Fields): string | undefined {
+  const p = obj(stats.pubsub);
+  if (!stats.pushes && !p.subscribers && !p.published && !p.delivered) return undefined;
+  const r = obj(p.redis);
+  const redis = p.redis === undefined ? '' : `  redis ${r.state} sent ${r.sent} received ${r.received} lost ${r.lost}`;
+  return `    pushes ${stats.pushes ?? 0}  channels ${p.channels ?? 0}  patterns ${p.patterns ?? 0}  subscribers ${p.subscribers ?? 0}  ` +
+    `published ${p.published ?? 0}  delivered ${p.delivered ?? 0}  dropped ${p.dropped ?? 0}${redis}`;
 }
 
 /** `ss info`: ask a running server for its info document (docs/design.md §9). */
