@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { eventually, ssInfo, type SsProcess } from './ss.js';
 
 /** Start redis-server on `port` (no persistence, in the foreground); resolves once it accepts connections. */
 export async function startRedis(port: number): Promise<ChildProcess> {
@@ -18,3 +19,11 @@ export async function startRedis(port: number): Promise<ChildProcess> {
   return child;
 }
 
+
+/** Every worker of `ss` connected to Redis (both its connections, `--pubsub`): what it publishes from now on reaches the other servers. */
+export async function bridged(ss: SsProcess): Promise<void> {
+  await eventually(async () => {
+    const workers = (await ssInfo(ss.pid)).workers as { stats: { pubsub?: { redis?: { state: string } } } }[];
+    return workers.length > 0 && workers.every((w) => w.stats.pubsub?.redis?.state === 'ready') || undefined;
+  }, 'every worker to be connected to redis', 20_000);
+}

@@ -5,7 +5,7 @@ import { Client } from '../helpers/client.js';
 import { eventually, runSs, ssInfo, startSs, type Owner, type SsProcess } from '../helpers/ss.js';
 import { FIXTURES } from '../helpers/temp.js';
 import { freePort } from '../helpers/free-port.js';
-import { startRedis } from '../helpers/redis-server.js';
+import { bridged, startRedis } from '../helpers/redis-server.js';
 import { assertOneLineError } from '../helpers/assert.js';
 
 // --pubsub redis://: the servers of different hosts (here two servers on loopback) share
@@ -51,6 +51,7 @@ test('two servers sharing a redis-server share channels: a publish on one reache
   const r = await redis(t);
   const a = await chat(t, r.url, '--workers', '2', '--balance', 'round-robin');
   const b = await chat(t, r.url, '--workers', '1');
+  await bridged(b);
   const members = await Promise.all(Array.from({ length: 4 }, () => Client.open(a.port)));
   const pids = new Set<string>();
   for (const m of members) {
@@ -90,6 +91,7 @@ test('a Redis restart is logged; what is published while it is down is lost to o
   const r = await redis(t);
   const a = await chat(t, r.url, '--workers', '1');
   const b = await chat(t, r.url, '--workers', '1');
+  await bridged(b);
   const member = await Client.open(a.port);
   t.is(await ask(member, 'join news'), 'joined news');
   t.is(await ask(member, 'watch n*'), 'watching n*');
@@ -108,6 +110,7 @@ test('a Redis restart is logged; what is published while it is down is lost to o
   await r.restart();
   await a.waitForLog((l) => l.msg.startsWith('pubsub: reconnected to redis'), 20_000);
   await b.waitForLog((l) => l.msg.startsWith('pubsub: reconnected to redis'), 20_000);
+  await bridged(b);
   await r.look.ping(); // the looking connection is back too
   await eventually(async () => (await numsub(r.look, 'ss:news')) === 1 || undefined, 'a to subscribe again');
   t.is(Number(await r.look.call('PUBSUB', 'NUMPAT')), 1, 'the pattern too');
@@ -124,6 +127,7 @@ test('resp + kv across hosts: a redis-cli style subscriber on one server gets th
   const r = await redis(t);
   const a = await startSs(t, ['--plugin', 'resp', '--plugin', 'kv', '--workers', '1', '--pubsub', r.url, '--pubsub-prefix', 'app*1:']);
   const b = await startSs(t, ['--plugin', 'resp', '--plugin', 'kv', '--workers', '1', '--pubsub', r.url, '--pubsub-prefix', 'app*1:']);
+  await bridged(b);
   const sub = new Redis(a.port, '127.0.0.1', { lazyConnect: true });
   sub.on('error', () => {}); // commands fail if it is lost: that is what is checked
   t.teardown(() => sub.disconnect());

@@ -7,7 +7,7 @@ import { freePort } from '../helpers/free-port.js';
 import { eventually, ssInfo, startSs, type SsProcess } from '../helpers/ss.js';
 import { tempDir } from '../helpers/temp.js';
 import { sleep } from '../helpers/wait.js';
-import { startRedis } from '../helpers/redis-server.js';
+import { bridged, startRedis } from '../helpers/redis-server.js';
 import { Redis } from 'ioredis';
 
 // Two ss servers (2 workers each, PROXY v2) behind one HAProxy (mode tcp, leastconn,
@@ -140,6 +140,7 @@ test.serial(`two ss servers behind HAProxy sharing channels through Redis: subsc
   const shared = (port: number) => startSs(t, ['--plugin', 'resp', '--plugin', 'kv', '--workers', '2', '--proxy-protocol', 'v2',
     '--pubsub', `redis://127.0.0.1:${pr}`, '--bind', `127.0.0.1:${port}`]);
   const servers = [await shared(pa), await shared(pb)];
+  for (const ss of servers) await bridged(ss);
   await startHaproxy(t, haproxyConfig(front, pa, pb));
   const clients: Redis[] = [];
   t.teardown(() => { for (const c of clients) c.disconnect(); });

@@ -4,7 +4,7 @@ import { errorMessage } from '../errors.js';
 import type { StatsSnapshot } from '../net/connection-set.js';
 import type { StopMode } from './single-process.js';
 import { isStatsSnapshot } from './worker-stats.js';
-import type { RelayFromWorker, RelayToWorker } from './pubsub-relay.js';
+import type { RelayFromWorker, RelayOp, RelayToWorker } from './pubsub-relay.js';
 
 /** What a worker needs to build its server itself (docs/design.md §8: every worker loads the config and plugins). */
 export interface WorkerBoot {
@@ -70,10 +70,28 @@ const FIELDS: Readonly<Record<FromWorker['t'], Readonly<Record<string, (v: unkno
   info: { req: count, info: (v) => v !== null && typeof v === 'object' && !Array.isArray(v) },
   stats: { stats: isStatsSnapshot },
   failed: { message: (v) => typeof v === 'string' },
+  ps: { m: (v) => Array.isArray(v) && v.every(isRelayOp) },
+};
+
+/** The fields of each relay message in a `ps` batch, and their check. */
+const RELAY_FIELDS: Readonly<Record<RelayOp['t'], Readonly<Record<string, (v: unknown) => boolean>>>> = {
   'ps-interest': { kind: (v) => v === 'channel' || v === 'pattern', key: (v) => typeof v === 'string', on: (v) => typeof v === 'boolean' },
   'ps-pub': { id: count, key: (v) => typeof v === 'string', msg: isWire },
   'ps-done': { id: count, n: count },
 };
+
+function isRelayOp(m: unknown): boolean {
+  return hasFields(m, RELAY_FIELDS);
+}
+
+/** `m` is an object whose `t` is a key of `fields`, with each field that `t` needs passing its check. */
+function hasFields(m: unknown, fields: Readonly<Record<string, Readonly<Record<string, (v: unknown) => boolean>>>>): boolean {
+  if (m === null || typeof m !== 'object') return false;
+  const t = (m as { t?: unknown }).t;
+  if (typeof t !== 'string' || !Object.hasOwn(fields, t)) return false;
+  for (const [field, ok] of Object.entries(fields[t]!)) if (!ok((m as Record<string, unknown>)[field])) return false;
+  return true;
+}
 
 /** A relayed pub/sub message: exactly one of text, base64 bytes or a JSON value. */
 function isWire(v: unknown): boolean {
@@ -90,11 +108,7 @@ function isWire(v: unknown): boolean {
  * so the arbiter believes only a known shape (undefined for anything else).
  */
 export function fromWorker(m: unknown): FromWorker | undefined {
-  if (m === null || typeof m !== 'object') return undefined;
-  const t = (m as { t?: unknown }).t;
-  if (typeof t !== 'string' || !Object.hasOwn(FIELDS, t)) return undefined;
-  for (const [field, ok] of Object.entries(FIELDS[t as FromWorker['t']])) if (!ok((m as Record<string, unknown>)[field])) return undefined;
-  return m as FromWorker;
+  return hasFields(m, FIELDS) ? m as FromWorker : undefined;
 }
 
 /** The first line of why encoding failed (a cycle's message goes on over several). */

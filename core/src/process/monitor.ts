@@ -312,9 +312,7 @@ export class ServerMonitor {
       case 'failed':
         worker.failure = m.message;
         break;
-      case 'ps-interest':
-      case 'ps-pub':
-      case 'ps-done':
+      case 'ps':
         this.relay.received(worker, m);
         break;
     }

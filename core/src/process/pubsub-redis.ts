@@ -133,7 +133,8 @@ export class RedisBridge implements PubSubRemote {
   }
 
   stats(): RemoteStats {
-    return { state: this.ready ? 'ready' : 'connecting', sent: this.sent, received: this.received, lost: this.lost };
+    const ready = this.ready && this.pub.status === 'ready';
+    return { state: ready ? 'ready' : 'connecting', sent: this.sent, received: this.received, lost: this.lost };
   }
 
   /** Disconnect both connections (the server is stopping). */

@@ -152,9 +152,7 @@ class WorkerMain {
       case 'info':
         this.info(m.req);
         break;
-      case 'ps-peers':
-      case 'ps-deliver':
-      case 'ps-count':
+      case 'ps':
         this.relay?.received(m);
         break;
     }
