@@ -10,7 +10,10 @@ export type Address =
   /** A listening socket this process inherited (systemd socket activation, or a parent's fd). */
   | { readonly kind: 'fd'; readonly fd: number; readonly name?: string; readonly text: string };
 
-export const BIND_FORMS = 'HOST, HOST:PORT, :PORT, [IPv6]:PORT, unix:PATH or fd://N (an inherited socket, N >= 3), with PORT from 0 to 65535';
+export const BIND_FORMS = 'HOST, HOST:PORT, :PORT, PORT, [IPv6]:PORT, unix:PATH or fd://N (an inherited socket, N >= 3), with PORT from 0 to 65535';
+
+/** The host of a bind address that gives only a port as a bare number (`7000`): loopback, as the default bind. */
+const PORT_ONLY_HOST = '127.0.0.1';
 
 /** The largest descriptor number fd:// takes (a C int). */
 const MAX_FD = 2 ** 31 - 1;
@@ -25,8 +28,8 @@ function parsePort(text: string): number {
 }
 
 /**
- * Parse one bind address. Forms: `HOST`, `HOST:PORT`, `:PORT` (all interfaces),
- * `[v6]:PORT` (or a bare IPv6 address), `unix:PATH`. Throws with the reason.
+ * Parse one bind address. Forms: `HOST`, `HOST:PORT`, `:PORT` (all interfaces), `PORT`
+ * (loopback), `[v6]:PORT` (or a bare IPv6 address), `unix:PATH`. Throws with the reason.
  */
 export function parseAddress(text: string): Address {
   if (text === '') throw new Error('an address is needed');
@@ -49,6 +52,11 @@ export function parseAddress(text: string): Address {
     return { kind: 'tcp', host: m[1], port, text: `[${m[1]}]:${port}` };
   }
   if (isIPv6(text)) return { kind: 'tcp', host: text, port: DEFAULT_PORT, text: `[${text}]:${DEFAULT_PORT}` };
+  // A bare number is a port (no host name is all digits): on loopback, as `:PORT` would be on all interfaces.
+  if (/^\d+$/.test(text)) {
+    const port = parsePort(text);
+    return { kind: 'tcp', host: PORT_ONLY_HOST, port, text: `${PORT_ONLY_HOST}:${port}` };
+  }
   const colon = text.lastIndexOf(':');
   const host = colon === -1 ? text : text.slice(0, colon);
   const port = colon === -1 ? DEFAULT_PORT : parsePort(text.slice(colon + 1));

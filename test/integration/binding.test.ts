@@ -172,3 +172,10 @@ test('a stale unix socket that cannot be removed: exit 1, one line naming it', a
   const r = await runSs(['serve', '--plugin', 'echo', '--workers', '0', '--bind', `unix:${leftover}`], { cwd });
   assertOneLineError(t, r, 1, [leftover, IS_ROOT ? 'EPERM' : 'EACCES']);
 });
+
+test('--bind PORT (a bare number) listens on that port on 127.0.0.1', async (t) => {
+  const port = await freePort();
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '0', '--bind', String(port)]);
+  t.deepEqual(ss.addresses, [`127.0.0.1:${port}`]);
+  t.is(await ask(port, 'hello'), 'hello');
+});

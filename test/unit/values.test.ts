@@ -20,6 +20,8 @@ test('bind forms', (t) => {
   t.deepEqual(tcp('127.0.0.1:9000'), ['127.0.0.1', 9000, '127.0.0.1:9000']);
   t.deepEqual(tcp('127.0.0.1'), ['127.0.0.1', 8060, '127.0.0.1:8060']);
   t.deepEqual(tcp(':7000'), [undefined, 7000, ':7000']);
+  t.deepEqual(tcp('7000'), ['127.0.0.1', 7000, '127.0.0.1:7000'], 'a bare number is a port, on loopback');
+  t.deepEqual(tcp('0'), ['127.0.0.1', 0, '127.0.0.1:0']);
   t.deepEqual(tcp('[::1]:7000'), ['::1', 7000, '[::1]:7000']);
   t.deepEqual(tcp('[::1]'), ['::1', 8060, '[::1]:8060']);
   t.deepEqual(tcp('::1'), ['::1', 8060, '[::1]:8060']);
@@ -27,7 +29,7 @@ test('bind forms', (t) => {
   t.deepEqual(tcp('unix:/tmp/a.sock'), ['/tmp/a.sock']);
   t.deepEqual(tcp('fd://3'), [3, 'fd://3']);
   t.deepEqual(tcp('fd://012'), [12, 'fd://12']);
-  for (const bad of ['127.0.0.1:99999', '127.0.0.1:http', 'unix:', '[nope]:1', 'bad host:1', ':', 'a..b:1', 'fd://', 'fd://x', 'fd://2', 'fd://-3', 'fd://2147483648']) {
+  for (const bad of ['127.0.0.1:99999', '127.0.0.1:http', 'unix:', '[nope]:1', 'bad host:1', ':', 'a..b:1', 'fd://', 'fd://x', 'fd://2', 'fd://-3', 'fd://2147483648', '70000']) {
     t.throws(() => parseAddress(bad), undefined, bad);
   }
 });
