@@ -303,12 +303,27 @@ export function formatLine(json: string, colour: boolean): string {
     if (isError(value)) {
       for (const [k, v] of Object.entries(value)) if (!IN_STACK.has(k)) out += ` ${clean(key)}.${clean(k)}=${quote(v)}`;
       stacks += `\n    ${stackLines(value).map((l) => clean(l.trim())).join('\n    ')}`;
-    } else {
+    } else if (!saidIn(event.msg, value)) {
       out += ` ${clean(key)}=${quote(value)}`;
     }
   }
   return `${out}${stacks}\n`;
 }
+
+/**
+ * Whether the message already says `value` (a string or number) as a word of its own, as
+ * `listening on 127.0.0.1:8060` says its address field: the pretty line shows it once.
+ */
+function saidIn(msg: unknown, value: unknown): boolean {
+  if (typeof msg !== 'string' || (typeof value !== 'string' && typeof value !== 'number')) return false;
+  const text = String(value);
+  if (text === '') return false;
+  for (let at = msg.indexOf(text); at !== -1; at = msg.indexOf(text, at + 1)) {
+    if (!WORDISH.test(msg[at - 1] ?? ' ') && !WORDISH.test(msg[at + text.length] ?? ' ')) return true;
+  }
+  return false;
+}
+const WORDISH = /[\w.:\-/]/;
 
 /** An error's stack, a line each; its message, which may hold newlines, stays on one (escaped later). */
 function stackLines(err: { stack: string; message?: unknown }): string[] {

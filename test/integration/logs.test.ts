@@ -42,7 +42,7 @@ test('stderr a pipe, log_format unset: JSON lines as always', async (t) => {
 test('--log-format pretty on a pipe: pretty lines, no JSON, no colour', async (t) => {
   const ss = await servePiped(t, ['--log-format', 'pretty'], NO_COLOUR_ENV);
   t.regex(ss.stderr, PRETTY_LISTENING);
-  t.regex(ss.stderr, /^\[[^\]]+\] \[(\d+)\] INFO  serving line with 1 worker \(arbiter pid \1\) workers=1 pids=\[\d+\]$/m);
+  t.regex(ss.stderr, /^\[[^\]]+\] \[(\d+)\] INFO  serving line with 1 worker \(arbiter pid \1\) pids=\[\d+\]$/m, 'workers=1 is said once, by the message');
   t.false(ss.stderr.split('\n').some((l) => l.startsWith('{')), ss.stderr);
   t.false(ESC.test(ss.stderr), 'no colour escapes');
 });

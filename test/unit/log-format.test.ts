@@ -22,7 +22,14 @@ function local(ms: number): string {
 test('a pretty line: local time, pid, level, message, then the other fields as key=value', (t) => {
   const time = Date.UTC(2026, 11, 2, 5, 6, 51, 250);
   const json = JSON.stringify({ level: 30, time, pid: 2296, hostname: 'h', name: 'line', msg: 'listening on 127.0.0.1:8060', address: '127.0.0.1:8060', workers: 2, pids: [3, 4] });
-  t.is(formatLine(json, false), `[${local(time)}] [2296] INFO  listening on 127.0.0.1:8060 address=127.0.0.1:8060 workers=2 pids=[3,4]\n`);
+  t.is(formatLine(json, false), `[${local(time)}] [2296] INFO  listening on 127.0.0.1:8060 workers=2 pids=[3,4]\n`, 'the address is said once');
+});
+
+test('pretty: a field the message already says as a word of its own is not repeated; a part of a word is not that', (t) => {
+  const line = (fields: Record<string, unknown>) => formatLine(JSON.stringify({ level: 30, time: 0, pid: 1, ...fields }), false).replace(STAMP, '');
+  t.is(line({ msg: 'worker 1 ready (pid 14039)', worker: 1, workerPid: 14039 }), '[1] INFO  worker 1 ready (pid 14039)\n');
+  t.is(line({ msg: 'worker 12 ready (pid 14039)', worker: 1, workerPid: 1403 }), '[1] INFO  worker 12 ready (pid 14039) worker=1 workerPid=1403\n');
+  t.is(line({ msg: 'listening on 127.0.0.1:80601', port: 8060, ok: true }), '[1] INFO  listening on 127.0.0.1:80601 port=8060 ok=true\n');
 });
 
 test('pretty: every level named and padded; an ISO time is read too', (t) => {
@@ -50,7 +57,7 @@ test('pretty: an error\'s stack is indented on the lines below; its other fields
 test('pretty: control characters in the message, keys, values and stacks are escaped as JSON escapes them: no forged line, no raw escape', (t) => {
   const evil = 'peer\n[2026-01-01 00:00:00] [1] INFO  forged\x1b[31m\r\t\x00\x7f\x9b\u2028\u202e';
   const stack = `Error: ${evil}\n    at f (x.js:1:1)`;
-  const log = { level: 40, time: 0, pid: 1, msg: `from ${evil}`, [`k${evil}`]: 'v', peer: evil, o: { p: evil }, err: { type: 'Error', message: evil, stack, [`c${evil}`]: 1 } };
+  const log = { level: 40, time: 0, pid: 1, msg: `from ${evil}`, [`k${evil}`]: 'v', peer: `x${evil}`, o: { p: evil }, err: { type: 'Error', message: evil, stack, [`c${evil}`]: 1 } };
   const out = formatLine(JSON.stringify(log), true);
   const lines = out.trimEnd().split('\n');
   t.is(lines.length, 3, out); // the event's line and its stack's two
@@ -59,7 +66,7 @@ test('pretty: control characters in the message, keys, values and stacks are esc
   t.false(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(plain), JSON.stringify(out));
   const escaped = 'peer\\n[2026-01-01 00:00:00] [1] INFO  forged\\u001b[31m\\r\\t\\u0000\\u007f\\u009b\\u2028\\u202e';
   t.true(lines[0]!.includes(`from ${escaped} k${escaped}=v`), lines[0]);
-  t.true(lines[0]!.includes(` peer="${escaped}"`), lines[0]);
+  t.true(lines[0]!.includes(` peer="x${escaped}"`), lines[0]);
   t.true(lines[1]!.includes(`Error: ${escaped}`), lines[1]);
 });
 
