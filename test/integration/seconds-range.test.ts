@@ -38,3 +38,18 @@ test('the longest seconds a timer can wait, 2147483, are accepted', async (t) =>
   t.is(settings.graceful_timeout.value, 2147483);
   t.is(settings.keep_alive.value, 2147483);
 });
+
+test('durations take units as sizes do: 1m on the command line, 500ms in the environment, \'1.5h\' in a config; an unknown unit is exit 2', async (t) => {
+  const cwd = tempDir(t, 'secs-units');
+  writeFileSync(join(cwd, 'socketserver.config.mjs'), 'export default { plugins: [\'echo\'], frame_timeout: \'1.5h\', handler_timeout: 45 };\n');
+  const r = await runSs(['config', '--json', '--graceful-timeout', '1m', '--timeout', '2.5s'], { cwd, env: { SS_KEEP_ALIVE: '500ms' } });
+  t.is(r.code, 0, r.stderr);
+  const settings = JSON.parse(r.stdout).settings;
+  t.is(settings.graceful_timeout.value, 60);
+  t.is(settings.timeout.value, 2.5);
+  t.is(settings.keep_alive.value, 0.5);
+  t.is(settings.frame_timeout.value, 5400);
+  t.is(settings.handler_timeout.value, 45);
+  assertOneLineError(t, await runSs(['serve', '--plugin', 'echo', ...BIND0, '--keep-alive', '30d'], { cwd: tempDir(t, 'secs-bad') }), 2,
+    ['--keep-alive', '30d', '500ms, 30s, 5m or 1h']);
+});

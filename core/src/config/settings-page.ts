@@ -26,7 +26,7 @@ comma-separated list in the environment (\`SS_BIND=127.0.0.1:7000,unix:/tmp/s.so
 flags, with the first sentence of each description below.
 
 Sizes accept \`65536\`, \`64kb\`, \`64k\`, \`1mb\`, \`1MiB\` (powers of 1024). Seconds may have
-decimals, from 0 to 2147483 (about 24.8 days, the longest a Node timer can wait); a larger value
+decimals or a unit (\`500ms\`, \`30s\`, \`1.5m\`, \`2h\`), from 0 to 2147483 (about 24.8 days, the longest a Node timer can wait); a larger value
 is refused (exit 2) rather than silently shortened. Use 0 for "never" where the setting allows
 it. A bad value exits 2, naming the setting where it was given.
 `;

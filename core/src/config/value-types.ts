@@ -51,11 +51,19 @@ function parseInt_(raw: unknown, o: TypeOptions): number {
  */
 export const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
+/** Durations as people write them: 30, 30s, 1.5m, 500ms, 2h. */
+const SECONDS_IN: Record<string, number> = { '': 1, ms: 0.001, s: 1, m: 60, h: 3600 };
+
 function parseSeconds(raw: unknown, o: TypeOptions): number {
   const min = o.min ?? 0;
   const max = Math.min(o.max ?? MAX_SECONDS, MAX_SECONDS);
-  const accepts = `a number of seconds ${range(min, max)}`;
-  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw) : NaN;
+  const accepts = `a number of seconds ${range(min, max)}, or a duration such as 500ms, 30s, 5m or 1h`;
+  let n = NaN;
+  if (typeof raw === 'number') n = raw;
+  else if (typeof raw === 'string') {
+    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|)$/i.exec(raw.trim());
+    if (m) n = Number(m[1]) * SECONDS_IN[m[2]!.toLowerCase()]!;
+  }
   if (!Number.isFinite(n) || !inRange(n, { min, max })) throw new InvalidValue(accepts);
   return n;
 }
