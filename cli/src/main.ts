@@ -1,4 +1,5 @@
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mri from 'mri';
 import { coreRegistry, discoverServers, logsWritten, version, UsageError, type Discovery, type DiscoverOptions, type Setting } from '@socketserver/core';
@@ -57,16 +58,44 @@ async function main(args: string[]): Promise<number> {
     top: (opts) => topCommand(discoveries!, cliValues(opts, settings), opts),
     send: (opts) => sendCommand(discoveries!, cliValues(opts, settings), opts),
   });
-  const parsed = prog.parse(['node', 'ss', ...normalizeArgv(args, settings, VALUE_OPTIONS)], {
-    lazy: true,
-    string: settings.map((s) => s.long),
-    boolean: ['json', 'tls', 'once', 'follow'],
-    unknown: (flag: string) => {
-      throw new UsageError(`unknown option ${flag} for ss ${command} (see ss ${command} --help)`);
-    },
-  } as never) as { handler: (...a: unknown[]) => Promise<number>; args: unknown[] } | undefined;
+  let parsed: { handler: (...a: unknown[]) => Promise<number>; args: unknown[] } | undefined;
+  try {
+    parsed = prog.parse(['node', 'ss', ...normalizeArgv(args, settings, VALUE_OPTIONS)], {
+      lazy: true,
+      string: settings.map((s) => s.long),
+      boolean: ['json', 'tls', 'once', 'follow'],
+      unknown: (flag: string) => { throw new UnknownOption(flag); },
+    } as never) as typeof parsed;
+  } catch (err) {
+    if (!(err instanceof UnknownOption)) throw err;
+    const owner = await bundledOwner(err.flag);
+    const hint = owner === undefined ? ` (see ss ${command} --help)` : `: it is the ${owner} plugin's, which is not loaded (add --plugin ${owner})`;
+    throw new UsageError(`unknown option ${err.flag} for ss ${command}${hint}`);
+  }
   if (!parsed) return 0; // --help or --version was printed
   return parsed.handler(...parsed.args);
+}
+
+/** A flag no loaded setting has (thrown out of the argument parser, which cannot wait for bundledOwner). */
+class UnknownOption extends Error {
+  constructor(readonly flag: string) {
+    super(flag);
+  }
+}
+
+/** The bundled plugin (a dependency of this package) that declares `flag`, if one does: read only when a flag is unknown. */
+async function bundledOwner(flag: string): Promise<string | undefined> {
+  const manifest = JSON.parse(readFileSync(join(CLI_DIR, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+  for (const name of Object.keys(manifest.dependencies ?? {}).filter((n) => n.startsWith('@socketserver/plugin-'))) {
+    try {
+      const plugin = (await import(name) as { default?: { name?: unknown; settings?: Record<string, { flags?: unknown }> } }).default;
+      const declares = Object.values(plugin?.settings ?? {}).some((s) => Array.isArray(s.flags) && s.flags.includes(flag));
+      if (declares && typeof plugin?.name === 'string') return plugin.name;
+    } catch {
+      // a bundled plugin that does not load says so when it is asked for; here it just has no say
+    }
+  }
+  return undefined;
 }
 
 /** Run `ss` and give the exit code: 2 for a usage mistake, 1 for a failure to start. */

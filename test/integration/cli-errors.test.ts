@@ -136,3 +136,16 @@ test('a stale unix socket file left by a killed server is replaced and served', 
   t.is(exit.code, 0, ss.stderr);
   t.false(existsSync(path), 'removed on a clean stop');
 });
+
+test('an option of a bundled plugin that is not loaded: exit 2, one line saying whose it is and how to load it', async (t) => {
+  const cwd = tempDir(t, 'owner');
+  const cases: [string[], string, string][] = [
+    [['serve', '--plugin', 'echo', ...BIND0, '--max-line', '10'], '--max-line', 'line'],
+    [['config', '--metrics-bind', '127.0.0.1:0'], '--metrics-bind', 'metrics'],
+  ];
+  for (const [args, flag, owner] of cases) {
+    const r = await runSs(args, { cwd });
+    assertOneLineError(t, r, 2, [`unknown option ${flag}`, `the ${owner} plugin's`, `add --plugin ${owner}`]);
+  }
+  assertOneLineError(t, await runSs(['serve', '--plugin', 'echo', ...BIND0, '--bogus'], { cwd }), 2, ['unknown option --bogus', 'see ss serve --help']);
+});
