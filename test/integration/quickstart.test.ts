@@ -20,11 +20,11 @@ test('ss serve in the repository serves its own socketserver.config.ts (line pro
   c.destroy();
 });
 
-test('quick start: npx ss serve --plugin echo, then npx ss send --plugin echo hi', async (t) => {
+test('quick start: npx ss serve --plugin echo, then npx ss send --plugin echo hello world', async (t) => {
   // The README's commands as they are; SS_BIND moves both off 127.0.0.1:8060 to a free port.
   const ss = await startSs(t, ['--plugin', 'echo'], { env: { SS_BIND: '127.0.0.1:0' } });
-  const r = await runSs(['send', '--plugin', 'echo', 'hi'], { env: { SS_BIND: `127.0.0.1:${ss.port}` } });
+  const r = await runSs(['send', '--plugin', 'echo', 'hello', 'world'], { env: { SS_BIND: `127.0.0.1:${ss.port}` } });
   t.is(r.stderr, '');
   t.is(r.code, 0);
-  t.is(r.stdout, 'hi\n');
+  t.is(r.stdout, 'hello\nworld\n');
 });

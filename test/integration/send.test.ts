@@ -16,6 +16,15 @@ test('ss send: a round trip with each built-in protocol, replies printed raw one
   }
 });
 
+test('ss send with echo (no framing): several messages go one at a time, each reply printed on its own line', async (t) => {
+  const ss = await startSs(t, ['--plugin', 'echo']);
+  const words = Array.from({ length: 20 }, (_, i) => `word${i}`);
+  const r = await runSs(['send', '--plugin', 'echo', '--bind', `127.0.0.1:${ss.port}`, 'hello', 'world', ...words]);
+  t.is(r.stderr, '');
+  t.is(r.code, 0);
+  t.is(r.stdout, ['hello', 'world', ...words, ''].join('\n'));
+});
+
 test('ss send: 100 messages pipelined, replies in order', async (t) => {
   const ss = await startSs(t, ['--plugin', 'line', '--handler', './test/fixtures/runtime/handler.ts']);
   const messages = Array.from({ length: 100 }, (_, i) => `slow:${100 - i}:reply ${i}`);

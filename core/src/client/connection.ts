@@ -13,6 +13,8 @@ interface Pending {
   resolve(reply: unknown): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout | undefined;
+  /** Not written yet: an unframed protocol's request waits for the reply before it. */
+  unsent?: Buffer | Uint8Array | string | undefined;
 }
 
 export interface ConnectOptions {
@@ -175,8 +177,10 @@ export class Client<Req = unknown, Rep = unknown> extends EventEmitter<ClientEve
           this.fail(new Error(`no reply from ${this.address} within ${this.requestTimeout} ms`));
         }, this.requestTimeout);
       }
+      // Unframed (echo): the server cannot tell two requests sent together apart, so one goes at a time.
+      if (this.protocol.unframed === true && this.pending.length > 0) entry.unsent = encoded;
+      else this.socket.write(encoded);
       this.pending.push(entry);
-      this.socket.write(encoded);
     });
   }
 
@@ -238,6 +242,11 @@ export class Client<Req = unknown, Rep = unknown> extends EventEmitter<ClientEve
     if (push || entry === undefined) return this.pushed(message);
     this.pending.shift();
     if (entry.timer) clearTimeout(entry.timer);
+    const next = this.pending[0];
+    if (next?.unsent !== undefined) {
+      this.socket.write(next.unsent);
+      next.unsent = undefined;
+    }
     entry.resolve(message);
     this.closeIfIdle();
   }

@@ -35,6 +35,11 @@ export interface Protocol<M = Buffer, R = M> {
    */
   readonly encodesNull?: boolean;
   /**
+   * No framing: a message is whatever one read holds (echo). A client then sends one request
+   * at a time, each after the reply to the one before (`createClient`, `ss send`).
+   */
+  readonly unframed?: boolean;
+  /**
    * Cursor form of `decode`, preferred when present: the message that begins at `start`
    * in `data`, or undefined when it is not complete yet (scan state is then kept relative
    * to `start`, where the next call's data will begin). After a message, `next` is where
