@@ -17,7 +17,7 @@ test('ss info: the document of §9 with what an info hook plugin added in each w
   t.is(info.arbiter.state, 'running');
   t.regex(info.arbiter.version, /^\d+\.\d+\.\d+/);
   t.true(info.arbiter.uptime >= 0);
-  t.deepEqual(info.arbiterTap, { pid: ss.pid }, 'the arbiter\'s tap');
+  t.deepEqual(info.arbiterTap, { pid: ss.pid, place: 'arbiter' }, 'the arbiter\'s tap');
   t.deepEqual(info.monitors, [{
     name: 'line', addresses: [`127.0.0.1:${ss.port}`], workers: { wanted: 2, alive: 2 },
     restarts: { crash: 0, timeout: 0, max_requests: 0, reload: 0 },
@@ -25,6 +25,7 @@ test('ss info: the document of §9 with what an info hook plugin added in each w
   t.is(info.workers.length, 2);
   for (const w of info.workers) {
     t.is(w.tapped, `worker ${w.id} pid ${w.pid}`, 'each worker\'s own tap');
+    t.is(w.place, 'worker');
     t.is(w.server, 'line');
     t.is(w.state, 'running');
     t.true(w.memory > 1e6);
@@ -45,6 +46,17 @@ test('ss info: the document of §9 with what an info hook plugin added in each w
   t.regex(text.stdout, /\nserver line {2}127\.0\.0\.1:\d+ {2}workers 2\/2 alive\/wanted {2}restarts 0\n/);
   t.is(text.stdout.match(/\n {2}worker [12] {2}pid \d+ {2}running .* tapped="worker \d pid \d+"/g)?.length, 2);
 });
+
+for (const workers of ['1', '0']) {
+  test(`the README's counter plugin, --workers ${workers}: each worker's entry has its count, the document's top level nothing`, async (t) => {
+    const ss = await startSs(t, ['--plugin', 'line', '--workers', workers, '--plugin', join(FIXTURES, 'runtime', 'counter.mjs')]);
+    t.is(await ask(ss.port, 'one'), 'one');
+    t.is(await ask(ss.port, 'two'), 'two');
+    const info = await ssInfo(ss.pid);
+    t.is(info.counter, undefined, 'the arbiter has no requests to count');
+    t.deepEqual(info.workers.map((w: { counter: unknown }) => w.counter), [{ requests: 2 }]);
+  });
+}
 
 test('ss info: the channel is a unix socket only its owner can open; no server to ask is exit 1', async (t) => {
   const ss = await startSs(t, ['--plugin', 'echo', '--workers', '1']);

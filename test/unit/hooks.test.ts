@@ -29,11 +29,11 @@ test('async hooks (workerStop): a failing tap of any style is logged with its na
 
 test('info waterfall: tap, tapPromise and tapAsync all add; a failing one passes its input on', async (t) => {
   const { app, errors } = await appWithErrors();
-  app.hooks.info.tap('a', (info) => ({ ...info, a: 1 }));
-  app.hooks.info.tapAsync('b', (info, cb) => cb(null, { ...info, b: 2 }));
-  app.hooks.info.tapAsync('broken', (_info, cb) => cb(new Error('no info today')));
+  app.hooks.info.tap('a', (info, place) => ({ ...info, a: place }));
+  app.hooks.info.tapAsync('b', (info, _place, cb) => cb(null, { ...info, b: 2 }));
+  app.hooks.info.tapAsync('broken', (_info, _place, cb) => cb(new Error('no info today')));
   app.hooks.info.tapPromise('c', async (info) => ({ ...info, c: 3 }));
-  t.deepEqual(await app.info({ base: true } as never), { base: true, a: 1, b: 2, c: 3 }); // a stand-in for the document
+  t.deepEqual(await app.info({ base: true } as never, 'worker'), { base: true, a: 'worker', b: 2, c: 3 }); // a stand-in for an entry
   t.deepEqual(errors, ['plugin "broken" failed in info: no info today']);
 });
 

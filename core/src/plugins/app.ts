@@ -140,6 +140,9 @@ export interface TapTimeInfo {
 /** What an `info` tap gets and returns: in a worker, that worker's entry; in the arbiter, the whole document. */
 export type Info = InfoDocument | WorkerInfo;
 
+/** Where an `info` tap runs: over a worker's entry, or over the arbiter's whole document. */
+export type InfoPlace = 'worker' | 'arbiter';
+
 const echo: Handler<unknown, unknown> = (message) => message;
 
 /**
@@ -296,8 +299,8 @@ export class App {
     return this.protocol(this.cfg);
   }
 
-  /** Run the `info` waterfall over `base`: a document, or a worker's entry, with what the taps added. */
-  info<T extends Info>(base: T): Promise<T> {
-    return this.hooks.info.promise(base) as Promise<T>;
+  /** Run the `info` waterfall over `base`: a worker's entry, or the arbiter's document, with what the taps added. */
+  info<T extends Info>(base: T, place: InfoPlace): Promise<T> {
+    return this.hooks.info.promise(base, place) as Promise<T>;
   }
 }

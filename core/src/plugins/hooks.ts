@@ -5,7 +5,7 @@ import { errorMessage } from '../errors.js';
 import { startupStep } from './startup-step.js';
 import type { Connection, Request } from '../net/connection.js';
 import type { FailedConnection } from '../net/connection-set.js';
-import type { Monitor, Worker, Info } from './app.js';
+import type { Monitor, Worker, Info, InfoPlace } from './app.js';
 
 // Only the three hook classes used, by require(): tapable's index loads all twelve, and the
 // path work of resolving CommonJS files is what gets a worker's first optimising compile
@@ -62,8 +62,11 @@ export function createHooks() {
     connectionLost: new SyncHook<[Connection, Error | undefined]>(['connection', 'error']),
     /** Worker: a connection closed in an accept stage (PROXY header, TLS handshake), never served. */
     connectionFailed: new SyncHook<[FailedConnection, Error]>(['connection', 'error']),
-    /** Arbiter and workers: each tap may add to the info and returns it. */
-    info: new AsyncSeriesWaterfallHook<[Info]>(['info']),
+    /**
+     * Arbiter and workers: each tap may add to the info and returns it. `place` says which:
+     * `'worker'` for a worker's entry, `'arbiter'` for the whole document.
+     */
+    info: new AsyncSeriesWaterfallHook<[Info, InfoPlace]>(['info', 'place']),
     /** Worker: after it stopped accepting and its connections are closed. */
     workerStop: new AsyncSeriesHook<[Worker]>(['worker']),
     /** Arbiter and workers: USR1 asked to reopen log files (logrotate moved them). */
@@ -143,17 +146,18 @@ export function guardHooks(hooks: Hooks, opts: GuardOptions): void {
           return { ...tap, fn: run } as typeof tap;
         }
         // Whatever the tap's own style (tap, tapAsync, tapPromise), call it as a promise.
-        const call = (arg: unknown): Promise<unknown> => tap.type === 'async'
+        // `rest`: the hook's other arguments (info's place), passed on as they came.
+        const call = (arg: unknown, rest: unknown[]): Promise<unknown> => tap.type === 'async'
           // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the tap's error, as it came
-          ? new Promise((resolve, reject) => fn(arg, (err: unknown, value: unknown) => (err ? reject(err) : resolve(value))))
-          : Promise.resolve().then(() => fn(arg));
-        let run: (arg: unknown) => Promise<unknown>;
+          ? new Promise((resolve, reject) => fn(arg, ...rest, (err: unknown, value: unknown) => (err ? reject(err) : resolve(value))))
+          : Promise.resolve().then(() => fn(arg, ...rest));
+        let run: (arg: unknown, ...rest: unknown[]) => Promise<unknown>;
         if (kind === 'startup') {
-          run = (arg) => startupStep(() => call(arg), opts.startupTimeout(), name, hookName).then(() => undefined);
+          run = (arg, ...rest) => startupStep(() => call(arg, rest), opts.startupTimeout(), name, hookName).then(() => undefined);
         } else if (kind === 'waterfall') {
-          run = (arg) => call(arg).then((out) => (out === undefined ? arg : out), (err) => { report(err); return arg; });
+          run = (arg, ...rest) => call(arg, rest).then((out) => (out === undefined ? arg : out), (err) => { report(err); return arg; });
         } else {
-          run = (arg) => call(arg).then(() => undefined, report);
+          run = (arg, ...rest) => call(arg, rest).then(() => undefined, report);
         }
         return { ...tap, type: 'promise', fn: run } as typeof tap;
       },

@@ -333,7 +333,7 @@ export class Arbiter implements MonitorHost {
       })),
       workers,
     };
-    for (const m of this.monitors) doc = await m.app.info(doc);
+    for (const m of this.monitors) doc = await m.app.info(doc, 'arbiter');
     return doc;
   }
 }

@@ -1,4 +1,5 @@
-import { noRestarts, type App, type InfoDocument, type Monitor, type Worker } from '../plugins/app.js';
+import { noRestarts, type App, type InfoDocument, type Monitor, type Worker, type WorkerInfo } from '../plugins/app.js';
+import { infoJson } from './ipc.js';
 import { openControl, type Control } from './control-socket.js';
 import { closeAll, listenAll, listeningMessage, type Listener } from '../net/listen.js';
 import { unusedInherited } from '../activation.js';
@@ -192,12 +193,14 @@ class SingleProcess {
   }
 
   /** The info document (docs/design.md §9) through the `info` hook. */
-  private readonly info = (): Promise<InfoDocument> => {
+  private readonly info = async (): Promise<InfoDocument> => {
     const { app, serving, monitor } = this;
+    // This process is both: the taps see its worker entry, then the whole document, as they would apart.
     return app.info({
       arbiter: { pid: process.pid, name: app.name, uptime: (Date.now() - serving.started) / 1000, version, state: serving.state, droppedLogLines: droppedLogLines() },
       monitors: [{ name: app.name, addresses: monitor.addresses, workers: { wanted: 0, alive: 0 }, restarts: monitor.restarts }],
-      workers: [serving.entry()],
-    });
+      // Through JSON as a worker's entry is (what JSON cannot hold becomes an error note, that entry's own).
+      workers: [JSON.parse(infoJson(await app.info(serving.entry(), 'worker'))) as WorkerInfo],
+    }, 'arbiter');
   };
 }

@@ -177,7 +177,7 @@ class WorkerMain {
     // Our counters first: whoever asks for info (a scrape) finds them as fresh as the answer.
     if (this.stats) send(this.stats());
     // What the taps return goes through JSON: what JSON cannot hold becomes an error note.
-    this.app.info(this.serving.entry()).then(
+    this.app.info(this.serving.entry(), 'worker').then(
       (info) => send({ t: 'info', req, info: JSON.parse(infoJson(info)) as WorkerInfo }),
       (err) => send({ t: 'info', req, info: { ...this.serving.entry(), error: errorMessage(err) } }),
     );
