@@ -20,6 +20,7 @@ interface PluginReport {
   dependencies: string[];
   settings: { name: string; flag: string; default: unknown }[];
   hooks: string[];
+  error?: string;
 }
 
 /** A temporary project folder (no config file), removed at teardown. */
@@ -179,4 +180,18 @@ test('ss serve --help lists the flags of the plugins named; ss plugins shows the
 
   const json = await pluginsJson(t, ['--plugin', 'line'], dir);
   t.like(json[0], { name: 'line', package: '@socketserver/plugin-line', file: join(REPO, 'plugins', 'line', 'dist', 'index.js') });
+});
+
+test('ss plugins builds the server as ss serve does: the hooks bundled plugins tap; a plugin failing in apply is named, exit 1', async (t) => {
+  const dir = project(t, 'applied');
+  const ok = await pluginsJson(t, ['--plugin', 'line', '--plugin', 'metrics'], dir);
+  t.deepEqual(ok.map((p) => [p.name, p.hooks, p.error]), [['line', [], undefined], ['metrics', ['monitorStart', 'workerStart', 'info'], undefined]]);
+
+  const noProtocol = await pluginsJson(t, ['--plugin', 'metrics'], dir);
+  t.is(noProtocol[0]!.error, 'not applied: a server needs a protocol plugin', 'listed, not a failure');
+
+  const r = await runSs(['plugins', '--plugin', 'line', '--plugin', join(FIXTURES, 'fails-in-apply.mjs')], { cwd: dir });
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stdout, /^ {2}error: {4}plugin "buggy" failed in apply: .*'url'/m);
+  t.false(/^ {2}error:/m.test(r.stdout.split('fails-in-apply.mjs ->')[0]!), 'the line plugin has no error');
 });

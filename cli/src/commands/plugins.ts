@@ -1,4 +1,4 @@
-import { createHooks, createLogger, resolveSettings, type Discovery, type HookName, type LoadedPlugin, type ResolvedSettings } from '@socketserver/core';
+import { App, resolveSettings, type Discovery, type HookName, type ResolvedSettings } from '@socketserver/core';
 
 interface PluginReport {
   name: string;
@@ -14,38 +14,52 @@ interface PluginReport {
   error?: string;
 }
 
-/** Hooks a plugin taps, found by applying it to a scratch app with a fresh hook table (apply should only tap). */
-async function tappedHooks(loaded: LoadedPlugin, discovery: Discovery, settings: ResolvedSettings): Promise<HookName[]> {
-  const hooks = createHooks();
-  const scratch = { hooks, cfg: settings.values, settings, name: loaded.plugin.name, log: createLogger('silent'), discovery };
-  await loaded.plugin.apply?.(scratch as never);
-  return (Object.keys(hooks) as HookName[]).filter((h) => hooks[h].taps.length > 0);
+/**
+ * The server built as `ss serve` builds it (every plugin applied, in order, to the real app),
+ * for the hooks each taps: or why it could not be — a plugin failing in apply (named), or no
+ * protocol plugin (then nothing is applied, and that is no failure).
+ */
+async function built(discovery: Discovery, settings: ResolvedSettings): Promise<{ app?: App; error?: string; failed: boolean }> {
+  try {
+    return { app: await App.create(discovery, settings), failed: false };
+  } catch (err) {
+    const noProtocol = discovery.plugins.every((p) => p.plugin.protocol === undefined);
+    return { error: noProtocol ? 'not applied: a server needs a protocol plugin' : (err as Error).message.split('\n')[0]!, failed: !noProtocol };
+  }
 }
 
-/** `ss plugins`: what each configured name resolved to and what the plugin provides (per server, with several). */
+/**
+ * `ss plugins`: what each configured name resolved to and what the plugin provides (per server,
+ * with several); exit 1 when a plugin fails as the server is built.
+ */
 export async function pluginsCommand(discoveries: Discovery[], cli: Record<string, unknown>, json: boolean): Promise<number> {
   const config = discoveries[0]!.config?.file ?? null;
   if (discoveries.length === 1) {
-    const reports = await pluginReports(discoveries[0]!, cli);
+    const { reports, failed } = await pluginReports(discoveries[0]!, cli);
     if (json) process.stdout.write(`${JSON.stringify({ config, plugins: reports }, null, 2)}\n`);
     else printReports(reports);
-    return 0;
+    return failed ? 1 : 0;
   }
   const servers: Record<string, PluginReport[]> = {};
-  for (const d of discoveries) servers[d.server!] = await pluginReports(d, cli);
-  if (json) {
-    process.stdout.write(`${JSON.stringify({ config, servers }, null, 2)}\n`);
-    return 0;
+  let failed = false;
+  for (const d of discoveries) {
+    const r = await pluginReports(d, cli);
+    servers[d.server!] = r.reports;
+    failed ||= r.failed;
   }
-  for (const [i, [name, reports]] of Object.entries(servers).entries()) {
-    process.stdout.write(`${i > 0 ? '\n' : ''}server ${name}\n`);
-    printReports(reports);
+  if (json) process.stdout.write(`${JSON.stringify({ config, servers }, null, 2)}\n`);
+  else {
+    for (const [i, [name, reports]] of Object.entries(servers).entries()) {
+      process.stdout.write(`${i > 0 ? '\n' : ''}server ${name}\n`);
+      printReports(reports);
+    }
   }
-  return 0;
+  return failed ? 1 : 0;
 }
 
-async function pluginReports(discovery: Discovery, cli: Record<string, unknown>): Promise<PluginReport[]> {
+async function pluginReports(discovery: Discovery, cli: Record<string, unknown>): Promise<{ reports: PluginReport[]; failed: boolean }> {
   const settings = resolveSettings(discovery, cli);
+  const { app, error, failed } = await built(discovery, settings);
   const reports: PluginReport[] = [];
   for (const loaded of discovery.plugins) {
     const { plugin, resolution } = loaded;
@@ -59,16 +73,12 @@ async function pluginReports(discovery: Discovery, cli: Record<string, unknown>)
       handler: plugin.handler !== undefined,
       dependencies: plugin.dependencies ?? [],
       settings: discovery.registry.ownedBy(plugin.name).map((s) => ({ name: s.name, flag: `--${s.long}`, default: s.default })),
-      hooks: [],
+      hooks: app === undefined ? [] : (Object.keys(app.hooks) as HookName[]).filter((h) => app.tapped.get(plugin.name)?.includes(h)),
+      ...(error !== undefined && (!failed || error.includes(`"${plugin.name}"`)) ? { error } : {}),
     };
-    try {
-      report.hooks = await tappedHooks(loaded, discovery, settings);
-    } catch (err) {
-      report.error = `apply failed: ${(err as Error).message}`;
-    }
     reports.push(report);
   }
-  return reports;
+  return { reports, failed };
 }
 
 function printReports(reports: readonly PluginReport[]): void {

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Discovery } from './discovery.js';
 import type { Cfg } from '../config/core-settings.js';
 import { StartupError, UsageError, errorMessage } from '../errors.js';
-import { createHooks, guardHooks, type HookTimes, type Hooks } from './hooks.js';
+import { createHooks, guardHooks, type HookName, type HookTimes, type Hooks } from './hooks.js';
 import { DEFAULT_BUCKETS } from '../net/request-times.js';
 import { defaultExport, importModule } from '../config/import-module.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -162,6 +162,8 @@ export class App {
   tls: TlsTerminator | undefined;
   /** Sampled time of each plugin's per-connection and per-request taps (`ss top`). */
   readonly hookTimes: HookTimes = new Map();
+  /** The hooks each plugin tapped (for `ss plugins`), by plugin name, in the order it tapped them. */
+  readonly tapped = new Map<string, HookName[]>();
   /** Set by `timeRequests`: every request's handler time goes into a histogram with these bounds. */
   requestBuckets: readonly number[] | undefined;
   /** Set by `reportStats`: workers send their counters to the arbiter. */
@@ -183,6 +185,11 @@ export class App {
       currentPlugin: () => this.applying,
       startupTimeout: () => this.cfg.plugin_timeout * 1000,
       times: this.hookTimes,
+      registered: (plugin, hook) => {
+        let hooks = this.tapped.get(plugin);
+        if (hooks === undefined) this.tapped.set(plugin, hooks = []);
+        if (!hooks.includes(hook)) hooks.push(hook);
+      },
     });
   }
 

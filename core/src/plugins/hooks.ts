@@ -92,6 +92,8 @@ export interface GuardOptions {
   startupTimeout(): number;
   /** Where sync taps' sampled times are kept. */
   times?: HookTimes;
+  /** Told of every tap as it is registered: which plugin (or tap name) tapped which hook. */
+  registered?(plugin: string, hook: HookName): void;
 }
 
 function who(tap: Tap, plugin: string | undefined): string {
@@ -111,6 +113,7 @@ export function guardHooks(hooks: Hooks, opts: GuardOptions): void {
       register(tap: Tap & { fn: (...args: unknown[]) => unknown; type: string }) {
         const fn = tap.fn;
         const plugin = opts.currentPlugin();
+        opts.registered?.(plugin ?? tap.name, hookName);
         const name = who(tap, plugin);
         const failed = (err: unknown) => `${name} failed in ${hookName}: ${errorMessage(err)}`;
         const report = (err: unknown) => opts.log.error({ plugin: plugin ?? tap.name, hook: hookName, err }, failed(err));
