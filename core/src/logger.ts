@@ -70,7 +70,7 @@ const WRITE_MAX = 4096;
 /** A destination in non-blocking mode that took nothing (EAGAIN) is offered the lines again after this. */
 const RETRY_MS = 20;
 /** At exit, a destination in non-blocking mode that takes nothing for this long is given up. */
-const EXIT_WAIT_MS = 500;
+const EXIT_WAIT_MS = 2000;
 /** At exit, what the write under way is given to be done before the rest is written. */
 const EXIT_START_MS = 20;
 
