@@ -1,5 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
-import { Client } from '../helpers/client.js';
+import { ask, Client } from '../helpers/client.js';
+import { join } from 'node:path';
+import { FIXTURES } from '../helpers/temp.js';
 import { type SsProcess, startSs } from '../helpers/ss.js';
 import { sleep } from '../helpers/wait.js';
 
@@ -132,4 +134,26 @@ test('a reply that cannot be encoded still lets the replies before it in the sam
   c.send('one\ntwo\nnumber\nthree\n');
   await c.waitClose();
   t.is(String(c.received), 'one\ntwo\n');
+});
+
+const THROWING = join(FIXTURES, 'runtime', 'throwing-handler.mjs');
+const ERROR_REPLIES = join(FIXTURES, 'runtime', 'error-replies.mjs');
+
+test('handlerError: a tap turns a handler\'s throw or rejection into a reply and the connection goes on; a tap giving nothing leaves the close', async (t) => {
+  const ss = await startSs(t, ['--plugin', 'line', '--workers', '1', '--handler', THROWING, '--plugin', ERROR_REPLIES]);
+  const c = await Client.open(ss.port);
+  c.send('boom\nreject\nhello\n');
+  t.deepEqual(await c.lines(3), ['error in request 1: sync boom', 'error in request 2: async boom', 'hello'], 'in request order');
+  c.send('leave\n');
+  await c.waitClose(10_000);
+  t.true(c.closed, 'closed, as without the hook');
+  t.is(await ask(ss.port, 'still serving'), 'still serving');
+});
+
+test('handlerError with resp: a failed command is answered -ERR, as Redis answers a command that fails', async (t) => {
+  const ss = await startSs(t, ['--plugin', 'resp', '--workers', '1', '--handler', THROWING, '--plugin', ERROR_REPLIES]);
+  const c = await Client.open(ss.port);
+  c.send('*1\r\n$4\r\nboom\r\n*1\r\n$6\r\nreject\r\n*1\r\n$4\r\nPING\r\n');
+  const expected = '-ERR sync boom\r\n-ERR async boom\r\n$2\r\nOK\r\n'; // the handler's 'OK' is a bulk string
+  t.is((await c.read(Buffer.byteLength(expected))).toString(), expected);
 });

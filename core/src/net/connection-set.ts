@@ -52,6 +52,8 @@ export interface ConnectionHooks {
   readonly postRequest: SyncTaps<[Request, unknown]>;
   readonly connectionLost: SyncTaps<[Connection, Error | undefined]>;
   readonly connectionFailed: SyncTaps<[FailedConnection, Error]>;
+  /** A handler failed: a reply to send instead of closing (undefined: close). */
+  readonly handlerError: { readonly taps: readonly unknown[]; call(error: Error, request: Request): unknown };
 }
 
 /**
@@ -214,6 +216,7 @@ export class ConnectionSet implements ServerStats {
   // Per-request hooks, undefined when untapped (snapshotted at start: tap in apply or workerStart).
   preRequest: ConnectionHooks['preRequest'] | undefined;
   postRequest: ConnectionHooks['postRequest'] | undefined;
+  handlerError: ConnectionHooks['handlerError'] | undefined;
   private connectionMade: ConnectionHooks['connectionMade'] | undefined;
   private connectionLost: ConnectionHooks['connectionLost'] | undefined;
   private connectionFailed: ConnectionHooks['connectionFailed'] | undefined;
@@ -315,6 +318,7 @@ export class ConnectionSet implements ServerStats {
     const hooks = this.app.hooks;
     this.preRequest = tapped(hooks.preRequest);
     this.postRequest = tapped(hooks.postRequest);
+    this.handlerError = tapped(hooks.handlerError);
     this.connectionMade = tapped(hooks.connectionMade);
     this.connectionLost = tapped(hooks.connectionLost);
     this.connectionFailed = tapped(hooks.connectionFailed);

@@ -483,7 +483,12 @@ export class Connection {
       // A throw ends the request as a reply would: timed (with its read) as it was counted.
       if (server.times !== undefined) this.batchCount++;
       else if (request.started !== 0) server.handled(request.started);
-      this.fail('handler failed', err);
+      const rescued = this.rescue(err, request);
+      if (rescued === undefined) this.fail('handler failed', err);
+      else {
+        request.started = 0; // timed above
+        this.reply(request, rescued);
+      }
       return;
     }
     if (promise !== undefined) {
@@ -512,10 +517,28 @@ export class Connection {
     promise.then(
       (result) => this.settle(request, result),
       (err) => {
+        const rescued = this.dead ? undefined : this.rescue(err, request);
+        if (rescued !== undefined) return this.settle(request, rescued);
         if (request.started !== 0) this.server.handled(request.started); // a rejection is timed as a reply is
         this.fail('handler failed', err);
       },
     );
+  }
+
+  /**
+   * The reply the handlerError hook gives for a failed handler (undefined: none, close as
+   * without it). Said at debug level: the plugin that answered chose to.
+   */
+  private rescue(err: unknown, request: Request): unknown {
+    const hook = this.server.handlerError;
+    if (hook === undefined) return undefined;
+    const error = asError(err);
+    const reply = hook.call(error, request);
+    if (reply !== undefined) {
+      this.server.connectionLog('debug', { conn: this.id, peer: this.peer, err: error },
+        `connection ${this.id} (${this.peer}): handler failed: ${error.message}; answered by handlerError`);
+    }
+    return reply;
   }
 
   /** Queue a request behind the replies outstanding; at the cap, the client waits (sync replies count too). */

@@ -18,7 +18,8 @@ const SyncBailHook = requireCjs('tapable/lib/SyncBailHook.js') as typeof import(
 
 /**
  * What a failing tap does, by hook: a start-up tap fails start-up (and has a time
- * limit); a guard tap (access control) refuses what it was asked; any other tap is logged
+ * limit); a guard tap (access control) refuses what it was asked; a rescue tap (handlerError)
+ * rescues nothing, so the default, closing the connection, stands; any other tap is logged
  * with its plugin's name and skipped — a sync one at no extra cost per call, an async one
  * still awaited, a waterfall one passing its input on.
  */
@@ -35,6 +36,7 @@ const KIND = {
   reopen: 'sync',
   subscribe: 'guard',
   publish: 'guard',
+  handlerError: 'rescue',
 } as const;
 
 /** Per-connection and per-request taps are timed once in this many calls. */
@@ -78,6 +80,12 @@ export function createHooks() {
     subscribe: new SyncBailHook<[Connection, Buffer, boolean], unknown>(['connection', 'channel', 'pattern']),
     /** Worker: a message is to be published on a channel, by a connection or not; refused as `subscribe` is. */
     publish: new SyncBailHook<[Buffer, unknown, Connection | undefined], unknown>(['channel', 'message', 'connection']),
+    /**
+     * Worker: a handler threw or rejected. The first tap returning anything but undefined gives
+     * the reply (RESP's `-ERR …`, a line saying what went wrong) and the connection goes on;
+     * with none, it is closed (handler_error), as without taps.
+     */
+    handlerError: new SyncBailHook<[Error, Request], unknown>(['error', 'request']),
   });
 }
 
@@ -128,6 +136,17 @@ export function guardHooks(hooks: Hooks, opts: GuardOptions): void {
             }
           };
           return { ...tap, fn: guard } as typeof tap;
+        }
+        if (kind === 'rescue') {
+          const rescue = (a: unknown, b: unknown) => {
+            try {
+              return fn(a, b);
+            } catch (err) {
+              report(err);
+              return undefined;
+            }
+          };
+          return { ...tap, fn: rescue } as typeof tap;
         }
         if (kind === 'sync') {
           const call = (a: unknown, b: unknown) => {
