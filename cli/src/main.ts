@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import mri from 'mri';
 import { coreRegistry, discoverServers, logsWritten, version, UsageError, type Discovery, type DiscoverOptions, type Setting } from '@socketserver/core';
 import { normalizeArgv } from './argv.js';
-import { buildProgram, VALUE_OPTIONS, type Options } from './program.js';
+import { BOOLEAN_OPTIONS, buildProgram, VALUE_OPTIONS, type Options } from './program.js';
 import { serveCommand } from './commands/serve.js';
 import { configCommand } from './commands/config.js';
 import { pluginsCommand } from './commands/plugins.js';
@@ -32,7 +32,7 @@ function allSettings(discoveries: readonly Discovery[]): Setting[] {
 
 async function main(args: string[]): Promise<number> {
   const core = coreRegistry();
-  const pre = mri(normalizeArgv(args, core.all(), VALUE_OPTIONS), { boolean: ['help', 'version', 'json', 'tls', 'once', 'follow'], string: ['plugin', 'config', 'bind', 'name'], alias: { h: 'help', v: 'version' } });
+  const pre = mri(normalizeArgv(args, core.all(), VALUE_OPTIONS), { boolean: ['help', 'version', ...BOOLEAN_OPTIONS], string: ['plugin', 'config', 'bind', 'name'], alias: { h: 'help', v: 'version' } });
   const command = pre._[0];
   if (command === undefined || !COMMANDS.has(String(command))) {
     if (command !== undefined) throw new UsageError(`unknown command "${command}" (commands: serve, config, plugins, info, top, send; see ss --help)`);
@@ -63,7 +63,7 @@ async function main(args: string[]): Promise<number> {
     parsed = prog.parse(['node', 'ss', ...normalizeArgv(args, settings, VALUE_OPTIONS)], {
       lazy: true,
       string: settings.map((s) => s.long),
-      boolean: ['json', 'tls', 'once', 'follow'],
+      boolean: [...BOOLEAN_OPTIONS],
       unknown: (flag: string) => { throw new UnknownOption(flag); },
     } as never) as typeof parsed;
   } catch (err) {

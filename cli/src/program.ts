@@ -5,6 +5,8 @@ export type Options = Record<string, unknown>;
 
 /** The commands' own flags that take a value (the settings' flags are known from the registry). */
 export const VALUE_OPTIONS: readonly string[] = ['pid', 'interval', 'reply-timeout', 'count'];
+/** The commands' options that take no value. */
+export const BOOLEAN_OPTIONS: readonly string[] = ['json', 'tls', 'once', 'follow'];
 export interface Actions {
   serve(opts: Options): Promise<number>;
   config(opts: Options): Promise<number>;

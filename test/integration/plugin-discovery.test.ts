@@ -194,4 +194,10 @@ test('ss plugins builds the server as ss serve does: the hooks bundled plugins t
   t.is(r.code, 1, r.stderr);
   t.regex(r.stdout, /^ {2}error: {4}plugin "buggy" failed in apply: .*'url'/m);
   t.false(/^ {2}error:/m.test(r.stdout.split('fails-in-apply.mjs ->')[0]!), 'the line plugin has no error');
+
+  // A failure no plugin is named in is said as ss serve says it: one line, the same exit code.
+  const handler = await runSs(['plugins', '--plugin', 'line', '--handler', './nope.mjs'], { cwd: dir });
+  t.is(handler.code, 2, handler.stderr);
+  t.is(handler.stderr, `ss: invalid --handler "./nope.mjs": no such module ${join(dir, 'nope.mjs')}\n`);
+  t.regex(handler.stdout, /^line -> /);
 });

@@ -16,50 +16,54 @@ interface PluginReport {
 
 /**
  * The server built as `ss serve` builds it (every plugin applied, in order, to the real app),
- * for the hooks each taps: or why it could not be — a plugin failing in apply (named), or no
- * protocol plugin (then nothing is applied, and that is no failure).
+ * for the hooks each taps; or why it could not be. No protocol plugin is no failure: nothing
+ * is applied, and the plugins are listed as they are.
  */
-async function built(discovery: Discovery, settings: ResolvedSettings): Promise<{ app?: App; error?: string; failed: boolean }> {
+async function built(discovery: Discovery, settings: ResolvedSettings): Promise<{ app?: App; failure?: Error; note?: string }> {
   try {
-    return { app: await App.create(discovery, settings), failed: false };
+    return { app: await App.create(discovery, settings) };
   } catch (err) {
-    const noProtocol = discovery.plugins.every((p) => p.plugin.protocol === undefined);
-    return { error: noProtocol ? 'not applied: a server needs a protocol plugin' : (err as Error).message.split('\n')[0]!, failed: !noProtocol };
+    if (discovery.plugins.every((p) => p.plugin.protocol === undefined)) return { note: 'not applied: a server needs a protocol plugin' };
+    return { failure: err as Error };
   }
 }
 
 /**
  * `ss plugins`: what each configured name resolved to and what the plugin provides (per server,
- * with several); exit 1 when a plugin fails as the server is built.
+ * with several). When the server cannot be built, the plugin named in why says it; a failure
+ * that names none (a handler that does not load) is one line on stderr, as `ss serve` says it.
+ * Exit as `ss serve` would: 1 (or 2 for a usage mistake) on a failure.
  */
 export async function pluginsCommand(discoveries: Discovery[], cli: Record<string, unknown>, json: boolean): Promise<number> {
   const config = discoveries[0]!.config?.file ?? null;
-  if (discoveries.length === 1) {
-    const { reports, failed } = await pluginReports(discoveries[0]!, cli);
-    if (json) process.stdout.write(`${JSON.stringify({ config, plugins: reports }, null, 2)}\n`);
-    else printReports(reports);
-    return failed ? 1 : 0;
-  }
-  const servers: Record<string, PluginReport[]> = {};
-  let failed = false;
-  for (const d of discoveries) {
-    const r = await pluginReports(d, cli);
-    servers[d.server!] = r.reports;
-    failed ||= r.failed;
-  }
-  if (json) process.stdout.write(`${JSON.stringify({ config, servers }, null, 2)}\n`);
-  else {
-    for (const [i, [name, reports]] of Object.entries(servers).entries()) {
-      process.stdout.write(`${i > 0 ? '\n' : ''}server ${name}\n`);
-      printReports(reports);
+  const servers: { name: string | undefined; reports: PluginReport[]; failure?: Error }[] = [];
+  for (const d of discoveries) servers.push({ name: d.server, ...await pluginReports(d, cli) });
+  if (json) {
+    const shown = servers.length === 1 ? { plugins: servers[0]!.reports } : { servers: Object.fromEntries(servers.map((s): [string, PluginReport[]] => [s.name!, s.reports])) };
+    process.stdout.write(`${JSON.stringify({ config, ...shown }, null, 2)}\n`);
+  } else {
+    for (const [i, s] of servers.entries()) {
+      if (servers.length > 1) process.stdout.write(`${i > 0 ? '\n' : ''}server ${s.name}\n`);
+      printReports(s.reports);
     }
   }
-  return failed ? 1 : 0;
+  let code = 0;
+  for (const { reports, failure } of servers) {
+    if (failure === undefined) continue;
+    if (!reports.some((r) => r.error !== undefined)) process.stderr.write(`ss: ${firstLine(failure)}\n`);
+    const exit = (failure as { exitCode?: unknown }).exitCode;
+    code = Math.max(code, typeof exit === 'number' ? exit : 1);
+  }
+  return code;
 }
 
-async function pluginReports(discovery: Discovery, cli: Record<string, unknown>): Promise<{ reports: PluginReport[]; failed: boolean }> {
+function firstLine(err: Error): string {
+  return err.message.split('\n')[0]!;
+}
+
+async function pluginReports(discovery: Discovery, cli: Record<string, unknown>): Promise<{ reports: PluginReport[]; failure?: Error }> {
   const settings = resolveSettings(discovery, cli);
-  const { app, error, failed } = await built(discovery, settings);
+  const { app, failure, note } = await built(discovery, settings);
   const reports: PluginReport[] = [];
   for (const loaded of discovery.plugins) {
     const { plugin, resolution } = loaded;
@@ -74,11 +78,12 @@ async function pluginReports(discovery: Discovery, cli: Record<string, unknown>)
       dependencies: plugin.dependencies ?? [],
       settings: discovery.registry.ownedBy(plugin.name).map((s) => ({ name: s.name, flag: `--${s.long}`, default: s.default })),
       hooks: app === undefined ? [] : (Object.keys(app.hooks) as HookName[]).filter((h) => app.tapped.get(plugin.name)?.includes(h)),
-      ...(error !== undefined && (!failed || error.includes(`"${plugin.name}"`)) ? { error } : {}),
     };
+    const error = note ?? (failure !== undefined && firstLine(failure).includes(`"${plugin.name}"`) ? firstLine(failure) : undefined);
+    if (error !== undefined) report.error = error;
     reports.push(report);
   }
-  return { reports, failed };
+  return { reports, ...(failure !== undefined ? { failure } : {}) };
 }
 
 function printReports(reports: readonly PluginReport[]): void {

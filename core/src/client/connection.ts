@@ -172,16 +172,21 @@ export class Client<Req = unknown, Rep = unknown> extends EventEmitter<ClientEve
     }
     return new Promise<Rep>((resolve, reject) => {
       const entry: Pending = { request: message, resolve: resolve as (r: unknown) => void, reject, timer: undefined };
-      if (this.requestTimeout > 0) {
-        entry.timer = setTimeout(() => {
-          this.fail(new Error(`no reply from ${this.address} within ${this.requestTimeout} ms`));
-        }, this.requestTimeout);
-      }
       // Unframed (echo): the server cannot tell two requests sent together apart, so one goes at a time.
       if (this.protocol.unframed === true && this.pending.length > 0) entry.unsent = encoded;
-      else this.socket.write(encoded);
+      else this.write(entry, encoded);
       this.pending.push(entry);
     });
+  }
+
+  /** Write a request; its reply is waited for from now (requestTimeout). */
+  private write(entry: Pending, encoded: Buffer | Uint8Array | string): void {
+    if (this.requestTimeout > 0) {
+      entry.timer = setTimeout(() => {
+        this.fail(new Error(`no reply from ${this.address} within ${this.requestTimeout} ms`));
+      }, this.requestTimeout);
+    }
+    this.socket.write(encoded);
   }
 
   /**
@@ -244,7 +249,7 @@ export class Client<Req = unknown, Rep = unknown> extends EventEmitter<ClientEve
     if (entry.timer) clearTimeout(entry.timer);
     const next = this.pending[0];
     if (next?.unsent !== undefined) {
-      this.socket.write(next.unsent);
+      this.write(next, next.unsent);
       next.unsent = undefined;
     }
     entry.resolve(message);

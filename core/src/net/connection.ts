@@ -89,11 +89,13 @@ export class Pushed {
 }
 
 /**
- * The last batch of pushes only that was joined for a write, and its bytes: a publish reaching
- * many subscribers makes the same batch for each, joined once and written to all.
+ * The last batch of pushes only that was joined for a write in this pass (writeQueued), and its
+ * bytes: a publish reaching many subscribers makes the same batch for each, joined once and
+ * written to all. Let go of at the end of the pass.
  */
+const NO_BYTES = Buffer.alloc(0);
 let sharedBatch: Pushed[] = [];
-let sharedBytes: Buffer = Buffer.alloc(0);
+let sharedBytes: Buffer = NO_BYTES;
 
 /** The batch `replies[0..count)` (all pushes) joined, reusing the last join when it is the same pushes. */
 function joinPushes(replies: unknown[], count: number): Buffer {
@@ -126,6 +128,8 @@ function writeQueued(): void {
     for (; i < toFlush.length; i++) toFlush[i]!.flushBatch(now);
   } finally {
     toFlush.splice(0, i + 1);
+    sharedBatch = [];
+    sharedBytes = NO_BYTES;
     if (toFlush.length > 0) queueMicrotask(writeQueued); // after a throw: the rest still go out
   }
 }
@@ -595,8 +599,7 @@ export class Connection {
     (this.replies ??= [])[this.replyCount++] = response;
   }
 
-  /** Encode the batched responses together and write them with one write. */
-  /** `now`: Date.now(), read by the caller when it has it. */
+  /** Encode the batched responses together and write them with one write; `now` is Date.now(), read by the caller. */
   private flush(now = Date.now()): void {
     const count = this.replyCount;
     if (count > 0) {
@@ -606,7 +609,7 @@ export class Connection {
       this.pushesInBatch = 0;
       let data: Encoded | number;
       try {
-        data = pushes > 0 ? this.encodeMixed(replies, 0, count, pushes === count) : this.encode(replies, 0, count);
+        data = pushes === 0 ? this.encode(replies, 0, count) : this.encodeMixed(replies, count, pushes === count);
       } catch (err) {
         this.writeEncodable(replies, count);
         this.release(replies, count);
@@ -660,16 +663,15 @@ export class Connection {
     return this.holdingWith(out.length) || out;
   }
 
-  /** A batch with pushes in it: each reply encoded on its own, the pushes' bytes as they are, joined in order. */
-  private encodeMixed(replies: unknown[], from: number, to: number, pushesOnly = false): Encoded | number {
-    if (pushesOnly && from === 0) {
-      const joined = joinPushes(replies, to);
-      const holding = joined.length + this.socket.writableLength + this.inFlightBytes;
-      return holding > this.server.maxClientMemory ? holding : joined;
+  /** The first `count` replies, pushes among them: each reply encoded on its own, the pushes' bytes as they are, joined in order. */
+  private encodeMixed(replies: unknown[], count: number, pushesOnly: boolean): Encoded | number {
+    if (pushesOnly) {
+      const joined = joinPushes(replies, count);
+      return this.holdingWith(joined.length) || joined;
     }
     const parts: Uint8Array[] = [];
     let total = 0;
-    for (let i = from; i < to; i++) {
+    for (let i = 0; i < count; i++) {
       const reply = replies[i];
       const part = reply instanceof Pushed ? reply.bytes : encodeOne(this.protocol, reply);
       parts.push(part);

@@ -125,28 +125,18 @@ export function guardHooks(hooks: Hooks, opts: GuardOptions): void {
         const name = who(tap, plugin);
         const failed = (err: unknown) => `${name} failed in ${hookName}: ${errorMessage(err)}`;
         const report = (err: unknown) => opts.log.error({ plugin: plugin ?? tap.name, hook: hookName, err }, failed(err));
-        if (kind === 'guard') {
-          // A guard that fails refuses (access control fails closed), with its error as the reason.
-          const guard = (a: unknown, b: unknown, c: unknown) => {
+        if (kind === 'guard' || kind === 'rescue') {
+          // A bail tap that fails: a guard refuses (access control fails closed), with its error as
+          // the reason; a rescue answers nothing, so the default (closing) stands.
+          const bail = (a: unknown, b: unknown, c: unknown) => {
             try {
               return fn(a, b, c);
             } catch (err) {
               report(err);
-              return failed(err);
+              return kind === 'guard' ? failed(err) : undefined;
             }
           };
-          return { ...tap, fn: guard } as typeof tap;
-        }
-        if (kind === 'rescue') {
-          const rescue = (a: unknown, b: unknown) => {
-            try {
-              return fn(a, b);
-            } catch (err) {
-              report(err);
-              return undefined;
-            }
-          };
-          return { ...tap, fn: rescue } as typeof tap;
+          return { ...tap, fn: bail } as typeof tap;
         }
         if (kind === 'sync') {
           const call = (a: unknown, b: unknown) => {

@@ -152,12 +152,7 @@ export class RedisBridge implements PubSubRemote {
     }
     this.patternKeys.clear();
     for (let i = 0; i < patterns.length; i += SUBSCRIBE_CHUNK) {
-      const names = patterns.slice(i, i + SUBSCRIBE_CHUNK).map((k) => {
-        const name = this.pattern(k);
-        this.patternKeys.set(name.toString(), k);
-        return name;
-      });
-      this.patterns('psubscribe', names).catch(() => {});
+      this.patterns('psubscribe', patterns.slice(i, i + SUBSCRIBE_CHUNK).map((k) => this.pattern(k, true))).catch(() => {});
     }
     this.ready = true;
     if (this.outage) {
@@ -194,12 +189,7 @@ export class RedisBridge implements PubSubRemote {
     const sub = this.sub;
     const done = (p: Promise<unknown>) => { p.catch(() => {}); };
     if (kind === 'channel') done(on ? sub.subscribe(this.name(key)) : sub.unsubscribe(this.name(key)));
-    else {
-      const name = this.pattern(key);
-      if (on) this.patternKeys.set(name.toString(), key);
-      else this.patternKeys.delete(name.toString());
-      done(this.patterns(on ? 'psubscribe' : 'punsubscribe', [name]));
-    }
+    else done(this.patterns(on ? 'psubscribe' : 'punsubscribe', [this.pattern(key, on)]));
   }
 
   /** PSUBSCRIBE or PUNSUBSCRIBE with patterns as bytes (ioredis takes them; its types say strings). */
@@ -208,23 +198,26 @@ export class RedisBridge implements PubSubRemote {
   }
 
   private message(channel: Buffer, data: Buffer): void {
-    const key = this.unprefixed(channel, this.prefix);
+    const key = this.unprefixed(channel);
     if (key === undefined) return;
-    const message = decode(this.o.origin, data);
-    if (message === OURS) return;
-    this.received++;
-    this.o.channels.deliverExact(key, message);
+    const message = this.fromOthers(data);
+    if (message !== OURS) this.o.channels.deliverExact(key, message);
   }
 
   /** ioredis gives a pattern as text (UTF-8): it is looked up among those subscribed to. */
   private pmessage(pattern: string, channel: Buffer, data: Buffer): void {
     const patternKey = this.patternKeys.get(pattern);
-    const channelKey = this.unprefixed(channel, this.prefix);
+    const channelKey = this.unprefixed(channel);
     if (patternKey === undefined || channelKey === undefined) return;
+    const message = this.fromOthers(data);
+    if (message !== OURS) this.o.channels.deliverPattern(patternKey, channelKey, message);
+  }
+
+  /** What another server published (counted as received), or OURS for what this one did. */
+  private fromOthers(data: Buffer): unknown {
     const message = decode(this.o.origin, data);
-    if (message === OURS) return;
-    this.received++;
-    this.o.channels.deliverPattern(patternKey, channelKey, message);
+    if (message !== OURS) this.received++;
+    return message;
   }
 
   /** A channel's name in Redis (its key is latin1, one char a byte). */
@@ -232,12 +225,17 @@ export class RedisBridge implements PubSubRemote {
     return Buffer.concat([this.prefix, Buffer.from(key, 'latin1')]);
   }
 
-  private pattern(key: string): Buffer {
-    return Buffer.concat([this.patternPrefix, Buffer.from(key, 'latin1')]);
+  /** A pattern's name in Redis, kept (`on`) or let go of in the map pmessage looks its key up in. */
+  private pattern(key: string, on: boolean): Buffer {
+    const name = Buffer.concat([this.patternPrefix, Buffer.from(key, 'latin1')]);
+    if (on) this.patternKeys.set(name.toString(), key);
+    else this.patternKeys.delete(name.toString());
+    return name;
   }
 
-  /** A name from Redis without the prefix, as a key; undefined if it lacks the prefix. */
-  private unprefixed(name: Buffer, prefix: Buffer): string | undefined {
+  /** A channel's name from Redis without the prefix, as a key; undefined if it lacks the prefix. */
+  private unprefixed(name: Buffer): string | undefined {
+    const prefix = this.prefix;
     if (name.length < prefix.length || prefix.compare(name, 0, prefix.length) !== 0) return undefined;
     return name.toString('latin1', prefix.length);
   }
