@@ -4,8 +4,9 @@ import { definePlugin, type PluginApp, type PluginSettings, type Request } from 
 import { compileFormat, DEFAULT_FORMAT, parseFormat, type Formatter, type LoggedConnection } from './format.js';
 import { Sink } from './sink.js';
 
-export { compileFormat, parseFormat, DEFAULT_FORMAT, TOKENS, type Formatter, type LineContext, type LoggedConnection } from './format.js';
+export { compileFormat, parseFormat, DEFAULT_FORMAT, JSON_FORMAT, TOKENS, type Formatter, type LineContext, type LoggedConnection } from './format.js';
 export { clfTime } from './clf-time.js';
+export { jsonFormatter, jsonString } from './json-line.js';
 
 const settings = {
   accessLog: {
@@ -14,7 +15,7 @@ const settings = {
   },
   accessLogFormat: {
     flags: ['--access-log-format'], type: 'string', default: DEFAULT_FORMAT, meta: 'FORMAT', section: 'access-log',
-    desc: 'An access line: text and {tokens}. The tokens: {time} {iso} {kind} {peer} {conn} {worker} {pid} {server} {seq} {requests} {bytes_in} {bytes_out} {duration} {reason}.',
+    desc: 'An access line: json (one JSON object per line, with every token\'s field), or text and {tokens}. The tokens: {time} {iso} {kind} {peer} {conn} {worker} {pid} {server} {seq} {requests} {bytes_in} {bytes_out} {duration} {reason}.',
     validate: (format: string) => (parseFormat(format), format),
   },
   accessLogLines: {
