@@ -11,7 +11,7 @@ export { jsonFormatter, jsonString } from './json-line.js';
 const settings = {
   accessLog: {
     flags: ['--access-log'], type: 'path', default: '-', meta: 'FILE', section: 'access-log',
-    desc: 'Where access lines go: a file (appended to; reopened on USR1) or - for stderr.',
+    desc: 'Where access lines go: a file (appended to; reopened on USR1) or - for stdout (the server\'s own log stays on stderr: the two never mix).',
   },
   accessLogFormat: {
     flags: ['--access-log-format'], type: 'string', default: DEFAULT_FORMAT, meta: 'FORMAT', section: 'access-log',
@@ -25,7 +25,7 @@ const settings = {
 } as const satisfies PluginSettings;
 type AccessLogApp = PluginApp<typeof settings>;
 
-/** `accessLog`'s file, relative to the config file's folder when set there, else to the working directory; undefined: stderr. */
+/** `accessLog`'s file, relative to the config file's folder when set there, else to the working directory; undefined: stdout. */
 function logFile(app: AccessLogApp): string | undefined {
   const given = app.cfg.accessLog;
   if (given === '-') return undefined;
