@@ -6,7 +6,7 @@ export {
 } from './plugins/define.js';
 export type { Protocol, Handler, HandlerResult } from './net/protocol.js';
 export { CursorProtocol } from './net/cursor-protocol.js';
-export { ProtocolError, UsageError, StartupError, RefusedError } from './errors.js';
+export { ProtocolError, UsageError, StartupError, RefusedError, type ErrorLocation } from './errors.js';
 export { PubSub, type PubSubHooks } from './net/pubsub.js';
 export { SettingsRegistry, firstSentence, type SettingDef, type Setting, type Source, type ResolvedSettings } from './config/registry.js';
 export type { SettingType, PluginSpec } from './config/value-types.js';

@@ -2,10 +2,11 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Discovery } from './discovery.js';
 import type { Cfg } from '../config/core-settings.js';
-import { StartupError, UsageError, errorMessage } from '../errors.js';
+import { StartupError, UsageError } from '../errors.js';
 import { createHooks, guardHooks, type HookName, type HookTimes, type Hooks } from './hooks.js';
 import { DEFAULT_BUCKETS } from '../net/request-times.js';
 import { defaultExport, importModule } from '../config/import-module.js';
+import { errorLocation, firstLine } from '../config/error-location.js';
 import { createLogger, type Logger } from '../logger.js';
 import type { LoadedPlugin } from './load-plugins.js';
 import type { Handler, Protocol } from '../net/protocol.js';
@@ -261,7 +262,7 @@ export class App {
       try {
         mod = await importModule(file, { fresh: this.discovery.fresh });
       } catch (err) {
-        throw new StartupError(`handler ${file} failed to load: ${errorMessage(err).split('\n')[0]}`);
+        throw new StartupError(`handler ${file} failed to load: ${firstLine(err)}`, { location: errorLocation(err, file) });
       }
       const handler = defaultExport(mod);
       if (typeof handler !== 'function') throw new UsageError(`handler ${file}: the default export is not a function (message, request) => response`);
@@ -277,7 +278,7 @@ export class App {
     try {
       made = plugin.handler!(this.cfg);
     } catch (err) {
-      throw new StartupError(`plugin "${plugin.name}": handler(cfg) failed: ${errorMessage(err).split('\n')[0]}`);
+      throw new StartupError(`plugin "${plugin.name}": handler(cfg) failed: ${firstLine(err)}`, { location: errorLocation(err) });
     }
     if (typeof made !== 'function') throw new UsageError(`plugin "${plugin.name}": handler(cfg) returned ${made === null ? 'null' : typeof made}, not a function (message, request) => response`);
     return made as Handler;
