@@ -28,6 +28,6 @@ export { discover, discoverServers, coreRegistry, resolveSettings, type Discover
 export type { LoadedPlugin } from './plugins/load-plugins.js';
 export { pluginCandidates, type Resolution } from './plugins/resolve-plugin.js';
 export { createHooks } from './plugins/hooks.js';
-export { createLogger, droppedLogLines, logsWritten, type LogFormat, type Logger } from './logger.js';
+export { createLogger, droppedLogLines, logsWritten, type LogFormat, type Logger, type LogSink } from './logger.js';
 export { version } from './version.js';
-export { createClient, clientProtocol, Client, type ClientOptions, type ClientProtocol, type ConnectOptions, type PushIterator } from './client/index.js';
+export { createClient, clientProtocol, decodeMessages, Client, type ClientOptions, type ClientProtocol, type ConnectOptions, type PushIterator } from './client/index.js';

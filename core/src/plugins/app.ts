@@ -7,7 +7,7 @@ import { createHooks, guardHooks, type HookName, type HookTimes, type Hooks } fr
 import { DEFAULT_BUCKETS } from '../net/request-times.js';
 import { defaultExport, importModule } from '../config/import-module.js';
 import { errorLocation, firstLine } from '../config/error-location.js';
-import { createLogger, type Logger } from '../logger.js';
+import { createLogger, type Logger, type LogSink } from '../logger.js';
 import type { LoadedPlugin } from './load-plugins.js';
 import type { Handler, Protocol } from '../net/protocol.js';
 import type { ServerStats, StatsSnapshot } from '../net/connection-set.js';
@@ -176,10 +176,11 @@ export class App {
     readonly settings: ResolvedSettings,
     readonly plugins: readonly LoadedPlugin[],
     protocolPlugin: LoadedPlugin,
+    logTo: LogSink | undefined,
   ) {
     this.cfg = settings.values as Cfg;
     this.name = this.cfg.name ?? protocolPlugin.plugin.name;
-    this.log = createLogger(this.cfg.log_level, this.name, this.cfg.log_format);
+    this.log = createLogger(this.cfg.log_level, this.name, this.cfg.log_format, logTo);
     this.protocol = protocolPlugin.plugin.protocol!;
     guardHooks(this.hooks, {
       log: this.log,
@@ -194,8 +195,11 @@ export class App {
     });
   }
 
-  /** Build the app: check there is one protocol, apply every plugin, load the handler. */
-  static async create(discovery: Discovery, settings: ResolvedSettings): Promise<App> {
+  /**
+   * Build the app: check there is one protocol, apply every plugin, load the handler. Its log
+   * goes to stderr, or as JSON lines to `logTo` (a test's, to read them).
+   */
+  static async create(discovery: Discovery, settings: ResolvedSettings, logTo?: LogSink): Promise<App> {
     const plugins = discovery.plugins;
     const protocols = plugins.filter((p) => p.plugin.protocol);
     if (protocols.length === 0) {
@@ -204,7 +208,7 @@ export class App {
     if (protocols.length > 1) {
       throw new UsageError(`plugins ${protocols.map((p) => `"${p.plugin.name}"`).join(' and ')} each supply a protocol; a server has one`);
     }
-    const app = new App(discovery, settings, plugins, protocols[0]!);
+    const app = new App(discovery, settings, plugins, protocols[0]!, logTo);
     app.tls = await app.loadTls();
     await app.applyPlugins();
     app.handler = await app.loadHandler();

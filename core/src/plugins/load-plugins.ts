@@ -28,7 +28,7 @@ export async function loadPlugins(specs: readonly PluginSpec[], baseDir: string,
     const resolution = known.find((r) => r.name === name) ?? await resolvePlugin(name, baseDir, fallbackDirs);
     let mod: unknown;
     try {
-      mod = await importModule(resolution.file, { fresh });
+      mod = resolution.plugin ?? await importModule(resolution.file, { fresh });
     } catch (err) {
       throw new StartupError(`plugin "${name}" (${resolution.file}) failed to load: ${firstLine(err)}`,
         { location: errorLocation(err, resolution.file) });
