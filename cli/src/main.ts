@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mri from 'mri';
-import { coreRegistry, discoverServers, logsWritten, version, UsageError, type Discovery, type DiscoverOptions, type Setting } from '@socketserver/core';
+import { coreRegistry, discoverServers, logsWritten, version, UsageError, type Discovery, type DiscoverOptions, type ErrorLocation, type Setting } from '@socketserver/core';
 import { normalizeArgv } from './argv.js';
 import { BOOLEAN_OPTIONS, buildProgram, VALUE_OPTIONS, type Options } from './program.js';
 import { serveCommand } from './commands/serve.js';
@@ -106,7 +106,9 @@ export async function run(argv: readonly string[]): Promise<number> {
     await logsWritten(); // the log lines before it, then the one line that says why
     const code = (err as { exitCode?: unknown }).exitCode;
     if (typeof code === 'number' && (err as Error).name !== 'Error') {
-      process.stderr.write(`ss: ${(err as Error).message}\n`);
+      // The one line that says why; under it, where in the user's own code (a plugin's, a handler's), if known.
+      const where = (err as { location?: ErrorLocation }).location;
+      process.stderr.write(`ss: ${(err as Error).message}\n${where ? `${where.text}\n` : ''}`);
       return code;
     }
     // A system call's failure (EACCES, EROFS, ...) is the machine's state, not a bug in ss: its message says it all.

@@ -4,6 +4,14 @@
  * network input (that connection is closed, everyone else is served).
  */
 
+/** Where in the user's own code (a plugin's, a handler's) a failure came from: config/error-location.ts finds it. */
+export interface ErrorLocation {
+  /** FILE:LINE:COLUMN, the file relative to the working directory when inside it. */
+  readonly at: string;
+  /** The lines printed under the failure's one line: the user's stack frames and the code at the first. */
+  readonly text: string;
+}
+
 /** A mistake on the command line, in the environment or in a config file: exit 2, one line, no stack. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -14,6 +22,13 @@ export class UsageError extends Error {
 export class StartupError extends Error {
   override readonly name = 'StartupError';
   readonly exitCode = 1;
+  /** Printed under the message: the place in the user's code (a plugin's, a handler's), never ss's own stack. */
+  readonly location: ErrorLocation | undefined;
+
+  constructor(message: string, options?: { readonly location?: ErrorLocation | undefined }) {
+    super(message);
+    this.location = options?.location;
+  }
 }
 
 /**

@@ -6,7 +6,7 @@ export {
 } from './plugins/define.js';
 export type { Protocol, Handler, HandlerResult } from './net/protocol.js';
 export { CursorProtocol } from './net/cursor-protocol.js';
-export { ProtocolError, UsageError, StartupError, RefusedError } from './errors.js';
+export { ProtocolError, UsageError, StartupError, RefusedError, type ErrorLocation } from './errors.js';
 export { PubSub, type PubSubHooks } from './net/pubsub.js';
 export { SettingsRegistry, firstSentence, type SettingDef, type Setting, type Source, type ResolvedSettings } from './config/registry.js';
 export type { SettingType, PluginSpec } from './config/value-types.js';
@@ -28,6 +28,6 @@ export { discover, discoverServers, coreRegistry, resolveSettings, type Discover
 export type { LoadedPlugin } from './plugins/load-plugins.js';
 export { pluginCandidates, type Resolution } from './plugins/resolve-plugin.js';
 export { createHooks } from './plugins/hooks.js';
-export { createLogger, droppedLogLines, logsWritten, type LogFormat, type Logger } from './logger.js';
+export { createLogger, droppedLogLines, logsWritten, type LogFormat, type Logger, type LogSink } from './logger.js';
 export { version } from './version.js';
-export { createClient, clientProtocol, Client, type ClientOptions, type ClientProtocol, type ConnectOptions, type PushIterator } from './client/index.js';
+export { createClient, clientProtocol, decodeMessages, Client, type ClientOptions, type ClientProtocol, type ConnectOptions, type PushIterator } from './client/index.js';

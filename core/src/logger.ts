@@ -16,19 +16,25 @@ export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export const LOG_FORMATS = ['auto', 'pretty', 'json'] as const;
 export type LogFormat = typeof LOG_FORMATS[number];
 
+/** Where a logger may write instead of a descriptor: each line, as it is logged (a test's `inject` keeps them). */
+export interface LogSink {
+  write(line: string): void;
+}
+
 /**
- * One event per line on `fd` (stderr unless given): a JSON line, or in `pretty` format (and
+ * One event per line on `to`, a descriptor (stderr unless given): a JSON line, or in `pretty` format (and
  * `auto` on a terminal) a line a person reads. Lines never wait on their destination: see
- * LogDestination.
+ * LogDestination. Given a sink rather than a descriptor, JSON lines go to it as they are logged.
  */
-export function createLogger(level: string, name?: string, format: LogFormat = 'auto', fd = 2): Logger {
+export function createLogger(level: string, name?: string, format: LogFormat = 'auto', to: number | LogSink = 2): Logger {
   const base = name ? { pid: process.pid, name } : { pid: process.pid };
-  const out = destination(fd);
-  if (format === 'json' || (format === 'auto' && !isatty(fd))) {
+  if (typeof to !== 'number') return pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime }, to);
+  const out = destination(to);
+  if (format === 'json' || (format === 'auto' && !isatty(to))) {
     return pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime }, out);
   }
   // Epoch milliseconds: the pretty line shows local time, so pino need not build an ISO string.
-  const colour = hasColour(fd, process.env);
+  const colour = hasColour(to, process.env);
   out.pretty = colour ? 'colour' : 'plain';
   const pretty = { write: (line: string) => out.write(formatLine(line, colour)), flush: (done: () => void) => out.flush(done) };
   return pino({ level, base, timestamp: pino.stdTimeFunctions.epochTime }, pretty);

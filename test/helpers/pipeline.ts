@@ -1,54 +1,9 @@
-import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { App, ConnectionSet, discover, resolveSettings } from '@socketserver/core';
+import { ConnectionSet, type App, type Handler } from '@socketserver/core';
+import { createApp, FakeSocket } from '@socketserver/testing';
 import { REPO } from './ss.js';
 
-/**
- * Stands in for a net.Socket: what the server writes is collected, and a test feeds
- * reads with `receive`. Lets a test drive the real pipeline (cumulator, protocol,
- * handler, ordering, batching) without the network.
- */
-export class FakeSocket extends EventEmitter {
-  readonly written: Buffer[] = [];
-  writes = 0;
-  paused = false;
-  destroyed = false;
-  writableEnded = false;
-  /** What write() returns: false simulates a client that is not reading. */
-  writable = true;
-  /** Bytes written but not yet taken by the peer: none, the fake peer takes everything at once. */
-  writableLength = 0;
-  remoteAddress = '127.0.0.1';
-  remotePort = 40000;
-
-  write(data: string | Uint8Array): boolean {
-    this.writes++;
-    // Kept as given, like a real socket's write: no copy.
-    this.written.push(typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-    return this.writable;
-  }
-  pause(): this { this.paused = true; return this; }
-  resume(): this { this.paused = false; return this; }
-  end(): this {
-    this.writableEnded = true;
-    this.emit('finish');
-    return this;
-  }
-  destroy(): this {
-    if (!this.destroyed) {
-      this.destroyed = true;
-      queueMicrotask(() => this.emit('close'));
-    }
-    return this;
-  }
-  receive(chunk: Buffer | string): void {
-    this.emit('data', typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-  }
-  /** Everything written so far, as one buffer. */
-  output(): Buffer {
-    return Buffer.concat(this.written);
-  }
-}
+export { FakeSocket };
 
 export interface Pipeline {
   app: App;
@@ -57,11 +12,13 @@ export interface Pipeline {
   connect(): FakeSocket;
 }
 
-/** Build the app exactly as `ss serve ARGS` would (same discovery and settings), without binding. */
+/**
+ * The app `ss serve` would build from these flags (`plugin`, `handler`, and settings by flag), made
+ * by the testing kit, and a server of it without binding: a test drives the connection itself.
+ */
 export async function pipeline(cli: Record<string, unknown>): Promise<Pipeline> {
-  const opts = { 'log-level': 'error', ...cli };
-  const discovery = await discover({ cwd: REPO, env: {}, cli: opts, builtinDirs: [`${REPO}cli`] });
-  const app = await App.create(discovery, resolveSettings(discovery, opts));
+  const { plugin, handler, ...settings } = cli;
+  const app = await createApp({ plugins: plugin as string[], handler: handler as Handler | string | undefined, settings: { 'log-level': 'error', ...settings }, cwd: REPO });
   const server = new ConnectionSet(app);
   server.start();
   return {

@@ -27,10 +27,10 @@ function closedUntil(url: string, reason: string, want: number): Promise<number>
   }, `${want} closed with reason ${reason}`, 20_000);
 }
 
-/** The access lines (the default format, on stderr) of the client on local port `port`. */
+/** The access lines (the default format, on stdout) of the client on local port `port`. */
 function accessLines(ss: SsProcess, port: number): Promise<string[]> {
   return eventually(() => {
-    const found = ss.stderr.split('\n').filter((l) => l.startsWith('[') && l.includes(` 127.0.0.1:${port} `));
+    const found = ss.stdout.split('\n').filter((l) => l.startsWith('[') && l.includes(` 127.0.0.1:${port} `));
     return found.length > 0 ? found : undefined;
   }, `the access line of port ${port}`, 15_000);
 }

@@ -1,11 +1,11 @@
 import test from 'ava';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertOneLineError } from '../helpers/assert.js';
+import { assertLocatedError, assertOneLineError } from '../helpers/assert.js';
 import { runSs } from '../helpers/ss.js';
 import { tempDir } from '../helpers/temp.js';
 
-// A plugin's mistakes and failures: one line, no stack.
+// A plugin's mistakes and failures: one line, no stack (of ss's own: a failure of the plugin's code is placed in it).
 
 const BIND0 = ['--bind', '127.0.0.1:0'];
 
@@ -20,8 +20,6 @@ const PLUGIN_MISTAKES: { title: string; source: string; code: number; mentions: 
     code: 2, mentions: ['plugin "badtype"', 'depth', '"float"'] },
   { title: 'a validate that throws a string', source: `export default { name: 'strval', settings: { depth: { flags: ['--depth'], default: '3', desc: 'd', validate() { throw 'a depth from 1 to 2'; } } } };`,
     code: 2, mentions: ['depth', 'a depth from 1 to 2'] },
-  { title: 'a handler(cfg) factory that throws', source: `export default { name: 'hthrow', handler() { throw new Error('no database'); } };`,
-    code: 1, mentions: ['plugin "hthrow"', 'handler', 'no database'] },
   { title: 'a handler(cfg) factory that returns no function', source: `export default { name: 'hnone', handler() { return 42; } };`,
     code: 2, mentions: ['plugin "hnone"', 'handler', 'not a function'] },
 ];
@@ -35,4 +33,14 @@ for (const c of PLUGIN_MISTAKES) {
       assertOneLineError(t, r, c.code, c.mentions);
     });
   }
+}
+
+for (const workers of ['0', '1']) {
+  test(`a plugin with a handler(cfg) factory that throws, workers ${workers}: exit 1, one line, then where in the plugin`, async (t) => {
+    const cwd = tempDir(t, 'badplugin');
+    const throws = `export default { name: 'hthrow', handler() { throw new Error('no database'); } };`;
+    writeFileSync(join(cwd, 'bad.mjs'), `${throws}\n`);
+    const r = await runSs(['serve', '--plugin', 'line', '--plugin', './bad.mjs', '--workers', workers, ...BIND0], { cwd });
+    assertLocatedError(t, r, 1, ['plugin "hthrow"', 'handler', 'no database'], `bad.mjs:1:${throws.indexOf('new Error') + 1}`, throws);
+  });
 }

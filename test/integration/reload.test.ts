@@ -84,6 +84,7 @@ test.serial('HUP with a handler that no longer parses: reload failed, the old wo
   process.kill(ss.pid, 'SIGHUP');
   const failed = await ss.waitForLog((l) => l.msg.startsWith('reload failed'));
   t.regex(failed.msg, /^reload failed, still serving the previous config: handler .*handler\.mjs failed to load/);
+  t.regex(String(failed.at), /handler\.mjs:3:\d+$/, 'where it stopped parsing: after the last line');
   await sleep(1000); // time for any worker to (wrongly) be replaced
   t.false(ss.logs.some((l) => /failed to start/.test(l.msg)), 'no worker was started from the broken handler');
   t.true(before.includes(Number(await ask(ss.port, 'pid'))), 'an old worker answers');
@@ -104,6 +105,7 @@ test.serial('HUP whose new workers fail in workerStart: logged once, the old wor
   process.kill(ss.pid, 'SIGHUP');
   const failed = await ss.waitForLog((l) => l.msg.startsWith('reload failed'));
   t.regex(failed.msg, /^reload failed, still serving the previous config: worker \d \(pid \d+\) failed to start: plugin "chaos" failed in workerStart: database down$/);
+  t.regex(String(failed.at), /^test\/fixtures\/runtime\/chaos\.mjs:34:\d+$/, 'where in the plugin, from the working directory');
   t.is(failed.level, 50);
   await sleep(1500);
   t.is(ss.logs.filter((l) => l.msg.startsWith('reload failed')).length, 1, 'logged once');

@@ -20,7 +20,9 @@ test.serial('a workerStart that fails while serving (a database down) backs off 
     waits.push(await ss.waitForLog((l) => l.msg.startsWith(`line: ${n} worker failures in a row: next start in `), 15_000));
   }
   t.deepEqual(waits.map((l) => l.backoff), [0.25, 0.5, 1]);
-  t.true(ss.logs.filter((l) => /failed to start: plugin "chaos" failed in workerStart: database down/.test(l.msg)).length >= 3);
+  const failures = ss.logs.filter((l) => /failed to start: plugin "chaos" failed in workerStart: database down/.test(l.msg));
+  t.true(failures.length >= 3);
+  t.true(failures.every((l) => /^test\/fixtures\/runtime\/chaos\.mjs:34:\d+$/.test(String(l.at))), 'each names where in the plugin');
   t.true(isAlive(ss.pid), 'the arbiter is still up');
 
   rmSync(down);

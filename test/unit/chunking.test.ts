@@ -2,7 +2,8 @@ import test from 'ava';
 import fc from 'fast-check';
 import { LineProtocol } from '@socketserver/plugin-line';
 import { NetstringProtocol } from '@socketserver/plugin-netstring';
-import { pipeline } from '../helpers/pipeline.js';
+import { inject } from '@socketserver/testing';
+import { REPO } from '../helpers/ss.js';
 
 /** Split `stream` at the given cut points (taken modulo its length). */
 function split(stream: Buffer, cuts: number[]): Buffer[] {
@@ -27,17 +28,17 @@ const lineMessage = bytes(300).map((b) => {
 });
 
 /**
- * Encode random messages, cut the stream at random points, feed the pieces as reads
+ * Encode random messages, cut the stream at random points, inject the pieces as reads
  * through the real pipeline: the handler must see the same messages, and (echo handler)
- * the output must be the same stream.
+ * the output must be the same stream, decoding to the same messages.
  */
 async function roundTrip(plugin: string, encode: (m: Buffer) => Buffer, messages: Buffer[], cuts: number[]): Promise<boolean> {
   const seen: Buffer[] = [];
-  const p = await pipeline({ plugin: [plugin], 'keep-alive': '0', handler: (m: Buffer) => { seen.push(Buffer.from(m)); return m; } });
-  const socket = p.connect();
+  const handler = (m: Buffer) => { seen.push(Buffer.from(m)); return m; };
   const stream = Buffer.concat(messages.map(encode));
-  for (const chunk of split(stream, cuts)) socket.receive(chunk);
-  return seen.length === messages.length && seen.every((m, i) => m.equals(messages[i]!)) && socket.output().equals(stream);
+  const r = await inject<Buffer>({ plugins: [plugin], handler, cwd: REPO }, split(stream, cuts));
+  const same = (got: Buffer[]) => got.length === messages.length && got.every((m, i) => m.equals(messages[i]!));
+  return same(seen) && same(r.replies) && r.output.equals(stream);
 }
 
 test('line: random messages cut at random points decode to the same messages', async (t) => {
@@ -61,9 +62,8 @@ test('netstring: one byte per read still decodes (scan state survives every read
 
 test('echo: each read is one message and comes back as it was', async (t) => {
   const seen: string[] = [];
-  const p = await pipeline({ plugin: ['echo'], 'keep-alive': '0', handler: (m: Buffer) => { seen.push(String(m)); return m; } });
-  const socket = p.connect();
-  for (const piece of ['a', 'bc', 'def']) socket.receive(piece);
+  const r = await inject({ plugins: ['echo'], handler: (m: Buffer) => { seen.push(String(m)); return m; }, cwd: REPO }, ['a', 'bc', 'def']);
   t.deepEqual(seen, ['a', 'bc', 'def']);
-  t.is(String(socket.output()), 'abcdef');
+  t.deepEqual(r.replies.map(String), ['a', 'bc', 'def']);
+  t.is(String(r.output), 'abcdef');
 });

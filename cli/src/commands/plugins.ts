@@ -1,4 +1,4 @@
-import { App, resolveSettings, type Discovery, type HookName, type ResolvedSettings } from '@socketserver/core';
+import { App, resolveSettings, type Discovery, type ErrorLocation, type HookName, type ResolvedSettings } from '@socketserver/core';
 
 interface PluginReport {
   name: string;
@@ -12,6 +12,8 @@ interface PluginReport {
   settings: { name: string; flag: string; default: unknown }[];
   hooks: HookName[];
   error?: string;
+  /** Where in the plugin's code the error came from: FILE:LINE:COLUMN. */
+  at?: string;
 }
 
 /**
@@ -50,7 +52,10 @@ export async function pluginsCommand(discoveries: Discovery[], cli: Record<strin
   let code = 0;
   for (const { reports, failure } of servers) {
     if (failure === undefined) continue;
-    if (!reports.some((r) => r.error !== undefined)) process.stderr.write(`ss: ${firstLine(failure)}\n`);
+    // Where in the user's code goes under the line that says why (on stderr, with the code there).
+    const where = (failure as { location?: ErrorLocation }).location;
+    if (!reports.some((r) => r.error !== undefined)) process.stderr.write(`ss: ${firstLine(failure)}\n${where ? `${where.text}\n` : ''}`);
+    else if (where && !json) process.stderr.write(`${where.text}\n`);
     const exit = (failure as { exitCode?: unknown }).exitCode;
     code = Math.max(code, typeof exit === 'number' ? exit : 1);
   }
@@ -81,6 +86,8 @@ async function pluginReports(discovery: Discovery, cli: Record<string, unknown>)
     };
     const error = note ?? (failure !== undefined && firstLine(failure).includes(`"${plugin.name}"`) ? firstLine(failure) : undefined);
     if (error !== undefined) report.error = error;
+    const where = error !== undefined && error !== note ? (failure as { location?: ErrorLocation }).location : undefined;
+    if (where) report.at = where.at;
     reports.push(report);
   }
   return { reports, ...(failure !== undefined ? { failure } : {}) };
@@ -102,6 +109,7 @@ function printReports(reports: readonly PluginReport[]): void {
       `  hooks:    ${r.hooks.join(', ') || '-'}`,
       ...(r.dependencies.length ? [`  needs:    ${r.dependencies.join(', ')}`] : []),
       ...(r.error ? [`  error:    ${r.error}`] : []),
+      ...(r.at ? [`  at:       ${r.at}`] : []),
     ].join('\n') + '\n');
   }
 }

@@ -6,6 +6,7 @@ import { ProtocolError, UsageError, errorMessage } from '../errors.js';
 import { Cumulator } from '../net/cumulator.js';
 import type { Protocol } from '../net/protocol.js';
 import { PushIterator } from './pushes.js';
+import { decodeMessages } from './decode-messages.js';
 
 /** A request not answered yet: replies are matched to these in order (FIFO). */
 interface Pending {
@@ -212,28 +213,8 @@ export class Client<Req = unknown, Rep = unknown> extends EventEmitter<ClientEve
 
   private onData(chunk: Buffer): void {
     if (this.failure) return;
-    let data = this.pendingBytes.append(chunk);
-    if (data === undefined) return; // a length-prefixed reply is still arriving
     try {
-      const p = this.protocol;
-      if (p.decodeAt) {
-        let start = 0;
-        for (;;) {
-          const reply = p.decodeAt(data, start);
-          if (reply === undefined) break;
-          start = p.next!;
-          this.deliver(reply);
-        }
-        this.pendingBytes.keep(data.subarray(start), p.expected);
-      } else {
-        for (;;) {
-          const [reply, rest] = p.decode(data);
-          data = rest;
-          if (reply === undefined) break;
-          this.deliver(reply);
-        }
-        this.pendingBytes.keep(data, p.expected);
-      }
+      decodeMessages(this.protocol, this.pendingBytes, chunk, this.deliver);
     } catch (err) {
       const why = err instanceof ProtocolError ? err.message : errorMessage(err);
       this.fail(new Error(`malformed reply from ${this.address}: ${why}`));
@@ -241,7 +222,7 @@ export class Client<Req = unknown, Rep = unknown> extends EventEmitter<ClientEve
   }
 
   /** Hand a message to the oldest request, or as a push when it answers none. */
-  private deliver(message: Rep): void {
+  private readonly deliver = (message: Rep): void => {
     const entry = this.pending[0];
     const push = this.isPush ? this.isPush(message, entry?.request as Req | undefined) : false;
     if (push || entry === undefined) return this.pushed(message);
@@ -254,7 +235,7 @@ export class Client<Req = unknown, Rep = unknown> extends EventEmitter<ClientEve
     }
     entry.resolve(message);
     this.closeIfIdle();
-  }
+  };
 
   /**
    * In a microtask, so that pushes and replies reach their callbacks in the order they came

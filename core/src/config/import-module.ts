@@ -1,4 +1,5 @@
-import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { createRequire, SourceMap } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { Jiti, TransformOptions, TransformResult } from 'jiti';
 import { installTsHooks, privateCache, RELOAD } from './ts-cache.js';
@@ -81,6 +82,7 @@ async function importTs(file: string, fresh: boolean): Promise<unknown> {
     }
   }
   if (!jiti) {
+    jitiRan = true;
     const { createJiti } = await import('jiti');
     // No cache in memory (a reload re-reads files). On disk, only in the user's private cache
     // folder (never beside the files: a read-only folder works): a worker that finds its
@@ -90,6 +92,7 @@ async function importTs(file: string, fresh: boolean): Promise<unknown> {
       transform: (opts) => (compiler ??= loadCompiler()).transform(opts),
     });
   }
+  jitiImported.add(file);
   return jiti.import(file);
 }
 
@@ -115,6 +118,70 @@ export function releaseCompiler(): void {
   compiler?.release();
   compiler = undefined;
   jiti = undefined;
+}
+
+/** Whether jiti has run code in this process; the files it was asked to import (the others it ran, they required). */
+let jitiRan = false;
+const jitiImported = new Set<string>();
+
+/** What jiti 2 puts before a module's first line when it runs it: the first line's columns are shifted by it. */
+function jitiWrapper(async: boolean): string {
+  return `(${async ? 'async ' : ''}function (exports, require, module, __filename, __dirname, jitiImport, jitiESMResolve) { `;
+}
+
+/** The last file compiled again: an error's frames are often several in one file. */
+let lastCompiled: { file: string; async: boolean; source: string; result: TransformResult } | undefined;
+
+/** `file` compiled as jiti compiles it, with an inline source map: only for an error's location (it may load the compiler). */
+function compileAgain(file: string, async: boolean): TransformResult {
+  const source = readFileSync(file, 'utf8');
+  const last = lastCompiled;
+  if (last && last.file === file && last.async === async && last.source === source) return last.result;
+  const loaded = compiler !== undefined;
+  try {
+    const result = (compiler ??= loadCompiler()).transform({
+      source, filename: file, ts: TS.test(file), async, jsx: false, interopDefault: false,
+      babel: { sourceFileName: file, sourceMaps: 'inline' },
+    });
+    lastCompiled = { file, async, source, result };
+    return result;
+  } finally {
+    if (!loaded) {
+      compiler?.release(); // as it was: let go (a reload that failed leaves a server running)
+      compiler = undefined;
+    }
+  }
+}
+
+/**
+ * Where line:column of the code jiti ran for the TypeScript `file` is in `file` itself: jiti
+ * keeps the lines of a file but not their columns. Undefined when jiti ran no code here (a file
+ * Node stripped keeps both) or the place is not in its map. Compiles the file again.
+ */
+export function jitiPosition(file: string, line: number, column: number): { line: number; column: number } | undefined {
+  if (!jitiRan || !TS.test(file)) return undefined;
+  const async = jitiImported.has(file);
+  const map = /\/\/# sourceMappingURL=data:application\/json;charset=utf-8;base64,(\S+)\s*$/.exec(compileAgain(file, async).code)?.[1];
+  if (map === undefined) return undefined;
+  const shift = line === 1 ? jitiWrapper(async).length : 0;
+  const entry = new SourceMap(JSON.parse(Buffer.from(map, 'base64').toString('utf8')) as ConstructorParameters<typeof SourceMap>[0])
+    .findEntry(line - 1, column - 1 - shift) as { generatedLine?: number; originalLine?: number; originalColumn?: number };
+  return entry.generatedLine !== line - 1 || entry.originalLine === undefined ? undefined : { line: entry.originalLine + 1, column: (entry.originalColumn ?? 0) + 1 };
+}
+
+/**
+ * Where the parser finds a syntax error in `file` (line and column from 1): Node's SyntaxError for
+ * an ES module it cannot parse names no place. Undefined when the file parses.
+ */
+export function syntaxErrorPosition(file: string): { line: number; column: number } | undefined {
+  let error: unknown;
+  try {
+    error = compileAgain(file, true).error;
+  } catch {
+    return undefined; // unreadable
+  }
+  const loc = (error as { loc?: { line?: unknown; column?: unknown } } | undefined)?.loc;
+  return typeof loc?.line === 'number' && typeof loc.column === 'number' ? { line: loc.line, column: loc.column + 1 } : undefined;
 }
 
 /** The default export of a module namespace, or the module itself. */

@@ -2,11 +2,12 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Discovery } from './discovery.js';
 import type { Cfg } from '../config/core-settings.js';
-import { StartupError, UsageError, errorMessage } from '../errors.js';
+import { StartupError, UsageError } from '../errors.js';
 import { createHooks, guardHooks, type HookName, type HookTimes, type Hooks } from './hooks.js';
 import { DEFAULT_BUCKETS } from '../net/request-times.js';
 import { defaultExport, importModule } from '../config/import-module.js';
-import { createLogger, type Logger } from '../logger.js';
+import { errorLocation, firstLine } from '../config/error-location.js';
+import { createLogger, type Logger, type LogSink } from '../logger.js';
 import type { LoadedPlugin } from './load-plugins.js';
 import type { Handler, Protocol } from '../net/protocol.js';
 import type { ServerStats, StatsSnapshot } from '../net/connection-set.js';
@@ -175,10 +176,11 @@ export class App {
     readonly settings: ResolvedSettings,
     readonly plugins: readonly LoadedPlugin[],
     protocolPlugin: LoadedPlugin,
+    logTo: LogSink | undefined,
   ) {
     this.cfg = settings.values as Cfg;
     this.name = this.cfg.name ?? protocolPlugin.plugin.name;
-    this.log = createLogger(this.cfg.log_level, this.name, this.cfg.log_format);
+    this.log = createLogger(this.cfg.log_level, this.name, this.cfg.log_format, logTo);
     this.protocol = protocolPlugin.plugin.protocol!;
     guardHooks(this.hooks, {
       log: this.log,
@@ -193,8 +195,11 @@ export class App {
     });
   }
 
-  /** Build the app: check there is one protocol, apply every plugin, load the handler. */
-  static async create(discovery: Discovery, settings: ResolvedSettings): Promise<App> {
+  /**
+   * Build the app: check there is one protocol, apply every plugin, load the handler. Its log
+   * goes to stderr, or as JSON lines to `logTo` (a test's, to read them).
+   */
+  static async create(discovery: Discovery, settings: ResolvedSettings, logTo?: LogSink): Promise<App> {
     const plugins = discovery.plugins;
     const protocols = plugins.filter((p) => p.plugin.protocol);
     if (protocols.length === 0) {
@@ -203,7 +208,7 @@ export class App {
     if (protocols.length > 1) {
       throw new UsageError(`plugins ${protocols.map((p) => `"${p.plugin.name}"`).join(' and ')} each supply a protocol; a server has one`);
     }
-    const app = new App(discovery, settings, plugins, protocols[0]!);
+    const app = new App(discovery, settings, plugins, protocols[0]!, logTo);
     app.tls = await app.loadTls();
     await app.applyPlugins();
     app.handler = await app.loadHandler();
@@ -261,7 +266,7 @@ export class App {
       try {
         mod = await importModule(file, { fresh: this.discovery.fresh });
       } catch (err) {
-        throw new StartupError(`handler ${file} failed to load: ${errorMessage(err).split('\n')[0]}`);
+        throw new StartupError(`handler ${file} failed to load: ${firstLine(err)}`, { location: errorLocation(err, file) });
       }
       const handler = defaultExport(mod);
       if (typeof handler !== 'function') throw new UsageError(`handler ${file}: the default export is not a function (message, request) => response`);
@@ -277,7 +282,7 @@ export class App {
     try {
       made = plugin.handler!(this.cfg);
     } catch (err) {
-      throw new StartupError(`plugin "${plugin.name}": handler(cfg) failed: ${errorMessage(err).split('\n')[0]}`);
+      throw new StartupError(`plugin "${plugin.name}": handler(cfg) failed: ${firstLine(err)}`, { location: errorLocation(err) });
     }
     if (typeof made !== 'function') throw new UsageError(`plugin "${plugin.name}": handler(cfg) returned ${made === null ? 'null' : typeof made}, not a function (message, request) => response`);
     return made as Handler;

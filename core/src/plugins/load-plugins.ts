@@ -1,5 +1,6 @@
-import { StartupError, UsageError, errorMessage } from '../errors.js';
+import { StartupError, UsageError } from '../errors.js';
 import { defaultExport, importModule } from '../config/import-module.js';
+import { errorLocation, firstLine } from '../config/error-location.js';
 import { pluginProblem, type PluginDef } from './define.js';
 import { resolvePlugin, type Resolution } from './resolve-plugin.js';
 import type { PluginSpec } from '../config/value-types.js';
@@ -27,9 +28,10 @@ export async function loadPlugins(specs: readonly PluginSpec[], baseDir: string,
     const resolution = known.find((r) => r.name === name) ?? await resolvePlugin(name, baseDir, fallbackDirs);
     let mod: unknown;
     try {
-      mod = await importModule(resolution.file, { fresh });
+      mod = resolution.plugin ?? await importModule(resolution.file, { fresh });
     } catch (err) {
-      throw new StartupError(`plugin "${name}" (${resolution.file}) failed to load: ${errorMessage(err).split('\n')[0]}`);
+      throw new StartupError(`plugin "${name}" (${resolution.file}) failed to load: ${firstLine(err)}`,
+        { location: errorLocation(err, resolution.file) });
     }
     const plugin = defaultExport(mod);
     const problem = pluginProblem(plugin);

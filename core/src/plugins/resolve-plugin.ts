@@ -11,6 +11,8 @@ export interface Resolution {
   /** The package it came from, if any, and its version. */
   readonly packageName?: string;
   readonly version?: string;
+  /** The plugin itself, when it was given as an object (a test's) rather than found: not imported. */
+  readonly plugin?: unknown;
 }
 
 export function isPathSpec(name: string): boolean {

@@ -1,4 +1,5 @@
 import { StartupError, errorMessage } from '../errors.js';
+import { errorLocation } from '../config/error-location.js';
 
 /** `promise`, or a `StartupError` with `message()` if it takes longer than `ms` (0 = no limit). */
 export function timeLimit<T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> {
@@ -16,5 +17,7 @@ export function timeLimit<T>(promise: Promise<T>, ms: number, message: () => str
  */
 export function startupStep<T>(run: () => T | Promise<T>, ms: number, who: string, step: string): Promise<T> {
   return timeLimit(Promise.resolve().then(run), ms, () => `${who} did not finish ${step} within ${ms / 1000}s`)
-    .catch((err: unknown) => { throw err instanceof StartupError ? err : new StartupError(`${who} failed in ${step}: ${errorMessage(err)}`); });
+    .catch((err: unknown) => {
+      throw err instanceof StartupError ? err : new StartupError(`${who} failed in ${step}: ${errorMessage(err)}`, { location: errorLocation(err) });
+    });
 }

@@ -1,7 +1,7 @@
 import { App, type InfoDocument } from '../plugins/app.js';
 import { resolveSettings, type Discovery } from '../plugins/discovery.js';
 import { openControl, type Control } from './control-socket.js';
-import { StartupError, UsageError, errorMessage } from '../errors.js';
+import { StartupError, UsageError, errorMessage, type ErrorLocation } from '../errors.js';
 import { releaseCompiler } from '../config/import-module.js';
 import type { WorkerBoot } from './ipc.js';
 import { coreSettings } from '../config/core-settings.js';
@@ -79,6 +79,7 @@ export class Arbiter implements MonitorHost {
   private readonly handlers = new Map<string, () => void>();
   private finish: ((code: number) => void) | undefined;
   private failure: string | undefined;
+  private failedAt: ErrorLocation | undefined;
   /** Start-up is over: workers are managed, and HUP, TTIN and TTOU act. */
   private up = false;
   private reloading = false;
@@ -140,7 +141,7 @@ export class Arbiter implements MonitorHost {
     }
     void Promise.all(this.monitors.map((m) => m.serving)).then(() => { if (!this.stopping) this.notify.ready(this.status()); });
     const code = await exit;
-    if (this.failure) throw new StartupError(this.failure);
+    if (this.failure) throw new StartupError(this.failure, { location: this.failedAt });
     return code;
   }
 
@@ -210,8 +211,9 @@ export class Arbiter implements MonitorHost {
     return secrets;
   }
 
-  bootFailed(monitor: ServerMonitor, message: string): void {
+  bootFailed(monitor: ServerMonitor, message: string, location?: ErrorLocation): void {
     this.failure = `server ${monitor.name}: ${message}`;
+    this.failedAt = location;
     this.stop('quick');
   }
 
@@ -273,7 +275,8 @@ export class Arbiter implements MonitorHost {
     try {
       apps = await createApps(await this.opts.rediscover(), this.opts.cli);
     } catch (err) {
-      this.log.error(`reload failed, still serving the previous config: ${errorMessage(err)}`);
+      const where = (err as { location?: ErrorLocation }).location;
+      this.log.error(where ? { at: where.at } : {}, `reload failed, still serving the previous config: ${errorMessage(err)}`);
       return;
     }
     for (const app of apps) {

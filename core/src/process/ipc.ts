@@ -1,6 +1,6 @@
 import type { Info, WorkerInfo } from '../plugins/app.js';
 import type { Found } from '../plugins/discovery.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, type ErrorLocation } from '../errors.js';
 import type { StatsSnapshot } from '../net/connection-set.js';
 import type { StopMode } from './single-process.js';
 import { isStatsSnapshot } from './worker-stats.js';
@@ -55,7 +55,7 @@ export type FromWorker =
   | { readonly t: 'kept' }
   | { readonly t: 'info'; readonly req: number; readonly info: WorkerInfo }
   | { readonly t: 'stats'; readonly stats: StatsSnapshot }
-  | { readonly t: 'failed'; readonly message: string }
+  | { readonly t: 'failed'; readonly message: string; readonly location?: ErrorLocation }
   | RelayFromWorker;
 
 const count = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
@@ -69,9 +69,14 @@ const FIELDS: Readonly<Record<FromWorker['t'], Readonly<Record<string, (v: unkno
   kept: {},
   info: { req: count, info: (v) => v !== null && typeof v === 'object' && !Array.isArray(v) },
   stats: { stats: isStatsSnapshot },
-  failed: { message: (v) => typeof v === 'string' },
+  failed: { message: (v) => typeof v === 'string', location: (v) => v === undefined || isLocation(v) },
   ps: { m: (v) => Array.isArray(v) && v.every(isRelayOp) },
 };
+
+/** Where a worker's start-up failed in the user's code (errors.ts), as the arbiter prints it. */
+function isLocation(v: unknown): boolean {
+  return v !== null && typeof v === 'object' && typeof (v as ErrorLocation).at === 'string' && typeof (v as ErrorLocation).text === 'string';
+}
 
 /** The fields of each relay message in a `ps` batch, and their check. */
 const RELAY_FIELDS: Readonly<Record<RelayOp['t'], Readonly<Record<string, (v: unknown) => boolean>>>> = {

@@ -11,7 +11,7 @@ import { ListenSlots, type Balance } from './listen-slots.js';
 import { RoundRobin, type RoutedWorker } from './round-robin.js';
 import { forkWorker } from './fork-worker.js';
 import { ArbiterRelay } from './pubsub-relay.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, type ErrorLocation } from '../errors.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker.js', import.meta.url));
 /** Workers that die during start-up this many times in a row stop the arbiter. */
@@ -49,8 +49,9 @@ export class WorkerProcess implements RoutedWorker {
   readyAt = 0;
   /** Connections sent to it that it has not said it took: the arbiter's copies stay open until then. */
   readonly unacked: NativeHandle[] = [];
-  /** Why it failed to start, as it said. */
+  /** Why it failed to start, as it said, and where in the user's code. */
   failure: string | undefined;
+  failedAt: ErrorLocation | undefined;
   /** Its counters as it last sent them (App.reportStats). */
   stats: StatsSnapshot | undefined;
   killAt = Infinity;
@@ -81,7 +82,7 @@ export interface MonitorHost {
   /** Build the boot message of a worker of this monitor. */
   boot(monitor: ServerMonitor, id: number): WorkerBoot;
   /** Every worker of a monitor failed to start MAX_BOOT_FAILURES times in a row. */
-  bootFailed(monitor: ServerMonitor, message: string): void;
+  bootFailed(monitor: ServerMonitor, message: string, location?: ErrorLocation): void;
   /** A worker has exited (the arbiter checks whether a stop is complete). */
   exited(): void;
 }
@@ -223,11 +224,11 @@ export class ServerMonitor {
   }
 
   /** A new worker of a reload failed to start: back to what served before, once. */
-  private abandonReload(why: string): void {
+  private abandonReload(why: string, at: { at?: string }): void {
     const from = this.reloadFrom!;
     this.reloadFrom = undefined;
     this.reloadOver();
-    this.log.error(`reload failed, still serving the previous config: ${why}`);
+    this.log.error(at, `reload failed, still serving the previous config: ${why}`);
     this.app = from.app;
     this.wanted = from.wanted;
     for (const w of this.workers) {
@@ -311,6 +312,7 @@ export class ServerMonitor {
         break;
       case 'failed':
         worker.failure = m.message;
+        worker.failedAt = m.location;
         break;
       case 'ps':
         this.relay.received(worker, m);
@@ -348,17 +350,19 @@ export class ServerMonitor {
     } else if (worker.state === 'booting') {
       const why = worker.failure ?? `exited with ${how} before it was ready`;
       const failed = `worker ${worker.id} (pid ${worker.pid}) failed to start: ${why}`;
+      // Where in the user's code, in each log line; under the final error, once.
+      const at = worker.failedAt ? { at: worker.failedAt.at } : {};
       if (this.firstReady) {
         // The first start: a config that cannot start stops the arbiter rather than loop.
-        this.log.error(ids, failed);
+        this.log.error({ ...ids, ...at }, failed);
         if (++this.bootFailures >= MAX_BOOT_FAILURES) {
-          this.host.bootFailed(this, `worker failed to start ${this.bootFailures} times in a row: ${why}`);
+          this.host.bootFailed(this, `worker failed to start ${this.bootFailures} times in a row: ${why}`, worker.failedAt);
           return;
         }
       } else if (this.reloadFrom && !this.reloadFrom.workers.has(worker)) {
-        this.abandonReload(failed);
+        this.abandonReload(failed, at);
       } else {
-        this.log.error(ids, failed); // already serving: a database down for a while must not stop us
+        this.log.error({ ...ids, ...at }, failed); // already serving: a database down for a while must not stop us
         this.restarts.crash++;
       }
       this.backOff();

@@ -2,7 +2,7 @@
 import { createServer, type Server as NetServer } from 'node:net';
 import { App, type WorkerInfo } from '../plugins/app.js';
 import { discoverServers, resolveSettings } from '../plugins/discovery.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, type ErrorLocation } from '../errors.js';
 import { infoJson, type FromWorker, type ToWorker, type WorkerBoot } from './ipc.js';
 import { queuedAccepted, takeHandles } from '../net/listen.js';
 import { listeningHandle, type NativeHandle } from '../net/native-handle.js';
@@ -94,11 +94,13 @@ class WorkerMain {
       await this.serving.start();
       return true;
     } catch (err) {
-      // A failure of ours (exit code known) is its message; anything else is logged here with its
-      // stack, in one JSON line, and the arbiter gets the message's first line.
+      // A failure of ours (exit code known) is its message, and where in the user's code it came
+      // from; anything else is logged here with its stack, in one JSON line, and the arbiter gets
+      // the message's first line.
       const known = typeof (err as { exitCode?: unknown }).exitCode === 'number';
       if (!known) logWorkerCrash(err);
-      const message: FromWorker = { t: 'failed', message: errorMessage(err).split('\n')[0]! };
+      const location = (err as { location?: ErrorLocation }).location;
+      const message: FromWorker = { t: 'failed', message: errorMessage(err).split('\n')[0]!, ...(location ? { location } : {}) };
       if (process.connected) process.send!(message, () => process.exit(1));
       else process.exit(1);
       return false;

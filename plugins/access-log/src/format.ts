@@ -1,5 +1,6 @@
 import type { Connection, FailedConnection, Request } from '@socketserver/core';
 import { cachedClfTime } from './clf-time.js';
+import { jsonFormatter } from './json-line.js';
 
 /** What every line of a process shares. */
 export interface LineContext {
@@ -42,6 +43,9 @@ export const TOKENS: Readonly<Record<string, Token | 'time'>> = {
   reason: conn((c) => c.closeReason),
 };
 
+/** The format that writes each line as a JSON object (see json-line.ts) rather than text and tokens. */
+export const JSON_FORMAT = 'json';
+
 export const DEFAULT_FORMAT = '{time} {peer} {worker} {conn} {seq} {requests} {bytes_in} {bytes_out} {duration} {reason}';
 
 const TOKEN = /\{([a-z_]+)\}/g;
@@ -64,10 +68,11 @@ export function parseFormat(format: string): (string | { token: string })[] {
   return parts;
 }
 
-/** A function making one line (with its newline) of a checked format. */
+/** A function making one line (with its newline) of a checked format: text and tokens, or `json`. */
 export type Formatter = (c: LoggedConnection, peer: string, r: Request | undefined, ms: number, now: number) => string;
 
 export function compileFormat(format: string, ctx: LineContext): Formatter {
+  if (format === JSON_FORMAT) return jsonFormatter(ctx);
   const time = cachedClfTime();
   const parts: Token[] = parseFormat(format).map((p) => {
     if (typeof p === 'string') return () => p;

@@ -4,17 +4,18 @@ import { definePlugin, type PluginApp, type PluginSettings, type Request } from 
 import { compileFormat, DEFAULT_FORMAT, parseFormat, type Formatter, type LoggedConnection } from './format.js';
 import { Sink } from './sink.js';
 
-export { compileFormat, parseFormat, DEFAULT_FORMAT, TOKENS, type Formatter, type LineContext, type LoggedConnection } from './format.js';
+export { compileFormat, parseFormat, DEFAULT_FORMAT, JSON_FORMAT, TOKENS, type Formatter, type LineContext, type LoggedConnection } from './format.js';
 export { clfTime } from './clf-time.js';
+export { jsonFormatter, jsonString } from './json-line.js';
 
 const settings = {
   accessLog: {
     flags: ['--access-log'], type: 'path', default: '-', meta: 'FILE', section: 'access-log',
-    desc: 'Where access lines go: a file (appended to; reopened on USR1) or - for stderr.',
+    desc: 'Where access lines go: a file (appended to; reopened on USR1) or - for stdout (the server\'s own log stays on stderr: the two never mix).',
   },
   accessLogFormat: {
     flags: ['--access-log-format'], type: 'string', default: DEFAULT_FORMAT, meta: 'FORMAT', section: 'access-log',
-    desc: 'An access line: text and {tokens}. The tokens: {time} {iso} {kind} {peer} {conn} {worker} {pid} {server} {seq} {requests} {bytes_in} {bytes_out} {duration} {reason}.',
+    desc: 'An access line: json (one JSON object per line, with every token\'s field), or text and {tokens}. The tokens: {time} {iso} {kind} {peer} {conn} {worker} {pid} {server} {seq} {requests} {bytes_in} {bytes_out} {duration} {reason}.',
     validate: (format: string) => (parseFormat(format), format),
   },
   accessLogLines: {
@@ -24,7 +25,7 @@ const settings = {
 } as const satisfies PluginSettings;
 type AccessLogApp = PluginApp<typeof settings>;
 
-/** `accessLog`'s file, relative to the config file's folder when set there, else to the working directory; undefined: stderr. */
+/** `accessLog`'s file, relative to the config file's folder when set there, else to the working directory; undefined: stdout. */
 function logFile(app: AccessLogApp): string | undefined {
   const given = app.cfg.accessLog;
   if (given === '-') return undefined;

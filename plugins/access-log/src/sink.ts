@@ -12,10 +12,11 @@ const FILE_BUFFER = 4096;
  */
 const FILE_FLUSH_MS = 100;
 /**
- * A pipe write of up to PIPE_BUF (4096) bytes is not split between writers: stderr is shared
- * with the JSON log and the other workers, so each write holds whole lines and no more than this.
+ * A pipe write of up to PIPE_BUF (4096) bytes is not split between writers: stdout is shared by
+ * every worker (one open file description, inherited), so each write holds whole lines and no
+ * more than this (sonic-boom starts a new chunk rather than pass it).
  */
-const STDERR_WRITE = 4096;
+const STDOUT_WRITE = 4096;
 /** Past this, lines are dropped (a stuck disk or an unread pipe must not grow memory without bound). */
 const MAX_BUFFERED = 16 * 1024 * 1024;
 /** How long a stop waits for the last lines to be written. */
@@ -23,7 +24,11 @@ const END_MS = 5000;
 /** How long the last synchronous write (at exit) waits on a destination that takes nothing (a pipe nobody reads). */
 const EXIT_WAIT_MS = 500;
 
-/** Where one process writes its access lines: a file (appended to, reopened on USR1) or stderr. */
+/**
+ * Where one process writes its access lines: a file (appended to, reopened on USR1) or stdout,
+ * apart from the server's log on stderr (as gunicorn's `--access-logfile -`). Each process opens
+ * the file itself, O_APPEND: a write(2) of whole lines goes whole at its end, whoever else appends.
+ */
 export class Sink {
   private readonly stream: InstanceType<typeof SonicBoom>;
   private failing = false;
@@ -36,13 +41,13 @@ export class Sink {
   private more = false;
   /** The last tick saw no new line. */
   private idle = false;
-  /** EAGAIN (stderr a non-blocking pipe that is full) is retried until then: always, but at exit. */
+  /** EAGAIN (stdout a non-blocking pipe that is full) is retried until then: always, but at exit. */
   private giveUpAt = Infinity;
 
-  /** `file` is an absolute path, or undefined for stderr. */
+  /** `file` is an absolute path, or undefined for stdout. */
   constructor(private readonly file: string | undefined, private readonly log: Logger) {
     this.stream = file === undefined
-      ? new SonicBoom({ fd: 2, minLength: 0, maxWrite: STDERR_WRITE, maxLength: MAX_BUFFERED, retryEAGAIN: () => Date.now() < this.giveUpAt })
+      ? new SonicBoom({ fd: 1, minLength: 0, maxWrite: STDOUT_WRITE, maxLength: MAX_BUFFERED, retryEAGAIN: () => Date.now() < this.giveUpAt })
       : new SonicBoom({ dest: file, append: true, minLength: FILE_BUFFER, maxLength: MAX_BUFFERED });
     // A write error (disk full, a vanished folder) is logged once, not per line, and never crashes the process.
     this.stream.on('error', (err: Error) => {
@@ -57,7 +62,7 @@ export class Sink {
   }
 
   private get where(): string {
-    return this.file ?? 'stderr';
+    return this.file ?? 'stdout';
   }
 
   write(line: string): void {
@@ -94,7 +99,7 @@ export class Sink {
     }
   }
 
-  /** logrotate moved the file: open a new one at the same path (stderr stays). */
+  /** logrotate moved the file: open a new one at the same path (stdout stays). */
   reopen(): void {
     if (this.file === undefined || this.ended) return;
     this.failing = false;
