@@ -115,10 +115,10 @@ async function serve(t: ExecutionContext, dir: string, args: readonly string[]):
 
 test.serial('a protocol plugin from the packed scaffold, outside the repository: npm test passes, ss serve --plugin NAME answers', async (t) => {
   t.timeout(6 * MINUTES);
-  const dir = await generateAndTest(t, 'tally', 'protocol', 4);
-  const ss = await serve(t, dir, ['--plugin', 'tally']);
-  t.like(ss.logs.find((l) => l.msg.startsWith('serving ')), { name: 'tally' });
-  const [node, argv] = ssArgs(dir, ['send', '--plugin', 'tally', '--bind', `127.0.0.1:${ss.port}`, 'hello', 'world']);
+  const dir = await generateAndTest(t, 'len32', 'protocol', 4);
+  const ss = await serve(t, dir, ['--plugin', 'len32']);
+  t.like(ss.logs.find((l) => l.msg.startsWith('serving ')), { name: 'len32' });
+  const [node, argv] = ssArgs(dir, ['send', '--plugin', 'len32', '--bind', `127.0.0.1:${ss.port}`, 'hello', 'world']);
   t.is(await must(t, dir, node, argv, MINUTES), 'hello\nworld\n');
   t.deepEqual(await ss.stop(), { code: 0, signal: null });
 });
