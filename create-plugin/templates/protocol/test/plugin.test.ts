@@ -25,6 +25,7 @@ test('a frame over --{{name}}-max-frame closes the connection, after the replies
   const result = await inject({ plugins: [plugin], settings: { {{camel}}MaxFrame: 8 } }, Buffer.concat([frame('short'), frame('far too long')]));
   assert.deepEqual(result.replies.map(String), ['short']);
   assert.equal(result.closed, true);
+  assert.equal(result.closeReason, 'bad_input'); // a ProtocolError: that connection closed, its reason logged
 });
 
 // startServer runs the real `ss serve` on a free loopback port, and stops it when the test ends.
