@@ -11,7 +11,7 @@ export default defineConfig(
   // Tests may be linted later; built output and dependencies never.
   { ignores: ['**/dist/', '**/node_modules/', 'test/', 'eslint.config.js'] },
   {
-    files: ['core/src/**/*.ts', 'plugins/*/src/**/*.ts', 'cli/src/**/*.ts', 'testing/src/**/*.ts'],
+    files: ['core/src/**/*.ts', 'plugins/*/src/**/*.ts', 'cli/src/**/*.ts', 'testing/src/**/*.ts', 'create-plugin/src/**/*.ts'],
     extends: [js.configs.recommended, tseslint.configs.recommendedTypeChecked],
     // Each file is checked with its package's tsconfig.
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

@@ -80,6 +80,25 @@ test('an installed socketserver-plugin-<name> package (ESM, exports map, no main
   t.deepEqual(await d.lines(1), ['env:X']);
 });
 
+test('in its own package folder, --plugin <name> finds the package itself through its exports map (self-reference)', async (t) => {
+  // Where a plugin is written and tested (the scaffold's `npx ss serve --plugin NAME`): not installed anywhere.
+  const dir = tempDir(t, 'self', join('plugins', 'pkg-upper'));
+  for (const cwd of [dir, join(dir, 'lib')]) {
+    const plugins = await pluginsJson(t, ['--plugin', 'upper', '--plugin', 'line'], cwd);
+    t.like(plugins[0], { name: 'upper', package: 'socketserver-plugin-upper', version: '1.4.2', file: join(dir, 'lib', 'index.js') });
+  }
+  const ss = await startSs(t, ['--plugin', 'upper', '--plugin', 'line'], { cwd: dir });
+  const c = await Client.open(ss.port);
+  t.teardown(() => c.destroy());
+  c.send('self\n');
+  t.deepEqual(await c.lines(1), ['UP:SELF']);
+
+  // Node resolves a package's own name only through an "exports" field: without one it is not found.
+  const bare = tempDir(t, 'self-bare', join('plugins', 'pkg-upper'));
+  writeFileSync(join(bare, 'package.json'), JSON.stringify({ name: 'socketserver-plugin-upper', version: '1.4.2', type: 'module', main: 'lib/index.js' }));
+  assertOneLineError(t, await runSs(['plugins', '--plugin', 'upper'], { cwd: bare }), 2, ['"upper" not found', 'socketserver-plugin-upper']);
+});
+
 test('a scoped @acme/socketserver-plugin-<x> package is found by --plugin @acme/<x>', async (t) => {
   const dir = project(t, 'acme');
   const pkg = install(dir, 'pkg-acme-semi', '@acme/socketserver-plugin-semi');

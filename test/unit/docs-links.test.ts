@@ -104,7 +104,7 @@ test('every relative link and #anchor in README.md and docs/ resolves', (t) => {
 
 test('every "docs/design.md §N" a source comment cites is a section of docs/design.md', (t) => {
   const sections = new Set([...readFileSync(join(REPO, 'docs', 'design.md'), 'utf8').matchAll(/^## (\d+)\. /gm)].map((m) => m[1]!));
-  const packages = ['core', 'cli', ...readdirSync(join(REPO, 'plugins')).map((p) => join('plugins', p))];
+  const packages = ['core', 'cli', 'create-plugin', ...readdirSync(join(REPO, 'plugins')).map((p) => join('plugins', p))];
   const cited: string[] = [];
   const missing: string[] = [];
   for (const file of packages.flatMap((p) => existsSync(join(REPO, p, 'src')) ? filesUnder(join(REPO, p, 'src'), '.ts') : [])) {
