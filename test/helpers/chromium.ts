@@ -117,12 +117,17 @@ export class Page {
   }
 
   /** Wait until the element matching `selector` holds `text` (a string contained, or a regexp matched); its whole text. */
-  waitForText(selector: string, text: string | RegExp, timeoutMs = 10_000): Promise<string> {
+  async waitForText(selector: string, text: string | RegExp, timeoutMs = 10_000): Promise<string> {
     const el = `document.querySelector(${JSON.stringify(selector)})?.textContent`;
     const test = typeof text === 'string'
       ? `(${el} ?? '').includes(${JSON.stringify(text)})`
       : `new RegExp(${JSON.stringify(text.source)}, ${JSON.stringify(text.flags)}).test(${el} ?? '')`;
-    return this.waitFor<string>(`${test} && ${el}`, `${selector} to hold ${String(text)}`, timeoutMs);
+    try {
+      return await this.waitFor<string>(`${test} && ${el}`, `${selector} to hold ${String(text)}`, timeoutMs);
+    } catch (err) {
+      const now = await this.text(selector).catch(() => undefined);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${selector} to hold ${String(text)}; it holds ${JSON.stringify(now)}`, { cause: err });
+    }
   }
 
   private send(method: string, params: Record<string, unknown>): Promise<Record<string, any>> {

@@ -42,7 +42,7 @@ test.serial(`chromium loads a page from a loopback server, its script runs, the 
 
   // Bounded waits fail, naming what was awaited and what the page held.
   const slow = await t.throwsAsync(page.waitForText('#out', 'never written', 500));
-  t.regex(slow.message, /timed out after 500 ms waiting for #out to hold never written/);
+  t.regex(slow.message, /timed out after 500 ms waiting for #out to hold never written; it holds "set by script: 42"/);
   // A script error in the page is the test's error.
   const thrown = await t.throwsAsync(page.evaluate('nope.nope'));
   t.regex(thrown.message, /ReferenceError: nope is not defined/);
