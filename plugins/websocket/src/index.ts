@@ -24,7 +24,7 @@ const settings = {
       if (!/^\/[^\s?#]*$/.test(path)) throw new Error('a path beginning with /, without spaces, ? or #');
       return path;
     },
-    desc: 'The path WebSocket clients connect to (`ws://host:port/PATH`); a handshake for another path is answered 404 Not Found and closed. A query string is allowed and ignored.',
+    desc: 'The path WebSocket clients connect to (`/chat`: `ws://HOST:PORT/chat`); a handshake for another path is answered 404 Not Found and closed. A query string is allowed and ignored.',
   },
   wsProtocols: {
     flags: ['--ws-protocols'], type: 'string', repeatable: true, meta: 'NAME', section: 'websocket',
