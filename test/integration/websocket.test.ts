@@ -2,6 +2,7 @@ import test from 'ava';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { createClient } from '@socketserver/core';
+import { assertOneLineError } from '../helpers/assert.js';
 import { certsForFile, read } from '../helpers/certs.js';
 import { REPO, runSs, startSs } from '../helpers/ss.js';
 import { FIXTURES } from '../helpers/temp.js';
@@ -170,4 +171,16 @@ test.serial('createClient({ plugin: "websocket" }) and ss send --plugin websocke
   const warnings = ss.logs.filter((l) => l.level >= 40).map((l) => l.msg);
   t.is(warnings.length, 1, warnings.join('\n'));
   t.regex(warnings[0]!, /handshake refused with 404 Not Found: no WebSocket at \/ \(--ws-path is \/app\)/);
+});
+
+test.serial('bad websocket settings exit 2 with one line naming the setting; its flags need the plugin', async (t) => {
+  const cases: [string[], string[]][] = [
+    [['--ws-path', 'chat'], ['invalid --ws-path "chat"', 'beginning with /']],
+    [['--ws-protocols', 'a b'], ['invalid --ws-protocols', 'subprotocol name']],
+    [['--ws-origins', 'example.com'], ['invalid --ws-origins', 'an origin such as https://example.com']],
+    [['--ws-ping-interval', '-1'], ['invalid --ws-ping-interval']],
+    [['--ws-max-message', '0'], ['invalid --ws-max-message']],
+  ];
+  for (const [args, mentions] of cases) assertOneLineError(t, await runSs(['serve', '--plugin', 'websocket', ...args]), 2, mentions);
+  assertOneLineError(t, await runSs(['serve', '--plugin', 'line', '--ws-path', '/x']), 2, ['unknown option --ws-path', 'add --plugin websocket']);
 });
