@@ -4,7 +4,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { parseAddress, type Address } from '../address.js';
 import { ProtocolError, UsageError, errorMessage } from '../errors.js';
 import { Cumulator } from '../net/cumulator.js';
-import type { Protocol } from '../net/protocol.js';
+import type { Protocol, ProtocolLink } from '../net/protocol.js';
 import { PushIterator } from './pushes.js';
 import { decodeMessages } from './decode-messages.js';
 
@@ -39,6 +39,11 @@ export interface ClientProtocol<Rep = unknown, Req = unknown> extends Protocol<R
    * outstanding; undefined when none is): true when the server pushed it instead.
    */
   isPush?(message: Rep, request: Req | undefined): boolean;
+  /**
+   * Read once `attach` has been called: the connection is ready for requests when this
+   * resolves (a handshake answered); its rejection fails the connect. Undefined: at once.
+   */
+  readonly ready?: Promise<void>;
 }
 
 /** What a Client emits: each push, and the close (with the failure that closed it, if any). */
@@ -87,13 +92,19 @@ export class Client<Req = unknown, Rep = unknown> extends EventEmitter<ClientEve
   private isClosed = false;
   private ending: Promise<void> | undefined;
   private readonly closed: Promise<void>;
+  /** When the connection last read or wrote (Date.now()), for the protocol's link. */
+  private lastActive = Date.now();
+  private wakeTimer: NodeJS.Timeout | undefined;
 
   private constructor(private readonly socket: Socket, private readonly protocol: ClientProtocol<Rep, Req>,
     readonly address: string, private readonly requestTimeout: number) {
     super();
     this.isPush = protocol.isPush?.bind(protocol);
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      this.lastActive = Date.now();
+      this.onData(chunk);
+    });
     socket.on('error', (err) => this.fail(new Error(`connection to ${address} failed: ${REASONS[(err as NodeJS.ErrnoException).code ?? ''] ?? err.message}`)));
     socket.on('end', () => {
       const n = this.pending.length;
@@ -101,6 +112,7 @@ export class Client<Req = unknown, Rep = unknown> extends EventEmitter<ClientEve
       else this.fail(new Error(`connection closed by the server`), true);
     });
     socket.on('close', () => {
+      clearTimeout(this.wakeTimer);
       this.fail(new Error(`connection to ${address} is closed`), true);
       // After the pushes already decoded, which are handed over in microtasks.
       queueMicrotask(() => {
@@ -110,6 +122,40 @@ export class Client<Req = unknown, Rep = unknown> extends EventEmitter<ClientEve
         this.emit('close', this.broken);
       });
     });
+    protocol.attach?.(this.link());
+  }
+
+  /** The connection as its protocol sees it (Protocol.attach): its own bytes, its end, a timer. */
+  private link(): ProtocolLink {
+    const socket = this.socket;
+    const write = (bytes: Uint8Array | string) => {
+      if (!socket.destroyed && !socket.writableEnded) socket.write(bytes);
+    };
+    const lastActive = () => this.lastActive;
+    return {
+      write, probe: write,
+      end: (last) => {
+        if (socket.destroyed || socket.writableEnded) return;
+        if (last !== undefined) socket.end(last);
+        else socket.end();
+      },
+      wake: (ms) => {
+        clearTimeout(this.wakeTimer);
+        this.wakeTimer = ms > 0 ? setTimeout(() => this.wake(), ms).unref() : undefined;
+      },
+      get lastActive() { return lastActive(); },
+      peer: this.address,
+    };
+  }
+
+  /** The time the protocol asked for has come: what it throws fails the connection. */
+  private wake(): void {
+    if (this.failure) return;
+    try {
+      this.protocol.wake?.(Date.now());
+    } catch (err) {
+      this.fail(new Error(`connection to ${this.address} failed: ${errorMessage(err)}`));
+    }
   }
 
   /** Connect to `options.address`; rejects with `cannot connect to ADDRESS: REASON`. */
@@ -134,10 +180,29 @@ export class Client<Req = unknown, Rep = unknown> extends EventEmitter<ClientEve
         reject(new Error(`cannot connect to ${text}: ${REASONS[err.code ?? ''] ?? err.message}`));
       });
       socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
-        clearTimeout(timer);
         socket.removeAllListeners('error');
         socket.setNoDelay(true);
-        resolve(new Client<Req, Rep>(socket, protocol, text, requestTimeout));
+        const client = new Client<Req, Rep>(socket, protocol, text, requestTimeout);
+        const ready = protocol.ready; // after attach: a handshake the protocol began
+        if (ready === undefined) {
+          clearTimeout(timer);
+          resolve(client);
+          return;
+        }
+        // Within the same connectTimeout: the handshake is part of connecting.
+        const closed = (err: Error | undefined) => fail(err ?? new Error('connection closed by the server'));
+        const fail = (err: Error) => {
+          clearTimeout(timer);
+          client.off('close', closed);
+          socket.destroy();
+          reject(new Error(`cannot connect to ${text}: ${errorMessage(err)}`));
+        };
+        client.once('close', closed);
+        ready.then(() => {
+          clearTimeout(timer);
+          client.off('close', closed);
+          resolve(client);
+        }, fail);
       });
     });
   }
@@ -198,10 +263,23 @@ export class Client<Req = unknown, Rep = unknown> extends EventEmitter<ClientEve
   close(): Promise<void> {
     if (!this.ending) {
       this.ending = this.closed;
-      if (!this.socket.destroyed) this.socket.end();
+      if (!this.socket.destroyed) {
+        // The protocol's last word (WebSocket's close frame), then our end.
+        const bye = this.goodbye();
+        if (bye !== undefined) this.socket.end(bye);
+        else this.socket.end();
+      }
       this.closeIfIdle();
     }
     return this.ending;
+  }
+
+  private goodbye(): Uint8Array | string | undefined {
+    try {
+      return this.protocol.goodbye?.('clean');
+    } catch {
+      return undefined; // closed all the same
+    }
   }
 
   /** Once closing and nothing is outstanding: destroy the socket when our end has been written. */

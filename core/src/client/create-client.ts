@@ -21,7 +21,7 @@ export interface ClientOptions<Req = unknown, Rep = unknown> extends ConnectOpti
 /** The protocol a client of `plugin`'s server uses: its `client(cfg)`, else its `protocol(cfg)`. */
 export function clientProtocol(plugin: PluginDef, cfg: Cfg): ClientProtocol {
   const make = plugin.client ?? plugin.protocol;
-  if (!make) throw new UsageError(`plugin "${plugin.name}" has no protocol: a client needs a protocol plugin (echo, line, netstring, resp)`);
+  if (!make) throw new UsageError(`plugin "${plugin.name}" has no protocol: a client needs a protocol plugin (echo, line, netstring, resp, websocket)`);
   return make(cfg);
 }
 

@@ -13,10 +13,19 @@ export function decodeMessages<M>(protocol: Protocol<M, unknown>, pending: Cumul
     let start = 0;
     for (;;) {
       const message = protocol.decodeAt(data, start);
-      if (message === undefined) break;
+      if (message === undefined) {
+        // Input consumed without a message (a handshake's answer, a ping): go on after it.
+        if (protocol.next! > start) {
+          start = protocol.next!;
+          continue;
+        }
+        break;
+      }
       start = protocol.next!;
       each(message);
     }
+    // The next read's data begins at 0: a `next` left from this one must not look like progress.
+    if (start > 0) (protocol as { next: number }).next = 0;
     pending.keep(data.subarray(start), protocol.expected);
   } else {
     for (;;) {

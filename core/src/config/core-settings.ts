@@ -111,7 +111,7 @@ export const coreSettings = {
   },
   plugins: {
     flags: ['--plugin'], type: 'plugins', repeatable: true, meta: 'NAME', section: 'Plugins',
-    desc: 'Plugin to load: a name (echo, line, netstring, resp, kv, metrics, access-log, or an installed package) or a path; repeatable. In a config file a plugin may come with its settings: [\'line\', { maxLine: \'8kb\' }].',
+    desc: 'Plugin to load: a name (echo, line, netstring, resp, websocket, kv, metrics, access-log, or an installed package) or a path; repeatable. In a config file a plugin may come with its settings: [\'line\', { maxLine: \'8kb\' }].',
   },
   handler: {
     flags: ['--handler'], type: 'handler', meta: 'FILE', section: 'Plugins',

@@ -238,6 +238,8 @@ export class ConnectionSet implements ServerStats {
   private idleWaiters: (() => void)[] = [];
   private lingerOver: (() => void) | undefined;
   private sweeper: NodeJS.Timeout | undefined;
+  /** Milliseconds between sweeps, while the sweeper runs. */
+  private sweepEvery = Infinity;
 
   constructor(readonly app: ServedApp) {
     this.log = app.log;
@@ -324,13 +326,7 @@ export class ConnectionSet implements ServerStats {
     this.connectionFailed = tapped(hooks.connectionFailed);
     this.started = true;
     const shortest = Math.min(this.keepAliveMs || Infinity, this.frameTimeoutMs || Infinity, this.handlerTimeoutMs || Infinity);
-    if (shortest !== Infinity) {
-      // One timer for every connection (as Node's http server does) rather than one each:
-      // idle connections stay small. An idle one is closed after keep_alive to keep_alive + period,
-      // a message still incomplete after frame_timeout to frame_timeout + period.
-      const period = Math.min(1000, Math.max(50, shortest / 4));
-      this.sweeper = setInterval(() => this.sweep(), period).unref();
-    }
+    if (shortest !== Infinity) this.sweepWithin(shortest);
     const early = this.early;
     this.early = [];
     for (const socket of early) if (!socket.destroyed) this.accept(socket);
@@ -463,9 +459,23 @@ export class ConnectionSet implements ServerStats {
   }
 
   /**
+   * @internal Sweep often enough for a timeout of `ms`. One timer for every connection (as
+   * Node's http server does) rather than one each: idle connections stay small. An idle one is
+   * closed after keep_alive to keep_alive + period, a message still incomplete after
+   * frame_timeout to frame_timeout + period; a protocol's wake (ProtocolLink.wake) comes as late.
+   */
+  sweepWithin(ms: number): void {
+    const period = Math.min(1000, Math.max(50, ms / 4));
+    if (this.stopping || period >= this.sweepEvery) return;
+    clearInterval(this.sweeper);
+    this.sweepEvery = period;
+    this.sweeper = setInterval(() => this.sweep(), period).unref();
+  }
+
+  /**
    * Close the connections that neither read nor wrote for keep_alive, those whose partial
    * message has been arriving for frame_timeout (a trickle is not idle), and those whose
-   * oldest request has waited handler_timeout for its handler.
+   * oldest request has waited handler_timeout for its handler; wake the protocols that asked.
    */
   private sweep(): void {
     const now = Date.now();
@@ -474,6 +484,8 @@ export class ConnectionSet implements ServerStats {
     const handlerSince = this.handlerTimeoutMs > 0 ? now - this.handlerTimeoutMs : -Infinity;
     for (const connection of this.connections) {
       if (connection.lastActive <= idleSince) connection.idle();
+      const wakeAt = connection.wakeAt;
+      if (wakeAt !== 0 && wakeAt <= now) connection.wake(now);
       const since = connection.pendingSince;
       if (since !== 0 && since <= frameSince) connection.frameTimedOut();
       if (handlerSince !== -Infinity && connection.inFlight > 0) {

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { Cumulator } from './cumulator.js';
 import { ProtocolError, errorMessage } from '../errors.js';
 import { formatPeer } from '../address.js';
-import type { Protocol } from './protocol.js';
+import type { Protocol, ProtocolLink } from './protocol.js';
 import type { ConnectionSet } from './connection-set.js';
 import type { ProxyInfo } from './proxy-stage.js';
 import type { TlsInfo } from './tls.js';
@@ -11,6 +11,8 @@ import { onReads } from './read-slab.js';
 import type { PubSub } from './pubsub.js';
 
 type Encoded = Buffer | Uint8Array | string;
+/** What a protocol writes on its own (ProtocolLink). */
+type Own = Uint8Array | string;
 
 /**
  * Why a connection closed: the client finished (clean), it said nothing for keep_alive (idle),
@@ -188,6 +190,12 @@ export class Connection {
   private flushQueued = false;
   /** Date.now() since when unread output has been over push_output_soft_limit (0: it is not). */
   private softSince = 0;
+  /** @internal Date.now() at which the protocol asked to be woken (ProtocolLink.wake; 0: not). */
+  wakeAt = 0;
+  /** Date.now() when the protocol last wrote a liveness probe (ProtocolLink.probe; 0: never). */
+  private probedAt = 0;
+  /** What the protocol asked to write last, after the replies owed (ProtocolLink.end). */
+  private lastWord: Own | undefined = undefined;
   private readonly protocol: Protocol<unknown, unknown>;
   /** Bytes the socket had read before it was this connection's (see the constructor). */
   private readonly readBefore: number;
@@ -228,6 +236,13 @@ export class Connection {
     socket.on('end', onEnd);
     socket.on('error', onError);
     socket.on('close', onClose);
+    if (this.protocol.attach !== undefined) {
+      try {
+        this.protocol.attach(new Link(this));
+      } catch (err) {
+        this.fail('protocol failed', err);
+      }
+    }
   }
 
   /** The client's address: the PROXY header's source when there is one, else the socket's. */
@@ -812,10 +827,56 @@ export class Connection {
 
   /** @internal No read or write for keep_alive seconds (the server's sweep found it). */
   idle(): void {
-    // A handler still working is not idle; nor is a subscriber waiting for messages (as Redis spares pub/sub clients).
-    if (this.queue !== null || this.dead || this.subscriptions > 0) return;
-    this.server.connectionLog('debug', { conn: this.id, peer: this.peer }, `connection ${this.id} (${this.peer}): idle for ${this.server.keepAliveMs / 1000}s; closed`);
+    // A handler still working is not idle; nor is a subscriber waiting for messages (as Redis
+    // spares pub/sub clients), unless it left a probe of the protocol's unanswered (a ping).
+    if (this.queue !== null || this.dead) return;
+    const unanswered = this.probedAt !== 0 && this.probedAt >= this.lastActive;
+    if (this.subscriptions > 0 && !unanswered) return;
+    this.server.connectionLog('debug', { conn: this.id, peer: this.peer },
+      `connection ${this.id} (${this.peer}): idle for ${this.server.keepAliveMs / 1000}s${unanswered ? ', a ping unanswered' : ''}; closed`);
     this.destroy('idle');
+  }
+
+  /** @internal The time the protocol asked for (wakeAt) has come (the server's sweep found it). */
+  wake(now: number): void {
+    this.wakeAt = 0;
+    if (this.dead) return;
+    try {
+      this.protocol.wake?.(now);
+    } catch (err) {
+      this.fail(err instanceof ProtocolError ? 'timed out' : 'protocol failed', err);
+    }
+  }
+
+  /** @internal ProtocolLink.write and probe: the protocol's own bytes, written now. */
+  writeOwn(bytes: Own, probe: boolean): void {
+    if (this.dead || this.socket.writableEnded) return;
+    if (probe) this.probedAt = Date.now();
+    if (!this.socket.write(bytes)) this.block(BLOCKED_WRITE);
+  }
+
+  /** @internal ProtocolLink.end: `last` after every reply owed, then close (as when the client ends). */
+  endWith(last: Own | undefined): void {
+    if (this.dead || this.lastWord !== undefined || this.socket.writableEnded) return;
+    this.lastWord = last ?? NO_BYTES;
+    this.ending = true;
+    if (this.queue === null && !this.stalled && !this.reading) this.close();
+  }
+
+  /** @internal ProtocolLink.wake. */
+  wakeIn(ms: number): void {
+    this.wakeAt = ms > 0 ? Date.now() + ms : 0;
+    if (ms > 0) this.server.sweepWithin(ms);
+  }
+
+  /** The protocol's last word when the server ends the connection itself (Protocol.goodbye), if any. */
+  private goodbye(reason: CloseReason): Own | undefined {
+    if (this.protocol.goodbye === undefined) return undefined;
+    try {
+      return this.protocol.goodbye(reason);
+    } catch {
+      return undefined; // the connection closes all the same
+    }
   }
 
   /**
@@ -846,11 +907,13 @@ export class Connection {
     if (this.queue === null && !this.stalled) this.close();
   }
 
-  /** Send what is written, then close both directions. */
+  /** Send what is written (and the protocol's last word, if it has one), then close both directions. */
   private close(): void {
     if (this.socket.writableEnded) return;
     this.socket.once('finish', onFinish);
-    this.socket.end();
+    const last = this.lastWord ?? (this.closeReason === 'shutdown' ? this.goodbye('shutdown') : undefined);
+    if (last !== undefined && last.length > 0) this.socket.end(last);
+    else this.socket.end();
   }
 
   /** Close now, dropping anything unwritten and what was pending. */
@@ -894,10 +957,13 @@ export class Connection {
     }
     this.queue = null;
     this.stalled = false;
+    // The protocol's last word (e.g. RESP's `-ERR Protocol error: ...`, WebSocket's close frame),
+    // after the replies owed; it replaces one the protocol had asked for (ProtocolLink.end).
+    const last = error instanceof ProtocolError ? error.reply : this.goodbye('handler_error');
+    this.lastWord = undefined;
     this.flush();
     const socket = this.socket;
-    // The protocol's last word (e.g. RESP's `-ERR Protocol error: ...`), after the replies owed.
-    if (error instanceof ProtocolError && error.reply !== undefined && !socket.destroyed && !socket.writableEnded) socket.write(error.reply);
+    if (last !== undefined && !socket.destroyed && !socket.writableEnded) socket.write(last);
     if (socket.writableLength === 0) {
       socket.destroy();
       return;
@@ -924,6 +990,17 @@ export class Connection {
     this.releaseMemory();
     this.server.remove(this);
   }
+}
+
+/** A connection as its protocol sees it (Protocol.attach): made only for a protocol that asks. */
+class Link implements ProtocolLink {
+  constructor(private readonly connection: Connection) {}
+  write(bytes: Own): void { this.connection.writeOwn(bytes, false); }
+  probe(bytes: Own): void { this.connection.writeOwn(bytes, true); }
+  end(last?: Own): void { this.connection.endWith(last); }
+  wake(ms: number): void { this.connection.wakeIn(ms); }
+  get lastActive(): number { return this.connection.lastActive; }
+  get peer(): string { return this.connection.peer; }
 }
 
 /** Anything thrown or rejected, as an Error with a message: even a value whose conversion to text throws. */

@@ -1,4 +1,36 @@
-import type { Request } from './connection.js';
+import type { CloseReason, Request } from './connection.js';
+
+/**
+ * What a protocol may do on its connection by itself (docs/design.md §3), handed to its
+ * `attach` once, before the first read: write bytes that answer no request (a handshake's
+ * answer, WebSocket's pong and ping), end the connection with a last word, and ask for a
+ * timer. On a server the connection implements it; on a client, `Client`.
+ */
+export interface ProtocolLink {
+  /**
+   * Write `bytes` now, ahead of replies not yet written (they are the protocol's own, not a
+   * reply). Not activity for keep_alive. A client that does not read them is paused as for
+   * replies.
+   */
+  write(bytes: Uint8Array | string): void;
+  /**
+   * Write a liveness probe (WebSocket's ping) as `write` does. From then on keep_alive counts
+   * the connection idle from its last read or write even when it holds subscriptions (which
+   * otherwise spare it): a peer that answers nothing within keep_alive is closed as idle.
+   */
+  probe(bytes: Uint8Array | string): void;
+  /**
+   * End the connection: `last` is written after every reply owed, then the connection is
+   * closed. Input that comes meanwhile is the protocol's to ignore.
+   */
+  end(last?: Uint8Array | string): void;
+  /** Call the protocol's `wake` once, about `ms` from now (the server's one sweep timer); 0 cancels. */
+  wake(ms: number): void;
+  /** When the connection last read or wrote (Date.now()). */
+  readonly lastActive: number;
+  /** The other end: the client (`host:port`) on a server, the address connected to on a client. */
+  readonly peer: string;
+}
 
 /**
  * Framing for one connection (docs/design.md §3). One instance per connection, so a decoder
@@ -62,6 +94,22 @@ export interface Protocol<M = Buffer, R = M> {
   encodedLength?(message: R): number;
   /** Write `message` encoded into `out` at `offset`; return the offset after it. */
   encodeInto?(message: R, out: Buffer, offset: number): number;
+  /**
+   * The connection's link (see `ProtocolLink`), given once before the first read, for a
+   * protocol that writes on its own: a handshake, control frames, pings.
+   */
+  attach?(link: ProtocolLink): void;
+  /**
+   * The time asked for with `link.wake` has come (`now` is Date.now()). A `ProtocolError`
+   * thrown closes the connection as bad input, with its `reply` (a handshake not done in time).
+   */
+  wake?(now: number): void;
+  /**
+   * The last bytes when this side ends the connection itself: a server that stops
+   * (`shutdown`) or whose handler failed (`handler_error`), a client that closes (`clean`).
+   * WebSocket's close frame; undefined: nothing.
+   */
+  goodbye?(reason: CloseReason): Uint8Array | string | undefined;
 }
 
 /** Responses a handler may give: something the protocol encodes, or undefined for no reply. */

@@ -203,7 +203,7 @@ export class App {
     const plugins = discovery.plugins;
     const protocols = plugins.filter((p) => p.plugin.protocol);
     if (protocols.length === 0) {
-      throw new UsageError('no protocol: name a protocol plugin with --plugin (echo, line, netstring, resp) or in the config\'s plugins');
+      throw new UsageError('no protocol: name a protocol plugin with --plugin (echo, line, netstring, resp, websocket) or in the config\'s plugins');
     }
     if (protocols.length > 1) {
       throw new UsageError(`plugins ${protocols.map((p) => `"${p.plugin.name}"`).join(' and ')} each supply a protocol; a server has one`);
