@@ -73,7 +73,7 @@ const PER_SERVER = ['bind', 'plugins', 'name'] as const;
  * Find the config file, load the plugins it (or the command line, or SS_PLUGIN) names,
  * and register their settings: one discovery per server (a config's `servers`, else one).
  * Values are checked later by `resolveSettings`, once the command line has been parsed
- * against every known flag. `only` picks one server by name (a worker's).
+ * against every known flag. `only` picks one server by name (a worker's); so does `--name`.
  */
 export async function discoverServers(opts: DiscoverOptions, only?: string): Promise<Discovery[]> {
   const boot = coreRegistry();
@@ -83,7 +83,14 @@ export async function discoverServers(opts: DiscoverOptions, only?: string): Pro
     : await loadConfig(opts.cwd, configFile === undefined ? undefined : resolve(opts.cwd, configFile));
   const names = declaredServers(config);
   if (names === null) return [await discoverServer(opts, config, undefined)];
-  if (names.length > 1) {
+  // `--name KEY` picks one server of several (ss serve, send, info, top for that one); its
+  // --bind and --plugin then apply to that server alone.
+  const picked = opts.cli.name;
+  if (only === undefined && names.length > 1 && typeof picked === 'string') {
+    if (!names.includes(picked)) throw new UsageError(`--name ${picked}: the config ${config!.file} declares servers ${names.join(', ')}; name one of them to use it alone`);
+    only = picked;
+  }
+  if (names.length > 1 && only === undefined) {
     for (const key of PER_SERVER) {
       const setting = boot.get(key)!;
       const given = opts.cli[setting.long] !== undefined ? `--${setting.long}` : opts.env[setting.env] ? setting.env : undefined;
