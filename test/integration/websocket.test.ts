@@ -184,3 +184,15 @@ test.serial('bad websocket settings exit 2 with one line naming the setting; its
   for (const [args, mentions] of cases) assertOneLineError(t, await runSs(['serve', '--plugin', 'websocket', ...args]), 2, mentions);
   assertOneLineError(t, await runSs(['serve', '--plugin', 'line', '--ws-path', '/x']), 2, ['unknown option --ws-path', 'add --plugin websocket']);
 });
+
+test.serial('a handler reads the handshake: path, query, headers, origin and the subprotocol chosen', async (t) => {
+  const ss = await startSs(t, ['--plugin', 'websocket', '--workers', '1', '--ws-path', '/live', '--ws-protocols', 'feed.v1',
+    '--handler', join(FIXTURES, 'runtime', 'ws-handshake.mjs')]);
+  const ws = await openWs(`ws://127.0.0.1:${ss.port}/live?room=lobby&token=a%20b`, ['feed.v1'],
+    { origin: 'http://127.0.0.1:9', headers: { 'X-Custom': 'yes' } });
+  const reply = await ask(ws, 'who am I');
+  t.deepEqual(JSON.parse(reply.data.toString()),
+    { path: '/live', room: 'lobby', token: 'a b', origin: 'http://127.0.0.1:9', protocol: 'feed.v1', custom: 'yes' });
+  ws.close();
+});
+

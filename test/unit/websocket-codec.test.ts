@@ -21,6 +21,8 @@ class FakeLink implements ProtocolLink {
   probe(bytes: Uint8Array | string): void { this.write(bytes); }
   end(last?: Uint8Array | string): void { this.ended = Buffer.from(last ?? ''); }
   wake(): void {}
+  describe(info: object): void { this.info = info; }
+  info: object | undefined = undefined;
 }
 
 /** Split `stream` at the given cut points (taken modulo its length). */

@@ -143,6 +143,7 @@ export class Client<Req = unknown, Rep = unknown> extends EventEmitter<ClientEve
         clearTimeout(this.wakeTimer);
         this.wakeTimer = ms > 0 ? setTimeout(() => this.wake(), ms).unref() : undefined;
       },
+      describe: () => undefined, // a client's protocol learns nothing a caller asks for
       get lastActive() { return lastActive(); },
       peer: this.address,
     };

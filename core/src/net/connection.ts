@@ -171,6 +171,8 @@ export class Connection {
   pendingSince = 0;
   /** Protocol, cipher, ALPN and client certificate of a TLS connection; undefined on a plain one. */
   tls: TlsInfo | undefined = undefined;
+  /** What its protocol said of it (ProtocolLink.describe: WebSocket's handshake); undefined until it says. */
+  protocolInfo: object | undefined = undefined;
   /** @internal The client address counted against max_connections_per_ip (undefined: not counted). */
   perIp: string | undefined = undefined;
   /**
@@ -999,6 +1001,7 @@ class Link implements ProtocolLink {
   probe(bytes: Own): void { this.connection.writeOwn(bytes, true); }
   end(last?: Own): void { this.connection.endWith(last); }
   wake(ms: number): void { this.connection.wakeIn(ms); }
+  describe(info: object): void { this.connection.protocolInfo = info; }
   get lastActive(): number { return this.connection.lastActive; }
   get peer(): string { return this.connection.peer; }
 }

@@ -26,6 +26,11 @@ export interface ProtocolLink {
   end(last?: Uint8Array | string): void;
   /** Call the protocol's `wake` once, about `ms` from now (the server's one sweep timer); 0 cancels. */
   wake(ms: number): void;
+  /**
+   * Say what the protocol learned of the connection (WebSocket's handshake: its path, query and
+   * headers): handlers and hooks read it as `connection.protocolInfo`.
+   */
+  describe(info: object): void;
   /** When the connection last read or wrote (Date.now()). */
   readonly lastActive: number;
   /** The other end: the client (`host:port`) on a server, the address connected to on a client. */

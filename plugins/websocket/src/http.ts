@@ -75,11 +75,31 @@ export interface UpgradeOptions {
   readonly origins: readonly string[];
 }
 
+/** What a client's opening handshake said, kept for handlers: `handshake(request.connection)`. */
+export class Handshake {
+  constructor(
+    /** The path it asked for (`/chat`). */
+    readonly path: string,
+    /** The query string's parameters (`?room=lobby&token=…`). */
+    readonly query: URLSearchParams,
+    /** Its headers, names in lower case, repeated ones joined with `, ` (values read as latin1). */
+    readonly headers: ReadonlyMap<string, string>,
+    /** The subprotocol the server chose (and sent back), if any. */
+    readonly protocol: string | undefined,
+  ) {}
+
+  /** The origin of the page that opened the connection (a browser always sends it). */
+  get origin(): string | undefined {
+    return this.headers.get('origin');
+  }
+}
+
 /**
  * Check a client's opening handshake (§4.2.1) and give the server's answer (§4.2.2): the
- * `101 Switching Protocols` response. Throws `refuse(...)` for anything else.
+ * `101 Switching Protocols` response, and what the handshake said. Throws `refuse(...)` for
+ * anything else.
  */
-export function answerUpgrade(text: string, options: UpgradeOptions): string {
+export function answerUpgrade(text: string, options: UpgradeOptions): { answer: string; handshake: Handshake } {
   const head = parseHead(text);
   if (head === undefined) throw refuse(400, 'malformed header line');
   const request = REQUEST_LINE.exec(head.line);
@@ -110,8 +130,9 @@ export function answerUpgrade(text: string, options: UpgradeOptions): string {
   if (offered.some((p) => !TOKEN.test(p))) throw refuse(400, 'malformed Sec-WebSocket-Protocol header');
   // The first the client offers that the server speaks; none in common: no header (§4.2.2), and the client decides.
   const chosen = offered.find((p) => options.protocols.includes(p));
-  return 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+  const answer = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
     `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n${chosen === undefined ? '' : `Sec-WebSocket-Protocol: ${chosen}\r\n`}\r\n`;
+  return { answer, handshake: new Handshake(path, new URLSearchParams(query === -1 ? '' : target.slice(query + 1)), h, chosen) };
 }
 
 /** A client's opening handshake (§4.1) for `host`, `path`, with `key`, offering `protocols`. */

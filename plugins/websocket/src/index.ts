@@ -1,8 +1,18 @@
 import { definePlugin, type PluginCfg } from '@socketserver/core';
 import { WebSocketProtocol, type ServerOptions } from './server.js';
 import { WebSocketClientProtocol, type ClientOptions } from './client.js';
+import { Handshake } from './http.js';
 
-export { WebSocketProtocol, WebSocketClientProtocol };
+export { WebSocketProtocol, WebSocketClientProtocol, Handshake };
+
+/**
+ * What the client's opening handshake said (path, query, headers, the subprotocol chosen), for
+ * a handler or a hook: `handshake(request.connection)`; undefined for a connection of another
+ * protocol (a config's other server).
+ */
+export function handshake(connection: { readonly protocolInfo: object | undefined }): Handshake | undefined {
+  return connection.protocolInfo instanceof Handshake ? connection.protocolInfo : undefined;
+}
 export type { Message, Reply } from './frame.js';
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;

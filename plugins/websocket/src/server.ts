@@ -45,9 +45,10 @@ export class WebSocketProtocol extends Frames {
       return;
     }
     this.scanned = 0;
-    const answer = answerUpgrade(data.toString('latin1', start, end), this.options);
+    const { answer, handshake } = answerUpgrade(data.toString('latin1', start, end), this.options);
     this.next = end + 4;
     this.state = OPEN;
+    this.link!.describe(handshake);
     this.link!.write(answer);
     this.link!.wake(this.options.pingMs); // 0: no pings, and the handshake's timer is off
   }
