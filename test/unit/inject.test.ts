@@ -130,3 +130,17 @@ test('mistakes: an unknown setting names itself; a plugin that is not found says
   await t.throwsAsync(inject({ plugins: ['nope'], cwd }, 'x\n'), { message: /plugin "nope" not found/ });
   await t.throwsAsync(inject({ plugins: ['line'], cwd }, 42 as never), { instanceOf: TypeError });
 });
+
+test('websocket: the kit opens with the handshake, sends messages as masked frames and reads the replies; a handler sees the handshake', async (t) => {
+  const { handshake } = await import('@socketserver/plugin-websocket');
+  const handler = (m: string | Buffer, r: Request) => (typeof m === 'string' ? `${m} at ${handshake(r.connection)?.path}` : m);
+  const r = await inject({ plugins: ['websocket'], handler, cwd }, { messages: ['hi', Buffer.from([1, 2, 3])] });
+  t.deepEqual(r.replies, ['hi at /', Buffer.from([1, 2, 3])]);
+  t.regex(String(r.output), /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+  t.false(r.closed);
+  // Bytes after the handshake: an unmasked frame breaks RFC 6455 and is closed (1002).
+  const bad = await inject({ plugins: ['websocket'], cwd }, Buffer.from([0x81, 0x02, 0x68, 0x69]));
+  t.true(bad.closed);
+  t.is(bad.closeReason, 'bad_input');
+});
+

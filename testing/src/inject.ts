@@ -72,6 +72,18 @@ function reads(input: InjectInput, client: ClientProtocol): Buffer[] {
   return chunks.filter((c) => c.length > 0);
 }
 
+/** What a client side writes on its own once connected (Protocol.attach: WebSocket's handshake), as reads. */
+function opening(speaker: ClientProtocol): Buffer[] {
+  if (speaker.attach === undefined) return [];
+  const written: Buffer[] = [];
+  const write = (bytes: Uint8Array | string) => { written.push(toBuffer(bytes)); };
+  speaker.attach({
+    write, probe: write, end: () => undefined, wake: () => undefined, describe: () => undefined,
+    lastActive: Date.now(), peer: 'localhost',
+  });
+  return written;
+}
+
 /** Every message in `writes`, read as a client reads them (each write one read). */
 function decodeAll(client: ClientProtocol, writes: readonly Buffer[], plugin: string): unknown[] {
   const pending = new Cumulator();
@@ -150,8 +162,10 @@ export async function inject<Rep = unknown>(target: InjectOptions | App, input: 
   const app = isApp(target) ? target : await createApp(target);
   const timeout = isApp(target) ? 10_000 : target.timeout ?? 10_000;
   const protocolPlugin: LoadedPlugin = app.plugins.find((p) => p.plugin.protocol)!;
-  const client = () => clientProtocol(protocolPlugin.plugin, app.cfg);
-  const chunks = reads(input, client());
+  // One client side for the connection, as a client has: what it opens with (WebSocket's
+  // handshake) is sent first, and its state reads the server's answer before the replies.
+  const speaker = clientProtocol(protocolPlugin.plugin, app.cfg);
+  const chunks = [...opening(speaker), ...reads(input, speaker)];
   const { recordings } = instrument(app);
   const logs = logsOf.get(app);
   const logsFrom = logs?.length ?? 0;
@@ -171,11 +185,10 @@ export async function inject<Rep = unknown>(target: InjectOptions | App, input: 
   let last: unknown[] = [];
   // A ProtocolError's own reply (RESP's -ERR Protocol error) is written last, on its own.
   const reply = (connection.error as { reply?: string | Uint8Array } | undefined)?.reply;
-  if (reply !== undefined && writes.length > 0 && writes.at(-1)!.equals(toBuffer(reply))) {
-    last = decodeAll(client(), writes.slice(-1), protocolPlugin.plugin.name);
-    writes = writes.slice(0, -1);
-  }
-  const messages = decodeAll(client(), writes, protocolPlugin.plugin.name);
+  const lastWrite = reply !== undefined && writes.length > 0 && writes.at(-1)!.equals(toBuffer(reply)) ? writes.at(-1)! : undefined;
+  if (lastWrite !== undefined) writes = writes.slice(0, -1);
+  const messages = decodeAll(speaker, writes, protocolPlugin.plugin.name);
+  if (lastWrite !== undefined) last = decodeAll(speaker, [lastWrite], protocolPlugin.plugin.name);
   const kinds = recording.kinds(connection, app.newProtocol().encodesNull === true);
   const replies: unknown[] = [];
   const pushes: unknown[] = [];
