@@ -1,8 +1,15 @@
-// Pub/sub fan-out load generator (RESP2), run as its own process like loadgen.js so its CPU
-// shows up apart from the server's.
+// Pub/sub fan-out load generator (RESP2, or WebSocket text messages), run as its own process
+// like loadgen.js so its CPU shows up apart from the server's.
 //
 //   node test/dist/bench/fanout.js --port N [--host 127.0.0.1] [--subscribers 50] [--publishers 1]
 //        [--depth 16] [--size 64] [--warmup 1] [--duration 3] [--threads 2] [--window 4096]
+//        [--proto resp|websocket]
+//
+// With `--proto websocket` every connection first does the opening handshake (ws-wire.ts), a
+// subscriber sends the text message `subscribe` and waits for `subscribed`, a publisher sends
+// its payloads as masked text messages (a fresh mask each) and each reply must be the text of
+// the subscriber count; deliveries are the server's text frames of the payloads, checked as
+// below. That is what test/bench/ws-fanout-handler.mjs and ws-baseline.js broadcast speak.
 //
 // `subscribers` connections send `SUBSCRIBE c` and wait for every `subscribe c 1` confirmation;
 // then `publishers` connections each keep `depth` `PUBLISH c <payload>` in flight (closed loop:
@@ -26,6 +33,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Histogram, type HistogramSnapshot } from './histogram.js';
+import { clientText, clientTextHeader, Handshake, headerLength, mask, serverText } from './ws-wire.js';
 
 const CHANNEL = 'c';
 const FIELDS = 24; // publisher, sequence, send time (µs): 8 hex digits each
@@ -33,8 +41,9 @@ const CONNECT_TIMEOUT_MS = 10_000;
 const DRAIN_MS = 3000;
 
 /** What the main thread tells every subscriber thread at start. */
+type Proto = 'resp' | 'websocket';
 interface Setup {
-  host: string; port: number; publishers: number; size: number;
+  host: string; port: number; publishers: number; size: number; proto: Proto;
   /** Global numbers of this thread's subscribers. */
   ids: number[];
   /** process.hrtime.bigint() at the main thread's start: the common time origin. */
@@ -48,7 +57,7 @@ type FromThread =
   | { type: 'armed' }
   | { type: 'done'; delivered: number; inWindow: number; hist: HistogramSnapshot; errors: Errors; cpuWindowMs: number };
 
-const ERROR_KINDS = ['connect', 'subscribe', 'closed', 'unexpected_frame', 'bad_payload', 'out_of_order', 'protocol', 'error_reply',
+const ERROR_KINDS = ['connect', 'handshake', 'subscribe', 'closed', 'unexpected_frame', 'bad_payload', 'out_of_order', 'protocol', 'error_reply',
   'publish_count', 'reply_timeout', 'extra'] as const;
 type Kind = typeof ERROR_KINDS[number];
 interface Errors { counts: Record<Kind, number>; first: string | null }
@@ -56,8 +65,9 @@ const newErrors = (): Errors => ({ counts: Object.fromEntries(ERROR_KINDS.map((k
 
 // ---- shared by both sides: the wire format ----
 
-/** `message` frames for payloads of `size` bytes: the header, the expected frame (fields zeroed). */
-function messageFrame(size: number): { header: number; frame: Buffer } {
+/** Delivered frames for payloads of `size` bytes: the header's length, the expected frame (fields zeroed). */
+function messageFrame(size: number, proto: Proto): { header: number; frame: Buffer } {
+  if (proto === 'websocket') return { header: headerLength(size, false), frame: serverText(payloadTemplate(size)) };
   const header = Buffer.from(`*3\r\n$7\r\nmessage\r\n$${CHANNEL.length}\r\n${CHANNEL}\r\n$${size}\r\n`, 'latin1');
   return { header: header.length, frame: Buffer.concat([header, payloadTemplate(size), Buffer.from('\r\n')]) };
 }
@@ -130,10 +140,13 @@ function subscriberThread(setup: Setup): void {
   const port = parentPort!;
   const { host, publishers: P, size, ids } = setup;
   calibrate(setup.base);
-  const { header: H, frame: T } = messageFrame(size);
+  const ws = setup.proto === 'websocket';
+  const { header: H, frame: T } = messageFrame(size, setup.proto);
   const L = T.length;
-  const CONFIRM = Buffer.from(`*3\r\n$9\r\nsubscribe\r\n$${CHANNEL.length}\r\n${CHANNEL}\r\n:1\r\n`, 'latin1');
-  const SUBSCRIBE = Buffer.from(`*2\r\n$9\r\nSUBSCRIBE\r\n$${CHANNEL.length}\r\n${CHANNEL}\r\n`, 'latin1');
+  const CONFIRM = ws ? serverText(Buffer.from('subscribed'))
+    : Buffer.from(`*3\r\n$9\r\nsubscribe\r\n$${CHANNEL.length}\r\n${CHANNEL}\r\n:1\r\n`, 'latin1');
+  const subscribe = () => ws ? clientText(Buffer.from('subscribe'))
+    : Buffer.from(`*2\r\n$9\r\nSUBSCRIBE\r\n$${CHANNEL.length}\r\n${CHANNEL}\r\n`, 'latin1');
   const shared = new BigInt64Array(setup.delivered);
   const errors = newErrors();
   const hist = new Histogram();
@@ -156,13 +169,14 @@ function subscriberThread(setup: Setup): void {
     private readonly partial = Buffer.allocUnsafe(L); // a frame split between reads
     private have = 0;
     private open = false;
+    private hs = ws ? new Handshake(host, setup.port) : null; // websocket: until the server's 101 is in
 
     constructor(readonly n: number) {
       this.sock = connect({
         host, port: setup.port, noDelay: true,
         onread: { buffer: readBuffer, callback: (len: number, buf: Uint8Array) => { this.onRead(len, buf as Buffer); return true; } },
       });
-      this.sock.once('connect', () => { this.open = true; this.sock.write(SUBSCRIBE); });
+      this.sock.once('connect', () => { this.open = true; this.sock.write(this.hs ? this.hs.request : subscribe()); });
       this.sock.on('error', (err) => { if (!finishing) fail(errors, this.open ? 'closed' : 'connect', `subscriber ${ids[n]}: ${err.message}`); });
       this.sock.on('close', (hadError) => {
         if (this.open && !finishing && !hadError) fail(errors, 'closed', `subscriber ${ids[n]} closed by the server`);
@@ -180,6 +194,19 @@ function subscriberThread(setup: Setup): void {
     private onRead(len: number, buf: Buffer): void {
       if (!this.open) return;
       let pos = 0;
+      if (this.hs !== null) {
+        try {
+          pos = this.hs.feed(buf, len);
+        } catch (err) {
+          fail(errors, 'handshake', `subscriber ${ids[this.n]}: ${(err as Error).message}`);
+          this.open = false;
+          this.sock.destroy();
+          return;
+        }
+        if (pos === -1) return;
+        this.hs = null;
+        this.sock.write(subscribe());
+      }
       while (this.confirmed < CONFIRM.length && pos < len) {
         if (buf[pos] !== CONFIRM[this.confirmed]) return this.broken('subscribe', buf, pos, len);
         pos++;
@@ -285,8 +312,11 @@ async function mainThread(): Promise<void> {
       duration: { type: 'string', default: '3' },
       threads: { type: 'string', default: '2' },
       window: { type: 'string', default: '4096' },
+      proto: { type: 'string', default: 'resp' },
     },
   });
+  const proto = opt.proto as Proto;
+  const ws = proto === 'websocket';
   const host = opt.host!;
   const port = Number(opt.port);
   const S = Number(opt.subscribers);
@@ -298,7 +328,8 @@ async function mainThread(): Promise<void> {
   const W = Number(opt.window);
   const int = (x: number, lo: number, hi: number) => Number.isInteger(x) && x >= lo && x <= hi;
   if (!int(port, 1, 65535) || !int(S, 1, 10_000) || !int(P, 1, 1000) || !int(D, 1, 10_000) || !int(size, 32, 1 << 20) ||
-      !(warmupS >= 0 && warmupS <= 600) || !(durationS > 0 && durationS <= 600) || !int(Number(opt.threads), 1, 16) || !int(W, 1, 1 << 24)) {
+      !(warmupS >= 0 && warmupS <= 600) || !(durationS > 0 && durationS <= 600) || !int(Number(opt.threads), 1, 16) || !int(W, 1, 1 << 24) ||
+      (proto !== 'resp' && !ws) || (ws && size >= 0x10000)) {
     console.error('fanout: bad arguments');
     process.exit(2);
   }
@@ -334,7 +365,7 @@ async function mainThread(): Promise<void> {
     const ids: number[] = [];
     for (let i = t; i < S; i += T) ids.push(i);
     const w = new Worker(new URL(import.meta.url), {
-      workerData: { host, port, publishers: P, size, ids, base, delivered: deliveredShared, slot: t } satisfies Setup,
+      workerData: { host, port, publishers: P, size, proto, ids, base, delivered: deliveredShared, slot: t } satisfies Setup,
     });
     inbox.push([]);
     w.on('message', (m: FromThread) => { inbox[t]!.push(m); for (const f of waiters.splice(0)) f(); });
@@ -400,11 +431,12 @@ async function mainThread(): Promise<void> {
   console.error(`fanout: subscribed ${S}`); // the bench runner may look at the server now
 
   // ---- publishers ----
-  const cmdHeader = Buffer.from(`*3\r\n$7\r\nPUBLISH\r\n$${CHANNEL.length}\r\n${CHANNEL}\r\n$${size}\r\n`, 'latin1');
-  const cmd = Buffer.concat([cmdHeader, payloadTemplate(size), Buffer.from('\r\n')]);
+  // websocket: a text frame of the payload, masked once stamped.
+  const cmdHeader = ws ? clientTextHeader(size) : Buffer.from(`*3\r\n$7\r\nPUBLISH\r\n$${CHANNEL.length}\r\n${CHANNEL}\r\n$${size}\r\n`, 'latin1');
+  const cmd = Buffer.concat([cmdHeader, payloadTemplate(size), Buffer.from(ws ? '' : '\r\n')]);
   const CL = cmd.length;
   const cmds = Buffer.concat(Array.from({ length: D }, () => cmd)); // D commands, copied then stamped
-  const REPLY = Buffer.from(`:${S}\r\n`, 'latin1');
+  const REPLY = ws ? serverText(Buffer.from(String(S))) : Buffer.from(`:${S}\r\n`, 'latin1');
   const readBuffer = Buffer.allocUnsafe(64 * 1024);
   let sending = false;
   let finishing = false;
@@ -428,13 +460,19 @@ async function mainThread(): Promise<void> {
     private seq = 0;
     private partial: Buffer | null = null;
     open = false;
+    private hs = ws ? new Handshake(host, port) : null; // websocket: until the server's 101 is in
 
-    constructor(readonly id: number, onConnect: () => void) {
+    /** `onConnect`: connected (and the handshake done); `onFail`: the handshake failed. */
+    constructor(readonly id: number, private readonly onConnect: () => void, private readonly onFail: () => void) {
       this.sock = connect({
         host, port, noDelay: true,
         onread: { buffer: readBuffer, callback: (len: number, buf: Uint8Array) => { this.onRead(len, buf as Buffer); return true; } },
       });
-      this.sock.once('connect', () => { this.open = true; onConnect(); });
+      this.sock.once('connect', () => {
+        this.open = true;
+        if (this.hs) this.sock.write(this.hs.request);
+        else onConnect();
+      });
       this.sock.on('error', (err) => { if (!finishing) fail(errors, this.open ? 'closed' : 'connect', `publisher ${id}: ${err.message}`); });
       this.sock.on('close', (hadError) => {
         if (this.open && !finishing && !hadError) fail(errors, 'closed', `publisher ${id} closed by the server`);
@@ -458,6 +496,7 @@ async function mainThread(): Promise<void> {
         writeHex8(buf, at, this.id);
         writeHex8(buf, at + 8, this.seq++);
         writeHex8(buf, at + 16, t);
+        if (ws) mask(buf, at - 4, at, at + size);
       }
       this.sock.write(buf);
       this.inflight += k;
@@ -479,8 +518,23 @@ async function mainThread(): Promise<void> {
 
     private onRead(len: number, buf: Buffer): void {
       if (!this.open) return;
+      let from = 0;
+      if (this.hs !== null) {
+        try {
+          from = this.hs.feed(buf, len);
+        } catch (err) {
+          fail(errors, 'handshake', `publisher ${this.id}: ${(err as Error).message}`);
+          this.open = false;
+          this.sock.destroy();
+          return this.onFail();
+        }
+        if (from === -1) return;
+        this.hs = null;
+        this.onConnect();
+        if (from === len) return;
+      }
       const now = nowUs();
-      let data = buf.subarray(0, len);
+      let data = buf.subarray(from, len);
       if (this.partial !== null) {
         data = Buffer.concat([this.partial, data]);
         this.partial = null;
@@ -491,6 +545,24 @@ async function mainThread(): Promise<void> {
         if (pos + REPLY.length <= data.length && data.compare(REPLY, 0, REPLY.length, pos, pos + REPLY.length) === 0) {
           this.reply(now, S);
           pos += REPLY.length;
+          continue;
+        }
+        if (ws) {
+          // Another text frame: a count that is not the subscribers', or whatever the server says instead.
+          if (data.length - pos < 2) break;
+          if (data[pos] !== 0x81 || data[pos + 1]! >= 126) return this.protocolError(data, pos);
+          const end = pos + 2 + data[pos + 1]!;
+          if (end > data.length) break;
+          const text = data.toString('utf8', pos + 2, end);
+          const n = Number(text);
+          if (/^\d+$/.test(text)) {
+            fail(errors, 'publish_count', `publisher ${this.id}: a publish answered ${n} receivers, expected ${S}`);
+            this.reply(now, n);
+          } else {
+            fail(errors, 'error_reply', `publisher ${this.id}: ${text}`);
+            this.reply(now, 0);
+          }
+          pos = end;
           continue;
         }
         const crlf = data.indexOf('\r\n', pos, 'latin1');
@@ -520,9 +592,9 @@ async function mainThread(): Promise<void> {
   let connected = 0;
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, CONNECT_TIMEOUT_MS);
-    const settle = () => { if (connected + errors.counts.connect >= P) { clearTimeout(timer); resolve(); } };
+    const settle = () => { if (connected + errors.counts.connect + errors.counts.handshake >= P) { clearTimeout(timer); resolve(); } };
     for (let i = 0; i < P; i++) {
-      const p = new Pub(i, () => { connected++; settle(); });
+      const p = new Pub(i, () => { connected++; settle(); }, settle);
       p.sock.once('error', settle);
       pubs.push(p);
     }

@@ -16,6 +16,14 @@
 // over both; their count per worker is logged once), reported with no target. Skipped, with a
 // note, when redis-server is missing.
 //
+// The ws-* workloads run `ss serve --plugin websocket` against ws-baseline.js, a hand-written
+// server on the `ws` package (no compression), both single processes' worth of serving (ss at its
+// defaults: arbiter + 1 worker). ws-echo: ws-echo.js, 50 connections each keeping 16 text
+// messages of 64 B in flight, ss echoing (no handler) against ws echoing each message; messages
+// per second. ws-fanout: fanout.js --proto websocket, 50 subscribers and 1 publisher keeping 16
+// in flight, ss with ws-fanout-handler.mjs (a channel) against ws sending each message to every
+// subscriber by hand; deliveries per second. Every reply and delivery is checked.
+//
 // The push-line workload runs loadgen (line 64 B, pipeline 16) against ss with a handler that
 // answers every request with a push (connection.send, no reply) and ss with one that replies:
 // what a push costs against a reply.
@@ -70,6 +78,8 @@ interface SocketWorkload {
   ssArgs?: string[]; baselineSs?: boolean; baselineArgs?: string[];
   /** The baseline is a real redis-server. */
   redisBaseline?: boolean;
+  /** The baseline is ws-baseline.js in this mode (the `ws` package). */
+  wsBaseline?: 'echo' | 'broadcast';
   /** Log, once, how many subscribers each ss worker has (ss info) when fanout.js says all are subscribed. */
   subscribersPerWorker?: boolean;
   /** GET ss's /metrics once a second while the load runs (the URL it logs as `metrics`). */
@@ -120,13 +130,19 @@ const FANOUT_WORKLOADS: SocketWorkload[] = [
   { name: 'fanout-w2', title: `  the same, ss --workers 2`, proto: 'resp', pipeline: 16, size: 64,
     workers: 2, ssArgs: ['--plugin', 'kv'], redisBaseline: true, target: null, subscribersPerWorker: true },
 ];
+/** WebSocket (ss --plugin websocket) against a hand-written server on the `ws` package. */
+const WS_WORKLOADS: SocketWorkload[] = [
+  { name: 'ws-echo', title: 'WebSocket echo, 64 B text, pipeline 16, vs ws', proto: 'websocket', pipeline: 16, size: 64, wsBaseline: 'echo', target: 1.0 },
+  { name: 'ws-fanout', title: `WebSocket fan-out, ${FANOUT_SUBSCRIBERS} subscribers, 1 publisher, depth 16, 64 B text, vs ws by hand`, proto: 'websocket',
+    pipeline: 16, size: 64, ssArgs: ['--handler', './test/bench/ws-fanout-handler.mjs'], wsBaseline: 'broadcast', target: 1.0 },
+];
 /** A push per request (connection.send, no reply) against a reply per request: ss against ss. */
 const PUSH_LINE: SocketWorkload = {
   name: 'push-line', title: 'line 64 B, pipeline 16, a push per request vs a reply (ss vs ss)', proto: 'line', pipeline: 16, size: 64,
   ssArgs: ['--handler', './test/bench/push-handler.mjs'], baselineSs: true, baselineArgs: ['--handler', './test/bench/reply-handler.mjs'], target: 0.9,
 };
 const NAMES = ['netstring-64m', ...SOCKET_WORKLOADS.map((w) => w.name), 'metrics', PUSH_LINE.name, ...REDIS_WORKLOADS.map((w) => w.name),
-  ...FANOUT_WORKLOADS.map((w) => w.name), 'idle-memory', 'worker-memory', 'log-format', ...CLUSTER_WORKLOADS.map((w) => w.name), CONNECTS.name,
+  ...FANOUT_WORKLOADS.map((w) => w.name), ...WS_WORKLOADS.map((w) => w.name), 'idle-memory', 'worker-memory', 'log-format', ...CLUSTER_WORKLOADS.map((w) => w.name), CONNECTS.name,
   ...SINGLE_CONNECTS.map((w) => w.name)];
 const only = opt.only ? opt.only.split(',').map((s) => s.trim()).filter(Boolean) : NAMES;
 for (const n of only) {
@@ -248,6 +264,14 @@ async function startServer(name: BenchServer['name'], proto: string, ssArgs: str
 async function startRedisServer(): Promise<BenchServer> {
   const port = await freePort();
   const child = track(await startRedis(port));
+  rememberTree(child.pid!);
+  return { name: 'baseline', pid: child.pid!, servingPid: child.pid!, port, child };
+}
+
+/** ws-baseline.js (the `ws` package) in `mode` on a free loopback port. */
+async function startWsBaseline(mode: 'echo' | 'broadcast'): Promise<BenchServer> {
+  const child = track(spawn(process.execPath, [HERE + 'ws-baseline.js', mode, '0'], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const port = await listeningPort(child);
   rememberTree(child.pid!);
   return { name: 'baseline', pid: child.pid!, servingPid: child.pid!, port, child };
 }
@@ -383,10 +407,11 @@ async function waitQuiet(maxMs: number, name?: string): Promise<void> {
 
 /**
  * One run: fresh server, a load generator (`client`: loadgen.js or connect-rate.js) against it,
- * server stopped. `foreign`: cores other processes used meanwhile.
+ * server stopped. `foreign`: cores other processes used meanwhile; `serverCores`: the server's own in the measured window.
  */
-async function measure(w: SocketWorkload, name: BenchServer['name'], args: string[], client = 'loadgen.js'): Promise<{ res: Record<string, any>; foreign: number }> {
+async function measure(w: SocketWorkload, name: BenchServer['name'], args: string[], client = 'loadgen.js'): Promise<{ res: Record<string, any>; foreign: number; serverCores: number }> {
   const server = name === 'baseline' && w.redisBaseline ? await startRedisServer()
+    : name === 'baseline' && w.wsBaseline ? await startWsBaseline(w.wsBaseline)
     : await startServer(name === 'baseline' && w.baselineSs ? 'ss' : name, w.proto, name === 'ss' ? w.ssArgs : w.baselineArgs,
       (name === 'baseline' ? w.baselineWorkers : undefined) ?? w.workers ?? 0, w.tls);
   let probe: Promise<void> | undefined;
@@ -399,14 +424,19 @@ async function measure(w: SocketWorkload, name: BenchServer['name'], args: strin
     const m0 = machineCpuMs();
     const s0 = serverCpuMs(server.pid);
     const scraper = w.scrape && name === 'ss' ? scrapeEverySecond(server) : undefined;
+    // The server's CPU within the measured window (give or take the client's start-up: sampled from 0.3 s into it).
+    const sampled: [number, number][] = [];
+    const sample = () => sampled.push([Date.now(), serverCpuMs(server.pid)]);
+    const timers = [setTimeout(sample, (warmup + 0.3) * 1000), setTimeout(sample, (warmup + duration) * 1000)];
     const res = await runNode(client, [...args, '--port', String(server.port)], (warmup + duration + 35) * 1000, [], onStderr)
-      .finally(() => scraper?.stop());
+      .finally(() => { scraper?.stop(); for (const t of timers) clearTimeout(t); });
     await probe;
     if (scraper) console.error(`  ${w.name}: ${scraper.count()} scrapes of ${server.metricsUrl} during the run`);
     // Machine CPU not used by this server or this loadgen (kernel network work on otherwise
     // idle CPUs lands here too, but only a few % of a core).
     const foreign = (machineCpuMs() - m0 - (serverCpuMs(server.pid) - s0) - res.cpu_ms) / (Date.now() - t0);
-    return { res, foreign };
+    const [a, b] = sampled;
+    return { res, foreign, serverCores: a && b && b[0] > a[0] ? (b[1] - a[1]) / (b[0] - a[0]) : NaN };
   } finally {
     await stopServer(server);
   }
@@ -466,14 +496,14 @@ async function alternate(w: SocketWorkload, title: string, unit: string, args: s
   const got: Record<BenchServer['name'], { rate: number[]; p99: number[] }> = { ss: { rate: [], p99: [] }, baseline: { rate: [], p99: [] } };
   for (let r = 0; r < rounds; r++) {
     for (const name of ['ss', 'baseline'] as const) {
-      const label = `${w.name} round ${r + 1} ${(name === 'baseline' && w.redisBaseline ? 'redis' : name).padEnd(8)}`;
-      const { res, foreign } = await measureUndisturbed(w, name, args, label, client);
+      const label = `${w.name} round ${r + 1} ${(name === 'baseline' && w.redisBaseline ? 'redis' : name === 'baseline' && w.wsBaseline ? 'ws' : name).padEnd(8)}`;
+      const { res, foreign, serverCores } = await measureUndisturbed(w, name, args, label, client);
       const { rate, p99, bad, ok } = read(res);
       if (bad > 0 || !ok) failures.push(`${label.trim()}: ${JSON.stringify(res)}`);
       got[name].rate.push(rate);
       got[name].p99.push(p99);
       console.error(`  ${label} ${fmtRate(rate).padStart(7)} ${unit}/s  p50 ${fmtMs(res.latency_us.p50)}  p99 ${fmtMs(p99)}` +
-        `${extra(res)}  (other load ${foreign.toFixed(2)} cores)${bad ? `  ERRORS ${bad}` : ''}`);
+        `${extra(res)}  (server ${serverCores.toFixed(2)} cores, other load ${foreign.toFixed(2)} cores)${bad ? `  ERRORS ${bad}` : ''}`);
     }
   }
   const ss = median(got.ss.rate);
@@ -507,6 +537,28 @@ function fanoutWorkload(w: SocketWorkload): Promise<void> {
   }
   const args = ['--subscribers', String(FANOUT_SUBSCRIBERS), '--publishers', '1', '--depth', String(w.pipeline), '--size', String(w.size),
     '--warmup', String(warmup), '--duration', String(duration)];
+  return alternate(w, w.title, 'msg', args, (res) => ({
+    rate: res.delivered_per_s, p99: res.latency_us.p99,
+    bad: res.errors + res.lost + (res.setup_error === null ? 0 : 1),
+    ok: res.subscribed === FANOUT_SUBSCRIBERS && res.delivered_total > 0,
+  }), 'fanout.js', (res) => `  (${fmtRate(res.published_per_s)} pub/s, generator ${res.client_cpu.cores} cores)`);
+}
+
+/** Messages echoed per second over WebSocket (ws-echo.js), ss against the `ws` package; the generator's CPU printed with each run. */
+function wsEchoWorkload(w: SocketWorkload): Promise<void> {
+  const args = ['--conns', String(CONNS), '--pipeline', String(w.pipeline), '--size', String(w.size),
+    '--warmup', String(warmup), '--duration', String(duration)];
+  return alternate(w, w.title, 'msg', args, (res) => ({
+    rate: res.rps, p99: res.latency_us.p99,
+    bad: res.handshake_errors + res.mismatches + res.proto_errors + res.conn_errors + res.closes + res.stalled,
+    ok: res.established === CONNS && res.requests > 0,
+  }), 'ws-echo.js', (res) => `  (generator ${res.client_cpu.cores} cores)`);
+}
+
+/** WebSocket deliveries per second through one channel (fanout.js --proto websocket), ss against the `ws` package broadcasting by hand. */
+function wsFanoutWorkload(w: SocketWorkload): Promise<void> {
+  const args = ['--proto', 'websocket', '--subscribers', String(FANOUT_SUBSCRIBERS), '--publishers', '1', '--depth', String(w.pipeline),
+    '--size', String(w.size), '--warmup', String(warmup), '--duration', String(duration)];
   return alternate(w, w.title, 'msg', args, (res) => ({
     rate: res.delivered_per_s, p99: res.latency_us.p99,
     bad: res.errors + res.lost + (res.setup_error === null ? 0 : 1),
@@ -683,6 +735,7 @@ async function main(): Promise<number> {
   if (only.includes(PUSH_LINE.name)) await waitQuiet(10_000, PUSH_LINE.name).then(() => socketWorkload(PUSH_LINE));
   for (const w of REDIS_WORKLOADS) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => redisWorkload(w));
   for (const w of FANOUT_WORKLOADS) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => fanoutWorkload(w));
+  for (const w of WS_WORKLOADS) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => (w.wsBaseline === 'echo' ? wsEchoWorkload(w) : wsFanoutWorkload(w)));
   if (only.includes('idle-memory')) await waitQuiet(10_000, 'idle-memory').then(idleMemory);
   if (only.includes('worker-memory')) await waitQuiet(10_000, 'worker-memory').then(workerMemory);
   if (only.includes('log-format')) await waitQuiet(10_000, 'log-format').then(logFormat);
