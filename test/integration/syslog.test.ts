@@ -79,7 +79,7 @@ test('malformed lines are kept, flagged and counted in info; nothing is replied'
   t.is(badTime.hostname, 'h');
   t.is((await arrived(ss, 'fine')).malformed, undefined);
   const info = await ssInfo(ss.pid);
-  t.deepEqual((info.workers as { syslog?: unknown }[])[0]!.syslog, { messages: 3, malformed: 2 });
+  t.deepEqual((info.workers as { syslog?: unknown }[])[0]!.syslog, { messages: 3, malformed: 2, dropped: 0 });
   t.is(c.received.length, 0, 'syslog has no replies');
   c.end();
 });
@@ -96,4 +96,15 @@ test('a message over --syslog-max-message closes its connection with a log line;
   t.is((await arrived(ss, 'still served')).facility, 1);
   t.false(other.closed);
   other.end();
+});
+
+test('with --workers 2 every worker parses and writes; their counts add up', async (t) => {
+  const ss = await startSs(t, ['--plugin', 'syslog', '--workers', '2']);
+  const texts = Array.from({ length: 6 }, (_, i) => `from worker test ${i}`);
+  for (const text of texts) await logger(ss.port, ['--tcp', '--octet-count', '--rfc5424', text]);
+  for (const text of texts) t.is((await arrived(ss, text)).facility, 19);
+  const info = await ssInfo(ss.pid);
+  const counts = (info.workers as { syslog?: { messages: number } }[]).map((w) => w.syslog?.messages ?? 0);
+  t.is(counts.length, 2);
+  t.is(counts[0]! + counts[1]!, texts.length);
 });

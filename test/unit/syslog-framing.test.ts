@@ -1,7 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { Cumulator, decodeMessages, ProtocolError } from '@socketserver/core';
-import { SyslogProtocol, type SyslogCounts, type SyslogMessage } from '@socketserver/plugin-syslog';
+import { jsonLineWriter, newCounts, parseSyslog, SyslogProtocol, type SyslogCounts, type SyslogMessage } from '@socketserver/plugin-syslog';
 
 // RFC 6587 framing as the framework feeds it (a Cumulator, `expected`, the cursor), and datagram mode.
 
@@ -17,7 +17,7 @@ const A = '<14>1 - host app - - - first';
 const B = '<13>Jan  1 00:00:00 host tag: second\nwith a newline inside';
 
 test('octet counting and non-transparent framing, mixed on one stream, told apart per message', (t) => {
-  const stream = `${Buffer.byteLength(B)} ${B}${A}\n${A}\r\n\n${A}\0${Buffer.byteLength(A)} ${A}`;
+  const stream = `${Buffer.byteLength(B)} ${B}${A}\n${A}\r\n\n${A}\x000 ${Buffer.byteLength(A)} ${A}`;
   const got = feed([stream]);
   t.deepEqual(got.map((m) => m.message), ['second\nwith a newline inside', 'first', 'first', 'first', 'first']);
 });
@@ -52,14 +52,33 @@ test('over the limit: an octet count says so before the message comes; a line as
 });
 
 test('datagram mode: the whole datagram is one message, trailing newline trimmed', (t) => {
-  const counts = { messages: 0, malformed: 0 };
+  const counts = newCounts();
   const got = feed([`${A}\nstill the same message\n`, '12 not a count', '\n'], { datagram: true, counts });
   t.deepEqual(got.map((m) => m.raw), [`${A}\nstill the same message`, '12 not a count']);
-  t.deepEqual(counts, { messages: 2, malformed: 1 });
+  t.deepEqual(counts, { messages: 2, malformed: 1, dropped: 0 });
 });
 
 test('messages and malformed ones are counted', (t) => {
-  const counts = { messages: 0, malformed: 0 };
+  const counts = newCounts();
   feed([`${A}\nno pri at all\n<13>Jan  1 00:00:00 h t: ok\n`], { counts });
-  t.deepEqual(counts, { messages: 3, malformed: 1 });
+  t.deepEqual(counts, { messages: 3, malformed: 1, dropped: 0 });
+});
+
+test('the default handler: a JSON line per message; over its limit of unwritten bytes, dropped and counted', (t) => {
+  const written: string[] = [];
+  const out = { writableLength: 0, write: (line: string) => written.push(line) };
+  const counts = newCounts();
+  const write = jsonLineWriter(out, counts, 100);
+  t.is(write(parseSyslog(Buffer.from('<14>1 2003-10-11T22:14:15Z h a - - [x@1 k="v"] hi'))), undefined);
+  t.deepEqual(JSON.parse(written[0]!), {
+    facility: 1, severity: 6, version: 1, timestamp: '2003-10-11T22:14:15.000Z', hostname: 'h', appName: 'a',
+    structuredData: { 'x@1': { k: 'v' } }, message: 'hi', format: '5424',
+  });
+  write(parseSyslog(Buffer.from('oops')));
+  t.deepEqual(JSON.parse(written[1]!).raw, 'oops');
+  t.true(written.every((l) => l.endsWith('}\n') && l.indexOf('\n') === l.length - 1));
+  out.writableLength = 101;
+  write(parseSyslog(Buffer.from('<14>lost')));
+  t.is(written.length, 2);
+  t.is(counts.dropped, 1);
 });

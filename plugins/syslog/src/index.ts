@@ -1,12 +1,12 @@
 import { definePlugin } from '@socketserver/core';
 import { newCounts } from './counts.js';
-import { writeJsonLine } from './json-line.js';
+import { jsonLineWriter } from './json-line.js';
 import { SyslogProtocol } from './syslog-protocol.js';
 
 export { SyslogProtocol, type SyslogProtocolOptions } from './syslog-protocol.js';
 export { parseSyslog, type SyslogMessage } from './parse.js';
-export { type SyslogCounts } from './counts.js';
-export { jsonOf } from './json-line.js';
+export { newCounts, type SyslogCounts } from './counts.js';
+export { jsonOf, jsonLineWriter, type LineOut } from './json-line.js';
 
 /** How a server asks for a protocol instance: `datagram` for a UDP bind, where each decode is one datagram. */
 export interface ProtocolMode {
@@ -27,7 +27,7 @@ export default definePlugin({
   // A UDP bind is to call protocol(cfg, { datagram: true }) and decode each datagram once, whole.
   protocol: (cfg, mode?: ProtocolMode) => new SyslogProtocol({ maxMessage: cfg.syslogMaxMessage, datagram: mode?.datagram === true, counts }),
   // With no --handler: each message written to stdout as one JSON line; nothing is replied.
-  handler: () => writeJsonLine,
+  handler: () => jsonLineWriter(process.stdout, counts),
   apply(app) {
     app.hooks.info.tap('syslog', (info, place) => (place === 'worker' ? { ...info, syslog: { ...counts } } : info));
   },

@@ -86,7 +86,7 @@ export class SyslogProtocol extends CursorProtocol<SyslogMessage, string | Uint8
     const body = data.subarray(start + this.digits + 1, end);
     this.frame = this.digits = this.length = 0;
     this.next = end;
-    return this.parsed(body);
+    return body.length > 0 ? this.parsed(body) : undefined; // `0 `: nothing, skipped
   }
 
   /** Non-transparent framing: up to LF or NUL. */
