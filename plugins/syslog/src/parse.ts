@@ -46,6 +46,8 @@ class Parser {
   private readonly malformed: string[] = [];
   private facility = DEFAULT_FACILITY;
   private severity = DEFAULT_SEVERITY;
+  /** Just after `<PRI>`. */
+  private priEnd = 0;
 
   constructor(private readonly s: string) {}
 
@@ -60,8 +62,6 @@ class Parser {
     this.i = this.priEnd;
     return this.rfc3164();
   }
-
-  private priEnd = 0;
 
   /** `<0..191>`; false (with the default priority and a reason) when absent or bad. */
   private pri(): boolean {
@@ -113,7 +113,7 @@ class Parser {
     return this.finish({ format: '5424', version, timestamp: date, hostname, appName, procId, msgId, structuredData, message });
   }
 
-  /** A header field: its token, undefined for `-`; flagged when missing or longer than `max`. */
+  /** A header field: its token, undefined for `-` or when the header ended before it; flagged when longer than `max`. */
   private field(name: string, max: number): string | undefined {
     if (this.i > this.s.length) return undefined; // already cut short
     const value = this.token();
