@@ -19,7 +19,7 @@ const PREFIX = 'socketserver-plugin-';
  * (`@socketserver/plugin-NAME` comes first): a plugin of that name would never be loaded. A test
  * checks this list against the plugins/ folder.
  */
-export const BUNDLED = ['access-log', 'echo', 'kv', 'line', 'metrics', 'netstring', 'resp', 'websocket'] as const;
+export const BUNDLED = ['access-log', 'echo', 'kv', 'line', 'metrics', 'netstring', 'resp', 'syslog', 'websocket'] as const;
 
 /** Thrown for a name that cannot be a plugin's: its message is the whole line the user reads. */
 export class NameError extends Error {}
