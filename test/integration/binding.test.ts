@@ -53,7 +53,7 @@ test('a live unix socket with a full backlog is not taken for stale: the second 
     code = r.code;
   }
   t.is(code, 'EAGAIN');
-  const second = await runSs(['serve', '--plugin', 'line', '--bind', `unix:${sock}`], { timeoutMs: 8000 });
+  const second = await runSs(['serve', '--plugin', 'line', '--bind', `unix:${sock}`], { timeoutMs: 20_000 });
   t.is(second.code, 1, second.stderr);
   t.is(second.stderr.trim().split('\n').at(-1), `ss: cannot bind unix:${sock}: address in use`);
   t.is(lstatSync(sock).ino, inode, 'the live socket file is still there');
