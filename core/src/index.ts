@@ -13,6 +13,7 @@ export type { SettingType, PluginSpec } from './config/value-types.js';
 export { parseBytes } from './config/value-types.js';
 export { settingsPage } from './config/settings-page.js';
 export type { Cfg, CoreSettings } from './config/core-settings.js';
+export { BUNDLED_PROTOCOLS } from './config/core-settings.js';
 export { type Address, parseAddress, formatAddress, type AllowEntry, parseAllowEntry } from './address.js';
 export { App, type Monitor, type Worker, type WorkerFigures, type Info, type InfoPlace, type InfoDocument, type ArbiterInfo, type MonitorInfo, type WorkerInfo, type HookTimesInfo, type TapTimeInfo, type RestartReason } from './plugins/app.js';
 export type { Hooks, HookName, HookTimes, TapTime } from './plugins/hooks.js';

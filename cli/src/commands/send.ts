@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { Client, clientProtocol, formatAddress, resolveSettings, StartupError, UsageError, type Address, type Cfg, type Discovery } from '@socketserver/core';
+import { BUNDLED_PROTOCOLS, Client, clientProtocol, formatAddress, resolveSettings, StartupError, UsageError, type Address, type Cfg, type Discovery } from '@socketserver/core';
 import type { Options } from '../program.js';
 
 /** A reply as bytes, for raw output; undefined when it is not bytes or text. */
@@ -77,7 +77,7 @@ export async function sendCommand(discoveries: Discovery[], cli: Record<string, 
   const discovery = discoveries[0]!;
   const settings = resolveSettings(discovery, cli);
   const supplying = discovery.plugins.filter((p) => p.plugin.client ?? p.plugin.protocol);
-  if (supplying.length === 0) throw new UsageError('no protocol: name a protocol plugin with --plugin (echo, line, netstring, resp, websocket) or in the config\'s plugins');
+  if (supplying.length === 0) throw new UsageError(`no protocol: name a protocol plugin with --plugin (${BUNDLED_PROTOCOLS}) or in the config's plugins`);
   if (supplying.length > 1) throw new UsageError(`plugins ${supplying.map((p) => `"${p.plugin.name}"`).join(' and ')} each supply a protocol; name one with --plugin`);
   const requestTimeout = parseTimeout(opts['reply-timeout']);
   const count = parseCount(opts.count);

@@ -1,7 +1,7 @@
 import { coreRegistry } from '../plugins/discovery.js';
 import { loadPlugins } from '../plugins/load-plugins.js';
 import { UsageError } from '../errors.js';
-import type { Cfg } from '../config/core-settings.js';
+import { BUNDLED_PROTOCOLS, type Cfg } from '../config/core-settings.js';
 import type { PluginDef } from '../plugins/define.js';
 import { Client, type ClientProtocol, type ConnectOptions } from './connection.js';
 
@@ -21,7 +21,7 @@ export interface ClientOptions<Req = unknown, Rep = unknown> extends ConnectOpti
 /** The protocol a client of `plugin`'s server uses: its `client(cfg)`, else its `protocol(cfg)`. */
 export function clientProtocol(plugin: PluginDef, cfg: Cfg): ClientProtocol {
   const make = plugin.client ?? plugin.protocol;
-  if (!make) throw new UsageError(`plugin "${plugin.name}" has no protocol: a client needs a protocol plugin (echo, line, netstring, resp, websocket)`);
+  if (!make) throw new UsageError(`plugin "${plugin.name}" has no protocol: a client needs a protocol plugin (${BUNDLED_PROTOCOLS})`);
   return make(cfg);
 }
 

@@ -3,6 +3,9 @@ import type { SettingDef } from './registry.js';
 import type { SettingsOf } from './setting-types.js';
 
 /** The core settings of docs/design.md §7 that a single process uses. */
+/** The protocol plugins ss comes with, as error messages and help name them. */
+export const BUNDLED_PROTOCOLS = 'echo, line, netstring, resp, websocket, syslog';
+
 export const coreSettings = {
   bind: {
     flags: ['-b', '--bind'], type: 'bind', repeatable: true, default: '127.0.0.1:8060', meta: 'ADDRESS',
@@ -111,7 +114,7 @@ export const coreSettings = {
   },
   plugins: {
     flags: ['--plugin'], type: 'plugins', repeatable: true, meta: 'NAME', section: 'Plugins',
-    desc: 'Plugin to load: a name (echo, line, netstring, resp, websocket, kv, metrics, access-log, or an installed package) or a path; repeatable. In a config file a plugin may come with its settings: [\'line\', { maxLine: \'8kb\' }].',
+    desc: `Plugin to load: a name (${BUNDLED_PROTOCOLS}, kv, metrics, access-log, or an installed package) or a path; repeatable. In a config file a plugin may come with its settings: ['line', { maxLine: '8kb' }].`,
   },
   handler: {
     flags: ['--handler'], type: 'handler', meta: 'FILE', section: 'Plugins',

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Discovery } from './discovery.js';
-import type { Cfg } from '../config/core-settings.js';
+import { BUNDLED_PROTOCOLS, type Cfg } from '../config/core-settings.js';
 import { StartupError, UsageError } from '../errors.js';
 import { createHooks, guardHooks, type HookName, type HookTimes, type Hooks } from './hooks.js';
 import { DEFAULT_BUCKETS } from '../net/request-times.js';
@@ -203,7 +203,7 @@ export class App {
     const plugins = discovery.plugins;
     const protocols = plugins.filter((p) => p.plugin.protocol);
     if (protocols.length === 0) {
-      throw new UsageError('no protocol: name a protocol plugin with --plugin (echo, line, netstring, resp, websocket) or in the config\'s plugins');
+      throw new UsageError(`no protocol: name a protocol plugin with --plugin (${BUNDLED_PROTOCOLS}) or in the config's plugins`);
     }
     if (protocols.length > 1) {
       throw new UsageError(`plugins ${protocols.map((p) => `"${p.plugin.name}"`).join(' and ')} each supply a protocol; a server has one`);
