@@ -10,7 +10,7 @@ export { ProtocolError, UsageError, StartupError, RefusedError, type ErrorLocati
 export { PubSub, type PubSubHooks } from './net/pubsub.js';
 export { SettingsRegistry, firstSentence, type SettingDef, type Setting, type Source, type ResolvedSettings } from './config/registry.js';
 export type { SettingType, PluginSpec } from './config/value-types.js';
-export { parseBytes } from './config/value-types.js';
+export { parseBytes, parseSeconds } from './config/value-types.js';
 export { settingsPage } from './config/settings-page.js';
 export type { Cfg, CoreSettings } from './config/core-settings.js';
 export { BUNDLED_PROTOCOLS } from './config/core-settings.js';

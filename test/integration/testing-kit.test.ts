@@ -31,7 +31,7 @@ test.serial('the teardown of that test stopped its ss: the process is gone', (t)
 });
 
 test('stop: TERM, and ss exits 0; a second stop gives the same exit', async (t) => {
-  const server = await startServer(t, { plugins: ['echo'], workers: 0, cwd });
+  const server = await startServer(t, { plugins: ['echo'], workers: 0, cwd, readyTimeout: '1m' });
   t.is(String(await server.client.request('x')), 'x');
   const exit: Exit = await server.stop();
   t.deepEqual(exit, { code: 0, signal: null });
@@ -73,3 +73,10 @@ test('node:test: t.after stops ss, and a file using inject and startServer exits
   t.true(pid > 0, out);
   t.false(isAlive(pid));
 });
+
+test('readyTimeout is ms or a duration as settings take them; anything else is refused before ss starts', async (t) => {
+  await t.throwsAsync(startServer(t, { plugins: ['echo'], cwd, readyTimeout: 'soon' }),
+    { message: 'startServer: invalid readyTimeout "soon": ms, or a duration such as \'20s\' or \'500ms\'' });
+  await t.throwsAsync(startServer(t, { plugins: ['echo'], cwd, readyTimeout: -5 }), { message: /invalid readyTimeout -5/ });
+});
+

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { clientProtocol, Client, UsageError, type ClientProtocol } from '@socketserver/core';
+import { clientProtocol, Client, parseSeconds, UsageError, type ClientProtocol } from '@socketserver/core';
 import { build, findCli } from './build.js';
 import { SsProcess, type Exit, type LogLine } from './ss-process.js';
 
@@ -52,12 +52,14 @@ function teardownOf(t: unknown): (fn: () => Promise<unknown>) => void {
   throw new TypeError('startServer(t, options): t is the test\'s context, with teardown (ava) or after (node:test), so that the server is stopped when the test ends');
 }
 
+/** readyTimeout: a number is ms; a string a duration as settings take them ('20s', '500ms', '1m'). */
 function milliseconds(given: string | number | undefined): number {
   if (given === undefined) return 30_000;
   if (typeof given === 'number' && given > 0) return given;
-  const m = typeof given === 'string' ? /^(\d+(?:\.\d+)?)\s*(ms|s)?$/.exec(given.trim()) : null;
-  if (m === null) throw new UsageError(`startServer: invalid readyTimeout ${JSON.stringify(given)}: ms, or a string such as '20s' or '500ms'`);
-  return Number(m[1]) * (m[2] === 'ms' ? 1 : 1000);
+  try {
+    if (typeof given === 'string') return parseSeconds(given, { min: 0.001 }) * 1000;
+  } catch { /* said below */ }
+  throw new UsageError(`startServer: invalid readyTimeout ${JSON.stringify(given)}: ms, or a duration such as '20s' or '500ms'`);
 }
 
 /** `flags` (long flag to value, as `build` made them) as arguments; lists repeat their flag. */

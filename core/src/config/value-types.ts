@@ -54,7 +54,7 @@ export const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 /** Durations as people write them: 30, 30s, 1.5m, 500ms, 2h. */
 const SECONDS_IN: Record<string, number> = { '': 1, ms: 0.001, s: 1, m: 60, h: 3600 };
 
-function parseSeconds(raw: unknown, o: TypeOptions): number {
+export function parseSeconds(raw: unknown, o: TypeOptions = {}): number {
   const min = o.min ?? 0;
   const max = Math.min(o.max ?? MAX_SECONDS, MAX_SECONDS);
   const accepts = `a number of seconds ${range(min, max)}, or a duration such as 500ms, 30s, 5m or 1h`;
