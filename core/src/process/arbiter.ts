@@ -165,6 +165,9 @@ export class Arbiter implements MonitorHost {
       let monitor: ServerMonitor | undefined;
       const early: NativeHandle[] = [];
       const onHandle = (h: NativeHandle) => (monitor ? monitor.route(h) : early.push(h));
+      const udp = app.addresses(this.apps.length).find((a) => a.kind === 'udp');
+      // Datagrams are served by one process for now (docs/reference/udp.md).
+      if (udp) throw new UsageError(`invalid ${app.discovery.registry.nameSource('bind', app.settings.sources.bind!)} "${udp.text}": udp:// binds need --workers 0 (one process) for now`);
       let listeners: Listener[];
       try {
         listeners = await listenAll(app.addresses(this.apps.length), app.cfg.backlog, () => {}, app.discovery.registry.nameSource('bind', app.settings.sources.bind!),
