@@ -105,13 +105,12 @@ test('udp:// on [::1], and on every interface', async (t) => {
   t.deepEqual(await any.until(1), ['four']);
 });
 
-test('udp:// mistakes: no port, workers, the PROXY protocol, a port in use', async (t) => {
+test('udp:// mistakes: no port, the PROXY protocol (one process or workers), a port in use', async (t) => {
   const noPort = await runSs(['serve', '--plugin', 'echo', ...ONE_PROCESS, '--bind', 'udp://127.0.0.1']);
   t.is(noPort.code, 2);
   t.regex(noPort.stderr, /--bind.*udp:\/\/127\.0\.0\.1.*needs a port/);
-  const workers = await runSs(['serve', '--plugin', 'echo', '--workers', '1', '--bind', 'udp://127.0.0.1:0']);
-  t.is(workers.code, 2);
-  t.regex(workers.stderr, /udp:\/\/ binds need --workers 0/);
+  const tls = await runSs(['serve', '--plugin', 'echo', '--workers', '1', '--bind', 'udp://127.0.0.1:0', '--proxy-protocol', 'v2']);
+  t.is(tls.code, 2, 'with workers too');
   const proxied = await runSs(['serve', '--plugin', 'echo', ...ONE_PROCESS, '--bind', 'udp://127.0.0.1:0', '--proxy-protocol', 'v1']);
   t.is(proxied.code, 2);
   t.regex(proxied.stderr, /udp:\/\/ is served without the PROXY protocol/);

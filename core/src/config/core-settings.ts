@@ -7,7 +7,7 @@ export const coreSettings = {
   bind: {
     flags: ['-b', '--bind'], type: 'bind', repeatable: true, default: '127.0.0.1:8060', meta: 'ADDRESS',
     section: 'Server',
-    desc: 'Address to listen on: HOST, HOST:PORT, :PORT (all interfaces), PORT (on 127.0.0.1), [v6]:PORT, unix:PATH, fd://N (an inherited listening socket, N ≥ 3) or udp://HOST:PORT (datagrams, --workers 0; see docs/reference/udp.md); repeatable. Port 0 takes a free port. A unix socket file is removed on stop; a stale one is replaced, a live one refused. Unset anywhere, the sockets systemd passed (LISTEN_FDS) are served.',
+    desc: 'Address to listen on: HOST, HOST:PORT, :PORT (all interfaces), PORT (on 127.0.0.1), [v6]:PORT, unix:PATH, fd://N (an inherited listening socket, N ≥ 3) or udp://HOST:PORT (datagrams: see docs/reference/udp.md); repeatable. Port 0 takes a free port. A unix socket file is removed on stop; a stale one is replaced, a live one refused. Unset anywhere, the sockets systemd passed (LISTEN_FDS) are served.',
   },
   workers: {
     flags: ['-w', '--workers'], type: 'int', min: 0, max: 1024, default: 1, section: 'Processes',

@@ -225,13 +225,16 @@ export class DatagramServer implements DatagramStats {
 
   /** Serve the datagrams of `listeners` (the per-request hooks are those ConnectionSet.start took). */
   start(listeners: readonly DatagramListener[]): void {
-    this.listeners = listeners;
-    for (const l of listeners) {
-      const socket = l.socket;
-      socket.on('message', (data, from) => this.receive(socket, data, from));
-      // An ICMP error for an earlier send, say: logged, never fatal.
-      socket.on('error', (err) => this.drop('send_error', `${l.bound}: ${err.message}`, false));
-    }
+    for (const l of listeners) this.serve(l);
+  }
+
+  /** Serve one more socket (a worker's copy of the arbiter's, handed over once it is ready). */
+  serve(l: DatagramListener): void {
+    this.listeners = [...this.listeners, l];
+    const socket = l.socket;
+    socket.on('message', (data, from) => this.receive(socket, data, from));
+    // An ICMP error for an earlier send, say: logged, never fatal.
+    socket.on('error', (err) => this.drop('send_error', `${l.bound}: ${err.message}`, false));
   }
 
   /** Stop receiving: replies of handlers still running are dropped. */

@@ -5,6 +5,8 @@ import { closeAll, queuedAccepted, type Listener } from '../net/listen.js';
 import { ConnectionSet } from '../net/connection-set.js';
 import { DatagramServer, type DatagramListener } from '../net/datagram.js';
 import { droppedLogLines } from '../logger.js';
+import { UsageError } from '../errors.js';
+import type { Address } from '../address.js';
 import { randomBytes } from 'node:crypto';
 import { ORIGIN_BYTES, RedisBridge } from './pubsub-redis.js';
 
@@ -12,6 +14,13 @@ export type StopMode = 'graceful' | 'quick';
 
 /** The line a graceful stop with accept_grace logs as it begins (one process or an arbiter's server). */
 export const acceptGraceLine = (seconds: number): string => `stopping in ${seconds}s, accepting meanwhile; health checks (PROXY LOCAL) are refused`;
+
+/** TLS and the PROXY protocol are for connections: a udp:// bind beside them is refused rather than served plain (docs/reference/udp.md). */
+export function refuseDatagramMisuse(app: App, udp: readonly Address[], setting: string): void {
+  if (udp.length > 0 && (app.tls || app.cfg.proxy_protocol !== 'off')) {
+    throw new UsageError(`invalid ${setting} "${udp[0]!.text}": udp:// is served without ${app.tls ? 'TLS (--certfile)' : 'the PROXY protocol (--proxy-protocol)'}; bind it in a server of its own`);
+  }
+}
 
 /**
  * Tap times for info: per plugin and hook, the calls, the timed ones and their seconds (what a

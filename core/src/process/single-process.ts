@@ -6,10 +6,10 @@ import { closeAll, listenAll, listeningMessage, type Listener } from '../net/lis
 import { unusedInherited } from '../activation.js';
 import { Pidfile } from './pidfile.js';
 import type { ConnectionSet } from '../net/connection-set.js';
-import { acceptGraceLine, AppServer, type StopMode } from './app-server.js';
+import { acceptGraceLine, AppServer, refuseDatagramMisuse, type StopMode } from './app-server.js';
 import { version } from '../version.js';
 import { droppedLogLines } from '../logger.js';
-import { errorMessage, UsageError } from '../errors.js';
+import { errorMessage } from '../errors.js';
 import { SdNotify } from './sd-notify.js';
 import { SINGLE_PROCESS_SIGNALS } from './signals.js';
 
@@ -84,10 +84,7 @@ class SingleProcess {
       const addresses = app.addresses(1);
       const setting = app.discovery.registry.nameSource('bind', app.settings.sources.bind!);
       const udp = addresses.filter((a) => a.kind === 'udp');
-      // Neither applies to a datagram: refused rather than served plain (docs/reference/udp.md).
-      if (udp.length > 0 && (app.tls || app.cfg.proxy_protocol !== 'off')) {
-        throw new UsageError(`invalid ${setting} "${udp[0]!.text}": udp:// is served without ${app.tls ? 'TLS (--certfile)' : 'the PROXY protocol (--proxy-protocol)'}; bind it in a server of its own`);
-      }
+      refuseDatagramMisuse(app, udp, setting);
       early = await this.stopFirst(listenAll(addresses.filter((a) => a.kind !== 'udp'), app.cfg.backlog, () => {},
         setting, { onHandle: server.acceptHandle }).then((l) => { this.listeners = l; }));
       if (!early) early = await this.stopFirst(bindDatagrams(udp, setting).then((d) => { this.datagrams = d; }));
