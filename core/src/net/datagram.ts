@@ -206,7 +206,7 @@ function decodeAll(protocol: Protocol<unknown, unknown>, data: Buffer): { messag
  * protocol, its messages go through preRequest, the handler and postRequest as a connection's
  * do, and each reply goes back to the sender as one datagram. Nothing is kept per sender.
  */
-export class DatagramServer implements DatagramStats {
+export class DatagramServer {
   received = 0;
   replied = 0;
   readonly dropped = Object.fromEntries(DATAGRAM_DROPS.map((r) => [r, 0])) as Record<DatagramDrop, number>;
@@ -214,6 +214,8 @@ export class DatagramServer implements DatagramStats {
   private readonly factor: number;
   private listeners: readonly DatagramListener[] = [];
   private inFlight = 0;
+  /** It has read a socket: its counters are reported. */
+  private serving = false;
   private nextId = 0;
   /** Per drop reason: when its last line was written, and how many were not written since. */
   private readonly lines = new Map<DatagramDrop, { at: number; suppressed: number }>();
@@ -221,6 +223,7 @@ export class DatagramServer implements DatagramStats {
   constructor(readonly set: ConnectionSet, cfg: { readonly udp_max_reply: number; readonly udp_amplification: number }) {
     this.maxReply = cfg.udp_max_reply;
     this.factor = cfg.udp_amplification;
+    set.datagramStats = () => this.snapshot();
   }
 
   /** Serve the datagrams of `listeners` (the per-request hooks are those ConnectionSet.start took). */
@@ -230,6 +233,7 @@ export class DatagramServer implements DatagramStats {
 
   /** Serve one more socket (a worker's copy of the arbiter's, handed over once it is ready). */
   serve(l: DatagramListener): void {
+    this.serving = true;
     this.listeners = [...this.listeners, l];
     const socket = l.socket;
     socket.on('message', (data, from) => this.receive(socket, data, from));
@@ -250,8 +254,10 @@ export class DatagramServer implements DatagramStats {
     })));
   }
 
-  snapshot(): DatagramStats {
-    return { received: this.received, replied: this.replied, dropped: { ...this.dropped } };
+  /** Its counters, once it has read a socket (a process without udp:// binds reports none). */
+  snapshot(): { datagrams: DatagramStats } | undefined {
+    if (!this.serving) return undefined;
+    return { datagrams: { received: this.received, replied: this.replied, dropped: { ...this.dropped } } };
   }
 
   /** @internal The factor a protocol's replies are held to. */

@@ -80,7 +80,6 @@ export default definePlugin({
       const started = new WeakMap<Request, number>();
       app.hooks.preRequest.tap('access-log', (r) => { started.set(r, performance.now()); });
       app.hooks.postRequest.tap('access-log', (r) => {
-        if (!('socket' in r.connection)) return; // a datagram's request (udp://): no line yet
         const ms = performance.now() - (started.get(r) ?? performance.now());
         sink?.write(line!(r.connection, r.connection.peer, r, ms, Date.now()));
       });
