@@ -7,10 +7,12 @@ export const DEFAULT_PORT = 8060;
 export type Address =
   | { readonly kind: 'tcp'; readonly host: string | undefined; readonly port: number; readonly text: string }
   | { readonly kind: 'unix'; readonly path: string; readonly text: string }
+  /** A UDP socket (udp://HOST:PORT): datagrams served by the same protocol and handler (docs/reference/udp.md). */
+  | { readonly kind: 'udp'; readonly host: string | undefined; readonly port: number; readonly text: string }
   /** A listening socket this process inherited (systemd socket activation, or a parent's fd). */
   | { readonly kind: 'fd'; readonly fd: number; readonly name?: string; readonly text: string };
 
-export const BIND_FORMS = 'HOST, HOST:PORT, :PORT, PORT, [IPv6]:PORT, unix:PATH or fd://N (an inherited socket, N >= 3), with PORT from 0 to 65535';
+export const BIND_FORMS = 'HOST, HOST:PORT, :PORT, PORT, [IPv6]:PORT, unix:PATH, fd://N (an inherited socket, N >= 3) or udp:// before any IP form (udp://HOST:PORT, udp://[::1]:PORT, udp://:PORT), with PORT from 0 to 65535';
 
 /** The host of a bind address that gives only a port as a bare number (`7000`): loopback, as the default bind. */
 const PORT_ONLY_HOST = '127.0.0.1';
@@ -39,6 +41,14 @@ export function parseAddress(text: string): Address {
     // 0, 1 and 2 are stdin, stdout and stderr, never a listening socket handed over.
     if (Number(n) < 3) throw new Error(`fd ${Number(n)} is stdin, stdout or stderr`);
     return { kind: 'fd', fd: Number(n), text: `fd://${Number(n)}` };
+  }
+  if (text.startsWith('udp://')) {
+    const rest = text.slice(6);
+    // The IP forms of TCP, with a port always given: a datagram server on a default port would surprise.
+    if (isIPv6(rest) || !/:\d*$/.test(rest) || rest.endsWith(':')) throw new Error(`"${text}" needs a port: udp://HOST:PORT, udp://[::1]:PORT or udp://:PORT`);
+    const tcp = parseAddress(rest);
+    if (tcp.kind !== 'tcp') throw new Error(`"${text}" is not udp://HOST:PORT`);
+    return { kind: 'udp', host: tcp.host, port: tcp.port, text: `udp://${tcp.text}` };
   }
   if (text.startsWith('unix:')) {
     const path = text.slice(5);
@@ -77,8 +87,9 @@ export function formatAddress(addr: Address, port?: number): string {
   if (addr.kind === 'unix') return `unix:${addr.path}`;
   if (addr.kind === 'fd') return addr.text;
   const p = port ?? addr.port;
-  if (addr.host === undefined) return `:${p}`;
-  return isIPv6(addr.host) ? `[${addr.host}]:${p}` : `${addr.host}:${p}`;
+  const scheme = addr.kind === 'udp' ? 'udp://' : '';
+  if (addr.host === undefined) return `${scheme}:${p}`;
+  return isIPv6(addr.host) ? `${scheme}[${addr.host}]:${p}` : `${scheme}${addr.host}:${p}`;
 }
 
 /**

@@ -18,6 +18,7 @@ export { type Address, parseAddress, formatAddress, type AllowEntry, parseAllowE
 export { App, type Monitor, type Worker, type WorkerFigures, type Info, type InfoPlace, type InfoDocument, type ArbiterInfo, type MonitorInfo, type WorkerInfo, type HookTimesInfo, type TapTimeInfo, type RestartReason } from './plugins/app.js';
 export type { Hooks, HookName, HookTimes, TapTime } from './plugins/hooks.js';
 export { Connection, Request, MAX_IN_FLIGHT, type CloseReason } from './net/connection.js';
+export { DATAGRAM_DROPS, type DatagramDrop, type DatagramStats, type Datagram } from './net/datagram.js';
 export { ConnectionSet, CLOSE_REASONS, type ServerStats, type StatsSnapshot, type ClosedCounts, type FailedConnection, type AcceptCloseReason } from './net/connection-set.js';
 export { DEFAULT_BUCKETS, type TimesSnapshot } from './net/request-times.js';
 export { Cumulator } from './net/cumulator.js';

@@ -99,6 +99,7 @@ test('malformed RESP: the protocol\'s last word (-ERR Protocol error) comes last
 test('pushes are told from replies by when the server sent them: connection.send and channel deliveries, sync and async', async (t) => {
   const handler = async (m: Buffer, request: Request) => {
     const connection = request.connection;
+    if (!('socket' in connection)) throw new Error('a connection, not a datagram');
     const [command, arg = ''] = String(m).split(' ');
     if (command === 'join') connection.pubsub.subscribe(connection, arg);
     if (command === 'say') return `sent to ${connection.pubsub.publishNow(arg, `${arg}: hello`, connection) as number}`; // to itself too

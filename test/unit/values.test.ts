@@ -15,7 +15,7 @@ test('sizes as people write them', (t) => {
 test('bind forms', (t) => {
   const tcp = (text: string) => {
     const a = parseAddress(text);
-    return a.kind === 'tcp' ? [a.host, a.port, a.text] : a.kind === 'unix' ? [a.path] : [a.fd, a.text];
+    return a.kind === 'tcp' || a.kind === 'udp' ? [a.host, a.port, a.text] : a.kind === 'unix' ? [a.path] : [a.fd, a.text];
   };
   t.deepEqual(tcp('127.0.0.1:9000'), ['127.0.0.1', 9000, '127.0.0.1:9000']);
   t.deepEqual(tcp('127.0.0.1'), ['127.0.0.1', 8060, '127.0.0.1:8060']);
@@ -29,6 +29,14 @@ test('bind forms', (t) => {
   t.deepEqual(tcp('unix:/tmp/a.sock'), ['/tmp/a.sock']);
   t.deepEqual(tcp('fd://3'), [3, 'fd://3']);
   t.deepEqual(tcp('fd://012'), [12, 'fd://12']);
+  t.is(parseAddress('udp://127.0.0.1:7000').kind, 'udp');
+  t.deepEqual(tcp('udp://127.0.0.1:7000'), ['127.0.0.1', 7000, 'udp://127.0.0.1:7000']);
+  t.deepEqual(tcp('udp://[::1]:0'), ['::1', 0, 'udp://[::1]:0']);
+  t.deepEqual(tcp('udp://:514'), [undefined, 514, 'udp://:514']);
+  t.deepEqual(tcp('udp://localhost:9'), ['localhost', 9, 'udp://localhost:9']);
+  for (const bad of ['udp://', 'udp://127.0.0.1', 'udp://127.0.0.1:', 'udp://[::1]', 'udp://::1', 'udp://7000', 'udp://unix:/x:1', 'udp://fd://3:1', 'udp://1.2.3.4:70000']) {
+    t.throws(() => parseAddress(bad), undefined, bad);
+  }
   for (const bad of ['127.0.0.1:99999', '127.0.0.1:http', 'unix:', '[nope]:1', 'bad host:1', ':', 'a..b:1', 'fd://', 'fd://x', 'fd://2', 'fd://-3', 'fd://2147483648', '70000']) {
     t.throws(() => parseAddress(bad), undefined, bad);
   }

@@ -80,7 +80,7 @@ export class SsProcess {
 
   /** Port of the first TCP address. */
   get port(): number {
-    const addr = this.addresses.find((a) => !a.startsWith('unix:'));
+    const addr = this.addresses.find((a) => !a.startsWith('unix:') && !a.startsWith('udp://'));
     if (!addr) throw new Error('no TCP address bound');
     return Number(addr.slice(addr.lastIndexOf(':') + 1));
   }

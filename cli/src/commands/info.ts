@@ -88,6 +88,8 @@ function print(info: Fields): string {
         extra(w, ['server', 'id', 'pid', 'state', 'uptime', 'requests', 'connections', 'memory', 'stats', 'hooks', 'metrics']));
       const pubsub = pubsubLine(obj(w.stats));
       if (pubsub !== undefined) lines.push(pubsub);
+      const datagrams = datagramLine(obj(w.stats));
+      if (datagrams !== undefined) lines.push(datagrams);
     }
   }
   lines.push(...Object.entries(info).filter(([k]) => !['arbiter', 'monitors', 'workers'].includes(k)).map(([k, v]) => `${k}: ${JSON.stringify(v)}`));
@@ -102,6 +104,14 @@ function pubsubLine(stats: Fields): string | undefined {
   const redis = p.redis === undefined ? '' : `  redis ${r.state} sent ${r.sent} received ${r.received} lost ${r.lost}`;
   return `    pushes ${stats.pushes ?? 0}  channels ${p.channels ?? 0}  patterns ${p.patterns ?? 0}  subscribers ${p.subscribers ?? 0}  ` +
     `published ${p.published ?? 0}  delivered ${p.delivered ?? 0}  dropped ${p.dropped ?? 0}${redis}`;
+}
+
+/** A worker's datagrams (udp:// binds), when it reads any (`stats.datagrams`): drops by reason, those that happened. */
+function datagramLine(stats: Fields): string | undefined {
+  if (stats.datagrams === undefined) return undefined;
+  const d = obj(stats.datagrams);
+  const drops = Object.entries(obj(d.dropped)).filter(([, n]) => n !== 0).map(([r, n]) => `  ${r} ${String(n)}`).join('');
+  return `    datagrams received ${String(d.received ?? 0)}  replied ${String(d.replied ?? 0)}  dropped${drops === '' ? ' 0' : drops}`;
 }
 
 /** `ss info`: ask a running server for its info document (docs/design.md §9). */

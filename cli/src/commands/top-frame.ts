@@ -115,6 +115,34 @@ function pubsubRow(workers: Fields[], before: Map<unknown, Fields>, seconds: num
   return { ...r, published: sum(published), delivered: sum(delivered), pushes: sum(pushes) };
 }
 
+/** A server's datagrams (udp:// binds): rates by pid as REQ/S, drops summed over its workers. */
+interface DatagramRow { received: number | undefined; replied: number | undefined; dropped: number }
+
+const DATAGRAM_HEAD = `  ${'DGRAM IN/S'.padStart(10)}${'OUT/S'.padStart(10)}${'DROPPED'.padStart(9)}`;
+function datagramLine(r: DatagramRow): string {
+  return `  ${rate(r.received).padStart(10)}${rate(r.replied).padStart(10)}${String(r.dropped).padStart(9)}`;
+}
+
+/** The datagram row of a server's workers, or none when none of them reads a udp:// bind. */
+function datagramRow(workers: Fields[], before: Map<unknown, Fields>, seconds: number): DatagramRow | undefined {
+  const [received, replied]: (number | undefined)[][] = [[], []];
+  let dropped = 0;
+  let used = false;
+  for (const w of workers) {
+    const stats = obj(w.stats);
+    if (stats.datagrams === undefined) continue;
+    used = true;
+    const d = obj(stats.datagrams);
+    for (const n of Object.values(obj(d.dropped))) dropped += num(n) ?? 0;
+    const prev = before.get(w.pid);
+    const was = obj(obj(prev?.stats).datagrams);
+    received.push(prev ? perSecond(d.received, was.received, seconds) : undefined);
+    replied.push(prev ? perSecond(d.replied, was.replied, seconds) : undefined);
+  }
+  if (!used) return undefined;
+  return { received: sum(received), replied: sum(replied), dropped };
+}
+
 interface HookRow { plugin: string; hook: string; rps: number | undefined; meanUs: number | undefined }
 
 /** Timed calls and their seconds: `{ sampled, seconds }` in a document. */
@@ -194,6 +222,8 @@ export function frame({ cur, prev, seconds }: Sample, { width, height, interval 
     lines.push(WORKER_HEAD, ...rows.map(workerLine), total('total', rows));
     const pubsub = pubsubRow(mine, before, seconds);
     if (pubsub) lines.push('', PUBSUB_HEAD, pubsubLine(pubsub));
+    const dgram = datagramRow(mine, before, seconds);
+    if (dgram) lines.push('', DATAGRAM_HEAD, datagramLine(dgram));
   }
   if (list(cur.monitors).length > 1) lines.push('', total('all', all));
   lines.push('', hookLine('PLUGIN', 'HOOK', 'CALLS/S', 'MEAN µs'));

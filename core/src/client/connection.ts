@@ -63,11 +63,12 @@ const REASONS: Readonly<Record<string, string>> = {
   ECONNRESET: 'connection reset',
 };
 
-export function parseTarget(text: string): Exclude<Address, { kind: 'fd' }> {
+export function parseTarget(text: string): Exclude<Address, { kind: 'fd' | 'udp' }> {
   try {
     const addr = parseAddress(text);
     // A descriptor names a socket this process was handed to listen on: there is nothing to connect to.
     if (addr.kind === 'fd') throw new Error('fd://N is a listening socket handed to a server, not an address to connect to');
+    if (addr.kind === 'udp') throw new Error('udp:// is served to datagrams; a client connects over TCP or a unix socket');
     return addr;
   } catch (err) {
     throw new UsageError(`invalid address "${text}": ${errorMessage(err)}`);

@@ -10,7 +10,7 @@ export const coreSettings = {
   bind: {
     flags: ['-b', '--bind'], type: 'bind', repeatable: true, default: '127.0.0.1:8060', meta: 'ADDRESS',
     section: 'Server',
-    desc: 'Address to listen on: HOST, HOST:PORT, :PORT (all interfaces), PORT (on 127.0.0.1), [v6]:PORT, unix:PATH or fd://N (an inherited listening socket, N ≥ 3); repeatable. Port 0 takes a free port. A unix socket file is removed on stop; a stale one is replaced, a live one refused. Unset anywhere, the sockets systemd passed (LISTEN_FDS) are served.',
+    desc: 'Address to listen on: HOST, HOST:PORT, :PORT (all interfaces), PORT (on 127.0.0.1), [v6]:PORT, unix:PATH, fd://N (an inherited listening socket, N ≥ 3) or udp://HOST:PORT (datagrams: see docs/reference/udp.md); repeatable. Port 0 takes a free port. A unix socket file is removed on stop; a stale one is replaced, a live one refused. Unset anywhere, the sockets systemd passed (LISTEN_FDS) are served.',
   },
   workers: {
     flags: ['-w', '--workers'], type: 'int', min: 0, max: 1024, default: 1, section: 'Processes',
@@ -67,6 +67,14 @@ export const coreSettings = {
   maxmemory_clients: {
     flags: ['--maxmemory-clients'], type: 'bytes', min: 0, default: '384mb', section: 'Server',
     desc: 'The most memory all the connections of one process may hold together (as max_client_memory counts it). Over it, the connection holding the most is closed, then the next, until the rest fit. 0 = no limit.',
+  },
+  udp_max_reply: {
+    flags: ['--udp-max-reply'], type: 'bytes', min: 1, max: 65507, default: 65507, section: 'Server',
+    desc: 'Largest reply sent to a udp:// bind, in bytes: one over it is dropped and counted. The default is what one IPv4 UDP datagram holds; a reply over the path MTU (1472 on Ethernet) is fragmented by IP and lost whole if a fragment is, so set 1472 where replies must not fragment.',
+  },
+  udp_amplification: {
+    flags: ['--udp-amplification'], type: 'int', min: 0, max: 1000000, default: 1, section: 'Server',
+    desc: 'The replies to one datagram on a udp:// bind may together be at most this many times its size (a forged source must not turn the server into an amplifier); more is dropped and counted. A protocol may set its own factor (datagramAmplification). 0 = no limit.',
   },
   push_output_limit: {
     flags: ['--push-output-limit'], type: 'bytes', min: 0, default: '32mb', section: 'Server',

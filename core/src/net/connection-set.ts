@@ -1,3 +1,4 @@
+import type { DatagramStats } from './datagram.js';
 import type { Socket } from 'node:net';
 import type { Logger } from '../logger.js';
 import { Connection, FRESH_GRACE_MS, type CloseReason, type Request } from './connection.js';
@@ -159,6 +160,8 @@ export interface StatsSnapshot {
   readonly pushes: number;
   /** Channels, subscribers and messages (app.pubsub), in this process. */
   readonly pubsub?: PubSubStats;
+  /** Datagrams of the udp:// binds this process reads (docs/reference/udp.md), when it reads any. */
+  readonly datagrams?: DatagramStats;
   /** Bytes read from and written to clients (closed connections, plus what the open ones have so far). */
   readonly bytes: { readonly received: number; readonly sent: number };
   /** Handler time: a histogram of every request when a plugin asked for one (app.timeRequests). */
@@ -210,6 +213,8 @@ export class ConnectionSet implements ServerStats {
   readonly pushOutputLimit: number;
   readonly pushOutputSoftLimit: number;
   readonly pushOutputSoftMs: number;
+  /** @internal The datagram counters to report, as `{ datagrams }` (set by the process serving them). */
+  datagramStats: (() => { datagrams: DatagramStats } | undefined) | undefined;
   /** Pushes sent (connection.send) so far. */
   pushes = 0;
   readonly handler: Handler;
@@ -304,6 +309,7 @@ export class ConnectionSet implements ServerStats {
       requests: this.requests,
       pushes: this.pushes,
       ...(this.app.pubsub ? { pubsub: this.app.pubsub.stats() } : {}),
+      ...(this.datagramStats?.() ?? {}),
       bytes: { received, sent },
       ...(this.times ? { times: this.times.snapshot() } : {}),
       handler: { sampled: this.handlerSampled, seconds: this.handlerSeconds },

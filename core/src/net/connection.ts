@@ -9,6 +9,7 @@ import type { TlsInfo } from './tls.js';
 import { SAMPLE_EVERY } from './request-times.js';
 import { onReads } from './read-slab.js';
 import type { PubSub } from './pubsub.js';
+import type { Datagram } from './datagram.js';
 
 type Encoded = Buffer | Uint8Array | string;
 /** What a protocol writes on its own (ProtocolLink). */
@@ -36,8 +37,9 @@ export class Request<M = unknown> {
   since = 0;
 
   constructor(
-    readonly connection: Connection,
-    /** 1 for the first message on the connection. */
+    /** The connection it came on; for a datagram (udp://), its sender (docs/reference/udp.md). */
+    readonly connection: Connection | Datagram,
+    /** 1 for the first message on the connection (on the datagram). */
     readonly seq: number,
     readonly message: M,
     /** @internal Its bytes on the wire: what it holds while it waits for its reply. */
@@ -1021,7 +1023,8 @@ function mib(bytes: number): string {
 }
 
 /** One reply encoded by `protocol`, as bytes (a TypeError if it cannot be). */
-function encodeOne(protocol: Protocol<unknown, unknown>, value: unknown): Uint8Array {
+/** @internal One value encoded by `protocol`, as bytes. */
+export function encodeOne(protocol: Protocol<unknown, unknown>, value: unknown): Uint8Array {
   if (protocol.encodeInto !== undefined) {
     const length = protocol.encodedLength!(value);
     if (!Number.isSafeInteger(length) || length < 0) throw new TypeError(`protocol encodedLength gave ${length} bytes`);

@@ -55,3 +55,15 @@ export function bindPipe(path: string): BoundPipe | number {
   if (typeof create !== 'function') throw new StartupError(`cannot bind ${path}: this Node (${process.versions.node}) has no net._createServerHandle`);
   return create(path, -1, -1);
 }
+
+/**
+ * Stop reading a bound UDP socket in this process (libuv's recv_stop): the arbiter keeps it to
+ * hand to workers, which read it, and must not take their datagrams. dgram keeps its handle
+ * under a private symbol ('state symbol'), as node:cluster reaches it; its `_handle` is deprecated.
+ */
+export function stopReceiving(socket: import('node:dgram').Socket): void {
+  const key = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+  const state = key === undefined ? undefined : (socket as unknown as Record<symbol, { handle?: { recvStop?(): number } } | undefined>)[key];
+  if (typeof state?.handle?.recvStop !== 'function') throw new StartupError(`this Node (${process.versions.node}) keeps a UDP socket's handle where ss does not look: udp:// needs --workers 0 here`);
+  state.handle.recvStop();
+}

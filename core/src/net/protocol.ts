@@ -72,6 +72,11 @@ export interface Protocol<M = Buffer, R = M> {
    */
   readonly encodesNull?: boolean;
   /**
+   * Over udp://: how many times a datagram's size its replies may take together, instead of
+   * udp_amplification (a protocol whose small requests have large replies by design; 0: no limit).
+   */
+  readonly datagramAmplification?: number;
+  /**
    * No framing: a message is whatever one read holds (echo). A client then sends one request
    * at a time, each after the reply to the one before (`createClient`, `ss send`).
    */

@@ -3,7 +3,10 @@ import type { HookTimes } from '../plugins/hooks.js';
 import { releaseCompiler } from '../config/import-module.js';
 import { closeAll, queuedAccepted, type Listener } from '../net/listen.js';
 import { ConnectionSet } from '../net/connection-set.js';
+import { DatagramServer, type DatagramListener } from '../net/datagram.js';
 import { droppedLogLines } from '../logger.js';
+import { UsageError } from '../errors.js';
+import type { Address } from '../address.js';
 import { randomBytes } from 'node:crypto';
 import { ORIGIN_BYTES, RedisBridge } from './pubsub-redis.js';
 
@@ -11,6 +14,13 @@ export type StopMode = 'graceful' | 'quick';
 
 /** The line a graceful stop with accept_grace logs as it begins (one process or an arbiter's server). */
 export const acceptGraceLine = (seconds: number): string => `stopping in ${seconds}s, accepting meanwhile; health checks (PROXY LOCAL) are refused`;
+
+/** TLS and the PROXY protocol are for connections: a udp:// bind beside them is refused rather than served plain (docs/reference/udp.md). */
+export function refuseDatagramMisuse(app: App, udp: readonly Address[], setting: string): void {
+  if (udp.length > 0 && (app.tls || app.cfg.proxy_protocol !== 'off')) {
+    throw new UsageError(`invalid ${setting} "${udp[0]!.text}": udp:// is served without ${app.tls ? 'TLS (--certfile)' : 'the PROXY protocol (--proxy-protocol)'}; bind it in a server of its own`);
+  }
+}
 
 /**
  * Tap times for info: per plugin and hook, the calls, the timed ones and their seconds (what a
@@ -39,6 +49,9 @@ export class AppServer {
   readonly started = Date.now();
   /** Listeners this process accepts on itself, closed first on stop. */
   listeners: readonly Listener[] = [];
+  /** The udp:// sockets this process serves (docs/design.md §16), closed first on stop. */
+  datagramListeners: readonly DatagramListener[] = [];
+  readonly datagrams: DatagramServer;
   private stopping: Promise<void> | undefined;
   /** Channels shared with other hosts (`--pubsub`). */
   private bridge: RedisBridge | undefined;
@@ -46,6 +59,7 @@ export class AppServer {
   /** `origin` is shared by the workers of one server: the Redis bridge skips what they published. */
   constructor(readonly app: App, id: number, private readonly origin: Buffer = randomBytes(ORIGIN_BYTES)) {
     this.server = new ConnectionSet(app);
+    this.datagrams = new DatagramServer(this.server, app.cfg);
     this.worker = { id, pid: process.pid, name: app.name, app, cfg: app.cfg, stats: this.server };
   }
 
@@ -61,6 +75,7 @@ export class AppServer {
     }
     await this.app.hooks.workerStart.promise(this.worker);
     this.server.start();
+    this.datagrams.start(this.datagramListeners);
     releaseCompiler(); // everything is loaded: keep the serving heap small
   }
 
@@ -74,7 +89,7 @@ export class AppServer {
     return (this.stopping ??= (async () => {
       // Only where this process closes listeners of its own (workers 0), and not on a reload.
       if (mode === 'graceful' && !linger && this.listeners.length > 0) await queuedAccepted();
-      const closed = closeAll(this.listeners);
+      const closed = Promise.all([closeAll(this.listeners), this.datagrams.close()]);
       await this.server.shutdown(mode === 'graceful' ? this.app.cfg.graceful_timeout * 1000 : 0, linger && mode === 'graceful');
       this.bridge?.close();
       await this.app.hooks.workerStop.promise(this.worker); // failing taps are logged by the hook guard

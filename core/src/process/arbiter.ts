@@ -6,12 +6,13 @@ import { releaseCompiler } from '../config/import-module.js';
 import type { WorkerBoot } from './ipc.js';
 import { coreSettings } from '../config/core-settings.js';
 import { closeAll, listenAll, listeningMessage, type Listener } from '../net/listen.js';
-import type { NativeHandle } from '../net/native-handle.js';
+import { stopReceiving, type NativeHandle } from '../net/native-handle.js';
+import { bindDatagrams, type DatagramListener } from '../net/datagram.js';
 import { unusedInherited } from '../activation.js';
 import { createLogger, droppedLogLines, type Logger } from '../logger.js';
 import { ServerMonitor, beatSeconds, type MonitorHost } from './monitor.js';
 import { Pidfile } from './pidfile.js';
-import type { StopMode } from './app-server.js';
+import { refuseDatagramMisuse, type StopMode } from './app-server.js';
 import { ARBITER_SIGNALS, type ArbiterAction } from './signals.js';
 import { version } from '../version.js';
 import { SdNotify } from './sd-notify.js';
@@ -165,19 +166,34 @@ export class Arbiter implements MonitorHost {
       let monitor: ServerMonitor | undefined;
       const early: NativeHandle[] = [];
       const onHandle = (h: NativeHandle) => (monitor ? monitor.route(h) : early.push(h));
+      const setting = app.discovery.registry.nameSource('bind', app.settings.sources.bind!);
+      const addresses = app.addresses(this.apps.length);
+      const udp = addresses.filter((a) => a.kind === 'udp');
+      refuseDatagramMisuse(app, udp, setting);
       let listeners: Listener[];
+      let datagrams: DatagramListener[];
       try {
-        listeners = await listenAll(app.addresses(this.apps.length), app.cfg.backlog, () => {}, app.discovery.registry.nameSource('bind', app.settings.sources.bind!),
+        listeners = await listenAll(addresses.filter((a) => a.kind !== 'udp'), app.cfg.backlog, () => {}, setting,
           { onHandle, ...(balance === 'reuse-port' ? { reusePort: 'new' as const } : {}) });
       } catch (err) {
         for (const h of early) h.close();
         throw err;
       }
+      try {
+        datagrams = await bindDatagrams(udp, setting);
+        // The arbiter keeps them for the workers, which read them (a replacement gets the same socket).
+        for (const d of datagrams) stopReceiving(d.socket);
+      } catch (err) {
+        for (const h of early) h.close();
+        await closeAll(listeners);
+        throw err;
+      }
       // Shared and reuse-port: workers take these sockets over (see ListenSlots).
-      monitor = new ServerMonitor(this, app, app.discovery.server, listeners, balance);
+      monitor = new ServerMonitor(this, app, app.discovery.server, listeners, balance, datagrams);
       this.monitors.push(monitor);
       for (const h of early) monitor.route(h);
       for (const l of listeners) app.log.info({ address: l.bound }, listeningMessage(l));
+      for (const d of datagrams) app.log.info({ address: d.bound }, `listening on ${d.bound}`);
       for (const l of listeners) {
         if (balance === 'reuse-port' && l.inherited?.kind === 'tcp') {
           app.log.info({ address: l.bound }, `${l.address.text}: an inherited socket cannot be bound again for each worker (its port is not ours to bind): every worker accepts on it (shared)`);
@@ -285,8 +301,9 @@ export class Arbiter implements MonitorHost {
         this.log.warn(`server ${app.name} is new in the config: restart ss to start it`);
         continue;
       }
-      const bound = m.listeners.map((l) => l.address.text).join(' ');
-      if (app.addresses(this.apps.length).map((a) => a.text).join(' ') !== bound) this.log.warn(`server ${m.name}: bind changed in the config; restart ss to listen there (still on ${bound})`);
+      const bound = [...m.listeners.map((l) => l.address.text), ...m.datagrams.map((d) => d.address.text)].join(' ');
+      const wanted = app.addresses(this.apps.length);
+      if ([...wanted.filter((a) => a.kind !== 'udp'), ...wanted.filter((a) => a.kind === 'udp')].map((a) => a.text).join(' ') !== bound) this.log.warn(`server ${m.name}: bind changed in the config; restart ss to listen there (still on ${bound})`);
       m.reload(app);
     }
     releaseCompiler();
@@ -332,7 +349,7 @@ export class Arbiter implements MonitorHost {
     let doc: InfoDocument = {
       arbiter: { pid: process.pid, name: this.name, uptime: (Date.now() - this.started) / 1000, version, state: this.stopping ? 'stopping' : this.reloading ? 'reloading' : 'running', droppedLogLines: droppedLogLines() },
       monitors: this.monitors.map((m) => ({
-        name: m.name, addresses: m.listeners.map((l) => l.bound), workers: { wanted: m.wanted, alive: m.alive }, restarts: { ...m.restarts },
+        name: m.name, addresses: [...m.listeners.map((l) => l.bound), ...m.datagrams.map((d) => d.bound)], workers: { wanted: m.wanted, alive: m.alive }, restarts: { ...m.restarts },
       })),
       workers,
     };

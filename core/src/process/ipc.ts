@@ -37,6 +37,8 @@ export type ToWorker =
   | { readonly t: 'boot'; readonly boot: WorkerBoot }
   | { readonly t: 'conn' }
   | { readonly t: 'listen'; readonly keep: boolean }
+  /** A udp:// socket the arbiter bound (sent with it): the worker reads its datagrams too. */
+  | { readonly t: 'dgram'; readonly bound: string }
   | { readonly t: 'stop'; readonly mode: StopMode; readonly linger?: boolean }
   | { readonly t: 'info'; readonly req: number }
   | { readonly t: 'reopen' }

@@ -8,6 +8,7 @@ import type { NativeHandle } from '../net/native-handle.js';
 import type { Logger } from '../logger.js';
 import { acceptGraceLine, type StopMode } from './app-server.js';
 import { ListenSlots, type Balance } from './listen-slots.js';
+import { closeQuietly, type DatagramListener } from '../net/datagram.js';
 import { RoundRobin, type RoutedWorker } from './round-robin.js';
 import { forkWorker } from './fork-worker.js';
 import { ArbiterRelay } from './pubsub-relay.js';
@@ -133,6 +134,8 @@ export class ServerMonitor {
     readonly server: string | undefined,
     readonly listeners: readonly Listener[],
     balance: Balance,
+    /** udp:// sockets: the arbiter keeps them, not reading, and every ready worker reads its copy (docs/design.md §16). */
+    readonly datagrams: readonly DatagramListener[] = [],
   ) {
     this.wanted = app.cfg.workers;
     this.serving = new Promise((resolve) => { this.firstReady = resolve; });
@@ -149,7 +152,7 @@ export class ServerMonitor {
   /** What `monitorStart` taps get. */
   view(): Monitor {
     return {
-      name: this.name, app: this.app, cfg: this.app.cfg, addresses: this.listeners.map((l) => l.bound),
+      name: this.name, app: this.app, cfg: this.app.cfg, addresses: [...this.listeners.map((l) => l.bound), ...this.datagrams.map((d) => d.bound)],
       workers: () => this.workerInfo(), restarts: this.restarts,
       figures: () => this.figures(), onWorkerExit: (listener) => { this.exitListeners.push(listener); },
     };
@@ -284,6 +287,7 @@ export class ServerMonitor {
         this.roundRobin.add(worker);
         this.relay.joined(worker);
         this.log.info({ worker: worker.id, workerPid: worker.pid }, `worker ${worker.id} ready (pid ${worker.pid})`);
+        for (const d of this.datagrams) worker.send({ t: 'dgram', bound: d.bound }, d.socket as unknown as NativeHandle);
         if (this.slots && worker.id <= this.wanted) {
           const accepting = this.slots.serve(worker);
           if (this.firstReady) this.takingOver.push(accepting);
@@ -460,6 +464,7 @@ export class ServerMonitor {
 
   private stopNow(mode: StopMode): void {
     void closeAll(this.listeners);
+    for (const d of this.datagrams) closeQuietly(d);
     this.reloadOver();
     clearTimeout(this.respawnTimer);
     this.roundRobin.close();

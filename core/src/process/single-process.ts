@@ -1,11 +1,12 @@
 import { noRestarts, type App, type InfoDocument, type Monitor, type Worker, type WorkerInfo } from '../plugins/app.js';
 import { infoJson } from './ipc.js';
 import { openControl, type Control } from './control-socket.js';
+import { bindDatagrams, closeQuietly, type DatagramListener } from '../net/datagram.js';
 import { closeAll, listenAll, listeningMessage, type Listener } from '../net/listen.js';
 import { unusedInherited } from '../activation.js';
 import { Pidfile } from './pidfile.js';
 import type { ConnectionSet } from '../net/connection-set.js';
-import { acceptGraceLine, AppServer, type StopMode } from './app-server.js';
+import { acceptGraceLine, AppServer, refuseDatagramMisuse, type StopMode } from './app-server.js';
 import { version } from '../version.js';
 import { droppedLogLines } from '../logger.js';
 import { errorMessage } from '../errors.js';
@@ -43,6 +44,7 @@ class SingleProcess {
   private pidfile: Pidfile | undefined;
   private control: Control | undefined;
   private listeners: Listener[] = [];
+  private datagrams: DatagramListener[] = [];
   private started = false;
   private stopping: Promise<void> | undefined;
   private resolveStopped!: () => void;
@@ -80,15 +82,21 @@ class SingleProcess {
     try {
       this.pidfile = app.cfg.pidfile ? Pidfile.create(app.cfg.pidfile) : undefined;
       const addresses = app.addresses(1);
-      early = await this.stopFirst(listenAll(addresses, app.cfg.backlog, () => {},
-        app.discovery.registry.nameSource('bind', app.settings.sources.bind!), { onHandle: server.acceptHandle }).then((l) => { this.listeners = l; }));
+      const setting = app.discovery.registry.nameSource('bind', app.settings.sources.bind!);
+      const udp = addresses.filter((a) => a.kind === 'udp');
+      refuseDatagramMisuse(app, udp, setting);
+      early = await this.stopFirst(listenAll(addresses.filter((a) => a.kind !== 'udp'), app.cfg.backlog, () => {},
+        setting, { onHandle: server.acceptHandle }).then((l) => { this.listeners = l; }));
+      if (!early) early = await this.stopFirst(bindDatagrams(udp, setting).then((d) => { this.datagrams = d; }));
       if (!early) {
         serving.listeners = this.listeners;
+        serving.datagramListeners = this.datagrams;
         for (const l of this.listeners) app.log.info({ address: l.bound }, listeningMessage(l));
+        for (const d of this.datagrams) app.log.info({ address: d.bound }, `listening on ${d.bound}`);
         const unused = unusedInherited(addresses);
         if (unused) app.log.warn(unused);
         process.title = `ss arbiter [${app.name}]`;
-        Object.assign(this.monitor, { addresses: this.listeners.map((l) => l.bound) });
+        Object.assign(this.monitor, { addresses: [...this.listeners.map((l) => l.bound), ...this.datagrams.map((d) => d.bound)] });
         early = await this.stopFirst(app.hooks.monitorStart.promise(this.monitor)) || await this.stopFirst(serving.start());
       }
     } catch (err) {
@@ -187,6 +195,8 @@ class SingleProcess {
   private async release(): Promise<void> {
     await this.control?.close();
     await closeAll(this.listeners);
+    await this.serving.datagrams.close();
+    for (const d of this.datagrams) closeQuietly(d);
     this.pidfile?.remove();
     for (const [signal, handler] of this.handlers) process.off(signal, handler);
     await this.notify?.flushed();

@@ -5,6 +5,9 @@ import { discoverServers, resolveSettings } from '../plugins/discovery.js';
 import { errorMessage, type ErrorLocation } from '../errors.js';
 import { infoJson, type FromWorker, type ToWorker, type WorkerBoot } from './ipc.js';
 import { queuedAccepted, takeHandles } from '../net/listen.js';
+import type { Socket as UdpSocket } from 'node:dgram';
+import type { DatagramListener } from '../net/datagram.js';
+import { parseAddress } from '../address.js';
 import { listeningHandle, type NativeHandle } from '../net/native-handle.js';
 import { createLogger } from '../logger.js';
 import { AppServer, type StopMode } from './app-server.js';
@@ -141,6 +144,11 @@ class WorkerMain {
       case 'listen':
         if (handle && this.stopping) handle.close();
         else if (handle) this.listen(handle, m.keep);
+        break;
+      case 'dgram':
+        // A socket bound by the arbiter (it arrives here bound, and reading); a stopping worker reads nothing more.
+        if (handle && this.stopping) (handle as unknown as UdpSocket).close();
+        else if (handle) this.serving.datagrams.serve({ address: parseAddress(m.bound) as DatagramListener['address'], socket: handle as unknown as UdpSocket, bound: m.bound });
         break;
       case 'stop':
         this.stop(m.mode, m.linger === true);

@@ -1,4 +1,4 @@
-import type { Connection, FailedConnection, Request } from '@socketserver/core';
+import type { Connection, Datagram, FailedConnection, Request } from '@socketserver/core';
 import { cachedClfTime } from './clf-time.js';
 import { jsonFormatter } from './json-line.js';
 
@@ -9,8 +9,14 @@ export interface LineContext {
   readonly server: string;
 }
 
-/** What a connection line is about: a connection, or one closed in an accept stage (PROXY, TLS) before it was one. */
-export type LoggedConnection = Connection | FailedConnection;
+/**
+ * What a line is about: a connection, one closed in an accept stage (PROXY, TLS) before it was
+ * one, or (request lines only) a datagram's sender on a udp:// bind.
+ */
+export type LoggedConnection = Connection | FailedConnection | Datagram;
+
+/** A request line's kind: `req` on a connection, `dgram` for a datagram's request. */
+export const requestKind = (c: LoggedConnection): string => ('kind' in c && c.kind === 'dgram' ? 'dgram' : 'req');
 
 /**
  * One value of a line: the connection, its peer (read while it was open: a closed socket no longer
@@ -19,7 +25,7 @@ export type LoggedConnection = Connection | FailedConnection;
 type Token = (c: LoggedConnection, peer: string, r: Request | undefined, ms: number, now: number, ctx: LineContext) => string;
 
 /** A connection-only value on a request line, and a request-only one on a connection line, is `-` (as in gunicorn's log). */
-const conn = (f: (c: LoggedConnection) => string): Token => (c, _p, r) => (r === undefined ? f(c) : '-');
+const conn = (f: (c: Connection | FailedConnection) => string): Token => (c, _p, r) => (r === undefined && 'socket' in c ? f(c) : '-');
 const req = (f: (r: Request) => string): Token => (_c, _p, r) => (r === undefined ? '-' : f(r));
 
 /** A PROXY header may name a unix path with spaces or control characters: they must not split or forge a line. */
@@ -28,7 +34,7 @@ const escape = (s: string): string => s.replace(/[\x00-\x20\x7f"\\]/g, (ch) => `
 export const TOKENS: Readonly<Record<string, Token | 'time'>> = {
   time: 'time', // per format: its cache of the second's text
   iso: (_c, _p, _r, _ms, now) => new Date(now).toISOString(),
-  kind: (_c, _p, r) => (r === undefined ? 'conn' : 'req'),
+  kind: (c, _p, r) => (r === undefined ? 'conn' : requestKind(c)),
   peer: (c, peer) => (c.proxy === undefined ? peer : escape(peer)),
   conn: (c) => String(c.id),
   worker: (_c, _p, _r, _ms, _now, ctx) => String(ctx.worker),

@@ -1,4 +1,4 @@
-import type { Formatter, LineContext } from './format.js';
+import { requestKind, type Formatter, type LineContext } from './format.js';
 
 /** A string of only printable ASCII but `"` and `\`: it needs no escape. */
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
@@ -23,9 +23,10 @@ export function jsonString(s: string): string {
 export function jsonFormatter(ctx: LineContext): Formatter {
   const shared = `,"worker":${ctx.worker},"pid":${ctx.pid},"server":${jsonString(ctx.server)}`;
   return (c, peer, r, ms, now) => {
-    const head = `{"time":"${new Date(now).toISOString()}","kind":"${r === undefined ? 'conn' : 'req'}","peer":${jsonString(peer)},"conn":${c.id}${shared}`;
+    const head = `{"time":"${new Date(now).toISOString()}","kind":"${r === undefined ? 'conn' : requestKind(c)}","peer":${jsonString(peer)},"conn":${c.id}${shared}`;
     // As the text tokens: a connection's life in whole ms (Date.now()), a handler's to the µs (performance.now()).
     if (r !== undefined) return `${head},"seq":${r.seq},"requests":null,"bytes_in":null,"bytes_out":null,"duration":${ms.toFixed(3)},"reason":null}\n`;
+    if (!('socket' in c)) return ''; // a datagram has request lines only
     return `${head},"seq":null,"requests":${c.requests},"bytes_in":${c.socket.bytesRead},"bytes_out":${c.socket.bytesWritten},"duration":${Math.round(ms)},"reason":${jsonString(c.closeReason)}}\n`;
   };
 }

@@ -47,6 +47,7 @@ export default definePlugin({
     const contexts = new WeakMap<object, Context>();
     return (args: Buffer[], request): Reply | Promise<Reply> => {
       const conn = request.connection;
+      if (!('socket' in conn)) throw new Error('kv serves connections, not datagrams (udp://)');
       let ctx = contexts.get(conn);
       if (ctx === undefined) {
         ctx = { store, clientId: conn.id, client: {}, port: conn.socket.localPort ?? 0, startedAt, connection: conn };

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import { CLOSE_REASONS, type Monitor } from '@socketserver/core';
+import { CLOSE_REASONS, DATAGRAM_DROPS, type Monitor } from '@socketserver/core';
 import type { Counters, PubSubGauges, WorkerGauges } from './totals.js';
 import { registerHistogram, type HistogramSeries } from './histogram.js';
 
@@ -41,6 +41,9 @@ export function figuresRegistry(servers: readonly ServerFigures[]): Registry {
   const channels = gauge('socketserver_pubsub_channels', 'Channels with subscribers now, summed over workers');
   const patterns = gauge('socketserver_pubsub_patterns', 'Patterns with subscribers now, summed over workers');
   const subscribers = gauge('socketserver_pubsub_subscribers', 'Connections holding a subscription now');
+  const datagrams = counter('socketserver_datagrams_received_total', 'Datagrams read on udp:// binds');
+  const datagramsSent = counter('socketserver_datagrams_sent_total', 'Datagrams sent on udp:// binds (replies and connection.send)');
+  const datagramDrops = counter('socketserver_datagrams_dropped_total', 'Datagrams, or replies to them, dropped, by why', ['server', 'reason']);
   const workers = gauge('socketserver_workers', 'Worker processes alive');
   const restarts = counter('socketserver_worker_restarts_total', 'Workers replaced, by why', ['server', 'reason']);
   const memory = gauge('socketserver_worker_resident_memory_bytes', 'Resident memory of each worker', ['server', 'worker', 'pid']);
@@ -62,6 +65,9 @@ export function figuresRegistry(servers: readonly ServerFigures[]): Registry {
     published.inc({ server }, t.published);
     delivered.inc({ server }, t.delivered);
     dropped.inc({ server }, t.dropped);
+    datagrams.inc({ server }, t.datagrams);
+    datagramsSent.inc({ server }, t.datagramsSent);
+    for (const reason of DATAGRAM_DROPS) datagramDrops.inc({ server, reason }, t.datagramDrops[reason] ?? 0);
     channels.set({ server }, s.pubsub.channels);
     patterns.set({ server }, s.pubsub.patterns);
     subscribers.set({ server }, s.pubsub.subscribers);

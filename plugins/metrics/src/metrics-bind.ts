@@ -17,6 +17,7 @@ export function parseMetricsBind(text: string): Address {
     throw new Error(`${METRICS_BIND_FORMS} (${(err as Error).message})`);
   }
   if (addr.kind === 'fd') throw new Error(`${METRICS_BIND_FORMS} (an inherited socket is for the server itself)`);
+  if (addr.kind === 'udp') throw new Error(`${METRICS_BIND_FORMS} (HTTP needs TCP, not udp://)`);
   if (addr.kind === 'tcp' && (isIPv6(given) || !/:\d+$/.test(given))) throw new Error(`${METRICS_BIND_FORMS} (the port is needed)`);
   return addr;
 }

@@ -1,4 +1,4 @@
-import { CLOSE_REASONS, type StatsSnapshot, type WorkerFigures, type WorkerInfo } from '@socketserver/core';
+import { CLOSE_REASONS, DATAGRAM_DROPS, type StatsSnapshot, type WorkerFigures, type WorkerInfo } from '@socketserver/core';
 
 /** The figures of StatsSnapshot that only grow, for one worker or summed over several. */
 export interface Counters {
@@ -12,6 +12,10 @@ export interface Counters {
   published: number;
   delivered: number;
   dropped: number;
+  /** Datagrams of udp:// binds: read, sent (replies and pushes), and dropped by reason. */
+  datagrams: number;
+  datagramsSent: number;
+  datagramDrops: Record<string, number>;
   /** Handler-time histogram: cumulative counts per bucket of `buckets`. */
   timeCounts: number[];
   timeCount: number;
@@ -22,6 +26,7 @@ export function zero(buckets: number): Counters {
   return {
     accepted: 0, closed: Object.fromEntries(CLOSE_REASONS.map((r) => [r, 0])), requests: 0, received: 0, sent: 0,
     pushes: 0, published: 0, delivered: 0, dropped: 0,
+    datagrams: 0, datagramsSent: 0, datagramDrops: Object.fromEntries(DATAGRAM_DROPS.map((r) => [r, 0])),
     timeCounts: new Array<number>(buckets).fill(0), timeCount: 0, timeSum: 0,
   };
 }
@@ -36,6 +41,9 @@ function add(into: Counters, c: Counters): void {
   into.published += c.published;
   into.delivered += c.delivered;
   into.dropped += c.dropped;
+  into.datagrams += c.datagrams;
+  into.datagramsSent += c.datagramsSent;
+  for (const r of DATAGRAM_DROPS) into.datagramDrops[r]! += c.datagramDrops[r] ?? 0;
   c.timeCounts.forEach((n, i) => { into.timeCounts[i]! += n; });
   into.timeCount += c.timeCount;
   into.timeSum += c.timeSum;
@@ -54,6 +62,12 @@ function countersOf(s: StatsSnapshot, buckets: readonly number[]): Counters {
   c.published = s.pubsub?.published ?? 0;
   c.delivered = s.pubsub?.delivered ?? 0;
   c.dropped = s.pubsub?.dropped ?? 0;
+  const d = s.datagrams;
+  if (d !== undefined) {
+    c.datagrams = d.received;
+    c.datagramsSent = d.replied;
+    for (const r of DATAGRAM_DROPS) c.datagramDrops[r] = d.dropped[r] ?? 0;
+  }
   const t = s.times;
   if (t && t.buckets.length === buckets.length && t.buckets.every((b, i) => b === buckets[i])) {
     c.timeCounts = [...t.counts];
