@@ -4,7 +4,7 @@
 export {
   definePlugin, defineConfig, type PluginDef, type PluginSettings, type PluginCfg, type PluginApp, type PluginOptions, type HandlerOf, type Config, type ConfigFile,
 } from './plugins/define.js';
-export type { Protocol, ProtocolLink, Handler, HandlerResult } from './net/protocol.js';
+export type { Protocol, ProtocolLink, ProtocolMode, Handler, HandlerResult } from './net/protocol.js';
 export { CursorProtocol } from './net/cursor-protocol.js';
 export { ProtocolError, UsageError, StartupError, RefusedError, type ErrorLocation } from './errors.js';
 export { PubSub, type PubSubHooks } from './net/pubsub.js';

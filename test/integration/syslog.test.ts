@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { promisify } from 'node:util';
 import { Client } from '../helpers/client.js';
 import { eventually, ssInfo, startSs, type SsProcess } from '../helpers/ss.js';
+import { UdpClient, udpPort } from '../helpers/udp.js';
 
 // The syslog plugin through the real ss, driven by util-linux logger (what rsyslog-style
 // forwarders send); what arrives is read from the default handler's JSON lines on stdout.
@@ -107,4 +108,35 @@ test('with --workers 2 every worker parses and writes; their counts add up', asy
   const counts = (info.workers as { syslog?: { messages: number } }[]).map((w) => w.syslog?.messages ?? 0);
   t.is(counts.length, 2);
   t.is(counts[0]! + counts[1]!, texts.length);
+});
+
+test('logger --udp (RFC 5424 and 3164) to a udp:// bind beside a TCP one, with --workers 2: parsed, counted, never answered', async (t) => {
+  const ss = await startSs(t, ['--plugin', 'syslog', '--workers', '2', '--bind', 'udp://127.0.0.1:0', '--bind', '127.0.0.1:0']);
+  const udp = udpPort(ss);
+  await logger(udp, ['--udp', '--rfc5424', '--msgid', 'U1', '--sd-id', 'ex@32473', '--sd-param', 'k="v"', 'over udp 5424']);
+  const m = await arrived(ss, 'over udp 5424');
+  t.deepEqual([m.format, m.facility, m.severity, m.appName, m.msgId], ['5424', 19, 4, 'app', 'U1']);
+  t.deepEqual(m.structuredData['ex@32473'], { k: 'v' });
+  t.true(m.hostname?.startsWith(shortHost), m.hostname);
+  await logger(udp, ['--udp', '--rfc3164', 'over udp 3164']);
+  const o = await arrived(ss, 'over udp 3164');
+  t.deepEqual([o.format, o.facility, o.severity, o.appName], ['3164', 19, 4, 'app']);
+  // The TCP bind of the same server still frames its stream.
+  await logger(ss.port, ['--tcp', '--octet-count', '--rfc5424', 'over tcp beside']);
+  t.is((await arrived(ss, 'over tcp beside')).format, '5424');
+  // One datagram is one message: a newline inside it is text, not a frame (RFC 5426).
+  const client = await UdpClient.open(t, udp);
+  client.send('<13>1 - h a - - - two\nlines\n');
+  t.is((await arrived(ss, 'two\nlines')).hostname, 'h');
+  client.send('not syslog at all');
+  t.deepEqual((await arrived(ss, 'not syslog at all')).malformed, ['no PRI']);
+  const info = await eventually(async () => {
+    const i = await ssInfo(ss.pid);
+    const ws = i.workers as { syslog?: { messages: number; malformed: number }; stats?: { datagrams?: { received: number; replied: number } } }[];
+    return ws.reduce((n, w) => n + (w.stats?.datagrams?.received ?? 0), 0) === 4 ? ws : undefined;
+  }, 'four datagrams counted in ss info', 15_000);
+  t.is(info.reduce((n, w) => n + (w.syslog?.messages ?? 0), 0), 5);
+  t.is(info.reduce((n, w) => n + (w.syslog?.malformed ?? 0), 0), 1);
+  t.is(info.reduce((n, w) => n + (w.stats?.datagrams?.replied ?? 0), 0), 0);
+  t.is(client.received.length, 0, 'syslog has no replies');
 });

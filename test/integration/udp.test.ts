@@ -1,7 +1,7 @@
 import test from 'ava';
 import { createSocket } from 'node:dgram';
 import { Client } from '../helpers/client.js';
-import { runSs, startSs } from '../helpers/ss.js';
+import { eventually, runSs, ssInfo, startSs } from '../helpers/ss.js';
 import { UdpClient, udpPort } from '../helpers/udp.js';
 
 const HANDLER = './test/fixtures/runtime/udp-handler.mjs';
@@ -56,6 +56,21 @@ test('bad input is dropped, logged and the server goes on: leftover bytes, a thr
   const got = (await c.until(4)).slice(2);
   t.deepEqual(got, ['x'.repeat(999) + '\n', 'AFTER BIG\n']);
   t.regex((await ss.waitForLog((l) => l.datagram === 'too_large')).msg, /a reply of 1001 bytes to 127\.0\.0\.1:\d+ is over udp_max_reply=1000; dropped$/);
+});
+
+test('overload: datagrams over 1024 requests still with their handler are dropped; handler_timeout frees their places', async (t) => {
+  const ss = await startSs(t, ['--plugin', 'line', '--handler', HANDLER, ...ONE_PROCESS, '--bind', 'udp://127.0.0.1:0', '--udp-amplification', '0', '--handler-timeout', '2']);
+  const c = await UdpClient.open(t, udpPort(ss));
+  c.send('hang\n'.repeat(1100)); // 1100 requests in one datagram, none ever settles
+  c.send('refused\n');
+  t.regex((await ss.waitForLog((l) => l.datagram === 'overload')).msg, /^datagram overload: 1024 requests are still with their handler; a datagram from 127\.0\.0\.1:\d+ dropped$/);
+  const late = await ss.waitForLog((l) => l.datagram === 'handler_timeout', 15_000);
+  t.regex(late.msg, /^datagram handler_timeout: request 1 of a datagram from 127\.0\.0\.1:\d+: no reply within handler_timeout=2s; its replies dropped$/);
+  const dropped = async () => ((await ssInfo(ss.pid)).workers as { stats: { datagrams: { dropped: Record<string, number> } } }[])[0]!.stats.datagrams.dropped;
+  await eventually(async () => (await dropped()).handler_timeout === 1100, 'all 1100 requests timed out', 15_000);
+  c.send('served again\n');
+  t.deepEqual(await c.until(1), ['SERVED AGAIN\n']);
+  t.is((await dropped()).overload, 1);
 });
 
 test('a flood of bad datagrams logs one line a second per reason, with the count of those not logged', async (t) => {

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../logger.js';
 import { Connection, FRESH_GRACE_MS, type CloseReason, type Request } from './connection.js';
 import { RequestTimes, type TimesSnapshot } from './request-times.js';
-import type { Handler, Protocol } from './protocol.js';
+import type { Handler, Protocol, ProtocolMode } from './protocol.js';
 import { ProxyStage, type ProxyInfo } from './proxy-stage.js';
 import { formatPeer, type AllowEntry } from '../address.js';
 import type { NativeHandle } from './native-handle.js';
@@ -77,7 +77,7 @@ export interface ServedApp {
   readonly pubsub?: PubSub | undefined;
   /** Histogram buckets (seconds) when every request's handler time is to be kept (a metrics plugin asked). */
   readonly requestBuckets?: readonly number[] | undefined;
-  newProtocol(): Protocol<unknown, unknown>;
+  newProtocol(mode?: ProtocolMode): Protocol<unknown, unknown>;
 }
 
 /** The address a client is counted under: an IPv4 client of a dual-stack listener as its IPv4 address; a unix-socket peer (none) is not counted. */
@@ -316,9 +316,9 @@ export class ConnectionSet implements ServerStats {
     };
   }
 
-  /** @internal A fresh protocol instance for a new connection. */
-  newProtocol(): Protocol<unknown, unknown> {
-    return this.app.newProtocol();
+  /** @internal A fresh protocol instance for a new connection, or (DATAGRAM) a datagram. */
+  newProtocol(mode?: ProtocolMode): Protocol<unknown, unknown> {
+    return this.app.newProtocol(mode);
   }
 
   /** Begin serving, including connections that arrived during start-up. */

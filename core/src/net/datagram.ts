@@ -4,7 +4,7 @@ import { type Address, formatAddress, formatPeer } from '../address.js';
 import { ProtocolError, StartupError, UsageError, errorMessage } from '../errors.js';
 import { encodeOne, Request } from './connection.js';
 import type { ConnectionSet } from './connection-set.js';
-import type { Protocol } from './protocol.js';
+import { DATAGRAM, type Protocol } from './protocol.js';
 import type { PubSub } from './pubsub.js';
 
 type UdpAddress = Extract<Address, { kind: 'udp' }>;
@@ -20,10 +20,11 @@ export interface DatagramListener {
 /**
  * Why a datagram, or one of its replies, was dropped (docs/reference/udp.md): it did not decode
  * (bad_input), a reply was over udp_max_reply (too_large) or over the amplification allowance
- * (amplification), the handler failed (handler_error), too many handlers were still running
- * (overload), or the kernel refused the send (send_error).
+ * (amplification), the handler failed (handler_error) or did not settle within handler_timeout
+ * (handler_timeout), too many handlers were still running (overload), or the kernel refused the
+ * send (send_error).
  */
-export const DATAGRAM_DROPS = ['bad_input', 'too_large', 'amplification', 'handler_error', 'overload', 'send_error'] as const;
+export const DATAGRAM_DROPS = ['bad_input', 'too_large', 'amplification', 'handler_error', 'handler_timeout', 'overload', 'send_error'] as const;
 export type DatagramDrop = typeof DATAGRAM_DROPS[number];
 
 export interface DatagramStats {
@@ -33,7 +34,7 @@ export interface DatagramStats {
 }
 
 /**
- * Datagrams whose handler has not settled yet, over which new datagrams are dropped (overload):
+ * Requests of datagrams whose handler has not settled yet, over which new datagrams are dropped (overload):
  * a sender cannot make the server hold more than this many requests (UDP has no back-pressure).
  */
 export const MAX_DATAGRAMS_IN_FLIGHT = 1024;
@@ -212,6 +213,8 @@ export class DatagramServer {
   readonly dropped = Object.fromEntries(DATAGRAM_DROPS.map((r) => [r, 0])) as Record<DatagramDrop, number>;
   readonly maxReply: number;
   private readonly factor: number;
+  /** handler_timeout in ms (0: none): an async handler still running then frees its place among MAX_DATAGRAMS_IN_FLIGHT. */
+  private readonly timeoutMs: number;
   private listeners: readonly DatagramListener[] = [];
   private inFlight = 0;
   /** It has read a socket: its counters are reported. */
@@ -220,9 +223,10 @@ export class DatagramServer {
   /** Per drop reason: when its last line was written, and how many were not written since. */
   private readonly lines = new Map<DatagramDrop, { at: number; suppressed: number }>();
 
-  constructor(readonly set: ConnectionSet, cfg: { readonly udp_max_reply: number; readonly udp_amplification: number }) {
+  constructor(readonly set: ConnectionSet, cfg: { readonly udp_max_reply: number; readonly udp_amplification: number; readonly handler_timeout: number }) {
     this.maxReply = cfg.udp_max_reply;
     this.factor = cfg.udp_amplification;
+    this.timeoutMs = cfg.handler_timeout * 1000;
     set.datagramStats = () => this.snapshot();
   }
 
@@ -297,10 +301,10 @@ export class DatagramServer {
     this.received++;
     const set = this.set;
     if (this.inFlight >= MAX_DATAGRAMS_IN_FLIGHT) {
-      this.drop('overload', `${MAX_DATAGRAMS_IN_FLIGHT} datagrams are still with their handler; one from ${formatPeer(from.address, from.port)} dropped`);
+      this.drop('overload', `${MAX_DATAGRAMS_IN_FLIGHT} requests are still with their handler; a datagram from ${formatPeer(from.address, from.port)} dropped`);
       return;
     }
-    const protocol = set.newProtocol();
+    const protocol = set.newProtocol(DATAGRAM);
     const datagram = new Datagram(this, socket, from, ++this.nextId, data.length, this.factorOf(protocol), protocol);
     let messages;
     try {
@@ -330,12 +334,34 @@ export class DatagramServer {
       return;
     }
     if (result !== null && typeof result === 'object' && !(result instanceof Uint8Array) && typeof (result as PromiseLike<unknown>).then === 'function') {
-      this.inFlight++;
-      Promise.resolve(result).then(
-        (value) => { this.inFlight--; this.answer(datagram, request, value); },
-        (err: unknown) => { this.inFlight--; this.failed(datagram, request, err); },
-      );
+      this.pending(datagram, request, result as PromiseLike<unknown>);
     } else this.answer(datagram, request, result);
+  }
+
+  /** An async handler's reply: answered when it settles, or dropped at handler_timeout (which frees its place). */
+  private pending(datagram: Datagram, request: Request, result: PromiseLike<unknown>): void {
+    this.inFlight++;
+    let timer: NodeJS.Timeout | undefined;
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      this.inFlight--;
+      if (timer !== undefined) clearTimeout(timer);
+      return true;
+    };
+    if (this.timeoutMs > 0) {
+      timer = setTimeout(() => {
+        if (!settle()) return;
+        datagram.failed = true;
+        this.drop('handler_timeout', `request ${request.seq} of a datagram from ${datagram.peer}: no reply within handler_timeout=${this.timeoutMs / 1000}s; its replies dropped`);
+      }, this.timeoutMs);
+      timer.unref();
+    }
+    Promise.resolve(result).then(
+      (value) => { if (settle()) this.answer(datagram, request, value); },
+      (err: unknown) => { if (settle()) this.failed(datagram, request, err); },
+    );
   }
 
   private answer(datagram: Datagram, request: Request, result: unknown): void {

@@ -38,6 +38,18 @@ export interface ProtocolLink {
 }
 
 /**
+ * What a protocol instance is made for, as its plugin's `protocol(cfg, mode)` is told: a
+ * connection's byte stream, or one datagram of a udp:// bind (each decode then gets one whole
+ * datagram: a protocol whose framing differs between the two, as syslog's does, reads this).
+ */
+export interface ProtocolMode {
+  readonly datagram: boolean;
+}
+
+export const STREAM: ProtocolMode = Object.freeze({ datagram: false });
+export const DATAGRAM: ProtocolMode = Object.freeze({ datagram: true });
+
+/**
  * Framing for one connection (docs/design.md §3). One instance per connection, so a decoder
  * may keep state between calls (how far it has scanned, the length it expects).
  *

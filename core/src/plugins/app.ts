@@ -9,7 +9,7 @@ import { defaultExport, importModule } from '../config/import-module.js';
 import { errorLocation, firstLine } from '../config/error-location.js';
 import { createLogger, type Logger, type LogSink } from '../logger.js';
 import type { LoadedPlugin } from './load-plugins.js';
-import type { Handler, Protocol } from '../net/protocol.js';
+import { type Handler, type Protocol, type ProtocolMode, STREAM } from '../net/protocol.js';
 import type { ServerStats, StatsSnapshot } from '../net/connection-set.js';
 import type { ResolvedSettings } from '../config/registry.js';
 import { startupStep } from './startup-step.js';
@@ -157,7 +157,7 @@ export class App {
   readonly cfg: Cfg;
   readonly name: string;
   readonly log: Logger;
-  readonly protocol: (cfg: Cfg) => Protocol<unknown, unknown>;
+  readonly protocol: (cfg: Cfg, mode?: ProtocolMode) => Protocol<unknown, unknown>;
   handler: Handler = echo;
   /** TLS for every bind, when a certfile is set. */
   tls: TlsTerminator | undefined;
@@ -306,9 +306,9 @@ export class App {
     this.reportsStats = true;
   }
 
-  /** A fresh protocol instance, for one connection. */
-  newProtocol(): Protocol<unknown, unknown> {
-    return this.protocol(this.cfg);
+  /** A fresh protocol instance, for one connection or (DATAGRAM) one datagram. */
+  newProtocol(mode: ProtocolMode = STREAM): Protocol<unknown, unknown> {
+    return this.protocol(this.cfg, mode);
   }
 
   /** Run the `info` waterfall over `base`: a worker's entry, or the arbiter's document, with what the taps added. */

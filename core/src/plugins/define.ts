@@ -1,7 +1,7 @@
 /** What users write: a plugin (`definePlugin`) and a config file (`defineConfig`). */
 import type { App } from './app.js';
 import type { Cfg, coreSettings, NotInConfig } from '../config/core-settings.js';
-import type { Handler, Protocol } from '../net/protocol.js';
+import type { Handler, Protocol, ProtocolMode } from '../net/protocol.js';
 import type { SettingDef } from '../config/registry.js';
 import type { ConfigOf, SettingsOf } from '../config/setting-types.js';
 
@@ -27,8 +27,11 @@ export interface PluginDef<S extends PluginSettings = PluginSettings, M = unknow
   /** Plugins that must be loaded too (checked at boot). */
   readonly dependencies?: readonly string[];
   readonly settings?: S;
-  /** Called once per connection: a fresh protocol instance. */
-  protocol?(this: void, cfg: PluginCfg<S>): Protocol<M, R>;
+  /**
+   * Called once per connection, and once per datagram of a udp:// bind (`mode.datagram`): a
+   * fresh protocol instance. The server always passes `mode`; it is optional for callers such as tests.
+   */
+  protocol?(this: void, cfg: PluginCfg<S>, mode?: ProtocolMode): Protocol<M, R>;
   /** The protocol a client of this server uses (encodes requests, decodes replies); default: protocol. */
   client?(this: void, cfg: PluginCfg<S>): Protocol<unknown, unknown>;
   /** Called once per process: the handler for every message. */

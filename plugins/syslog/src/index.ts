@@ -8,11 +8,6 @@ export { parseSyslog, type SyslogMessage } from './parse.js';
 export { newCounts, type SyslogCounts } from './counts.js';
 export { jsonOf, jsonLineWriter, type LineOut } from './json-line.js';
 
-/** How a server asks for a protocol instance: `datagram` for a UDP bind, where each decode is one datagram. */
-export interface ProtocolMode {
-  readonly datagram?: boolean;
-}
-
 /** This process's figures (a worker's, or the one serving process's). */
 const counts = newCounts();
 
@@ -24,8 +19,8 @@ export default definePlugin({
       desc: 'Largest syslog message accepted over TCP, framing excluded; a longer one (by its octet count, or its bytes before the newline) closes the connection.',
     },
   },
-  // A UDP bind is to call protocol(cfg, { datagram: true }) and decode each datagram once, whole.
-  protocol: (cfg, mode?: ProtocolMode) => new SyslogProtocol({ maxMessage: cfg.syslogMaxMessage, datagram: mode?.datagram === true, counts }),
+  // Over udp:// each datagram is one message, unframed (RFC 5426); over TCP, RFC 6587 framing.
+  protocol: (cfg, mode) => new SyslogProtocol({ maxMessage: cfg.syslogMaxMessage, datagram: mode?.datagram === true, counts }),
   // With no --handler: each message written to stdout as one JSON line; nothing is replied.
   handler: () => jsonLineWriter(process.stdout, counts),
   apply(app) {
