@@ -22,7 +22,7 @@ export const coreSettings = {
   },
   balance: {
     flags: ['--balance'], type: 'enum', choices: ['auto', 'shared', 'round-robin', 'reuse-port'], default: 'auto', section: 'Processes',
-    desc: 'How connections reach workers: shared, reuse-port, round-robin or auto. shared: every worker accepts on the one listening socket. reuse-port: each worker has its own socket and the kernel spreads connections (TCP on Node ≥ 22.12, exit 2 on older Node; unix sockets stay shared). round-robin: the arbiter accepts and hands each connection on. auto: reuse-port where Node has it, else shared.',
+    desc: 'How connections and datagrams reach workers: shared, reuse-port, round-robin or auto. shared: every worker accepts on the one listening socket (reads the one udp:// socket). reuse-port: each worker has its own socket and the kernel spreads connections, and udp:// senders (Node ≥ 22.12, exit 2 on older Node; unix sockets stay shared). round-robin: the arbiter accepts and hands each connection on (udp:// as shared). auto: reuse-port where Node has it, else shared.',
   },
   timeout: {
     flags: ['-t', '--timeout'], type: 'seconds', min: 0, default: 30, section: 'Processes',

@@ -1,4 +1,4 @@
-import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
+import { createSocket, type RemoteInfo, type SocketOptions, type Socket as UdpSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { type Address, formatAddress, formatPeer } from '../address.js';
 import { ProtocolError, StartupError, UsageError, errorMessage } from '../errors.js';
@@ -45,15 +45,20 @@ const REASONS: Record<string, string> = {
   EADDRNOTAVAIL: 'address not available on this machine',
 };
 
-/** bind(2) a UDP socket on `addr`; failures as one line naming the address. */
-export async function bindDatagram(addr: UdpAddress, setting: string): Promise<DatagramListener> {
+/**
+ * bind(2) a UDP socket on `addr`; failures as one line naming the address. With `reusePort`
+ * (SO_REUSEPORT, Node >= 22.12) other sockets may join the port's group, each getting its share
+ * of senders from the kernel: one per worker (docs/design.md §16).
+ */
+export async function bindDatagram(addr: UdpAddress, setting: string, reusePort = false): Promise<DatagramListener> {
   // `udp://:PORT` is every interface: IPv6's `::` (which takes IPv4 too), or IPv4's where there is no IPv6.
   const attempts: ['udp4' | 'udp6', string | undefined][] = addr.host === undefined
     ? [['udp6', '::'], ['udp4', '0.0.0.0']]
     : [[isIPv6(addr.host) ? 'udp6' : 'udp4', addr.host]];
   let failure: NodeJS.ErrnoException | undefined;
   for (const [type, host] of attempts) {
-    const socket = createSocket({ type });
+    // reusePort is in Node's SocketOptions from 22.12; @types/node 20 does not know it.
+    const socket = createSocket({ type, ...(reusePort ? { reusePort: true } : {}) } as SocketOptions);
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject);
@@ -76,11 +81,23 @@ export async function bindDatagram(addr: UdpAddress, setting: string): Promise<D
   throw new StartupError(`cannot bind ${addr.text}: ${REASONS[code] ?? failure?.message ?? code}`);
 }
 
+/**
+ * Bind an address anew for a group of SO_REUSEPORT sockets. A plain bind first proves the port
+ * free (and picks it, for port 0): with SO_REUSEPORT alone, a second `ss` of the same user would
+ * join a running one's group and take a share of its senders rather than fail.
+ */
+async function bindGroup(addr: UdpAddress, setting: string): Promise<DatagramListener> {
+  const probe = await bindDatagram(addr, setting);
+  const port = probe.socket.address().port;
+  await new Promise<void>((resolve) => probe.socket.close(() => resolve()));
+  return bindDatagram({ ...addr, port }, setting, true);
+}
+
 /** Bind every udp:// address, or none: on failure the ones already bound are closed. */
-export async function bindDatagrams(addrs: readonly Address[], setting: string): Promise<DatagramListener[]> {
+export async function bindDatagrams(addrs: readonly Address[], setting: string, reusePort = false): Promise<DatagramListener[]> {
   const bound: DatagramListener[] = [];
   try {
-    for (const addr of addrs) if (addr.kind === 'udp') bound.push(await bindDatagram(addr, setting));
+    for (const addr of addrs) if (addr.kind === 'udp') bound.push(await (reusePort ? bindGroup(addr, setting) : bindDatagram(addr, setting)));
   } catch (err) {
     for (const d of bound) closeQuietly(d);
     throw err;

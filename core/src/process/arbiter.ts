@@ -180,7 +180,7 @@ export class Arbiter implements MonitorHost {
         throw err;
       }
       try {
-        datagrams = await bindDatagrams(udp, setting);
+        datagrams = await bindDatagrams(udp, setting, balance === 'reuse-port');
         // The arbiter keeps them for the workers, which read them (a replacement gets the same socket).
         for (const d of datagrams) stopReceiving(d.socket);
       } catch (err) {

@@ -8,7 +8,8 @@ import type { NativeHandle } from '../net/native-handle.js';
 import type { Logger } from '../logger.js';
 import { acceptGraceLine, type StopMode } from './app-server.js';
 import { ListenSlots, type Balance } from './listen-slots.js';
-import { closeQuietly, type DatagramListener } from '../net/datagram.js';
+import type { DatagramListener } from '../net/datagram.js';
+import { DatagramSlots } from './datagram-slots.js';
 import { RoundRobin, type RoutedWorker } from './round-robin.js';
 import { forkWorker } from './fork-worker.js';
 import { ArbiterRelay } from './pubsub-relay.js';
@@ -123,6 +124,7 @@ export class ServerMonitor {
   private firstReady: (() => void) | undefined;
   /** Until then: the ready workers taking their listening sockets over. */
   private takingOver: Promise<void>[] = [];
+  private readonly datagramSlots: DatagramSlots;
   /** Settles once `wanted` workers were ready together for the first time. */
   readonly serving: Promise<void>;
   /** Workers replaced since start, by why. */
@@ -134,9 +136,10 @@ export class ServerMonitor {
     readonly server: string | undefined,
     readonly listeners: readonly Listener[],
     balance: Balance,
-    /** udp:// sockets: the arbiter keeps them, not reading, and every ready worker reads its copy (docs/design.md §16). */
+    /** udp:// sockets as bound at start: the arbiter keeps them, not reading, for the workers (see DatagramSlots). */
     readonly datagrams: readonly DatagramListener[] = [],
   ) {
+    this.datagramSlots = new DatagramSlots(balance === 'reuse-port', datagrams, app.log);
     this.wanted = app.cfg.workers;
     this.serving = new Promise((resolve) => { this.firstReady = resolve; });
     this.roundRobin = new RoundRobin({ stopping: () => this.host.stopping, backlog: () => this.app.cfg.backlog });
@@ -188,6 +191,7 @@ export class ServerMonitor {
       }
     }
     for (const w of this.workers) if (w.id > this.wanted && w.state !== 'draining') this.drain(w, 'graceful');
+    this.datagramSlots.trim(this.wanted);
     const from = this.reloadFrom;
     if (from && ![...from.workers.keys()].some((w) => this.workers.has(w) && w.state !== 'draining')) {
       this.reloadFrom = undefined;
@@ -287,7 +291,7 @@ export class ServerMonitor {
         this.roundRobin.add(worker);
         this.relay.joined(worker);
         this.log.info({ worker: worker.id, workerPid: worker.pid }, `worker ${worker.id} ready (pid ${worker.pid})`);
-        for (const d of this.datagrams) worker.send({ t: 'dgram', bound: d.bound }, d.socket as unknown as NativeHandle);
+        if (worker.id <= this.wanted) void this.datagramSlots.give(worker);
         if (this.slots && worker.id <= this.wanted) {
           const accepting = this.slots.serve(worker);
           if (this.firstReady) this.takingOver.push(accepting);
@@ -464,7 +468,7 @@ export class ServerMonitor {
 
   private stopNow(mode: StopMode): void {
     void closeAll(this.listeners);
-    for (const d of this.datagrams) closeQuietly(d);
+    this.datagramSlots.close();
     this.reloadOver();
     clearTimeout(this.respawnTimer);
     this.roundRobin.close();
