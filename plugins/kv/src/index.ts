@@ -1,10 +1,12 @@
 import { getHeapStatistics } from 'node:v8';
 import { definePlugin } from '@socketserver/core';
 import type { Reply } from '@socketserver/plugin-resp';
-import { execute, type Context } from './commands.js';
+import { execute } from './commands.js';
+import type { Context } from './command.js';
 import { POLICIES, Store } from './store.js';
 
-export { Store, Entry, MAX_KEYS, KEY_OVERHEAD, EXPIRE_OVERHEAD, POLICIES, type Policy, type StoreOptions } from './store.js';
+export { Store, Entry, MAX_KEYS, KEY_OVERHEAD, EXPIRE_OVERHEAD, POLICIES, bytesOf, typeOf, type Collection, type Value, type Policy, type StoreOptions } from './store.js';
+export { WRONGTYPE, type Command, type CommandTable } from './command.js';
 export { globMatch, compileGlob } from '@socketserver/core';
 export { execute, parseInt64, parseSetOptions, unknownCommand, COMMANDS, OK, OOM, type Context } from './commands.js';
 

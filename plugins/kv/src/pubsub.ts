@@ -1,6 +1,7 @@
 /** Redis's pub/sub commands over RESP2 (Redis 7.0), on the server's channels (`connection.pubsub`). */
 import type { Connection, Framer } from '@socketserver/core';
 import { error, type Reply } from '@socketserver/plugin-resp';
+import { unknownSubcommand, type CommandTable, type Context } from './command.js';
 
 /** `message` and `pmessage` arrays, as Redis pushes them; one function, so a publish encodes once for all. */
 export const respFramer: Framer = (message, channel, pattern) =>
@@ -83,3 +84,18 @@ export function pubsubCommand(args: Buffer[], connection: Connection): Reply | u
 function subcommandArity(sub: Buffer): Reply {
   return error(`ERR unknown subcommand or wrong number of arguments for '${sub.toString('latin1')}'. Try PUBSUB HELP.`);
 }
+
+/** The connection a pub/sub command needs (every served request has one). */
+function connectionOf(ctx: Context): Connection {
+  if (ctx.connection === undefined) throw new Error('pub/sub needs a connection');
+  return ctx.connection;
+}
+
+export const PUBSUB: CommandTable = {
+  subscribe: { arity: -2, run: (a, ctx) => subscribe(a, connectionOf(ctx), false) },
+  psubscribe: { arity: -2, run: (a, ctx) => subscribe(a, connectionOf(ctx), true) },
+  unsubscribe: { arity: -1, run: (a, ctx) => unsubscribe(a, connectionOf(ctx), false) },
+  punsubscribe: { arity: -1, run: (a, ctx) => unsubscribe(a, connectionOf(ctx), true) },
+  publish: { arity: 3, run: (a, ctx) => publish(a, connectionOf(ctx)) },
+  pubsub: { arity: -2, run: (a, ctx) => pubsubCommand(a, connectionOf(ctx)) ?? unknownSubcommand(a[1]!, 'PUBSUB') },
+};

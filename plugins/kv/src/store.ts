@@ -1,3 +1,5 @@
+import { WRONGTYPE } from './command.js';
+
 /** What to do when `maxmemory` is reached (Redis's maxmemory-policy, the LRU ones). */
 export type Policy = 'noeviction' | 'allkeys-lru' | 'volatile-lru';
 export const POLICIES: readonly Policy[] = ['noeviction', 'allkeys-lru', 'volatile-lru'];
@@ -23,11 +25,30 @@ const ACCEPTABLE_STALE = 0.1;
 const FULL_PASS_CYCLES = 50;
 
 /**
+ * A value of another type than string (a list, set, hash, sorted set or stream), held by its
+ * commands' family file: the store knows only its type (for TYPE and WRONGTYPE) and its
+ * estimated size, which those commands keep up to date (`Store.resized`).
+ */
+export interface Collection {
+  readonly type: 'list' | 'set' | 'hash' | 'zset' | 'stream';
+  /** Estimated bytes it holds beyond the key's overhead. */
+  bytes: number;
+}
+
+export type Value = Buffer | Collection;
+
+/** Estimated bytes of a value. */
+export const bytesOf = (value: Value): number => (value instanceof Buffer ? value.length : (value as Collection).bytes);
+
+/** Redis's TYPE of a value. */
+export const typeOf = (value: Value): string => (value instanceof Buffer ? 'string' : (value as Collection).type);
+
+/**
  * A value, when it was last used (the store's access counter: an LRU clock that costs no clock
  * read) and its place in the list eviction samples from (-1 when the store does not evict).
  */
 export class Entry {
-  constructor(public value: Buffer, public lru: number, public index: number) {}
+  constructor(public value: Value, public lru: number, public index: number) {}
 }
 
 export interface StoreOptions {
@@ -73,8 +94,20 @@ export class Store {
     this.list = this.policy === 'noeviction' ? undefined : [];
   }
 
-  /** The value, unless missing or expired (an expired key is deleted here: lazy expiry). */
+  /**
+   * The string value, unless missing or expired (an expired key is deleted here: lazy expiry).
+   * A key of another type throws WRONGTYPE, which the command's caller answers.
+   */
   get(key: string, now?: number): Buffer | undefined {
+    const entry = this.lookup(key, now);
+    if (entry === undefined) return undefined;
+    if (entry.value instanceof Buffer) return entry.value;
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- the reply itself: execute() answers it
+    throw WRONGTYPE;
+  }
+
+  /** The entry of any type, unless missing or expired (deleted then); counts as a use for LRU. */
+  lookup(key: string, now?: number): Entry | undefined {
     const entry = this.data.get(key);
     if (entry === undefined) return undefined;
     if (this.expires.size !== 0) { // no key has an expiry: nothing to check
@@ -86,23 +119,23 @@ export class Store {
       }
     }
     entry.lru = ++this.clock;
-    return entry.value;
+    return entry;
   }
 
   has(key: string): boolean {
-    return this.get(key) !== undefined;
+    return this.lookup(key) !== undefined;
   }
 
-  /** Set a value; `expireAt` undefined clears any expiry, 'keep' keeps it. */
-  set(key: string, value: Buffer, expireAt?: number | 'keep'): void {
+  /** Set a value (of any type: it replaces the old one); `expireAt` undefined clears any expiry, 'keep' keeps it. */
+  set(key: string, value: Value, expireAt?: number | 'keep'): void {
     const entry = this.data.get(key);
     if (entry === undefined) {
       let index = -1;
       if (this.list !== undefined) index = this.list.push(key) - 1;
       this.data.set(key, new Entry(value, ++this.clock, index));
-      this.used += key.length + value.length + KEY_OVERHEAD;
+      this.used += key.length + bytesOf(value) + KEY_OVERHEAD;
     } else {
-      this.used += value.length - entry.value.length;
+      this.used += bytesOf(value) - bytesOf(entry.value);
       entry.value = value;
       entry.lru = ++this.clock;
     }
@@ -120,7 +153,7 @@ export class Store {
     const entry = this.data.get(key);
     if (entry === undefined) return false;
     this.data.delete(key);
-    this.used -= key.length + entry.value.length + KEY_OVERHEAD;
+    this.used -= key.length + bytesOf(entry.value) + KEY_OVERHEAD;
     if (this.list !== undefined) { // the last key takes its place
       const last = this.list.pop()!;
       if (last !== key) {
@@ -130,6 +163,11 @@ export class Store {
     }
     if (this.expires.size !== 0 && this.expires.delete(key)) this.used -= EXPIRE_OVERHEAD;
     return true;
+  }
+
+  /** A collection changed size in place by `delta` bytes (its `bytes` already updated). */
+  resized(delta: number): void {
+    this.used += delta;
   }
 
   clear(): void {
