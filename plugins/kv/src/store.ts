@@ -80,6 +80,13 @@ export class Store {
   readonly maxKeys: number;
   evictedKeys = 0;
   expiredKeys = 0;
+  /**
+   * Where keyspace events go (Redis's notify-keyspace-events), when something listens: `type` is
+   * the event's class letter ('g' generic, '$' string, 'l' list, 's' set, 'h' hash, 'z' sorted
+   * set, 'x' expired, 'e' evicted), `event` its name ('set', 'del', 'expire'…). Commands call
+   * `notify` after a change; the store itself for expired and evicted keys.
+   */
+  onEvent: ((type: string, event: string, key: string) => void) | undefined = undefined;
   private clock = 0;
   private expireIter: IterableIterator<[string, number]> | undefined;
   private sampleIter: IterableIterator<string> | undefined;
@@ -113,8 +120,7 @@ export class Store {
     if (this.expires.size !== 0) { // no key has an expiry: nothing to check
       const at = this.expires.get(key);
       if (at !== undefined && at <= (now ?? Date.now())) {
-        this.delete(key);
-        this.expiredKeys++;
+        this.expired(key);
         return undefined;
       }
     }
@@ -165,6 +171,11 @@ export class Store {
     return true;
   }
 
+  /** Tell the listener, if any, of a keyspace event (see `onEvent`). */
+  notify(type: string, event: string, key: string): void {
+    if (this.onEvent !== undefined) this.onEvent(type, event, key);
+  }
+
   /** A collection changed size in place by `delta` bytes (its `bytes` already updated). */
   resized(delta: number): void {
     this.used += delta;
@@ -188,14 +199,20 @@ export class Store {
       if (now !== 0) {
         const at = this.expires.get(key);
         if (at !== undefined && at <= now) {
-          this.delete(key); // deleting the current key does not disturb a Map's iteration
-          this.expiredKeys++;
+          this.expired(key); // deleting the current key does not disturb a Map's iteration
           continue;
         }
       }
       if (match === undefined || match(key)) out.push(Buffer.from(key, 'latin1'));
     }
     return out;
+  }
+
+  /** A key found expired: deleted, counted and told. */
+  private expired(key: string): void {
+    this.delete(key);
+    this.expiredKeys++;
+    this.notify('x', 'expired', key);
   }
 
   /** Whether a command adding up to `adding` keys must first make room (over maxmemory, or at the key ceiling). */
@@ -243,6 +260,7 @@ export class Store {
         if (entry !== undefined && entry.lru === best.lru && (!volatile || this.expires.has(best.key))) {
           this.delete(best.key);
           this.evictedKeys++;
+          this.notify('e', 'evicted', best.key);
           return true;
         }
       }
@@ -300,6 +318,7 @@ export class Store {
         sampled++;
         if (next.value[1] <= now) {
           this.delete(next.value[0]);
+          this.notify('x', 'expired', next.value[0]);
           dead++;
         }
       }
