@@ -130,7 +130,7 @@ function object(a: Buffer[], ctx: Context): Reply {
   if (value === undefined) return null;
   if (sub === 'ENCODING') return value instanceof Buffer ? stringEncoding(value) : (value as Held).encoding;
   if (sub === 'REFCOUNT') {
-    const shared = value instanceof Buffer && ctx.store.policy === 'noeviction' && stringEncoding(value) === 'int'
+    const shared = value instanceof Buffer && (ctx.store.policy === 'noeviction' || ctx.store.maxmemory === 0) && stringEncoding(value) === 'int'
       && BigInt(value.toString('latin1')) >= 0n && BigInt(value.toString('latin1')) < 10000n;
     return shared ? SHARED_REFCOUNT : 1;
   }
