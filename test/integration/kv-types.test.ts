@@ -57,6 +57,8 @@ test.serial('sets: SADD, SREM, SMEMBERS, SCARD, SISMEMBER', async (t) => {
   t.is(await call('SREM', 's', '10', '-5', '3'), 3);
   t.is(await call('EXISTS', 's'), 0);
   t.deepEqual(await call('SMEMBERS', 's'), []);
+  t.is(await call('SADD', 'bin', '\x00\xff', '\xff\x00', '\x00\xff'), 2, 'binary safe');
+  t.deepEqual((await call('SMEMBERS', 'bin') as string[]).sort(), ['\x00\xff', '\xff\x00']);
   t.is(await call('SADD', 'str', 'a'), WRONG);
   t.is(await call('SCARD', 'str'), WRONG);
 });
@@ -75,6 +77,8 @@ test.serial('hashes: HSET, HMSET, HGET, HGETALL, HLEN, HEXISTS, HDEL', async (t)
   t.is(await call('EXISTS', 'h'), 0);
   t.is(await call('HSET', 'h', 'f'), "-ERR wrong number of arguments for 'hset' command");
   t.is(await call('HSET', 'h', 'f', 'v', 'g'), "-ERR wrong number of arguments for 'hset' command");
+  t.is(await call('HSET', 'bin', 'f\x00\xfe', 'v\r\n\xff'), 1);
+  t.is(await call('HGET', 'bin', 'f\x00\xfe'), 'v\r\n\xff', 'binary safe');
   t.is(await call('HGET', 'str', 'f'), WRONG);
 });
 
