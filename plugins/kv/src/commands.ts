@@ -2,15 +2,20 @@
 import { error, ErrorReply, type Reply } from '@socketserver/plugin-resp';
 import { wrongArity, type Command, type CommandTable, type Context } from './command.js';
 import { EXPIRY } from './expiry.js';
+import { HASHES } from './hashes.js';
 import { KEYS } from './keys.js';
+import { LISTS } from './lists.js';
 import { PUBSUB, SUBSCRIBED_ALLOWED, notInSubscribedContext } from './pubsub.js';
 import { SERVER } from './server.js';
+import { SETS } from './sets.js';
+import { STREAMS } from './streams.js';
 import { STRINGS } from './strings.js';
+import { ZSETS } from './zsets.js';
 
 export { OK, OOM, parseInt64, type Context } from './command.js';
 export { parseSetOptions } from './strings.js';
 
-export const COMMANDS: CommandTable = { ...SERVER, ...PUBSUB, ...STRINGS, ...KEYS, ...EXPIRY };
+export const COMMANDS: CommandTable = { ...SERVER, ...PUBSUB, ...STRINGS, ...KEYS, ...EXPIRY, ...LISTS, ...SETS, ...HASHES, ...ZSETS, ...STREAMS };
 
 /** Redis 7's text for an unknown command: the name, then up to 128 bytes of arguments, each quoted and followed by a space. */
 export function unknownCommand(args: Buffer[]): Reply {
