@@ -94,7 +94,7 @@ export function parseSetOptions(args: Buffer[], now: number): { expireAt?: numbe
 /** Over maxmemory, a command that may add memory is refused before it runs (as Redis: OOM before syntax). */
 const refused = (ctx: Context): boolean => ctx.store.full(1) && !ctx.store.makeRoom(1);
 
-/** SET's work after its options (SETNX, SETEX, PSETEX too): the reply, or undefined when the condition stops it. */
+/** SET's work after its options (SETNX, SETEX, PSETEX, GETSET too): false when NX/XX stops it. */
 function setWith(ctx: Context, k: string, value: Buffer, expireAt: number | 'keep' | undefined, cond: 'NX' | 'XX' | undefined): boolean {
   if (cond !== undefined && ctx.store.has(k) !== (cond === 'XX')) return false;
   ctx.store.set(k, Buffer.from(value), expireAt); // a copy: the argument is a view of the read
