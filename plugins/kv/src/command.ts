@@ -52,3 +52,7 @@ export function wrongArity(name: string): Reply {
 export function unknownSubcommand(sub: Buffer, cmd: string): Reply {
   return error(`ERR unknown subcommand '${sub.toString('latin1').slice(0, 128)}'. Try ${cmd} HELP.`);
 }
+
+// Strings.
+/** Redis's proto-max-bulk-len (512 MB): the longest string a command may make (SETRANGE, APPEND, SETBIT) or LCS table it may use. */
+export const MAX_STRING = 512 * 1024 * 1024;
