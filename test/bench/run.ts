@@ -24,6 +24,13 @@
 // in flight, ss with ws-fanout-handler.mjs (a channel) against ws sending each message to every
 // subscriber by hand; deliveries per second. Every reply and delivery is checked.
 //
+// The udp-* workloads run udp-echo.js (16 sockets in two worker threads, each keeping 8 datagrams
+// of 64 B in flight, every reply checked, a loss re-sent after 100 ms) against `ss serve --plugin
+// echo --bind udp://127.0.0.1:0` and udp-baseline.js, a hand-written node:dgram echo server:
+// datagrams per second. udp-echo: ss at its defaults (arbiter + 1 worker) against one process;
+// udp-echo-workers: ss --workers 2 against the baseline in 2 node:cluster workers (both read the
+// one shared socket). Lost datagrams are counted and printed (a warning over 1%), not failures.
+//
 // The push-line workload runs loadgen (line 64 B, pipeline 16) against ss with a handler that
 // answers every request with a push (connection.send, no reply) and ss with one that replies:
 // what a push costs against a reply.
@@ -40,12 +47,13 @@
 // "not met".
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeCerts, type Certs } from '../helpers/certs.js';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ssInfo, startSs } from '../helpers/ss.js';
+import { udpPort } from '../helpers/udp.js';
 import { available, freePort, redisBenchmark, startRedis, type RedisResult } from './redis.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -78,6 +86,8 @@ interface SocketWorkload {
   ssArgs?: string[]; baselineSs?: boolean; baselineArgs?: string[];
   /** The baseline is a real redis-server. */
   redisBaseline?: boolean;
+  /** Datagrams: ss binds udp://127.0.0.1:0, the baseline is udp-baseline.js (node:dgram). */
+  udp?: boolean;
   /** The baseline is ws-baseline.js in this mode (the `ws` package). */
   wsBaseline?: 'echo' | 'broadcast';
   /** Log, once, how many subscribers each ss worker has (ss info) when fanout.js says all are subscribed. */
@@ -136,13 +146,22 @@ const WS_WORKLOADS: SocketWorkload[] = [
   { name: 'ws-fanout', title: `WebSocket fan-out, ${FANOUT_SUBSCRIBERS} subscribers, 1 publisher, depth 16, 64 B text, vs ws by hand`, proto: 'websocket',
     pipeline: 16, size: 64, ssArgs: ['--handler', './test/bench/ws-fanout-handler.mjs'], wsBaseline: 'broadcast', target: 1.0 },
 ];
+/** UDP echo (ss --plugin echo on a udp:// bind) against a hand-written node:dgram server; `pipeline`: datagrams in flight per socket. */
+const UDP_SOCKETS = 16;
+const UDP_THREADS = 2;
+const UDP_WORKLOADS: SocketWorkload[] = [
+  { name: 'udp-echo', title: `UDP echo, 64 B datagrams, ${UDP_SOCKETS} sockets × 8 in flight, vs node:dgram`, proto: 'echo', pipeline: 8, size: 64,
+    udp: true, target: null },
+  { name: 'udp-echo-workers', title: `  the same, ss --workers 2 vs node:dgram in 2 node:cluster workers`, proto: 'echo', pipeline: 8, size: 64,
+    udp: true, workers: 2, target: null },
+];
 /** A push per request (connection.send, no reply) against a reply per request: ss against ss. */
 const PUSH_LINE: SocketWorkload = {
   name: 'push-line', title: 'line 64 B, pipeline 16, a push per request vs a reply (ss vs ss)', proto: 'line', pipeline: 16, size: 64,
   ssArgs: ['--handler', './test/bench/push-handler.mjs'], baselineSs: true, baselineArgs: ['--handler', './test/bench/reply-handler.mjs'], target: 0.9,
 };
 const NAMES = ['netstring-64m', ...SOCKET_WORKLOADS.map((w) => w.name), 'metrics', PUSH_LINE.name, ...REDIS_WORKLOADS.map((w) => w.name),
-  ...FANOUT_WORKLOADS.map((w) => w.name), ...WS_WORKLOADS.map((w) => w.name), 'idle-memory', 'worker-memory', 'log-format', ...CLUSTER_WORKLOADS.map((w) => w.name), CONNECTS.name,
+  ...FANOUT_WORKLOADS.map((w) => w.name), ...WS_WORKLOADS.map((w) => w.name), ...UDP_WORKLOADS.map((w) => w.name), 'idle-memory', 'worker-memory', 'log-format', ...CLUSTER_WORKLOADS.map((w) => w.name), CONNECTS.name,
   ...SINGLE_CONNECTS.map((w) => w.name)];
 const only = opt.only ? opt.only.split(',').map((s) => s.trim()).filter(Boolean) : NAMES;
 for (const n of only) {
@@ -236,8 +255,9 @@ async function runNode(file: string, args: string[], capMs: number, nodeArgs: st
  */
 interface BenchServer { name: 'ss' | 'baseline'; pid: number; servingPid: number; port: number; child: ChildProcess; metricsUrl?: string }
 
-async function startServer(name: BenchServer['name'], proto: string, ssArgs: string[] = [], workers = 0, tls = false): Promise<BenchServer> {
+async function startServer(name: BenchServer['name'], proto: string, ssArgs: string[] = [], workers = 0, tls = false, udp = false): Promise<BenchServer> {
   if (name === 'ss') {
+    if (udp) ssArgs = [...ssArgs, '--bind', 'udp://127.0.0.1:0'];
     // Default log level: `startSs` waits for the info-level "serving" line; nothing is logged per request.
     // With --workers the arbiter logs it once every worker is ready.
     const cluster = workers > 0 ? ['--workers', String(workers), ...(opt.balance ? ['--balance', opt.balance] : [])] : [];
@@ -249,10 +269,11 @@ async function startServer(name: BenchServer['name'], proto: string, ssArgs: str
     const serving = Array.isArray(pids) && pids.length === 1 ? pids[0] : line?.pid;
     rememberTree(ss.pid);
     const metricsUrl = ss.logs.find((l) => typeof l.metrics === 'string')?.metrics as string | undefined;
-    return { name, pid: ss.pid, servingPid: typeof serving === 'number' ? serving : ss.pid, port: ss.port, child: ss.child, metricsUrl };
+    return { name, pid: ss.pid, servingPid: typeof serving === 'number' ? serving : ss.pid, port: udp ? udpPort(ss) : ss.port, child: ss.child, metricsUrl };
   }
   if (tls && workers > 0) throw new Error('bench: no TLS cluster baseline');
-  const argv = workers > 0 ? [HERE + 'cluster-baseline.js', proto, String(workers), '0']
+  const argv = udp ? [HERE + 'udp-baseline.js', String(workers), '0']
+    : workers > 0 ? [HERE + 'cluster-baseline.js', proto, String(workers), '0']
     : [HERE + 'baseline-server.js', proto, '0', ...(tls ? [certs().serverCert, certs().serverKey] : [])];
   const child = track(spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] }));
   const port = await listeningPort(child);
@@ -413,7 +434,7 @@ async function measure(w: SocketWorkload, name: BenchServer['name'], args: strin
   const server = name === 'baseline' && w.redisBaseline ? await startRedisServer()
     : name === 'baseline' && w.wsBaseline ? await startWsBaseline(w.wsBaseline)
     : await startServer(name === 'baseline' && w.baselineSs ? 'ss' : name, w.proto, name === 'ss' ? w.ssArgs : w.baselineArgs,
-      (name === 'baseline' ? w.baselineWorkers : undefined) ?? w.workers ?? 0, w.tls);
+      (name === 'baseline' ? w.baselineWorkers : undefined) ?? w.workers ?? 0, w.tls, w.udp);
   let probe: Promise<void> | undefined;
   const onStderr = w.subscribersPerWorker && name === 'ss' && !subscribersLogged ? (text: string) => {
     if (probe === undefined && text.includes('fanout: subscribed')) probe = logSubscribersPerWorker(w, server);
@@ -566,6 +587,27 @@ function wsFanoutWorkload(w: SocketWorkload): Promise<void> {
   }), 'fanout.js', (res) => `  (${fmtRate(res.published_per_s)} pub/s, generator ${res.client_cpu.cores} cores)`);
 }
 
+/**
+ * Datagrams echoed per second (udp-echo.js), ss against node:dgram; each run's losses and the
+ * generator's CPU are printed with it. Losses are UDP's (a full socket buffer drops): counted and
+ * warned of, not failures; a wrong reply is.
+ */
+function udpEchoWorkload(w: SocketWorkload): Promise<void> {
+  const args = ['--sockets', String(UDP_SOCKETS), '--window', String(w.pipeline), '--size', String(w.size), '--threads', String(UDP_THREADS),
+    '--warmup', String(warmup), '--duration', String(duration)];
+  if (!notes.some((n) => n.startsWith('udp-'))) {
+    notes.push(`udp-*: the load generator (${UDP_THREADS} threads) and the server share this machine's ${availableParallelism()} cores`);
+  }
+  return alternate(w, w.title, 'dgram', args, (res) => {
+    if (res.loss > 0.01) warnings.push(`${w.name}: ${res.lost} of ${res.sent_total} datagrams lost (${(res.loss * 100).toFixed(1)}%)`);
+    return {
+      rate: res.dps, p99: res.latency_us.p99,
+      bad: res.mismatches + res.setup_errors + res.send_errors,
+      ok: res.ready === UDP_SOCKETS && res.datagrams > 0,
+    };
+  }, 'udp-echo.js', (res) => `  (lost ${res.lost}, stale ${res.stale}, generator ${res.client_cpu.cores} cores)`);
+}
+
 /** Connections per second (connect, one request, close), `CONNECT_LOOPS` at a time. */
 function connectsWorkload(w: SocketWorkload): Promise<void> {
   const args = ['--loops', String(CONNECT_LOOPS), '--size', String(w.size), '--warmup', String(warmup), '--duration', String(duration)];
@@ -654,6 +696,7 @@ async function logFormat(): Promise<void> {
 
 const RESP_KV_HANDLER = './test/bench/resp-kv-handler.mjs'; // ss runs in the repository
 const redisSkipped: string[] = [];
+const notes: string[] = [];
 
 /**
  * redis-benchmark against ss (resp, Map store) and redis-server alternately, each run on a
@@ -736,6 +779,7 @@ async function main(): Promise<number> {
   for (const w of REDIS_WORKLOADS) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => redisWorkload(w));
   for (const w of FANOUT_WORKLOADS) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => fanoutWorkload(w));
   for (const w of WS_WORKLOADS) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => (w.wsBaseline === 'echo' ? wsEchoWorkload(w) : wsFanoutWorkload(w)));
+  for (const w of UDP_WORKLOADS.filter((x) => !x.workers)) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => udpEchoWorkload(w));
   if (only.includes('idle-memory')) await waitQuiet(10_000, 'idle-memory').then(idleMemory);
   if (only.includes('worker-memory')) await waitQuiet(10_000, 'worker-memory').then(workerMemory);
   if (only.includes('log-format')) await waitQuiet(10_000, 'log-format').then(logFormat);
@@ -743,6 +787,7 @@ async function main(): Promise<number> {
   for (const w of CLUSTER_WORKLOADS) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => socketWorkload(w));
   if (only.includes(CONNECTS.name)) await waitQuiet(10_000, CONNECTS.name).then(() => connectsWorkload(CONNECTS));
   for (const w of SINGLE_CONNECTS) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => connectsWorkload(w));
+  for (const w of UDP_WORKLOADS.filter((x) => x.workers)) if (only.includes(w.name)) await waitQuiet(10_000, w.name).then(() => udpEchoWorkload(w));
 
   console.log('\n| workload | ss | baseline | ratio | ss p99 | baseline p99 | target | met |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
@@ -750,7 +795,7 @@ async function main(): Promise<number> {
     console.log(`| ${r.workload} | ${r.ss} | ${r.baseline} | ${r.ratio.toFixed(2)} | ${r.ssP99} | ${r.baseP99} | ${r.target} | ${r.met ? 'yes' : 'NOT MET'} |`);
   }
   for (const w of warnings) console.log(`warning: ${w}`);
-  for (const n of redisSkipped) console.log(`note: ${n}`);
+  for (const n of [...redisSkipped, ...notes]) console.log(`note: ${n}`);
   const allMet = rows.every((r) => r.met);
   console.log(`\n${allMet ? 'all targets met' : `targets not met: ${rows.filter((r) => !r.met).map((r) => r.workload).join('; ')}`}`);
   if (failures.length > 0) {
