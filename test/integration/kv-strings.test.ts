@@ -87,6 +87,10 @@ const SCRIPT: readonly (readonly string[])[] = [
   ['MSET', 'l1', 'ohmytext', 'l2', 'mynewtext'], ['LCS', 'l1', 'l2'], ['LCS', 'l1', 'l2', 'LEN'], ['LCS', 'l1', 'l2', 'IDX'],
   ['LCS', 'l1', 'l2', 'IDX', 'MINMATCHLEN', '4', 'WITHMATCHLEN'], ['LCS', 'l1', 'l2', 'LEN', 'IDX'], ['LCS', 'l1', 'l2', 'MINMATCHLEN'], ['LCS', 'l1', 'l2', 'FOO'],
   ['LCS', 'l1', 'none'], ['LCS', 'none', 'none', 'IDX'],
+  // OBJECT ENCODING: a string changed in place (APPEND, SETRANGE, SETBIT) is raw; SET anew starts again
+  ['SET', 'e', '1234'], ['OBJECT', 'ENCODING', 'e'], ['SETRANGE', 'e', '0', ''], ['OBJECT', 'ENCODING', 'e'],
+  ['SETRANGE', 'e', '1', '3'], ['OBJECT', 'ENCODING', 'e'], ['SET', 'e', 'abc'], ['OBJECT', 'ENCODING', 'e'],
+  ['APPEND', 'e', 'd'], ['OBJECT', 'ENCODING', 'e'], ['SET', 'e', '7'], ['SETBIT', 'e', '1', '1'], ['OBJECT', 'ENCODING', 'e'],
   // arity
   ['GETEX'], ['SETEX', 'k', '1'], ['LCS', 'a'], ['MSETNX', 'a'], ['GETBIT', 'b'], ['SUBSTR', 'a', '1'],
 ];

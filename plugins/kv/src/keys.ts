@@ -4,6 +4,7 @@ import { error, simple, type Reply } from '@socketserver/plugin-resp';
 import { NOT_INTEGER, OK, SYNTAX, key, parseInt64, unknownSubcommand, upper, wrongArity, type CommandTable, type Context } from './command.js';
 import type { Held } from './collection.js';
 import { typeOf, type Value } from './store.js';
+import { changedInPlace } from './strings.js';
 
 const NO_SUCH_KEY = error('ERR no such key');
 /** Redis's shared integers (0 to 9999) answer OBJECT REFCOUNT with INT_MAX. */
@@ -97,8 +98,9 @@ function randomKey(ctx: Context): Reply {
   return null;
 }
 
-/** OBJECT ENCODING of a string as Redis 7.0 stores one a client SET: int, embstr (up to 44 bytes) or raw. */
+/** OBJECT ENCODING of a string as Redis 7.0 stores one a client SET (int, embstr up to 44 bytes, raw), or raw once changed in place. */
 function stringEncoding(b: Buffer): string {
+  if (changedInPlace(b)) return 'raw'; // as Redis's sds, grown or written into
   if (b.length <= 20 && parseInt64(b) !== undefined) return 'int';
   return b.length <= 44 ? 'embstr' : 'raw';
 }

@@ -203,6 +203,9 @@ function mset(a: Buffer[], ctx: Context, nx: boolean): Reply {
  */
 const marks = new WeakMap<ArrayBufferLike, number>();
 
+/** Whether a string was changed in place since it was set (APPEND, SETRANGE, SETBIT): Redis's raw encoding then. */
+export const changedInPlace = (value: Buffer): boolean => marks.has(value.buffer);
+
 /** Room for a string growing to `length` bytes, as Redis's sds: double up to 1 MB, then 1 MB more. */
 const capacity = (length: number): number => Math.min(MAX_STRING, length < 1 << 20 ? length * 2 : length + (1 << 20));
 
