@@ -82,18 +82,23 @@ function copy(a: Buffer[], ctx: Context): Reply {
   return 1;
 }
 
-/** A live key drawn at random (expired ones drawn are deleted, and another drawn), or null. */
+/**
+ * A live key drawn at random, or null. A Map has no random access: the walk starts at a random
+ * place and takes the first live key from there, wrapping round once, so it is O(n) at worst
+ * (as rare a command as KEYS) even when most keys have expired (those passed are deleted).
+ */
 function randomKey(ctx: Context): Reply {
   const store = ctx.store;
-  while (store.data.size > 0) {
-    // A Map has no random access: walk to a random place (O(n), as rare a command as KEYS).
-    let i = Math.floor(Math.random() * store.data.size);
-    let k = '';
-    for (const each of store.data.keys()) {
-      k = each;
-      if (i-- === 0) break;
+  const start = Math.floor(Math.random() * store.data.size);
+  for (let pass = 0; pass < 2; pass++) {
+    let i = 0;
+    for (const k of store.data.keys()) {
+      if (pass === 0 ? i++ < start : i++ >= start) {
+        if (pass === 0) continue;
+        break;
+      }
+      if (store.lookup(k) !== undefined) return Buffer.from(k, 'latin1');
     }
-    if (store.lookup(k) !== undefined) return Buffer.from(k, 'latin1');
   }
   return null;
 }
