@@ -2,10 +2,11 @@ import test from 'ava';
 import { execute, Store, type Context, type Collection } from '@socketserver/plugin-kv';
 import { ErrorReply, type Reply } from '@socketserver/plugin-resp';
 
-function setup(): { run: (...args: string[]) => Reply; events: string[]; store: Store } {
+/** A store whose events are recorded (`new`, told by the store on any key created, only when `withNew`). */
+function setup(withNew = false): { run: (...args: string[]) => Reply; events: string[]; store: Store } {
   const store = new Store();
   const events: string[] = [];
-  store.onEvent = (type, event, key) => events.push(`${type} ${event} ${key}`);
+  store.onEvent = (type, event, key) => { if (withNew || type !== 'n') events.push(`${type} ${event} ${key}`); };
   const ctx: Context = { store, clientId: 1, client: {}, port: 0, startedAt: Date.now() };
   const run = (...args: string[]): Reply => {
     const r = execute(args.map((a) => Buffer.from(a, 'latin1')), ctx) as Reply;
@@ -44,6 +45,16 @@ test('keyspace events of the string commands, as Redis notifies them', (t) => {
     '$ incrby d', '$ incrby d', '$ incrbyfloat d', '$ append e', '$ setrange e', '$ setbit e',
     'g persist a', 'g expire a', 'g del a', 'g del b',
   ]);
+});
+
+test('a key created tells new before its own event; one overwritten or changed does not', (t) => {
+  const { run, events } = setup(true);
+  run('SET', 'a', '1');
+  run('SET', 'a', '2');
+  run('APPEND', 'a', 'x');
+  run('MSET', 'a', '3', 'b', '4');
+  run('INCR', 'c');
+  t.deepEqual(events, ['n new a', '$ set a', '$ set a', '$ append a', '$ set a', 'n new b', '$ set b', 'n new c', '$ incrby c']);
 });
 
 test('a key of another type: WRONGTYPE, LCS its own error, MGET nil', (t) => {

@@ -83,8 +83,8 @@ export class Store {
   /**
    * Where keyspace events go (Redis's notify-keyspace-events), when something listens: `type` is
    * the event's class letter ('g' generic, '$' string, 'l' list, 's' set, 'h' hash, 'z' sorted
-   * set, 'x' expired, 'e' evicted), `event` its name ('set', 'del', 'expire'…). Commands call
-   * `notify` after a change; the store itself for expired and evicted keys.
+   * set, 'x' expired, 'e' evicted, 'n' new), `event` its name ('set', 'del', 'expire'…). Commands
+   * call `notify` after a change; the store itself for new, expired and evicted keys.
    */
   onEvent: ((type: string, event: string, key: string) => void) | undefined = undefined;
   private clock = 0;
@@ -140,6 +140,7 @@ export class Store {
       if (this.list !== undefined) index = this.list.push(key) - 1;
       this.data.set(key, new Entry(value, ++this.clock, index));
       this.used += key.length + bytesOf(value) + KEY_OVERHEAD;
+      if (this.onEvent !== undefined) this.onEvent('n', 'new', key); // Redis's dbAdd
     } else {
       this.used += bytesOf(value) - bytesOf(entry.value);
       entry.value = value;
