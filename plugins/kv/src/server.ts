@@ -4,7 +4,7 @@ import { simple, error, type Reply } from '@socketserver/plugin-resp';
 import { globMatch } from '@socketserver/core';
 import { OK, SYNTAX, parseInt64, upper, unknownSubcommand, wrongArity, type CommandTable, type Context } from './command.js';
 import { configOf } from './config.js';
-import { ENTRIES, errorLines, resetStats, totalErrorReplies } from './stats.js';
+import { ENTRIES, errorLines, resetStats, totalErrorReplies, usecOf } from './stats.js';
 
 const RESET = simple('RESET');
 
@@ -71,7 +71,7 @@ const SECTIONS: readonly (readonly [string, (ctx: Context) => string[]])[] = [
   ['cluster', () => ['cluster_enabled:0']],
   ['keyspace', (ctx) => (ctx.store.data.size === 0 ? [] : [`db0:keys=${ctx.store.data.size},expires=${ctx.store.expires.size},avg_ttl=0`])],
   ['commandstats', () => ENTRIES.filter((e) => e.calls + e.rejected + e.failed > 0).map((e) => {
-    const usec = Math.round(e.ms * 1000);
+    const usec = usecOf(e);
     return `cmdstat_${e.name}:calls=${e.calls},usec=${usec},usec_per_call=${(e.calls === 0 ? 0 : usec / e.calls).toFixed(2)},`
       + `rejected_calls=${e.rejected},failed_calls=${e.failed}`;
   })],
