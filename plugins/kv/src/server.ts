@@ -32,8 +32,8 @@ const seconds = (us: number): string => `${Math.floor(us / 1e6)}.${String(us % 1
 /** A 40-hex-digit id for this process (Redis's run_id and master_replid). */
 const RUN_ID = randomBytes(20).toString('hex');
 
-/** INFO's sections in Redis's order; the first eleven are the default ones. */
-const SECTIONS: readonly (readonly [string, (ctx: Context) => string[]])[] = [
+/** INFO's sections in Redis's order, and whether INFO gives it by default (commandstats and latencystats it does not). */
+const SECTIONS: readonly (readonly [string, (ctx: Context) => string[], boolean?])[] = [
   ['server', (ctx) => {
     const uptime = Date.now() - ctx.startedAt;
     return ['redis_version:7.0.0', 'redis_git_sha1:00000000', 'redis_git_dirty:0', 'redis_mode:standalone', `os:${process.platform} ${process.arch}`,
@@ -67,16 +67,17 @@ const SECTIONS: readonly (readonly [string, (ctx: Context) => string[]])[] = [
     return [`used_cpu_sys:${seconds(system)}`, `used_cpu_user:${seconds(user)}`, 'used_cpu_sys_children:0.000000', 'used_cpu_user_children:0.000000'];
   }],
   ['modules', () => []],
-  ['errorstats', () => errorLines()],
-  ['cluster', () => ['cluster_enabled:0']],
-  ['keyspace', (ctx) => (ctx.store.data.size === 0 ? [] : [`db0:keys=${ctx.store.data.size},expires=${ctx.store.expires.size},avg_ttl=0`])],
   ['commandstats', () => ENTRIES.filter((e) => e.calls + e.rejected + e.failed > 0).map((e) => {
     const usec = usecOf(e);
     return `cmdstat_${e.name}:calls=${e.calls},usec=${usec},usec_per_call=${(e.calls === 0 ? 0 : usec / e.calls).toFixed(2)},`
       + `rejected_calls=${e.rejected},failed_calls=${e.failed}`;
-  })],
+  }), false],
+  ['errorstats', () => errorLines()],
+  ['latencystats', () => [], false],
+  ['cluster', () => ['cluster_enabled:0']],
+  ['keyspace', (ctx) => (ctx.store.data.size === 0 ? [] : [`db0:keys=${ctx.store.data.size},expires=${ctx.store.expires.size},avg_ttl=0`])],
 ];
-const DEFAULT_SECTIONS = 11;
+const DEFAULTS = SECTIONS.filter(([, , byDefault]) => byDefault !== false);
 const TITLES: Readonly<Record<string, string>> = { cpu: 'CPU' };
 
 /** INFO [section …]: the named sections (any case; default, all, everything), each once, in Redis's order. */
@@ -86,11 +87,11 @@ function info(args: Buffer[], ctx: Context): string {
   for (let i = 1; i < args.length; i++) {
     const name = args[i]!.toString('latin1').toLowerCase();
     if (name === 'all' || name === 'everything') all = true;
-    else if (name === 'default') for (const [n] of SECTIONS.slice(0, DEFAULT_SECTIONS)) wanted.add(n);
+    else if (name === 'default') for (const [n] of DEFAULTS) wanted.add(n);
     else wanted.add(name === 'module_list' ? 'modules' : name);
   }
   // No argument: the default sections; 'all' and 'everything': every one.
-  const chosen = args.length === 1 ? SECTIONS.slice(0, DEFAULT_SECTIONS) : all ? SECTIONS : SECTIONS.filter(([n]) => wanted.has(n));
+  const chosen = args.length === 1 ? DEFAULTS : all ? SECTIONS : SECTIONS.filter(([n]) => wanted.has(n));
   return chosen.map(([name, lines]) => {
     const title = TITLES[name] ?? name[0]!.toUpperCase() + name.slice(1);
     return [`# ${title}`, ...lines(ctx)].join('\r\n') + '\r\n';
