@@ -2,7 +2,7 @@ import test from 'ava';
 import { connect, type Socket } from 'node:net';
 import { startRedis } from '../helpers/redis-server.js';
 import { freePort } from '../helpers/free-port.js';
-import { startSs } from '../helpers/ss.js';
+import { runSs, startSs } from '../helpers/ss.js';
 import { sleep } from '../helpers/wait.js';
 
 // Keyspace notifications (notify-keyspace-events): the events the store makes (new, expired,
@@ -112,4 +112,10 @@ test('--notify-keyspace-events: events of one worker reach subscribers in anothe
   const events = await sub.take(600);
   t.is(events, '*4\r\n$8\r\npmessage\r\n$16\r\n__keyevent@0__:*\r\n$18\r\n__keyevent@0__:new\r\n$6\r\nacross\r\n'
     + '*4\r\n$8\r\npmessage\r\n$16\r\n__keyevent@0__:*\r\n$22\r\n__keyevent@0__:expired\r\n$6\r\nacross\r\n');
+});
+
+test('a mistaken --notify-keyspace-events exits 2 naming the setting', async (t) => {
+  const r = await runSs(['serve', '--plugin', 'resp', '--plugin', 'kv', '--notify-keyspace-events', 'KEQ']);
+  t.is(r.code, 2);
+  t.regex(r.stderr, /notify-keyspace-events.*KEQ.*Ag\$lshzxeKEtmdn/);
 });
