@@ -5,8 +5,9 @@ import { freePort } from '../helpers/free-port.js';
 import { runSs, startSs } from '../helpers/ss.js';
 import { sleep } from '../helpers/wait.js';
 
-// Keyspace notifications (notify-keyspace-events): the events the store makes (new, expired,
-// evicted) published as redis-server publishes them, and to subscribers in other workers.
+// Keyspace notifications (notify-keyspace-events): the events of commands and those the store
+// makes (new, expired, evicted) published as redis-server publishes them, and to subscribers in
+// other workers.
 
 interface Peer {
   socket: Socket;
@@ -48,6 +49,14 @@ const SCRIPT: readonly (readonly ['sub' | 'cmd', string])[] = [
   ['cmd', 'SET short 1 PX 100'],
   ['cmd', 'CONFIG SET notify-keyspace-events Kn'],
   ['cmd', 'SET another 1'],
+  ['cmd', 'CONFIG SET notify-keyspace-events KEA'],
+  ['cmd', 'SET fresh 3'],
+  ['cmd', 'EXPIRE fresh 100'],
+  ['cmd', 'INCR counter'],
+  ['cmd', 'DEL fresh counter'],
+  ['cmd', 'CONFIG SET notify-keyspace-events Kg'],
+  ['cmd', 'SET other 2 EX 100'],
+  ['cmd', 'PERSIST other'],
   ['cmd', 'FLUSHALL'],
   ['cmd', 'CONFIG SET notify-keyspace-events KEe maxmemory-policy allkeys-lru'],
   ['cmd', 'SET victim 1'],
@@ -74,7 +83,7 @@ async function transcript(port: number): Promise<string[]> {
   return out;
 }
 
-test('new, expired and evicted events, masked by class, on __keyspace@0__ and __keyevent@0__: byte for byte as redis-server', async (t) => {
+test('events of commands, new, expired and evicted, masked by class, on __keyspace@0__ and __keyevent@0__: byte for byte as redis-server', async (t) => {
   const redisPort = await freePort();
   const redis = await startRedis(redisPort);
   t.teardown(() => redis.kill('SIGKILL'));
