@@ -71,7 +71,13 @@ export default definePlugin({
       if (ctx === undefined) {
         ctx = { store, clientId: conn.id, client: {}, port: conn.socket.localPort ?? 0, startedAt, connection: conn };
         contexts.set(conn, ctx);
-        notifier.pubsub ??= conn.pubsub;
+        if (notifier.pubsub === undefined) {
+          try {
+            notifier.pubsub = conn.pubsub;
+          } catch {
+            // a server without pub/sub (embedded): no notification can reach anyone
+          }
+        }
       }
       return execute(args, ctx);
     };
