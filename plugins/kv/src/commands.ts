@@ -1,13 +1,14 @@
 /** The commands: Redis's names, arities, replies and error texts (Redis 7.0), by family. */
 import { error, ErrorReply, type Reply } from '@socketserver/plugin-resp';
-import { wrongArity, type Command, type CommandTable, type Context } from './command.js';
+import { wrongArity, type CommandTable, type Context } from './command.js';
 import { EXPIRY } from './expiry.js';
 import { HASHES } from './hashes.js';
 import { KEYS } from './keys.js';
 import { LISTS } from './lists.js';
 import { PUBSUB, SUBSCRIBED_ALLOWED, notInSubscribedContext } from './pubsub.js';
-import { SERVER } from './server.js';
+import { SERVER, type ClientState } from './server.js';
 import { SETS } from './sets.js';
+import { CommandEntry, ENTRIES, TIMED_EVERY, countError } from './stats.js';
 import { STREAMS } from './streams.js';
 import { STRINGS } from './strings.js';
 import { ZSETS } from './zsets.js';
@@ -24,28 +25,69 @@ export function unknownCommand(args: Buffer[]): Reply {
   return error(`ERR unknown command '${args[0]!.toString('latin1').slice(0, 128)}', with args beginning with: ${rest}`);
 }
 
-/** Each command under its lower- and upper-case name (clients send one or the other), with its lower-case name. */
-const LOOKUP = new Map<string, readonly [string, Command]>();
+/** Each command under its lower- and upper-case name (clients send one or the other): its entry, with its name and counters. */
+const LOOKUP = new Map<string, CommandEntry>();
 for (const [name, cmd] of Object.entries(COMMANDS)) {
-  LOOKUP.set(name, [name, cmd]);
-  LOOKUP.set(name.toUpperCase(), [name, cmd]);
+  const entry = new CommandEntry(name, cmd);
+  ENTRIES.push(entry);
+  LOOKUP.set(name, entry);
+  LOOKUP.set(name.toUpperCase(), entry);
 }
 
-/** Run one request: `args[0]` is the command name, in any case. */
-export function execute(args: Buffer[], ctx: Context): Reply | Promise<Reply> {
+/** Commands whose confirmations are pushes: sent even with CLIENT REPLY OFF or SKIP, as Redis does. */
+const PUSHES = new Set(['subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe']);
+
+/**
+ * Run one request: `args[0]` is the command name, in any case. Counted for INFO commandstats
+ * and errorstats; undefined when the client silenced replies (CLIENT REPLY OFF or SKIP).
+ */
+export function execute(args: Buffer[], ctx: Context): Reply | Promise<Reply> | undefined {
   const raw = args[0]!.toString('latin1');
   const found = LOOKUP.get(raw) ?? LOOKUP.get(raw.toLowerCase());
-  if (found === undefined) return unknownCommand(args);
-  const [name, cmd] = found;
-  if (cmd.arity > 0 ? args.length !== cmd.arity : args.length < -cmd.arity) return wrongArity(name);
-  const connection = ctx.connection;
-  if (connection !== undefined && connection.subscriptions > 0 && !SUBSCRIBED_ALLOWED.has(name)) return notInSubscribedContext(name);
-  try {
-    return cmd.run(args, ctx);
-  } catch (err) {
-    // A command reaches a key of another type deep in its work (Store.get): WRONGTYPE, thrown.
-    if (err instanceof ErrorReply) return err;
-    throw err;
+  let reply: Reply | Promise<Reply>;
+  if (found === undefined) {
+    reply = failed(unknownCommand(args));
+  } else if (found.cmd.arity > 0 ? args.length !== found.cmd.arity : args.length < -found.cmd.arity) {
+    found.rejected++;
+    reply = failed(wrongArity(found.name));
+  } else if (ctx.connection !== undefined && ctx.connection.subscriptions > 0 && !SUBSCRIBED_ALLOWED.has(found.name)) {
+    found.rejected++;
+    reply = failed(notInSubscribedContext(found.name));
+  } else {
+    // One call in TIMED_EVERY is timed (the first one always): a clock read costs a few % of a GET.
+    const timed = (found.calls & (TIMED_EVERY - 1)) === 0;
+    const start = timed ? performance.now() : 0;
+    try {
+      reply = found.cmd.run(args, ctx);
+    } catch (err) {
+      // A command reaches a key of another type deep in its work (Store.get): WRONGTYPE, thrown.
+      if (!(err instanceof ErrorReply)) throw err;
+      reply = err;
+    }
+    if (timed) {
+      found.ms += performance.now() - start;
+      found.timed++;
+    }
+    found.calls++;
+    if (reply instanceof ErrorReply) {
+      found.failed++;
+      countError(reply);
+    }
   }
+  const client = ctx.client as ClientState;
+  return client.reply === undefined ? reply : silenced(reply, client, found?.name);
 }
 
+/** An error made before the command runs (unknown, arity, context): counted for errorstats. */
+function failed(reply: Reply): Reply {
+  countError(reply as ErrorReply);
+  return reply;
+}
+
+/** CLIENT REPLY OFF: no reply; SKIP: none for the next command (pushes are sent all the same). */
+function silenced(reply: Reply | Promise<Reply>, client: ClientState, name: string | undefined): Reply | Promise<Reply> | undefined {
+  const mode = client.reply;
+  if (mode === 'skip-next') client.reply = 'skip'; // CLIENT REPLY SKIP itself: the next one is skipped
+  else if (mode === 'skip') client.reply = undefined;
+  return name !== undefined && PUSHES.has(name) ? reply : undefined;
+}

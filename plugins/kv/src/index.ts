@@ -4,6 +4,8 @@ import type { Reply } from '@socketserver/plugin-resp';
 import { execute } from './commands.js';
 import type { Context } from './command.js';
 import { POLICIES, Store } from './store.js';
+import { configOf } from './config.js';
+import { parseEvents } from './notify.js';
 
 export { Store, Entry, MAX_KEYS, KEY_OVERHEAD, EXPIRE_OVERHEAD, POLICIES, bytesOf, typeOf, type Collection, type Value, type Policy, type StoreOptions } from './store.js';
 export { WRONGTYPE, type Command, type CommandTable } from './command.js';
@@ -23,6 +25,12 @@ export function defaultMaxmemory(): number {
   return Math.floor(getHeapStatistics().heap_size_limit / 4);
 }
 
+/** --notify-keyspace-events: Redis's class letters only. */
+function eventClasses(text: string): string {
+  if (parseEvents(text) === undefined) throw new Error("event classes among the letters 'Ag$lshzxeKEtmdn'");
+  return text;
+}
+
 export default definePlugin({
   name: 'kv',
   dependencies: ['resp'],
@@ -39,6 +47,12 @@ export default definePlugin({
       desc: 'What happens at `--maxmemory`: `noeviction` refuses writes that add memory with -OOM; '
         + '`allkeys-lru` evicts the least recently used keys, `volatile-lru` those with an expiry (sampled, as Redis).',
     },
+    notifyKeyspaceEvents: {
+      flags: ['--notify-keyspace-events'], type: 'string', meta: 'CLASSES', section: 'kv',
+      desc: "Keyspace notifications at start, as Redis's notify-keyspace-events (`KEA`, `Ex`…; CONFIG SET changes it in the "
+        + 'worker of the connection only): events published on `__keyspace@0__:<key>` and `__keyevent@0__:<event>`.',
+      validate: eventClasses,
+    },
   },
   handler: (cfg) => {
     // One store per process (each worker has its own); one unref'd timer for the expire cycle.
@@ -47,13 +61,23 @@ export default definePlugin({
     setInterval(() => store.activeExpireCycle(Date.now(), EXPIRE_CYCLE_BUDGET_MS), EXPIRE_CYCLE_MS).unref();
     // One context per connection, made on its first request: nothing is allocated per request.
     const contexts = new WeakMap<object, Context>();
-    return (args: Buffer[], request): Reply | Promise<Reply> => {
+    // Keyspace notifications go out on the server's channels, known from the first connection.
+    const notifier = configOf(store).notifier;
+    notifier.events = parseEvents(cfg.notifyKeyspaceEvents ?? '')!;
+    return (args: Buffer[], request): Reply | Promise<Reply> | undefined => {
       const conn = request.connection;
       if (!('socket' in conn)) throw new Error('kv serves connections, not datagrams (udp://)');
       let ctx = contexts.get(conn);
       if (ctx === undefined) {
         ctx = { store, clientId: conn.id, client: {}, port: conn.socket.localPort ?? 0, startedAt, connection: conn };
         contexts.set(conn, ctx);
+        if (notifier.pubsub === undefined) {
+          try {
+            notifier.pubsub = conn.pubsub;
+          } catch {
+            // a server without pub/sub (embedded): no notification can reach anyone
+          }
+        }
       }
       return execute(args, ctx);
     };

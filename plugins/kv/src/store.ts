@@ -75,8 +75,8 @@ export class Store {
   readonly expires = new Map<string, number>();
   /** Estimated bytes held: kept as keys come and go, never counted by walking the store. */
   used = 0;
-  readonly maxmemory: number;
-  readonly policy: Policy;
+  maxmemory: number;
+  policy: Policy;
   readonly maxKeys: number;
   evictedKeys = 0;
   expiredKeys = 0;
@@ -92,7 +92,7 @@ export class Store {
   private sampleIter: IterableIterator<string> | undefined;
   private pool: Candidate[] = [];
   /** Every key, in no order, for sampling at random (as Redis's dictGetRandomKey); only with an LRU policy. */
-  private readonly list: string[] | undefined;
+  private list: string[] | undefined;
 
   constructor(opts: StoreOptions = {}) {
     this.maxmemory = opts.maxmemory ?? 0;
@@ -331,5 +331,20 @@ export class Store {
     }
     this.expiredKeys += expired;
     return expired;
+  }
+
+  /**
+   * CONFIG SET maxmemory / maxmemory-policy (server family): the new limit and policy, keys
+   * evicted at once when over it. Turning an LRU policy on lists the keys to sample from.
+   */
+  reconfigure(maxmemory: number, policy: Policy): void {
+    this.maxmemory = maxmemory;
+    this.policy = policy;
+    if (policy !== 'noeviction' && this.list === undefined) {
+      const list: string[] = [];
+      for (const [key, entry] of this.data) entry.index = list.push(key) - 1;
+      this.list = list;
+    }
+    this.makeRoom(0);
   }
 }
