@@ -82,6 +82,39 @@ test.serial('hashes: HSET, HMSET, HGET, HGETALL, HLEN, HEXISTS, HDEL', async (t)
   t.is(await call('HGET', 'str', 'f'), WRONG);
 });
 
+test.serial('SRANDMEMBER: nil, one member, distinct members, repeats; Redis\'s errors; a negative count over a million refused', async (t) => {
+  t.is(await call('SRANDMEMBER', 'nope'), null);
+  t.deepEqual(await call('SRANDMEMBER', 'nope', '5'), []);
+  t.is(await call('SADD', 's', 'a', 'b', 'c'), 3);
+  t.true(['a', 'b', 'c'].includes(await call('SRANDMEMBER', 's') as string));
+  t.deepEqual(await call('SRANDMEMBER', 's', '0'), []);
+  t.deepEqual(((await call('SRANDMEMBER', 's', '100')) as string[]).sort(), ['a', 'b', 'c']);
+  const two = (await call('SRANDMEMBER', 's', '2')) as string[];
+  t.is(new Set(two).size, 2, 'distinct');
+  t.true(two.every((m) => ['a', 'b', 'c'].includes(m)));
+  const repeats = (await call('SRANDMEMBER', 's', '-50')) as string[];
+  t.is(repeats.length, 50);
+  t.deepEqual([...new Set(repeats)].sort(), ['a', 'b', 'c'], 'every member drawn in 50 (a 3 in 10^8 chance otherwise)');
+  t.is(await call('SRANDMEMBER', 's', 'x'), '-ERR value is not an integer or out of range');
+  t.is(await call('SRANDMEMBER', 's', '1', '2'), '-ERR syntax error');
+  t.is(await call('SRANDMEMBER', 'str'), WRONG);
+  t.is(await call('SRANDMEMBER', 's', '-1000001'), '-ERR value is out of range, value must between -1000000 and 9223372036854775807');
+  t.is(((await call('SRANDMEMBER', 's', '-1000')) as string[]).length, 1000);
+});
+
+test.serial('HINCRBY: a missing field counts from 0; Redis\'s errors for a non-integer field, overflow and wrong type', async (t) => {
+  t.is(await call('HMSET', 'h', 'a', '1', 's', 'abc'), '+OK');
+  t.is(await call('HINCRBY', 'h', 'a', '10'), 11);
+  t.is(await call('HINCRBY', 'h', 'n', '-5'), -5);
+  t.is(await call('HINCRBY', 'new', 'f', '3'), 3);
+  t.is(await call('HGET', 'h', 'a'), '11');
+  t.is(await call('HINCRBY', 'h', 'b', 'x'), '-ERR value is not an integer or out of range');
+  t.is(await call('HINCRBY', 'h', 'a', '9223372036854775807'), '-ERR increment or decrement would overflow');
+  t.is(await call('HINCRBY', 'h', 's', '1'), '-ERR hash value is not an integer');
+  t.is(await call('HINCRBY', 'str', 'a', '1'), WRONG);
+  t.is(await call('HINCRBY', 'h'), "-ERR wrong number of arguments for 'hincrby' command");
+});
+
 test.serial('sorted sets: ZADD, ZRANGE (WITHSCORES, scores as %.17g), ZSCORE, ZCARD, ZREM', async (t) => {
   t.is(await call('ZADD', 'z', '1', 'a', '2.5', 'b', '-inf', 'c', '0.1', 'd'), 4);
   t.is(await call('ZADD', 'z', '3', 'a', '1e-5', 'e'), 1);

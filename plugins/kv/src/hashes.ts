@@ -1,6 +1,6 @@
 /** Hash commands (Redis 7.0), the few that make and read hashes: fields as latin1 strings. */
-import { type Reply } from '@socketserver/plugin-resp';
-import { OK, OOM, key, wrongArity, type CommandTable, type Context } from './command.js';
+import { error, type Reply } from '@socketserver/plugin-resp';
+import { INT64_MAX, INT64_MIN, NOT_INTEGER, OK, OOM, key, parseInt64, wrongArity, type CommandTable, type Context } from './command.js';
 import { ELEMENT_OVERHEAD, ENCODING_LIMITS, deleteIfEmpty, lookupOf, resize, writable, type Held } from './collection.js';
 
 export class Hash implements Held {
@@ -70,7 +70,31 @@ function hdel(a: Buffer[], ctx: Context): Reply {
   return removed;
 }
 
+const NOT_INTEGER_FIELD = error('ERR hash value is not an integer');
+const OVERFLOW = error('ERR increment or decrement would overflow');
+
+/** HINCRBY key field increment: the field's integer value (0 when missing) plus the increment. */
+function hincrby(a: Buffer[], ctx: Context): Reply {
+  const by = parseInt64(a[3]!);
+  if (by === undefined) return NOT_INTEGER;
+  const hash = writable(ctx, a[1]!, 'hash', newHash);
+  if (hash === undefined) return OOM;
+  const field = key(a[2]!);
+  const old = hash.fields.get(field);
+  const current = old === undefined ? 0n : parseInt64(old);
+  if (current === undefined) return NOT_INTEGER_FIELD;
+  const next = current + by;
+  if (next < INT64_MIN || next > INT64_MAX) return OVERFLOW;
+  const value = Buffer.from(String(next), 'latin1');
+  hash.fields.set(field, value);
+  resize(ctx, hash, old === undefined ? field.length + value.length + ELEMENT_OVERHEAD : value.length - old.length);
+  if (hash.fields.size > ENCODING_LIMITS.hashMaxListpackEntries || field.length > ENCODING_LIMITS.hashMaxListpackValue) hash.listpack = false;
+  ctx.store.notify('h', 'hincrby', key(a[1]!));
+  return next;
+}
+
 export const HASHES: CommandTable = {
+  hincrby: { arity: 4, run: hincrby },
   hset: { arity: -4, run: (a, ctx) => hset(a, ctx, 'hset') },
   hmset: { arity: -4, run: (a, ctx) => hset(a, ctx, 'hmset') },
   hdel: { arity: -3, run: hdel },

@@ -1,6 +1,6 @@
 /** Set commands (Redis 7.0), the few that make and read sets: members as latin1 strings. */
-import { type Reply } from '@socketserver/plugin-resp';
-import { OOM, key, type CommandTable, type Context } from './command.js';
+import { error, type Reply } from '@socketserver/plugin-resp';
+import { INT64_MAX, NOT_INTEGER, OOM, SYNTAX, key, parseInt64, type CommandTable, type Context } from './command.js';
 import { ELEMENT_OVERHEAD, ENCODING_LIMITS, deleteIfEmpty, isInt64, lookupOf, resize, writable, type Held } from './collection.js';
 
 export class RSet implements Held {
@@ -70,7 +70,45 @@ function srem(a: Buffer[], ctx: Context): Reply {
   return removed;
 }
 
+/**
+ * Most members SRANDMEMBER with a negative count (members may repeat) answers: Redis builds any
+ * count asked, so one request could make a reply of gigabytes; kv refuses counts beyond it with
+ * Redis's range error. A positive count is bounded by the set's size anyway.
+ */
+export const MAX_RANDOM_REPEATS = 1_000_000;
+const OUT_OF_RANGE = error(`ERR value is out of range, value must between -${MAX_RANDOM_REPEATS} and ${INT64_MAX}`);
+
+/** SRANDMEMBER key [count]: one member (or nil); count > 0 distinct members, < 0 members that may repeat. */
+function srandmember(a: Buffer[], ctx: Context): Reply {
+  if (a.length > 3) return SYNTAX;
+  let count: bigint | undefined;
+  if (a.length === 3) {
+    count = parseInt64(a[2]!);
+    if (count === undefined) return NOT_INTEGER;
+    if (count < -BigInt(MAX_RANDOM_REPEATS)) return OUT_OF_RANGE;
+  }
+  const set = lookupOf<RSet>(ctx, key(a[1]!), 'set');
+  if (count === undefined) {
+    if (set === undefined) return null;
+    return Buffer.from(pick([...set.members]), 'latin1');
+  }
+  if (set === undefined || count === 0n) return [];
+  const members = [...set.members];
+  if (count < 0n) return Array.from({ length: Number(-count) }, () => Buffer.from(pick(members), 'latin1'));
+  if (count >= BigInt(members.length)) return set.list();
+  // Distinct: the first `count` places of a partial Fisher-Yates shuffle.
+  const n = Number(count);
+  for (let i = 0; i < n; i++) {
+    const j = i + Math.floor(Math.random() * (members.length - i));
+    [members[i], members[j]] = [members[j]!, members[i]!];
+  }
+  return members.slice(0, n).map((m) => Buffer.from(m, 'latin1'));
+}
+
+const pick = (members: readonly string[]): string => members[Math.floor(Math.random() * members.length)]!;
+
 export const SETS: CommandTable = {
+  srandmember: { arity: -2, run: srandmember },
   sadd: { arity: -3, run: sadd },
   srem: { arity: -3, run: srem },
   smembers: { arity: 2, run: (a, ctx) => lookupOf<RSet>(ctx, key(a[1]!), 'set')?.list() ?? [] },
