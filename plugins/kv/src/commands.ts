@@ -12,11 +12,12 @@ import { CommandEntry, ENTRIES, TIMED_EVERY, countError } from './stats.js';
 import { STREAMS } from './streams.js';
 import { STRINGS } from './strings.js';
 import { ZSETS } from './zsets.js';
+import { TRANSACTION_CONTROL, TRANSACTIONS, enqueue } from './transactions.js';
 
 export { OK, OOM, parseInt64, type Context } from './command.js';
 export { parseSetOptions } from './strings.js';
 
-export const COMMANDS: CommandTable = { ...SERVER, ...PUBSUB, ...STRINGS, ...KEYS, ...EXPIRY, ...LISTS, ...SETS, ...HASHES, ...ZSETS, ...STREAMS };
+export const COMMANDS: CommandTable = { ...SERVER, ...PUBSUB, ...STRINGS, ...KEYS, ...EXPIRY, ...LISTS, ...SETS, ...HASHES, ...ZSETS, ...STREAMS, ...TRANSACTIONS };
 
 /** Redis 7's text for an unknown command: the name, then up to 128 bytes of arguments, each quoted and followed by a space. */
 export function unknownCommand(args: Buffer[]): Reply {
@@ -45,11 +46,17 @@ export function execute(args: Buffer[], ctx: Context): Reply | Promise<Reply> | 
   const raw = args[0]!.toString('latin1');
   const found = LOOKUP.get(raw) ?? LOOKUP.get(raw.toLowerCase());
   let reply: Reply | Promise<Reply>;
+  const client = ctx.client as ClientState;
+  const tx = client.multi;
   if (found === undefined) {
+    if (tx !== undefined) tx.failed = true;
     reply = failed(unknownCommand(args));
   } else if (found.cmd.arity > 0 ? args.length !== found.cmd.arity : args.length < -found.cmd.arity) {
+    if (tx !== undefined) tx.failed = true;
     found.rejected++;
     reply = failed(wrongArity(found.name));
+  } else if (tx !== undefined && !TRANSACTION_CONTROL.has(found.name)) {
+    reply = enqueue(tx, args);
   } else if (ctx.connection !== undefined && ctx.connection.subscriptions > 0 && !SUBSCRIBED_ALLOWED.has(found.name)) {
     found.rejected++;
     reply = failed(notInSubscribedContext(found.name));
@@ -74,7 +81,6 @@ export function execute(args: Buffer[], ctx: Context): Reply | Promise<Reply> | 
       countError(reply);
     }
   }
-  const client = ctx.client as ClientState;
   return client.reply === undefined ? reply : silenced(reply, client, found?.name);
 }
 

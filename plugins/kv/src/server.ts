@@ -4,6 +4,7 @@ import { simple, error, type Reply } from '@socketserver/plugin-resp';
 import { globMatch } from '@socketserver/core';
 import { OK, SYNTAX, parseInt64, upper, unknownSubcommand, wrongArity, type CommandTable, type Context } from './command.js';
 import { configOf } from './config.js';
+import type { Transaction } from './transactions.js';
 import { ENTRIES, errorLines, resetStats, totalErrorReplies, usecOf } from './stats.js';
 
 const RESET = simple('RESET');
@@ -13,6 +14,8 @@ export interface ClientState {
   name?: Buffer;
   /** OFF: no replies; skip-next: set by CLIENT REPLY SKIP, the next command is skipped; skip: this one is. */
   reply?: 'off' | 'skip-next' | 'skip';
+  /** Set by MULTI until EXEC or DISCARD. */
+  multi?: Transaction | undefined;
 }
 
 /** Bytes as Redis's used_memory_human writes them: 1.50M. */
@@ -168,6 +171,7 @@ export const SERVER: CommandTable = {
       const client = ctx.client as ClientState;
       client.name = undefined;
       client.reply = undefined;
+      client.multi = undefined;
       return RESET;
     },
   },
