@@ -1,5 +1,5 @@
 /** What the other types' families (lists, sets, hashes, sorted sets, streams) share. */
-import { WRONGTYPE, key, type Context } from './command.js';
+import { WRONGTYPE, key, noRoom, type Context } from './command.js';
 import type { Collection } from './store.js';
 
 /** A value of another type as its family holds it: OBJECT ENCODING's answer, and a deep copy for COPY. */
@@ -46,7 +46,7 @@ export function lookupOf<T extends Held>(ctx: Context, k: string, type: Collecti
  * when over maxmemory with nothing to evict (the command answers -OOM, as Redis before running).
  */
 export function writable<T extends Held>(ctx: Context, arg: Buffer, type: Collection['type'], create: () => T): T | undefined {
-  if (ctx.store.full(1) && !ctx.store.makeRoom(1)) return undefined;
+  if (noRoom(ctx)) return undefined;
   const k = key(arg);
   let value = lookupOf<T>(ctx, k, type);
   if (value === undefined) {

@@ -29,6 +29,7 @@ export const OK = simple('OK');
 export const NOT_INTEGER: ErrorReply = error('ERR value is not an integer or out of range');
 export const SYNTAX: ErrorReply = error('ERR syntax error');
 export const OOM: ErrorReply = error("OOM command not allowed when used memory > 'maxmemory'.");
+export const OVERFLOW: ErrorReply = error('ERR increment or decrement would overflow');
 export const WRONGTYPE: ErrorReply = error('WRONGTYPE Operation against a key holding the wrong kind of value');
 export const INT64_MIN = -(2n ** 63n);
 export const INT64_MAX = 2n ** 63n - 1n;
@@ -56,3 +57,15 @@ export function unknownSubcommand(sub: Buffer, cmd: string): Reply {
 // Strings.
 /** Redis's proto-max-bulk-len (512 MB): the longest string a command may make (SETRANGE, APPEND, SETBIT) or LCS table it may use. */
 export const MAX_STRING = 512 * 1024 * 1024;
+
+/**
+ * Over maxmemory, a command that may add `adding` keys (or grow one) is refused before it runs
+ * (as Redis: OOM before syntax): true when even eviction by the policy leaves no room.
+ */
+export const noRoom = (ctx: Context, adding = 1): boolean => ctx.store.full(adding) && !ctx.store.makeRoom(adding);
+
+/** A sum that stays a signed 64-bit integer, else undefined (INCRBY's and HINCRBY's overflow). */
+export function addInt64(a: bigint, b: bigint): bigint | undefined {
+  const sum = a + b;
+  return sum < INT64_MIN || sum > INT64_MAX ? undefined : sum;
+}

@@ -1,6 +1,6 @@
 /** Hash commands (Redis 7.0), the few that make and read hashes: fields as latin1 strings. */
 import { error, type Reply } from '@socketserver/plugin-resp';
-import { INT64_MAX, INT64_MIN, NOT_INTEGER, OK, OOM, key, parseInt64, wrongArity, type CommandTable, type Context } from './command.js';
+import { NOT_INTEGER, OK, OOM, OVERFLOW, addInt64, key, parseInt64, wrongArity, type CommandTable, type Context } from './command.js';
 import { ELEMENT_OVERHEAD, ENCODING_LIMITS, deleteIfEmpty, lookupOf, resize, writable, type Held } from './collection.js';
 
 export class Hash implements Held {
@@ -71,7 +71,6 @@ function hdel(a: Buffer[], ctx: Context): Reply {
 }
 
 const NOT_INTEGER_FIELD = error('ERR hash value is not an integer');
-const OVERFLOW = error('ERR increment or decrement would overflow');
 
 /** HINCRBY key field increment: the field's integer value (0 when missing) plus the increment. */
 function hincrby(a: Buffer[], ctx: Context): Reply {
@@ -83,8 +82,8 @@ function hincrby(a: Buffer[], ctx: Context): Reply {
   const old = hash.fields.get(field);
   const current = old === undefined ? 0n : parseInt64(old);
   if (current === undefined) return NOT_INTEGER_FIELD;
-  const next = current + by;
-  if (next < INT64_MIN || next > INT64_MAX) return OVERFLOW;
+  const next = addInt64(current, by);
+  if (next === undefined) return OVERFLOW;
   const value = Buffer.from(String(next), 'latin1');
   hash.fields.set(field, value);
   resize(ctx, hash, old === undefined ? field.length + value.length + ELEMENT_OVERHEAD : value.length - old.length);

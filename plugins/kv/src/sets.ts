@@ -90,7 +90,10 @@ function srandmember(a: Buffer[], ctx: Context): Reply {
   const set = lookupOf<RSet>(ctx, key(a[1]!), 'set');
   if (count === undefined) {
     if (set === undefined) return null;
-    return Buffer.from(pick([...set.members]), 'latin1');
+    // A Set has no random access: walk to a random place rather than copy every member.
+    const members = set.members.values();
+    for (let skip = Math.floor(Math.random() * set.members.size); skip > 0; skip--) members.next();
+    return Buffer.from(members.next().value!, 'latin1');
   }
   if (set === undefined || count === 0n) return [];
   const members = [...set.members];

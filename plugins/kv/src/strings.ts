@@ -1,7 +1,7 @@
 /** String commands (Redis 7.0): values are Buffers, binary safe. */
 import { ErrorReply, error, type Reply } from '@socketserver/plugin-resp';
 import {
-  INT64_MAX, INT64_MIN, MAX_STRING, NOT_INTEGER, OK, OOM, SYNTAX, key, parseInt64, upper, wrongArity, type CommandTable, type Context,
+  INT64_MAX, INT64_MIN, MAX_STRING, NOT_INTEGER, OK, OOM, OVERFLOW, SYNTAX, addInt64, key, noRoom, parseInt64, upper, wrongArity, type CommandTable, type Context,
 } from './command.js';
 import { lcs } from './lcs.js';
 import { addLongDouble, formatLongDouble, isFinite, parseLongDouble } from './longdouble.js';
@@ -91,8 +91,6 @@ export function parseSetOptions(args: Buffer[], now: number): { expireAt?: numbe
   return (p.flags & GET) !== 0 ? { expireAt, cond, get: true } : { expireAt, cond };
 }
 
-/** Over maxmemory, a command that may add memory is refused before it runs (as Redis: OOM before syntax). */
-const refused = (ctx: Context): boolean => ctx.store.full(1) && !ctx.store.makeRoom(1);
 
 /** SET's work after its options (SETNX, SETEX, PSETEX, GETSET too): false when NX/XX stops it. */
 function setWith(ctx: Context, k: string, value: Buffer, expireAt: number | 'keep' | undefined, cond: 'NX' | 'XX' | undefined): boolean {
@@ -104,7 +102,7 @@ function setWith(ctx: Context, k: string, value: Buffer, expireAt: number | 'kee
 }
 
 function set(a: Buffer[], ctx: Context): Reply {
-  if (refused(ctx)) return OOM;
+  if (noRoom(ctx)) return OOM;
   const k = key(a[1]!);
   if (a.length === 3) { // without options (the common case) nothing is parsed, and the clock is not read
     ctx.store.set(k, Buffer.from(a[2]!));
@@ -123,7 +121,7 @@ function set(a: Buffer[], ctx: Context): Reply {
 
 /** SETEX and PSETEX: SET with EX or PX. */
 function setex(a: Buffer[], ctx: Context, seconds: boolean, cmd: string): Reply {
-  if (refused(ctx)) return OOM;
+  if (noRoom(ctx)) return OOM;
   const at = expireTime(a[2]!, seconds, true, Date.now(), cmd);
   if (at instanceof ErrorReply) return at;
   setWith(ctx, key(a[1]!), a[3]!, at, undefined);
@@ -158,15 +156,15 @@ function incrBy(ctx: Context, k: Buffer, by: bigint): Reply {
   const old = ctx.store.get(name);
   const cur = old === undefined ? 0n : parseInt64(old);
   if (cur === undefined) return NOT_INTEGER;
-  const next = cur + by;
-  if (next < INT64_MIN || next > INT64_MAX) return error('ERR increment or decrement would overflow');
+  const next = addInt64(cur, by);
+  if (next === undefined) return OVERFLOW;
   ctx.store.set(name, Buffer.from(String(next)), 'keep');
   ctx.store.notify('$', 'incrby', name);
   return next;
 }
 
 function incrByFloat(a: Buffer[], ctx: Context): Reply {
-  if (refused(ctx)) return OOM;
+  if (noRoom(ctx)) return OOM;
   const k = key(a[1]!);
   const old = ctx.store.get(k);
   const cur = old === undefined ? ZERO : parseLongDouble(old);
@@ -182,10 +180,10 @@ function incrByFloat(a: Buffer[], ctx: Context): Reply {
 
 /** MSET and MSETNX: pairs of key and value; with `nx`, nothing is set if one key exists. */
 function mset(a: Buffer[], ctx: Context, nx: boolean): Reply {
-  if (refused(ctx)) return OOM;
+  if (noRoom(ctx)) return OOM;
   if (a.length % 2 === 0) return wrongArity(nx ? 'msetnx' : 'mset');
   const adding = (a.length - 1) / 2;
-  if (ctx.store.full(adding) && !ctx.store.makeRoom(adding)) return OOM;
+  if (noRoom(ctx, adding)) return OOM;
   if (nx) for (let i = 1; i < a.length; i += 2) if (ctx.store.has(key(a[i]!))) return 0;
   for (let i = 1; i < a.length; i += 2) {
     const k = key(a[i]!);
@@ -236,7 +234,7 @@ function tooBig(ctx: Context, length: number, growth: number): ErrorReply | unde
 }
 
 function append(a: Buffer[], ctx: Context): Reply {
-  if (refused(ctx)) return OOM;
+  if (noRoom(ctx)) return OOM;
   const k = key(a[1]!);
   const old = ctx.store.get(k);
   const tail = a[2]!;
@@ -259,7 +257,7 @@ function append(a: Buffer[], ctx: Context): Reply {
 }
 
 function setrange(a: Buffer[], ctx: Context): Reply {
-  if (refused(ctx)) return OOM;
+  if (noRoom(ctx)) return OOM;
   const n = parseInt64(a[2]!);
   if (n === undefined) return NOT_INTEGER;
   if (n < 0n) return error('ERR offset is out of range');
@@ -303,7 +301,7 @@ function bitOffset(arg: Buffer): number | undefined {
 }
 
 function setbit(a: Buffer[], ctx: Context): Reply {
-  if (refused(ctx)) return OOM;
+  if (noRoom(ctx)) return OOM;
   const offset = bitOffset(a[2]!);
   if (offset === undefined) return BIT_OFFSET;
   const on = parseInt64(a[3]!);
@@ -338,7 +336,7 @@ function getbit(a: Buffer[], ctx: Context): Reply {
 export const STRINGS: CommandTable = {
   get: { arity: 2, run: (a, ctx) => ctx.store.get(key(a[1]!)) ?? null },
   set: { arity: -3, run: set },
-  setnx: { arity: 3, run: (a, ctx) => (refused(ctx) ? OOM : setWith(ctx, key(a[1]!), a[2]!, undefined, 'NX') ? 1 : 0) },
+  setnx: { arity: 3, run: (a, ctx) => (noRoom(ctx) ? OOM : setWith(ctx, key(a[1]!), a[2]!, undefined, 'NX') ? 1 : 0) },
   setex: { arity: 4, run: (a, ctx) => setex(a, ctx, true, 'setex') },
   psetex: { arity: 4, run: (a, ctx) => setex(a, ctx, false, 'psetex') },
   getex: { arity: -2, run: getex },
@@ -356,7 +354,7 @@ export const STRINGS: CommandTable = {
   getset: {
     arity: 3,
     run: (a, ctx) => {
-      if (refused(ctx)) return OOM;
+      if (noRoom(ctx)) return OOM;
       const k = key(a[1]!);
       const old = ctx.store.get(k) ?? null;
       setWith(ctx, k, a[2]!, undefined, undefined);
@@ -371,12 +369,12 @@ export const STRINGS: CommandTable = {
   setbit: { arity: 4, run: setbit },
   getbit: { arity: 3, run: getbit },
   lcs: { arity: -3, run: lcs },
-  incr: { arity: 2, run: (a, ctx) => (refused(ctx) ? OOM : incrBy(ctx, a[1]!, 1n)) },
-  decr: { arity: 2, run: (a, ctx) => (refused(ctx) ? OOM : incrBy(ctx, a[1]!, -1n)) },
+  incr: { arity: 2, run: (a, ctx) => (noRoom(ctx) ? OOM : incrBy(ctx, a[1]!, 1n)) },
+  decr: { arity: 2, run: (a, ctx) => (noRoom(ctx) ? OOM : incrBy(ctx, a[1]!, -1n)) },
   incrby: {
     arity: 3,
     run: (a, ctx) => {
-      if (refused(ctx)) return OOM;
+      if (noRoom(ctx)) return OOM;
       const n = parseInt64(a[2]!);
       return n === undefined ? NOT_INTEGER : incrBy(ctx, a[1]!, n);
     },
@@ -384,7 +382,7 @@ export const STRINGS: CommandTable = {
   decrby: {
     arity: 3,
     run: (a, ctx) => {
-      if (refused(ctx)) return OOM;
+      if (noRoom(ctx)) return OOM;
       const n = parseInt64(a[2]!);
       if (n === undefined) return NOT_INTEGER;
       return n === INT64_MIN ? error('ERR decrement would overflow') : incrBy(ctx, a[1]!, -n);
