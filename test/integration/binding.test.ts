@@ -37,6 +37,18 @@ function tryConnect(path: string): Promise<{ socket?: Socket; code?: string }> {
   });
 }
 
+/** Send `line` and read the first line back (the socket is then closed); a close or 20 s without one says so. */
+function answerTo(socket: Socket, line: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let got = '';
+    socket.setEncoding('utf8').on('data', (d: string) => { got += d; if (got.includes('\n')) { socket.destroy(); resolve(got.trim()); } });
+    socket.once('error', reject);
+    socket.once('close', () => reject(new Error(`closed, received ${JSON.stringify(got)}`)));
+    setTimeout(() => { socket.destroy(); resolve(`no answer in 20 s, received ${JSON.stringify(got)}`); }, 20_000).unref();
+    socket.write(`${line}\n`);
+  });
+}
+
 test('a live unix socket with a full backlog is not taken for stale: the second ss exits 1, address in use', async (t) => {
   const sock = join(tempDir(t, 'balance'), 's.sock');
   const first = await startSs(t, ['--plugin', 'line', '--workers', '0', '--backlog', '1', '--bind', `unix:${sock}`]);
@@ -92,13 +104,7 @@ test('a client connecting while the arbiter is still binding its other addresses
         s.once('error', () => resolve(undefined));
       });
       if (!r) continue;
-      answers.push(new Promise<string>((resolve, reject) => {
-        let got = '';
-        r.setEncoding('utf8').on('data', (d: string) => { got += d; if (got.includes('\n')) { r.destroy(); resolve(got.trim()); } });
-        r.once('error', reject);
-        r.once('close', () => reject(new Error(`closed, received ${JSON.stringify(got)}`)));
-      }));
-      r.write('early\n');
+      answers.push(answerTo(r, 'early'));
     }
   }));
   t.true(answers.length > 0, 'a connection got in');
@@ -106,6 +112,25 @@ test('a client connecting while the arbiter is still binding its other addresses
   await ss.waitForLog((l) => l.msg.startsWith('serving '));
   t.true(ss.addresses.length === binds.length);
 });
+
+for (const workers of ['0', '1']) {
+  test(`--workers ${workers}: connections made to a unix socket the moment it accepts are served, none left unrouted`, async (t) => {
+    const path = join(tempDir(t, 'first'), 'f.sock');
+    const ss = launchSs(t, ['serve', '--plugin', 'line', '--workers', workers, '--bind', `unix:${path}`]);
+    // Connect loops hammer the path from before it exists until 20 connections got in (bounded in count and time).
+    const answers: Promise<string>[] = [];
+    const until = Date.now() + 15_000;
+    await Promise.all(Array.from({ length: 4 }, async () => {
+      for (let i = 0; i < 100_000 && answers.length < 20 && Date.now() < until && ss.child.exitCode === null; i++) {
+        const { socket } = await tryConnect(path);
+        if (!socket) continue;
+        answers.push(answerTo(socket, 'early'));
+      }
+    }));
+    t.true(answers.length >= 20, `${answers.length} connections got in`);
+    t.deepEqual(await Promise.all(answers), answers.map(() => 'early'));
+  });
+}
 
 test('a unix socket path of 108 bytes, the longest Linux has, is bound and reachable with workers', async (t) => {
   const base = tempDir(t, 'balance');

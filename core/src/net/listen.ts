@@ -105,6 +105,8 @@ export async function listen(addr: Address, backlog: number, onConnection: (s: S
     }
     await bind(server, addr, setting, { host: addr.host, port, backlog, ...(opts.reusePort ? { reusePort: true } : {}) });
   }
+  // Before any other turn of the loop: libuv accepts on every turn, and what net accepts goes to
+  // `onConnection` until then.
   if (opts.onHandle) takeHandles(server, opts.onHandle);
   const info = server.address();
   const port = info !== null && typeof info === 'object' ? info.port : undefined;

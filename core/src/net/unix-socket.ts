@@ -88,14 +88,17 @@ export async function bindUnixSocket(server: NetServer, addr: UnixAddress, backl
     const binder = bindPipe(addr.path);
     if (typeof binder === 'number') throw fail(getSystemErrorName(binder));
     try {
+      // The file's identity is taken before listen(2): the caller installs its accept handler when
+      // this resolves, and a turn of the event loop in between (this lstat after listening) would
+      // let net accept a connection nobody routes.
+      const { dev, ino } = await lstat(addr.path);
       await listenOn(server, binder.fd, backlog);
+      return { file: { dev, ino }, binder };
     } catch (err) {
       // The server closed the descriptor; the file we made is removed (`binder` is never closed).
       await unlink(addr.path).catch(() => {});
       throw fail(code(err), (err as Error).message);
     }
-    const { dev, ino } = await lstat(addr.path);
-    return { file: { dev, ino }, binder };
   } finally {
     releaseLock(lock, taken.ino);
   }
