@@ -14,10 +14,11 @@ export const ELEMENT_OVERHEAD = 64;
 
 /**
  * The sizes under which Redis keeps small values compact (its *-max-listpack-* and
- * set-max-intset-entries settings, at their defaults): they decide OBJECT ENCODING only.
+ * set-max-intset-entries parameters, at redis-server's defaults; CONFIG SET changes them, per
+ * process): they decide OBJECT ENCODING only.
  */
 export const ENCODING_LIMITS = {
-  hashMaxListpackEntries: 128,
+  hashMaxListpackEntries: 512,
   hashMaxListpackValue: 64,
   zsetMaxListpackEntries: 128,
   zsetMaxListpackValue: 64,

@@ -5,6 +5,7 @@
  */
 import type { Store, Policy } from './store.js';
 import { formatEvents, parseEvents, Notifier } from './notify.js';
+import { ENCODING_LIMITS } from './collection.js';
 
 type Kind = 'bool' | 'int' | 'memory' | 'string' | 'immutable';
 
@@ -50,6 +51,34 @@ function kept(name: string, kind: Kind, initial: string, alias?: string): Param 
         value = String(n);
       }
       c.kept.set(name, value);
+      return undefined;
+    },
+  };
+}
+
+/** Redis's LONG_MAX: the most a size parameter takes. */
+const LONG_MAX = 9223372036854775807n;
+
+/**
+ * A size under which small values are kept compact (ENCODING_LIMITS): OBJECT ENCODING follows
+ * it from the next change of a value, as Redis converts then. `memory` takes units (64kb).
+ */
+function limit(name: string, alias: string | undefined, field: keyof typeof ENCODING_LIMITS, memory = false): Param {
+  return {
+    name, alias,
+    get: () => String(ENCODING_LIMITS[field]),
+    set: (_c, value) => {
+      let n: bigint;
+      if (memory) {
+        const m = parseMemory(value);
+        if (m === undefined) return 'argument must be a memory value';
+        n = BigInt(m);
+      } else {
+        if (!/^[-+]?\d+$/.test(value)) return "argument couldn't be parsed into an integer";
+        n = BigInt(value);
+      }
+      if (n < 0n || n > LONG_MAX) return `argument must be between 0 and ${LONG_MAX} inclusive`;
+      ENCODING_LIMITS[field] = Number(n);
       return undefined;
     },
   };
@@ -112,11 +141,11 @@ const PARAMS: readonly Param[] = [
   kept('latency-tracking', 'bool', 'yes'),
   kept('list-max-listpack-size', 'int', '-2', 'list-max-ziplist-size'),
   kept('list-compress-depth', 'int', '0'),
-  kept('hash-max-listpack-entries', 'int', '128', 'hash-max-ziplist-entries'),
-  kept('hash-max-listpack-value', 'int', '64', 'hash-max-ziplist-value'),
-  kept('set-max-intset-entries', 'int', '512'),
-  kept('zset-max-listpack-entries', 'int', '128', 'zset-max-ziplist-entries'),
-  kept('zset-max-listpack-value', 'int', '64', 'zset-max-ziplist-value'),
+  limit('hash-max-listpack-entries', 'hash-max-ziplist-entries', 'hashMaxListpackEntries'),
+  limit('hash-max-listpack-value', 'hash-max-ziplist-value', 'hashMaxListpackValue', true),
+  limit('set-max-intset-entries', undefined, 'setMaxIntsetEntries'),
+  limit('zset-max-listpack-entries', 'zset-max-ziplist-entries', 'zsetMaxListpackEntries'),
+  limit('zset-max-listpack-value', 'zset-max-ziplist-value', 'zsetMaxListpackValue', true),
   kept('stream-node-max-entries', 'int', '100'),
   kept('stream-node-max-bytes', 'memory', '4096'),
 ];
@@ -166,7 +195,7 @@ export class ServerConfig {
       const why = params[i]!.set(this, pairs[i]![1]);
       if (why === undefined) continue;
       for (let j = i - 1; j >= 0; j--) params[j]!.set(this, old[j]!);
-      return `ERR CONFIG SET failed (possibly related to argument '${params[i]!.name}') - ${why}`;
+      return `ERR CONFIG SET failed (possibly related to argument '${pairs[i]![0]}') - ${why}`;
     }
     return undefined;
   }
