@@ -73,7 +73,7 @@ test('sync replies waiting behind a slow async one count toward the cap', async 
 });
 
 test('requests that keep arriving while earlier ones are in flight do not pile up in the reply queue', async (t) => {
-  const { handler, release } = heldHandler();
+  const { handler, state, release } = heldHandler();
   const p = await pipeline({ plugin: ['line'], 'keep-alive': '0', handler });
   const socket = p.connect();
   const connection = connectionOf(p);
@@ -81,6 +81,7 @@ test('requests that keep arriving while earlier ones are in flight do not pile u
   let longest = 0;
   for (let round = 0; round < 200; round++) {
     socket.receive('m\n'.repeat(50)); // 50 more arrive...
+    await dispatched(() => state.calls); // (a read's dispatch yields after 5 ms of handler time)
     await release(50); // ...while 50 earlier ones finish: the queue is never empty
     const queue = (connection as unknown as { queue: unknown[] | null }).queue;
     t.not(queue, null, 'requests are always in flight');
