@@ -531,7 +531,10 @@ function readStream(r: Reader, v2: boolean): Stream {
     r.big(); // last-delivered ID
     r.big();
     if (v2) r.big(); // entries read
-    for (let pel = r.len(); pel > 0; pel--) r.take(16 + 8) && r.big(); // ID, delivery time, delivery count
+    for (let pel = r.len(); pel > 0; pel--) {
+      r.take(16 + 8); // ID, delivery time
+      r.big(); // delivery count
+    }
     for (let consumers = r.len(); consumers > 0; consumers--) {
       r.string(); // name
       r.take(8); // seen time
