@@ -64,11 +64,12 @@ class Writer {
   /** rdbSaveLen: 6 bits, 14 bits, 32 or 64 bits big-endian after a marker. */
   len(n: number | bigint): void {
     this.room(9);
+    if (typeof n === 'bigint' && n <= 0xffffffffn) n = Number(n);
     if (typeof n === 'number' && n < 64) this.buf[this.pos++] = n;
     else if (typeof n === 'number' && n < 16384) {
       this.buf[this.pos++] = 0x40 | (n >> 8);
       this.buf[this.pos++] = n & 0xff;
-    } else if (BigInt(n) <= 0xffffffffn) {
+    } else if (typeof n === 'number' && n <= 0xffffffff) {
       this.buf[this.pos++] = 0x80;
       this.pos = this.buf.writeUInt32BE(Number(n), this.pos);
     } else {
