@@ -8,8 +8,8 @@ import { startSs, type SsProcess } from '../helpers/ss.js';
 import { sleep } from '../helpers/wait.js';
 
 // DUMP and RESTORE as Redis 7.0 answers them, their payloads exchanged both ways with the real
-// redis-server 7.0.15: what kv dumps restores there to the same values (and the same bytes where
-// Redis does not compress), what Redis dumps (its every encoding) restores in kv; options,
+// redis-server 7.0.15: what kv dumps restores there to the same values (and is Redis's own bytes,
+// hash tables' order aside), what Redis dumps (its every encoding) restores in kv; options,
 // errors, TTLs and the keyspace event.
 
 let ss: SsProcess;
@@ -78,14 +78,15 @@ async function makeBoth(): Promise<void> {
   }
 }
 
-test.serial('what kv dumps, redis-server restores to the same values and encodings (the same bytes where Redis neither compresses nor orders by hash)', async (t) => {
+test.serial('what kv dumps, redis-server restores to the same values and encodings (the same bytes as Redis, hash tables aside)', async (t) => {
   await makeBoth();
   const keys = ((await kv.call('KEYS', '*')) as string[]).sort();
   t.is(keys.length, 19);
-  const uncompressed = ['int', 'int64', 'short', 'empty', 'bin', 'intset', 'hash', 'stream'];
+  // Hash tables: Redis writes them in its hash order, kv in insertion order.
+  const hashOrdered = ['strset', 'bigset', 'bighash'];
   for (const k of keys) {
     const payload = (await kv.call('DUMP', k)) as string;
-    if (uncompressed.includes(k)) t.is(payload, (await rs.call('DUMP', k)) as string, `${k}: Redis's own bytes`);
+    if (!hashOrdered.includes(k)) t.is(payload, (await rs.call('DUMP', k)) as string, `${k}: Redis's own bytes`);
     t.is(await rs.call('RESTORE', `kv:${k}`, 0, payload), '+OK', k);
     t.deepEqual(await read(rs, `kv:${k}`), await read(kv, k), k);
     t.deepEqual(await read(rs, `kv:${k}`), await read(rs, k), k);

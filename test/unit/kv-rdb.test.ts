@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  crc64, dumpPayload, execute, lzfDecompress, ListpackWriter, rdbFile, readIntset, readListpack, readZiplist, restoreValue, verifyPayload, writeIntset,
+  crc64, dumpPayload, execute, lzfCompress, lzfDecompress, ListpackWriter, rdbFile, readIntset, readListpack, readZiplist, restoreValue, verifyPayload, writeIntset,
   Store, type Context, type Value,
 } from '@socketserver/plugin-kv';
 import { freePort } from '../helpers/free-port.js';
@@ -49,6 +49,17 @@ test('lzf: what Redis compressed is decompressed; malformed input is refused', (
   t.deepEqual(lzfDecompress(hex('05616263'), 6), undefined, 'a truncated literal run');
   t.deepEqual(lzfDecompress(hex('026162632002'), 5), undefined, 'more output than announced');
   t.deepEqual(lzfDecompress(hex('026162632002'), 6), b('abcabc'));
+});
+
+test('lzf: compressed as liblzf does (Redis\'s bytes), and back', (t) => {
+  t.deepEqual(lzfCompress(b('abc'.repeat(80)), 236), hex('03616263 61e0e102 016263'));
+  t.is(lzfCompress(b('abcdefghijklmnopqrstuvwxyz'), 22), undefined, 'nothing to gain');
+  t.is(lzfCompress(b('aaaaaaaaaaaaaaaaaaaaaaaa'), 2), undefined, 'no room');
+  const text = (n: number) => fc.array(fc.constantFrom(...'ab \x00\xffxyz'), { minLength: n, maxLength: 3000 }).map((a) => b(a.join('')));
+  fc.assert(fc.property(fc.oneof(text(3), fc.uint8Array({ minLength: 3, maxLength: 20000 }).map((a) => Buffer.from(a))), (input) => {
+    const packed = lzfCompress(input, input.length + 64);
+    return packed !== undefined && lzfDecompress(packed, input.length)?.equals(input) === true;
+  }), { numRuns: 300 });
 });
 
 test('listpack: strings and integers of every encoding round trip', (t) => {
@@ -148,6 +159,7 @@ test('rdbFile: the real redis-server loads the whole dataset, TTLs and all', asy
     ['SET', 'str', 'hello'], ['SET', 'n', '42'], ['SET', 'ttl', 'soon', 'PX', '500000'], ['SET', 'gone', 'x', 'PX', '1'],
     ['RPUSH', 'list', 'a', 'b', '3'], ['SADD', 'set', '1', '2'], ['SADD', 'set2', 'a'], ['HSET', 'hash', 'f', 'v'],
     ['ZADD', 'zset', '2', 'b', '1', 'a'], ['XADD', 'stream', '1-1', 'f', 'v'], ['SET', '\x00bin\xff', '\xff'],
+    ['SET', 'far', 'x'], ['PEXPIREAT', 'far', '9223372036854775807'], ['SET', 'long', 'abc'.repeat(1000)],
   );
   const dir = tempDir(t, 'rdb');
   writeFileSync(join(dir, 'dump.rdb'), rdbFile(ctx.store, { now: now + 100 }));
@@ -163,7 +175,7 @@ test('rdbFile: the real redis-server loads the whole dataset, TTLs and all', asy
   t.regex(log, /DB loaded from disk/);
   const r = await caller(port);
   t.teardown(() => r.close());
-  t.is(await r.call('DBSIZE'), 10);
+  t.is(await r.call('DBSIZE'), 12);
   t.is(await r.call('GET', 'str'), 'hello');
   t.is(await r.call('OBJECT', 'ENCODING', 'n'), 'int');
   const pttl = await r.call('PTTL', 'ttl') as number;
@@ -178,4 +190,6 @@ test('rdbFile: the real redis-server loads the whole dataset, TTLs and all', asy
   t.deepEqual(await r.call('XRANGE', 'stream', '-', '+'), [['1-1', ['f', 'v']]]);
   t.is(await r.call('GET', '\x00bin\xff'), '\xff');
   t.is(await r.call('PTTL', 'str'), -1);
+  t.is(await r.call('PEXPIRETIME', 'far'), 9223372036854775807n, 'the farthest expiry');
+  t.is(await r.call('GET', 'long'), 'abc'.repeat(1000), 'compressed');
 });

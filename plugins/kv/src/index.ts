@@ -12,7 +12,7 @@ export { WRONGTYPE, type Command, type CommandTable } from './command.js';
 export { globMatch, compileGlob } from '@socketserver/core';
 export { dumpPayload, rdbFile, restoreValue, verifyPayload, RDB_VERSION, type RdbOptions } from './rdb.js';
 export { crc64 } from './crc64.js';
-export { lzfDecompress } from './lzf.js';
+export { lzfCompress, lzfDecompress } from './lzf.js';
 export { ListpackWriter, readListpack, readZiplist, readIntset, writeIntset } from './listpack.js';
 export { execute, parseInt64, parseSetOptions, unknownCommand, COMMANDS, OK, OOM, type Context } from './commands.js';
 

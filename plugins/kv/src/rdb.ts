@@ -6,12 +6,12 @@
  * Decoding never reads past the payload and sizes nothing by a length it has not checked.
  */
 import { ENCODING_LIMITS, ELEMENT_OVERHEAD } from './collection.js';
-import { MAX_STRING, key, parseInt64 } from './command.js';
+import { INT64_MAX, MAX_STRING, key, parseInt64 } from './command.js';
 import { crc64 } from './crc64.js';
 import { Hash } from './hashes.js';
 import { ListpackWriter, readIntset, readListpack, readZiplist, writeIntset } from './listpack.js';
 import { List } from './lists.js';
-import { LZF_MAX_RATIO, lzfDecompress } from './lzf.js';
+import { LZF_MAX_RATIO, lzfCompress, lzfDecompress } from './lzf.js';
 import { RSet } from './sets.js';
 import type { Store, Value } from './store.js';
 import { Stream } from './streams.js';
@@ -78,7 +78,7 @@ class Writer {
     }
   }
 
-  /** rdbSaveRawString: a short integer string as an 8, 16 or 32-bit integer, else length and bytes. */
+  /** rdbSaveRawString: a short integer string as an 8, 16 or 32-bit integer, else LZF-compressed, else length and bytes. */
   string(b: Buffer): void {
     if (b.length <= 11) {
       const n = parseInt64(b);
@@ -97,6 +97,15 @@ class Writer {
         }
         return;
       }
+    }
+    // Redis's rdbcompression (on by default): LZF when it saves 4 bytes at least.
+    const packed = b.length > 20 ? lzfCompress(b, b.length - 4) : undefined;
+    if (packed !== undefined) {
+      this.byte(0xc3);
+      this.len(packed.length);
+      this.len(b.length);
+      this.bytes(packed);
+      return;
     }
     this.len(b.length);
     this.bytes(b);
@@ -607,7 +616,8 @@ export function rdbFile(store: Store, opts: RdbOptions = {}): Buffer {
         if (at <= now) continue;
         w.byte(OP.EXPIRETIME_MS);
         w.room(8);
-        w.pos = w.buf.writeBigInt64LE(BigInt(Math.trunc(at)), w.pos);
+        const ms = BigInt(Math.trunc(at));
+        w.pos = w.buf.writeBigInt64LE(ms > INT64_MAX ? INT64_MAX : ms, w.pos); // 2^63 - 1 rounds up as a double
       }
       writeValue(w, entry.value, latin1(k));
     }
