@@ -288,6 +288,8 @@ const bad = (): never => {
 /** Reading RDB's primitives from `buf` up to `end`, every length checked against what is left. */
 class Reader {
   pos = 0;
+  /** Bytes LZF strings may still inflate to: 512 MB for the whole payload, not each string. */
+  inflate = MAX_STRING;
   constructor(readonly buf: Buffer, readonly end: number) {}
 
   get left(): number {
@@ -306,7 +308,7 @@ class Reader {
     return b;
   }
 
-  /** A length (or, with `special`, an encoded string's marker: { enc }). */
+  /** A length, or the marker of a string in a special encoding ({ enc }: an integer, LZF). */
   lenOrEnc(): number | bigint | { enc: number } {
     const b = this.byte();
     const kind = b >> 6;
@@ -345,7 +347,8 @@ class Reader {
     if (n.enc !== 3) bad();
     const clen = this.len();
     const ulen = this.lenOrEnc();
-    if (typeof ulen === 'object' || ulen > clen * LZF_MAX_RATIO || ulen > MAX_STRING) bad();
+    if (typeof ulen === 'object' || ulen > clen * LZF_MAX_RATIO || ulen > this.inflate) bad();
+    this.inflate -= Number(ulen);
     return lzfDecompress(this.take(clen), Number(ulen)) ?? bad();
   }
 }
