@@ -95,6 +95,45 @@ test('intset and ziplist: read as Redis wrote them', (t) => {
   t.is(readZiplist(Buffer.concat([zl.subarray(0, 11), Buffer.from([0x09]), zl.subarray(12)])), undefined, 'a string running past the end');
 });
 
+/** A ziplist of short strings (as Redis before 7.0 wrote small lists, hashes and sorted sets). */
+function ziplist(items: string[]): Buffer {
+  const entries: Buffer[] = [];
+  let prev = 0;
+  for (const item of items) {
+    const e = Buffer.concat([Buffer.from([prev, item.length]), b(item)]);
+    entries.push(e);
+    prev = e.length;
+  }
+  const body = Buffer.concat(entries);
+  const head = Buffer.alloc(10);
+  head.writeUInt32LE(10 + body.length + 1, 0);
+  head.writeUInt32LE(10 + body.length - prev, 4);
+  head.writeUInt16LE(items.length, 8);
+  return Buffer.concat([head, body, Buffer.from([0xff])]);
+}
+
+/** A raw RDB string: 6-bit length (under 64 bytes) and the bytes. */
+const rawString = (x: Buffer): Buffer => (x.length < 64 ? Buffer.concat([Buffer.from([x.length]), x]) : Buffer.concat([Buffer.from([0x40 | (x.length >> 8), x.length & 0xff]), x]));
+
+test('older encodings Redis 7.0 still loads are restored: linked lists, ziplists, quicklists of ziplists, text scores', (t) => {
+  const restore = (type: number, ...parts: Buffer[]) => restoreValue(withFooter(Buffer.concat([Buffer.from([type]), ...parts])));
+  const items = (v: Value | undefined) => (v as unknown as { items: Buffer[] }).items.map(String);
+  t.deepEqual(items(restore(1, Buffer.from([2]), rawString(b('a')), Buffer.from([0xc0, 7]))), ['a', '7'], 'RDB_TYPE_LIST');
+  t.deepEqual(items(restore(10, rawString(ziplist(['x', 'y'])))), ['x', 'y'], 'RDB_TYPE_LIST_ZIPLIST');
+  t.deepEqual(items(restore(14, Buffer.from([2]), rawString(ziplist(['a'])), rawString(ziplist(['b', 'c'])))), ['a', 'b', 'c'], 'RDB_TYPE_LIST_QUICKLIST');
+  const hash = restore(13, rawString(ziplist(['f', 'v', 'g', 'w']))) as unknown as { fields: Map<string, Buffer> };
+  t.deepEqual([...hash.fields].map(([f, v]) => `${f}=${String(v)}`), ['f=v', 'g=w'], 'RDB_TYPE_HASH_ZIPLIST');
+  const zset = restore(12, rawString(ziplist(['a', '1.5', 'b', '-inf']))) as unknown as { scores: Map<string, number> };
+  t.deepEqual([...zset.scores], [['a', 1.5], ['b', -Infinity]], 'RDB_TYPE_ZSET_ZIPLIST');
+  const old = restore(3, Buffer.from([2]), rawString(b('a')), Buffer.from([3]), b('2.5'), rawString(b('b')), Buffer.from([254])) as unknown as { scores: Map<string, number> };
+  t.deepEqual([...old.scores], [['a', 2.5], ['b', Infinity]], 'RDB_TYPE_ZSET, scores as text');
+  t.is(restore(3, Buffer.from([1]), rawString(b('a')), Buffer.from([253])), undefined, 'a NaN score');
+  t.is(restore(13, rawString(ziplist(['f', 'v', 'f', 'w']))), undefined, 'a duplicate field');
+  t.is(restore(13, rawString(ziplist(['f', 'v', 'g']))), undefined, 'a field without its value');
+  t.is(restore(18, Buffer.from([1, 3]), rawString(new ListpackWriter().add(b('a')).finish())), undefined, 'no such quicklist container');
+  t.deepEqual(items(restore(18, Buffer.from([2, 1]), rawString(b('plain')), Buffer.from([2]), rawString(new ListpackWriter().add(b('p')).finish()))), ['plain', 'p'], 'a plain node');
+});
+
 test('every type round trips: the value read back dumps to the same bytes', (t) => {
   const ctx = store(
     ['SET', 'int', '-12345'], ['SET', 'big', '9223372036854775807'], ['SET', 'text', 'x'.repeat(100)], ['SET', 'bin', '\x00\xff\r\n'],
