@@ -4,14 +4,16 @@
  * Redis 7.0 loads as it would hold them (listpacks, intsets, quicklist nodes, stream listpacks);
  * read back are those and what Redis 7.0 itself DUMPs, older encodings included (ziplists, LZF).
  * Decoding never reads past the payload and sizes nothing by a length it has not checked.
+ * Primitives in rdb-io.ts, streams in rdb-stream.ts, compact encodings in listpack.ts.
  */
 import { ENCODING_LIMITS, ELEMENT_OVERHEAD } from './collection.js';
-import { INT64_MAX, MAX_STRING, key, parseInt64 } from './command.js';
+import { INT64_MAX, key } from './command.js';
 import { crc64 } from './crc64.js';
 import { Hash } from './hashes.js';
 import { ListpackWriter, readIntset, readListpack, readZiplist, writeIntset } from './listpack.js';
 import { List } from './lists.js';
-import { LZF_MAX_RATIO, lzfCompress, lzfDecompress } from './lzf.js';
+import { Malformed, Reader, Writer, bad, latin1 } from './rdb-io.js';
+import { readStream, writeStream } from './rdb-stream.js';
 import { RSet } from './sets.js';
 import type { Store, Value } from './store.js';
 import { Stream } from './streams.js';
@@ -32,99 +34,6 @@ const PLAIN = 1;
 const PACKED = 2;
 /** Bytes a list's listpack node holds at most (Redis's list-max-listpack-size -2: 8 kB). */
 const LIST_NODE_BYTES = 8192;
-/** A stream's listpack node: entries and bytes at most (stream-node-max-entries, -max-bytes). */
-const STREAM_NODE_ENTRIES = 100;
-const STREAM_NODE_BYTES = 4096;
-const STREAM_DELETED = 1;
-const STREAM_SAMEFIELDS = 2;
-
-/** A growing buffer: RDB's primitives appended. */
-class Writer {
-  buf = Buffer.allocUnsafe(256);
-  pos = 0;
-
-  room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(bigger, 0, 0, this.pos);
-    this.buf = bigger;
-  }
-
-  byte(b: number): void {
-    this.room(1);
-    this.buf[this.pos++] = b;
-  }
-
-  bytes(b: Uint8Array): void {
-    this.room(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-  }
-
-  /** rdbSaveLen: 6 bits, 14 bits, 32 or 64 bits big-endian after a marker. */
-  len(n: number | bigint): void {
-    this.room(9);
-    if (typeof n === 'bigint' && n <= 0xffffffffn) n = Number(n);
-    if (typeof n === 'number' && n < 64) this.buf[this.pos++] = n;
-    else if (typeof n === 'number' && n < 16384) {
-      this.buf[this.pos++] = 0x40 | (n >> 8);
-      this.buf[this.pos++] = n & 0xff;
-    } else if (typeof n === 'number' && n <= 0xffffffff) {
-      this.buf[this.pos++] = 0x80;
-      this.pos = this.buf.writeUInt32BE(Number(n), this.pos);
-    } else {
-      this.buf[this.pos++] = 0x81;
-      this.pos = this.buf.writeBigUInt64BE(BigInt(n), this.pos);
-    }
-  }
-
-  /** rdbSaveRawString: a short integer string as an 8, 16 or 32-bit integer, else LZF-compressed, else length and bytes. */
-  string(b: Buffer): void {
-    if (b.length <= 11) {
-      const n = parseInt64(b);
-      if (n !== undefined && n >= -2147483648n && n <= 2147483647n) {
-        this.room(5);
-        const v = Number(n);
-        if (v >= -128 && v <= 127) {
-          this.buf[this.pos++] = 0xc0;
-          this.pos = this.buf.writeInt8(v, this.pos);
-        } else if (v >= -32768 && v <= 32767) {
-          this.buf[this.pos++] = 0xc1;
-          this.pos = this.buf.writeInt16LE(v, this.pos);
-        } else {
-          this.buf[this.pos++] = 0xc2;
-          this.pos = this.buf.writeInt32LE(v, this.pos);
-        }
-        return;
-      }
-    }
-    // Redis's rdbcompression (on by default): LZF when it saves 4 bytes at least.
-    const packed = b.length > 20 ? lzfCompress(b, b.length - 4) : undefined;
-    if (packed !== undefined) {
-      this.byte(0xc3);
-      this.len(packed.length);
-      this.len(b.length);
-      this.bytes(packed);
-      return;
-    }
-    this.len(b.length);
-    this.bytes(b);
-  }
-
-  finish(): Buffer {
-    return this.buf.subarray(0, this.pos);
-  }
-}
-
-const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
-
-/** A stream ID as a node key: ms and seq, 64 bits each, big-endian (so keys sort as IDs). */
-function streamKey(ms: bigint, seq: bigint): Buffer {
-  const b = Buffer.allocUnsafe(16);
-  b.writeBigUInt64BE(ms, 0);
-  b.writeBigUInt64BE(seq, 8);
-  return b;
-}
 
 /** The value's type byte and body, as rdbSaveObjectType and rdbSaveObject write them (`name`: the key, between them). */
 function writeValue(w: Writer, value: Value, name?: Buffer): void {
@@ -207,60 +116,6 @@ function writeList(w: Writer, items: readonly Buffer[]): void {
   }
 }
 
-/**
- * A stream as Redis lays it out (t_stream.c): listpack nodes keyed by their first ID, each
- * opening with a master entry (live count, deleted count, the first entry's field names) that
- * later entries with the same fields refer to; then the metadata.
- */
-function writeStream(w: Writer, s: Stream): void {
-  const nodes: [Buffer, Buffer][] = [];
-  const entries = s.entries;
-  for (let i = 0; i < entries.length;) {
-    const master = entries[i]!;
-    const names = master.fields.filter((_, k) => k % 2 === 0);
-    let n = 0;
-    let bytes = 0;
-    while (i + n < entries.length && n < STREAM_NODE_ENTRIES && (n === 0 || bytes < STREAM_NODE_BYTES)) {
-      bytes += entries[i + n]!.fields.reduce((sum, b) => sum + b.length + 2, 4);
-      n++;
-    }
-    const lp = new ListpackWriter().addInt(BigInt(n)).addInt(0n).addInt(BigInt(names.length));
-    for (const f of names) lp.add(f);
-    lp.addInt(0n);
-    for (const e of entries.slice(i, i + n)) {
-      const pairs = e.fields.length / 2;
-      const same = pairs === names.length && names.every((f, k) => f.equals(e.fields[k * 2]!));
-      lp.addInt(BigInt(same ? STREAM_SAMEFIELDS : 0)).addInt(BigInt.asIntN(64, e.ms - master.ms)).addInt(BigInt.asIntN(64, e.seq - master.seq));
-      if (same) for (let k = 1; k < e.fields.length; k += 2) lp.add(e.fields[k]!);
-      else {
-        lp.addInt(BigInt(pairs));
-        for (const f of e.fields) lp.add(f);
-      }
-      lp.addInt(BigInt(same ? pairs + 3 : pairs * 2 + 4));
-    }
-    nodes.push([streamKey(master.ms, master.seq), lp.finish()]);
-    i += n;
-  }
-  w.len(nodes.length);
-  for (const [k, lp] of nodes) {
-    w.string(k);
-    w.string(lp);
-  }
-  const first = entries[0];
-  w.len(entries.length);
-  w.len(s.lastMs);
-  w.len(s.lastSeq);
-  w.len(first?.ms ?? 0n);
-  w.len(first?.seq ?? 0n);
-  w.len(0); // greatest deleted ID, ms and seq: kv deletes no entries
-  w.len(0);
-  w.len(entries.length); // entries ever added
-  // CONSUMER GROUPS: none written yet (the Stream holds none); their encoding goes here:
-  // per group its name, last-delivered ID, entries-read, PEL (ID, delivery time ms LE, count)
-  // and consumers (name, seen time ms LE, their PEL IDs).
-  w.len(0);
-}
-
 /** Redis's DUMP payload of a value: type, body, RDB version (2 bytes) and CRC-64 (8 bytes), little-endian. */
 export function dumpPayload(value: Value): Buffer {
   const w = new Writer();
@@ -277,80 +132,6 @@ export function verifyPayload(payload: Buffer): boolean {
   const footer = payload.length - 10;
   if (payload.readUInt16LE(footer) > RDB_VERSION) return false;
   return crc64(0n, payload.subarray(0, payload.length - 8)) === payload.readBigUInt64LE(footer + 2);
-}
-
-/** Malformed input: thrown while decoding, caught at its edge. */
-class Malformed extends Error {}
-const bad = (): never => {
-  throw new Malformed('malformed');
-};
-
-/** Reading RDB's primitives from `buf` up to `end`, every length checked against what is left. */
-class Reader {
-  pos = 0;
-  /** Bytes LZF strings may still inflate to: 512 MB for the whole payload, not each string. */
-  inflate = MAX_STRING;
-  constructor(readonly buf: Buffer, readonly end: number) {}
-
-  get left(): number {
-    return this.end - this.pos;
-  }
-
-  byte(): number {
-    if (this.pos >= this.end) bad();
-    return this.buf[this.pos++]!;
-  }
-
-  take(n: number): Buffer {
-    if (n > this.left) bad();
-    const b = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return b;
-  }
-
-  /** A length, or the marker of a string in a special encoding ({ enc }: an integer, LZF). */
-  lenOrEnc(): number | bigint | { enc: number } {
-    const b = this.byte();
-    const kind = b >> 6;
-    if (kind === 0) return b & 0x3f;
-    if (kind === 1) return ((b & 0x3f) << 8) | this.byte();
-    if (kind === 3) return { enc: b & 0x3f };
-    if (b === 0x80) return this.take(4).readUInt32BE(0);
-    if (b === 0x81) return this.take(8).readBigUInt64BE(0);
-    return bad();
-  }
-
-  /** A 64-bit unsigned length, as a bigint (stream IDs). */
-  big(): bigint {
-    const n = this.lenOrEnc();
-    if (typeof n === 'object') bad();
-    return BigInt(n as number | bigint);
-  }
-
-  /** A count or size: never more than the bytes left (each thing counted takes one at least). */
-  len(): number {
-    const n = this.lenOrEnc();
-    if (typeof n === 'object' || n > this.left) bad();
-    return Number(n);
-  }
-
-  /** A string: raw, an integer encoding, or LZF-compressed; always a copy (the payload is a view of the read). */
-  string(): Buffer {
-    const n = this.lenOrEnc();
-    if (typeof n !== 'object') {
-      if (n > this.left) bad();
-      return Buffer.from(this.take(Number(n)));
-    }
-    if (n.enc === 0) return latin1(String(this.take(1).readInt8(0)));
-    if (n.enc === 1) return latin1(String(this.take(2).readInt16LE(0)));
-    if (n.enc === 2) return latin1(String(this.take(4).readInt32LE(0)));
-    if (n.enc !== 3) bad();
-    const clen = this.len();
-    const ulen = this.lenOrEnc();
-    if (typeof ulen === 'object' || ulen > clen * LZF_MAX_RATIO || ulen > this.inflate) bad();
-    this.inflate -= Number(ulen);
-    return lzfDecompress(this.take(clen), Number(ulen)) ?? bad();
-  }
 }
 
 /** Elements in twos (a hash's fields and values, a sorted set's members and scores). */
@@ -479,82 +260,6 @@ function readValue(r: Reader, type: number): Value {
     default:
       return bad(); // modules, zipmaps and types unknown to Redis 7.0
   }
-}
-
-const u64 = (n: bigint): bigint => BigInt.asUintN(64, n);
-
-/** A stream: its nodes' live entries in ID order, its last ID; the consumer groups read and dropped. */
-function readStream(r: Reader, v2: boolean): Stream {
-  const stream = new Stream();
-  const entries = stream.entries;
-  let lastMs = -1n;
-  let lastSeq = 0n;
-  for (let nodes = r.len(); nodes > 0; nodes--) {
-    const nodeKey = r.string();
-    if (nodeKey.length !== 16) bad();
-    const masterMs = nodeKey.readBigUInt64BE(0);
-    const masterSeq = nodeKey.readBigUInt64BE(8);
-    const e = readListpack(r.string()) ?? bad();
-    if (e.length === 0) bad();
-    let i = 0;
-    const next = (): Buffer => (i < e.length ? e[i++]! : bad());
-    const int = (): bigint => parseInt64(next()) ?? bad();
-    const live = int();
-    int(); // deleted entries
-    const nameCount = Number(int());
-    if (nameCount < 0 || nameCount > e.length) bad();
-    const names: Buffer[] = [];
-    for (let k = 0; k < nameCount; k++) names.push(next());
-    if (int() !== 0n) bad();
-    let seen = 0n;
-    while (i < e.length) {
-      const flags = Number(int());
-      const ms = u64(masterMs + int());
-      const seq = u64(masterSeq + int());
-      const fields: Buffer[] = [];
-      let pairCount: number;
-      if (flags & STREAM_SAMEFIELDS) {
-        pairCount = nameCount;
-        for (let k = 0; k < nameCount; k++) fields.push(names[k]!, next());
-      } else {
-        pairCount = Number(int());
-        if (pairCount < 0 || pairCount > e.length) bad();
-        for (let k = 0; k < pairCount * 2; k++) fields.push(next());
-      }
-      if (int() !== BigInt(flags & STREAM_SAMEFIELDS ? pairCount + 3 : pairCount * 2 + 4)) bad();
-      if (flags & STREAM_DELETED) continue;
-      // IDs strictly ascending, across nodes too: kv's XRANGE walks them in order.
-      if (ms < lastMs || (ms === lastMs && seq <= lastSeq)) bad();
-      lastMs = ms;
-      lastSeq = seq;
-      entries.push({ ms, seq, fields });
-      stream.bytes += fields.reduce((n, b) => n + b.length, ELEMENT_OVERHEAD);
-      seen++;
-    }
-    if (seen !== live) bad();
-  }
-  if (BigInt(entries.length) !== r.big()) bad();
-  stream.lastMs = r.big();
-  stream.lastSeq = r.big();
-  if (entries.length > 0 && (lastMs > stream.lastMs || (lastMs === stream.lastMs && lastSeq > stream.lastSeq))) bad();
-  if (v2) for (let k = 0; k < 5; k++) r.big(); // first ID, greatest deleted ID, entries ever added
-  // CONSUMER GROUPS: read (to check the payload) but not kept: the Stream holds none yet.
-  for (let groups = r.len(); groups > 0; groups--) {
-    r.string(); // name
-    r.big(); // last-delivered ID
-    r.big();
-    if (v2) r.big(); // entries read
-    for (let pel = r.len(); pel > 0; pel--) {
-      r.take(16 + 8); // ID, delivery time
-      r.big(); // delivery count
-    }
-    for (let consumers = r.len(); consumers > 0; consumers--) {
-      r.string(); // name
-      r.take(8); // seen time
-      for (let pel = r.len(); pel > 0; pel--) r.take(16);
-    }
-  }
-  return stream;
 }
 
 /**
