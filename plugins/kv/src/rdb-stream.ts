@@ -66,7 +66,7 @@ export function writeStream(w: Writer, s: Stream): void {
   w.len(first?.seq ?? 0n);
   w.len(0); // greatest deleted ID, ms and seq: kv deletes no entries
   w.len(0);
-  w.len(entries.length); // entries ever added
+  w.len(entries.length); // entries ever added: all still there, while kv deletes none
   // CONSUMER GROUPS: none written yet (the Stream holds none); their encoding goes here:
   // per group its name, last-delivered ID, entries-read, PEL (ID, delivery time ms LE, count)
   // and consumers (name, seen time ms LE, their PEL IDs).
