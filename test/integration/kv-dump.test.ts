@@ -157,6 +157,9 @@ test.serial('DUMP: nil for a missing key; RESTORE: TTL, ABSTTL, REPLACE, BUSYKEY
     await r.call('SET', 'busy2', 'x');
     for (const [args, reply] of errors) t.is(await r.call(...args), reply, `${tag}: ${args.slice(4).join(' ')}`);
     t.is(await r.call('RESTORE', 'f', 0, payload, 'FREQ', 5), '+OK', tag);
+    await r.call('CONFIG', 'SET', 'maxmemory', 1);
+    t.is(await r.call('RESTORE', 'oom', 0, payload), "-OOM command not allowed when used memory > 'maxmemory'.", `${tag}: over maxmemory`);
+    await r.call('CONFIG', 'SET', 'maxmemory', 0);
   }
 });
 
@@ -185,6 +188,15 @@ test.serial('corrupted payloads are refused with Redis\'s errors, by kv as by re
     t.is(await rs.call('RESTORE', 'bad', 0, payload), mine, `redis-server: ${hex}`);
   }
   t.is(await kv.call('EXISTS', 'bad'), 0);
+  // Random bodies under valid footers: refused or restored, never a crash.
+  let seed = 42;
+  const random = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  for (let i = 0; i < 300; i++) {
+    const body = Buffer.from(Array.from({ length: 1 + Math.floor(random() * 60) }, () => Math.floor(random() * 256)));
+    body[0] = Math.floor(random() * 20); // mostly known types, for bodies that get further
+    const reply = await kv.call('RESTORE', 'fuzz', 0, await footer(body), 'REPLACE');
+    t.true(reply === '-ERR Bad data format' || reply === '+OK', String(reply));
+  }
   t.is(await kv.call('PING'), '+PONG', 'kv still serving');
 });
 
