@@ -1,6 +1,7 @@
 /** The commands: Redis's names, arities, replies and error texts (Redis 7.0), by family. */
 import { error, ErrorReply, type Reply } from '@socketserver/plugin-resp';
 import { wrongArity, type CommandTable, type Context } from './command.js';
+import { DUMP } from './dump.js';
 import { EXPIRY } from './expiry.js';
 import { HASHES } from './hashes.js';
 import { KEYS } from './keys.js';
@@ -17,7 +18,7 @@ import { TRANSACTION_CONTROL, TRANSACTIONS, enqueue } from './transactions.js';
 export { OK, OOM, parseInt64, type Context } from './command.js';
 export { parseSetOptions } from './strings.js';
 
-export const COMMANDS: CommandTable = { ...SERVER, ...PUBSUB, ...STRINGS, ...KEYS, ...EXPIRY, ...LISTS, ...SETS, ...HASHES, ...ZSETS, ...STREAMS, ...TRANSACTIONS };
+export const COMMANDS: CommandTable = { ...SERVER, ...PUBSUB, ...STRINGS, ...KEYS, ...EXPIRY, ...LISTS, ...SETS, ...HASHES, ...ZSETS, ...STREAMS, ...TRANSACTIONS, ...DUMP };
 
 /** Redis 7's text for an unknown command: the name, then up to 128 bytes of arguments, each quoted and followed by a space. */
 export function unknownCommand(args: Buffer[]): Reply {

@@ -10,6 +10,10 @@ import { parseEvents } from './notify.js';
 export { Store, Entry, MAX_KEYS, KEY_OVERHEAD, EXPIRE_OVERHEAD, POLICIES, bytesOf, typeOf, type Collection, type Value, type Policy, type StoreOptions } from './store.js';
 export { WRONGTYPE, type Command, type CommandTable } from './command.js';
 export { globMatch, compileGlob } from '@socketserver/core';
+export { dumpPayload, rdbFile, restoreValue, verifyPayload, RDB_VERSION, type RdbOptions } from './rdb.js';
+export { crc64 } from './crc64.js';
+export { lzfCompress, lzfDecompress } from './lzf.js';
+export { ListpackWriter, readListpack, readZiplist, readIntset, writeIntset } from './listpack.js';
 export { execute, parseInt64, parseSetOptions, unknownCommand, COMMANDS, OK, OOM, type Context } from './commands.js';
 
 /** How often the active expire cycle runs, and the share of that time it may take (Redis: 10 Hz, 25%). */
