@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { eventually, ssInfo, type SsProcess } from './ss.js';
 
-/** Start redis-server on `port` (no persistence, in the foreground); resolves once it accepts connections. */
-export async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+/** Start redis-server on `port` (no persistence, in the foreground, `extra` options after); resolves once it accepts connections. */
+export async function startRedis(port: number, extra: readonly string[] = []): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...extra],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let out = '';

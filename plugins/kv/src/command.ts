@@ -15,7 +15,10 @@ export interface Context {
   readonly connection?: Connection;
 }
 
-export type Run = (args: Buffer[], ctx: Context) => Reply | Promise<Reply>;
+/** What a command answers when it answers nothing (REPLCONF ACK, as Redis). */
+export const NO_REPLY: unique symbol = Symbol('kv.NO_REPLY');
+
+export type Run = (args: Buffer[], ctx: Context) => Reply | Promise<Reply> | typeof NO_REPLY;
 export interface Command {
   /** Redis's arity: n exactly n arguments (the name included), -n at least n. */
   readonly arity: number;
@@ -69,3 +72,15 @@ export function addInt64(a: bigint, b: bigint): bigint | undefined {
   const sum = a + b;
   return sum < INT64_MIN || sum > INT64_MAX ? undefined : sum;
 }
+
+// Replication: the names commands propagate as when they rewrite themselves (Store.propagateAs).
+export const AS = {
+  DEL: Buffer.from('DEL'), SET: Buffer.from('SET'), PXAT: Buffer.from('PXAT'), PEXPIREAT: Buffer.from('PEXPIREAT'),
+  PERSIST: Buffer.from('PERSIST'), KEEPTTL: Buffer.from('KEEPTTL'), ABSTTL: Buffer.from('ABSTTL'),
+} as const;
+
+/** Replicas listen: a command that propagates otherwise than as sent says how (see Store.propagateAs). */
+export const replicating = (ctx: Context): boolean => ctx.store.replicas !== undefined;
+
+/** A number as an argument of a propagated command. */
+export const arg = (n: number | bigint): Buffer => Buffer.from(String(n), 'latin1');

@@ -1,14 +1,16 @@
 /** The commands: Redis's names, arities, replies and error texts (Redis 7.0), by family. */
 import { error, ErrorReply, type Reply } from '@socketserver/plugin-resp';
-import { wrongArity, type CommandTable, type Context } from './command.js';
+import { NO_REPLY, wrongArity, type CommandTable, type Context } from './command.js';
 import { DUMP } from './dump.js';
 import { EXPIRY } from './expiry.js';
 import { HASHES } from './hashes.js';
 import { KEYS } from './keys.js';
 import { LISTS } from './lists.js';
 import { PUBSUB, SUBSCRIBED_ALLOWED, notInSubscribedContext } from './pubsub.js';
+import { REPLICATION } from './replication.js';
 import { SERVER, type ClientState } from './server.js';
 import { SETS } from './sets.js';
+import type { Store } from './store.js';
 import { CommandEntry, ENTRIES, TIMED_EVERY, countError } from './stats.js';
 import { STREAMS } from './streams.js';
 import { STRINGS } from './strings.js';
@@ -18,7 +20,7 @@ import { TRANSACTION_CONTROL, TRANSACTIONS, enqueue } from './transactions.js';
 export { OK, OOM, parseInt64, type Context } from './command.js';
 export { parseSetOptions } from './strings.js';
 
-export const COMMANDS: CommandTable = { ...SERVER, ...PUBSUB, ...STRINGS, ...KEYS, ...EXPIRY, ...LISTS, ...SETS, ...HASHES, ...ZSETS, ...STREAMS, ...TRANSACTIONS, ...DUMP };
+export const COMMANDS: CommandTable = { ...SERVER, ...PUBSUB, ...STRINGS, ...KEYS, ...EXPIRY, ...LISTS, ...SETS, ...HASHES, ...ZSETS, ...STREAMS, ...TRANSACTIONS, ...DUMP, ...REPLICATION };
 
 /** Redis 7's text for an unknown command: the name, then up to 128 bytes of arguments, each quoted and followed by a space. */
 export function unknownCommand(args: Buffer[]): Reply {
@@ -46,7 +48,7 @@ const PUSHES = new Set(['subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe'
 export function execute(args: Buffer[], ctx: Context): Reply | Promise<Reply> | undefined {
   const raw = args[0]!.toString('latin1');
   const found = LOOKUP.get(raw) ?? LOOKUP.get(raw.toLowerCase());
-  let reply: Reply | Promise<Reply>;
+  let reply: Reply | Promise<Reply> | typeof NO_REPLY;
   const client = ctx.client as ClientState;
   const tx = client.multi;
   if (found === undefined) {
@@ -65,12 +67,18 @@ export function execute(args: Buffer[], ctx: Context): Reply | Promise<Reply> | 
     // One call in TIMED_EVERY is timed (the first one always): a clock read costs a few % of a GET.
     const timed = (found.calls & (TIMED_EVERY - 1)) === 0;
     const start = timed ? performance.now() : 0;
+    const store = ctx.store;
+    const dirty = store.dirty;
+    const replicas = store.replicas;
+    if (replicas !== undefined) replicas.depth++;
     try {
       reply = found.cmd.run(args, ctx);
     } catch (err) {
       // A command reaches a key of another type deep in its work (Store.get): WRONGTYPE, thrown.
       if (!(err instanceof ErrorReply)) throw err;
       reply = err;
+    } finally {
+      if (replicas !== undefined) propagate(store, replicas, dirty, args);
     }
     if (timed) {
       found.ms += performance.now() - start;
@@ -80,9 +88,23 @@ export function execute(args: Buffer[], ctx: Context): Reply | Promise<Reply> | 
     if (reply instanceof ErrorReply) {
       found.failed++;
       countError(reply);
-    }
+    } else if (reply === NO_REPLY) return undefined;
   }
   return client.reply === undefined ? reply : silenced(reply, client, found?.name);
+}
+
+/**
+ * A command ran while replicas listen: when it changed something, it goes to them as it came or
+ * as it rewrote itself (Store.propagateAs); once the outermost call ends, all of it is sent.
+ */
+function propagate(store: Store, replicas: NonNullable<Store['replicas']>, dirty: number, args: Buffer[]): void {
+  const as = store.propagateAs;
+  store.propagateAs = undefined;
+  if (store.dirty !== dirty) {
+    if (as === undefined) replicas.feed(args);
+    else for (const command of as) replicas.feed(command);
+  }
+  if (--replicas.depth === 0) replicas.flush();
 }
 
 /** An error made before the command runs (unknown, arity, context): counted for errorstats. */

@@ -1,6 +1,6 @@
 /** Serialization commands (Redis 7.0): DUMP and RESTORE, values in Redis's RDB format (rdb.ts). */
 import { error, type Reply } from '@socketserver/plugin-resp';
-import { NOT_INTEGER, OK, OOM, SYNTAX, key, noRoom, parseInt64, upper, type CommandTable, type Context } from './command.js';
+import { AS, NOT_INTEGER, OK, OOM, SYNTAX, arg, key, noRoom, parseInt64, replicating, upper, type CommandTable, type Context } from './command.js';
 import { dumpPayload, restoreValue, verifyPayload } from './rdb.js';
 
 const BUSYKEY = error('BUSYKEY Target key name already exists.');
@@ -55,11 +55,16 @@ function restore(a: Buffer[], ctx: Context): Reply {
   const now = Date.now();
   const at = ttl === 0n ? undefined : Number(absttl ? ttl : ttl + BigInt(now));
   if (at !== undefined && at <= now) {
-    if (deleted) ctx.store.notify('g', 'del', k);
+    if (deleted) {
+      ctx.store.notify('g', 'del', k);
+      if (replicating(ctx)) ctx.store.propagateAs = [[AS.DEL, a[1]!]];
+    }
     return OK;
   }
   ctx.store.set(k, value, at);
   ctx.store.notify('g', 'restore', k);
+  // Replicas get the TTL as an absolute time, as Redis sends it.
+  if (at !== undefined && !absttl && replicating(ctx)) ctx.store.propagateAs = [[a[0]!, a[1]!, arg(at), ...a.slice(3), AS.ABSTTL]];
   return OK;
 }
 

@@ -1,6 +1,6 @@
 /** Expiry commands (Redis 7.0): times are absolute ms in the store's expires map. */
 import { error, type Reply } from '@socketserver/plugin-resp';
-import { INT64_MAX, INT64_MIN, NOT_INTEGER, key, parseInt64, upper, type CommandTable, type Context } from './command.js';
+import { AS, INT64_MAX, INT64_MIN, NOT_INTEGER, arg, key, parseInt64, replicating, upper, type CommandTable, type Context } from './command.js';
 
 const NX = 1;
 const XX = 2;
@@ -54,10 +54,13 @@ function expireGeneric(args: Buffer[], ctx: Context, name: string, relative: boo
   if (at <= Date.now()) {
     ctx.store.delete(k);
     ctx.store.notify('g', 'del', k);
+    if (replicating(ctx)) ctx.store.propagateAs = [[AS.DEL, args[1]!]];
     return 1;
   }
   setExpire(ctx, k, at);
   ctx.store.notify('g', 'expire', k);
+  // Replicas get PEXPIREAT at the absolute time, the options kept.
+  if (replicating(ctx)) ctx.store.propagateAs = [[AS.PEXPIREAT, args[1]!, arg(when), ...args.slice(3)]];
   return 1;
 }
 

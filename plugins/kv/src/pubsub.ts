@@ -1,7 +1,7 @@
 /** Redis's pub/sub commands over RESP2 (Redis 7.0), on the server's channels (`connection.pubsub`). */
 import type { Connection, Framer } from '@socketserver/core';
 import { error, type Reply } from '@socketserver/plugin-resp';
-import { unknownSubcommand, type CommandTable, type Context } from './command.js';
+import { replicating, unknownSubcommand, type CommandTable, type Context } from './command.js';
 
 /** `message` and `pmessage` arrays, as Redis pushes them; one function, so a publish encodes once for all. */
 export const respFramer: Framer = (message, channel, pattern) =>
@@ -96,6 +96,13 @@ export const PUBSUB: CommandTable = {
   psubscribe: { arity: -2, run: (a, ctx) => subscribe(a, connectionOf(ctx), true) },
   unsubscribe: { arity: -1, run: (a, ctx) => unsubscribe(a, connectionOf(ctx), false) },
   punsubscribe: { arity: -1, run: (a, ctx) => unsubscribe(a, connectionOf(ctx), true) },
-  publish: { arity: 3, run: (a, ctx) => publish(a, connectionOf(ctx)) },
+  publish: {
+    arity: 3,
+    run: (a, ctx) => {
+      // Propagated though no key changes, as Redis does: a replica's subscribers hear it too.
+      if (replicating(ctx)) ctx.store.dirty++;
+      return publish(a, connectionOf(ctx));
+    },
+  },
   pubsub: { arity: -2, run: (a, ctx) => pubsubCommand(a, connectionOf(ctx)) ?? unknownSubcommand(a[1]!, 'PUBSUB') },
 };

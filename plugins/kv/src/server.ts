@@ -4,7 +4,9 @@ import { simple, error, type Reply } from '@socketserver/plugin-resp';
 import { globMatch } from '@socketserver/core';
 import { OK, SYNTAX, parseInt64, upper, unknownSubcommand, wrongArity, type CommandTable, type Context } from './command.js';
 import { configOf } from './config.js';
-import type { Transaction } from './transactions.js';
+import { replicationOf } from './replication.js';
+import { unwatch, type Transaction } from './transactions.js';
+import type { Watcher } from './store.js';
 import { ENTRIES, errorLines, resetStats, totalErrorReplies, usecOf } from './stats.js';
 
 const RESET = simple('RESET');
@@ -16,6 +18,8 @@ export interface ClientState {
   reply?: 'off' | 'skip-next' | 'skip';
   /** Set by MULTI until EXEC or DISCARD. */
   multi?: Transaction | undefined;
+  /** Its WATCH, from the first one (kept, empty, after EXEC). */
+  watch?: Watcher;
 }
 
 /** Bytes as Redis's used_memory_human writes them: 1.50M. */
@@ -62,9 +66,7 @@ const SECTIONS: readonly (readonly [string, (ctx: Context) => string[], boolean?
       `expired_keys:${s.expiredKeys}`, `evicted_keys:${s.evictedKeys}`, `pubsub_channels:${pubsub?.channels ?? 0}`,
       `pubsub_patterns:${pubsub?.patterns ?? 0}`, `total_error_replies:${totalErrorReplies()}`];
   }],
-  ['replication', () => ['role:master', 'connected_slaves:0', 'master_failover_state:no-failover', `master_replid:${RUN_ID}`,
-    `master_replid2:${'0'.repeat(40)}`, 'master_repl_offset:0', 'second_repl_offset:-1', 'repl_backlog_active:0',
-    'repl_backlog_size:1048576', 'repl_backlog_first_byte_offset:0', 'repl_backlog_histlen:0']],
+  ['replication', (ctx) => replicationOf(ctx.store).info()],
   ['cpu', () => {
     const { user, system } = process.cpuUsage();
     return [`used_cpu_sys:${seconds(system)}`, `used_cpu_user:${seconds(user)}`, 'used_cpu_sys_children:0.000000', 'used_cpu_user_children:0.000000'];
@@ -172,6 +174,7 @@ export const SERVER: CommandTable = {
       client.name = undefined;
       client.reply = undefined;
       client.multi = undefined;
+      unwatch(ctx);
       return RESET;
     },
   },

@@ -37,6 +37,27 @@ export interface Collection {
 
 export type Value = Buffer | Collection;
 
+/**
+ * Where the store's changes go while replicas listen (replication.ts): each command as it
+ * propagates, and a DEL for each key deleted by expiry or eviction.
+ */
+export interface ChangeFeed {
+  /** Command calls under way (execute() counts them): what is fed meanwhile goes out when the outermost ends (`flush`). */
+  depth: number;
+  feed(command: Buffer[]): void;
+  flush(): void;
+}
+
+const DEL = Buffer.from('DEL');
+
+/** A connection's WATCH (transactions.ts): the keys it watches, and whether its transaction is to fail. */
+export interface Watcher {
+  /** A watched key changed: EXEC answers nil (Redis's CLIENT_DIRTY_CAS). */
+  dirty: boolean;
+  /** Each key watched, and whether it was already expired (in the store, past its time) when watched. */
+  readonly keys: Map<string, boolean>;
+}
+
 /** Estimated bytes of a value. */
 export const bytesOf = (value: Value): number => (value instanceof Buffer ? value.length : (value as Collection).bytes);
 
@@ -87,6 +108,21 @@ export class Store {
    * call `notify` after a change; the store itself for new, expired and evicted keys.
    */
   onEvent: ((type: string, event: string, key: string) => void) | undefined = undefined;
+  /**
+   * Changes made by commands (Redis's server.dirty), counted by `notify` and `clear`: a command
+   * that made one is propagated to replicas (commands.ts).
+   */
+  dirty = 0;
+  /** Set while replicas listen: commands then say in `propagateAs` when they propagate otherwise than as sent. */
+  replicas: ChangeFeed | undefined = undefined;
+  /**
+   * What the running command propagates instead of its own arguments (Redis's rewriting of a
+   * command for replicas: SET … EX as SET … PXAT, GETDEL as DEL…), set only while replicating;
+   * an empty list propagates nothing.
+   */
+  propagateAs: Buffer[][] | undefined = undefined;
+  /** The connections WATCHing each key: a change to it (`notify`, `clear`) fails their transactions. */
+  readonly watched = new Map<string, Set<Watcher>>();
   private clock = 0;
   private expireIter: IterableIterator<[string, number]> | undefined;
   private sampleIter: IterableIterator<string> | undefined;
@@ -172,9 +208,66 @@ export class Store {
     return true;
   }
 
-  /** Tell the listener, if any, of a keyspace event (see `onEvent`). */
+  /** A command changed `key` (its keyspace event, see `onEvent`); expiry and eviction are not a command's change. */
   notify(type: string, event: string, key: string): void {
+    if (type !== 'x' && type !== 'e') this.dirty++;
+    if (this.watched.size !== 0) this.touch(key);
     if (this.onEvent !== undefined) this.onEvent(type, event, key);
+  }
+
+  /**
+   * A key changed: the transactions watching it fail, as Redis's touchWatchedKey, but for a key
+   * already expired when watched whose deletion changes nothing that was seen.
+   */
+  private touch(key: string): void {
+    const watchers = this.watched.get(key);
+    if (watchers === undefined) return;
+    for (const w of watchers) {
+      if (w.keys.get(key) === true && !this.data.has(key)) w.keys.set(key, false);
+      else this.fail(w);
+    }
+  }
+
+  /** A watcher's transaction is to fail: it watches nothing more (a later change cannot matter). */
+  private fail(w: Watcher): void {
+    w.dirty = true;
+    this.unwatch(w);
+  }
+
+  /** WATCH: `w` watches `key` from now on (once). */
+  watch(w: Watcher, key: string): void {
+    if (w.keys.has(key)) return;
+    const at = this.expires.size !== 0 ? this.expires.get(key) : undefined;
+    w.keys.set(key, at !== undefined && at <= Date.now());
+    let watchers = this.watched.get(key);
+    if (watchers === undefined) this.watched.set(key, watchers = new Set());
+    watchers.add(w);
+  }
+
+  /** UNWATCH, EXEC, DISCARD, RESET, a connection's close: `w` watches nothing. */
+  unwatch(w: Watcher): void {
+    for (const key of w.keys.keys()) {
+      const watchers = this.watched.get(key);
+      if (watchers !== undefined && watchers.delete(w) && watchers.size === 0) this.watched.delete(key);
+    }
+    w.keys.clear();
+  }
+
+  /** At EXEC: a key watched live that has expired since fails the transaction too (Redis's isWatchedKeyExpired). */
+  watchedExpired(w: Watcher): boolean {
+    if (this.expires.size === 0) return false;
+    const now = Date.now();
+    for (const [key, wasExpired] of w.keys) {
+      const at = this.expires.get(key);
+      if (!wasExpired && at !== undefined && at <= now) return true;
+    }
+    return false;
+  }
+
+  /** A key deleted by expiry or eviction: told, and a DEL for replicas (before the command that found it, as Redis). */
+  private dropped(type: 'x' | 'e', event: string, key: string): void {
+    if (this.replicas !== undefined) this.replicas.feed([DEL, Buffer.from(key, 'latin1')]);
+    this.notify(type, event, key);
   }
 
   /** A collection changed size in place by `delta` bytes (its `bytes` already updated). */
@@ -183,6 +276,15 @@ export class Store {
   }
 
   clear(): void {
+    this.dirty++; // FLUSHALL propagates even when there was nothing to flush
+    // Every watched key that held something changes (one already expired when watched: nothing seen changes).
+    for (const [key, watchers] of this.watched) {
+      if (!this.data.has(key)) continue;
+      for (const w of watchers) {
+        if (w.keys.get(key) === true) w.keys.set(key, false);
+        else this.fail(w);
+      }
+    }
     this.data.clear();
     this.expires.clear();
     this.used = 0;
@@ -213,7 +315,7 @@ export class Store {
   private expired(key: string): void {
     this.delete(key);
     this.expiredKeys++;
-    this.notify('x', 'expired', key);
+    this.dropped('x', 'expired', key);
   }
 
   /** Whether a command adding up to `adding` keys must first make room (over maxmemory, or at the key ceiling). */
@@ -261,7 +363,7 @@ export class Store {
         if (entry !== undefined && entry.lru === best.lru && (!volatile || this.expires.has(best.key))) {
           this.delete(best.key);
           this.evictedKeys++;
-          this.notify('e', 'evicted', best.key);
+          this.dropped('e', 'evicted', best.key);
           return true;
         }
       }
@@ -319,7 +421,7 @@ export class Store {
         sampled++;
         if (next.value[1] <= now) {
           this.delete(next.value[0]);
-          this.notify('x', 'expired', next.value[0]);
+          this.dropped('x', 'expired', next.value[0]);
           dead++;
         }
       }

@@ -1,7 +1,8 @@
 /** String commands (Redis 7.0): values are Buffers, binary safe. */
 import { ErrorReply, error, type Reply } from '@socketserver/plugin-resp';
 import {
-  INT64_MAX, INT64_MIN, MAX_STRING, NOT_INTEGER, OK, OOM, OVERFLOW, SYNTAX, addInt64, key, noRoom, parseInt64, upper, wrongArity, type CommandTable, type Context,
+  AS, INT64_MAX, INT64_MIN, MAX_STRING, NOT_INTEGER, OK, OOM, OVERFLOW, SYNTAX, addInt64, arg, key, noRoom, parseInt64, replicating, upper, wrongArity,
+  type CommandTable, type Context,
 } from './command.js';
 import { lcs } from './lcs.js';
 import { addLongDouble, formatLongDouble, isFinite, parseLongDouble } from './longdouble.js';
@@ -95,9 +96,14 @@ export function parseSetOptions(args: Buffer[], now: number): { expireAt?: numbe
 /** SET's work after its options (SETNX, SETEX, PSETEX, GETSET too): false when NX/XX stops it. */
 function setWith(ctx: Context, k: string, value: Buffer, expireAt: number | 'keep' | undefined, cond: 'NX' | 'XX' | undefined): boolean {
   if (cond !== undefined && ctx.store.has(k) !== (cond === 'XX')) return false;
-  ctx.store.set(k, Buffer.from(value), expireAt); // a copy: the argument is a view of the read
+  const copy = Buffer.from(value); // a copy: the argument is a view of the read
+  ctx.store.set(k, copy, expireAt);
   ctx.store.notify('$', 'set', k);
-  if (typeof expireAt === 'number') ctx.store.notify('g', 'expire', k);
+  if (typeof expireAt === 'number') {
+    ctx.store.notify('g', 'expire', k);
+    // Replicas get the expiry as an absolute time, whatever form it came in (SETEX, EX, PX…).
+    if (replicating(ctx)) ctx.store.propagateAs = [[AS.SET, Buffer.from(k, 'latin1'), copy, AS.PXAT, arg(expireAt)]];
+  }
   return true;
 }
 
@@ -113,7 +119,9 @@ function set(a: Buffer[], ctx: Context): Reply {
   if (opts instanceof ErrorReply) return opts;
   if (opts.get === true) {
     const old = ctx.store.get(k) ?? null; // WRONGTYPE before anything is set
-    setWith(ctx, k, a[2]!, opts.expireAt, opts.cond);
+    if (setWith(ctx, k, a[2]!, opts.expireAt, opts.cond) && typeof opts.expireAt !== 'number' && replicating(ctx)) {
+      ctx.store.propagateAs = [a.filter((b, i) => i < 3 || upper(b) !== 'GET')]; // replicas need no reply
+    }
     return old;
   }
   return setWith(ctx, k, a[2]!, opts.expireAt, opts.cond) ? OK : null;
@@ -137,15 +145,19 @@ function getex(a: Buffer[], ctx: Context): Reply {
   const now = Date.now();
   const at = parsedExpiry(p, now, 'getex');
   if (at instanceof ErrorReply) return at;
+  // Replicas get what it did: DEL, PEXPIREAT at an absolute time, PERSIST (nothing when nothing changed).
   if ((p.flags & (EXAT | PXAT)) !== 0 && at! <= now) { // a time already past: the key goes
     ctx.store.delete(k);
     ctx.store.notify('g', 'del', k);
+    if (replicating(ctx)) ctx.store.propagateAs = [[AS.DEL, a[1]!]];
   } else if (at !== undefined) {
     ctx.store.set(k, value, at);
     ctx.store.notify('g', 'expire', k);
+    if (replicating(ctx)) ctx.store.propagateAs = [[AS.PEXPIREAT, a[1]!, arg(at)]];
   } else if ((p.flags & PERSIST) !== 0 && ctx.store.expires.has(k)) {
     ctx.store.set(k, value);
     ctx.store.notify('g', 'persist', k);
+    if (replicating(ctx)) ctx.store.propagateAs = [[AS.PERSIST, a[1]!]];
   }
   return value;
 }
@@ -175,6 +187,8 @@ function incrByFloat(a: Buffer[], ctx: Context): Reply {
   const value = Buffer.from(formatLongDouble(sum), 'latin1');
   ctx.store.set(k, value, 'keep');
   ctx.store.notify('$', 'incrbyfloat', k);
+  // The result, not the increment: a replica's arithmetic could round otherwise.
+  if (replicating(ctx)) ctx.store.propagateAs = [[AS.SET, a[1]!, value, AS.KEEPTTL]];
   return value;
 }
 
@@ -348,6 +362,7 @@ export const STRINGS: CommandTable = {
       if (value === undefined) return null;
       ctx.store.delete(k);
       ctx.store.notify('g', 'del', k);
+      if (replicating(ctx)) ctx.store.propagateAs = [[AS.DEL, a[1]!]];
       return value;
     },
   },
@@ -358,6 +373,7 @@ export const STRINGS: CommandTable = {
       const k = key(a[1]!);
       const old = ctx.store.get(k) ?? null;
       setWith(ctx, k, a[2]!, undefined, undefined);
+      if (replicating(ctx)) ctx.store.propagateAs = [[AS.SET, a[1]!, a[2]!]];
       return old;
     },
   },

@@ -1,6 +1,6 @@
-/** Transactions (Redis 7.0's MULTI, EXEC, DISCARD; WATCH is not kept): commands queued per connection, run together. */
-import { error, simple, type Reply } from '@socketserver/plugin-resp';
-import { OK, type CommandTable, type Context } from './command.js';
+/** Transactions (Redis 7.0's MULTI, EXEC, DISCARD, WATCH, UNWATCH): commands queued per connection, run together. */
+import { NULL_ARRAY, error, simple, type Reply } from '@socketserver/plugin-resp';
+import { OK, key, replicating, type CommandTable, type Context } from './command.js';
 import { execute } from './commands.js';
 import type { ClientState } from './server.js';
 
@@ -12,7 +12,7 @@ export interface Transaction {
 }
 
 /** The commands a connection in MULTI runs at once rather than queues. */
-export const TRANSACTION_CONTROL: ReadonlySet<string> = new Set(['multi', 'exec', 'discard', 'quit', 'reset']);
+export const TRANSACTION_CONTROL: ReadonlySet<string> = new Set(['multi', 'exec', 'discard', 'watch', 'quit', 'reset']);
 
 export const QUEUED = simple('QUEUED');
 const EXECABORT = error('EXECABORT Transaction discarded because of previous errors.');
@@ -29,10 +29,43 @@ function exec(ctx: Context): Reply | Promise<Reply> {
   const tx = client.multi;
   if (tx === undefined) return error('ERR EXEC without MULTI');
   client.multi = undefined;
+  const watch = client.watch;
+  let changed = false;
+  if (watch !== undefined) {
+    changed = watch.dirty || ctx.store.watchedExpired(watch);
+    unwatch(ctx);
+  }
   if (tx.failed) return EXECABORT;
+  if (changed) return NULL_ARRAY; // a watched key changed: nothing runs
   const replies = tx.queued.map((args) => execute(args, ctx) ?? null);
+  // Replicas get the commands that changed something, not EXEC (in MULTI/EXEC when several: see Replication.flush).
+  if (replicating(ctx)) ctx.store.propagateAs = [];
   // PUBLISH's count may wait for other workers: the array once every reply is known.
   return replies.some((r) => r instanceof Promise) ? Promise.all(replies.map(async (r) => r)) : (replies as Reply[]);
+}
+
+/** WATCH key…: EXEC fails if one of them changes (any connection's command, expiry, eviction, a flush) before it. */
+function watch(a: Buffer[], ctx: Context): Reply {
+  const client = ctx.client as ClientState;
+  if (client.multi !== undefined) return error('ERR WATCH inside MULTI is not allowed');
+  let w = client.watch;
+  if (w === undefined) {
+    w = client.watch = { dirty: false, keys: new Map() };
+    // A connection that leaves watches nothing: its keys must not keep it.
+    const watcher = w;
+    ctx.connection?.socket.once('close', () => ctx.store.unwatch(watcher));
+  }
+  if (w.dirty) return OK; // already failed: nothing more to watch
+  for (let i = 1; i < a.length; i++) ctx.store.watch(w, key(a[i]!));
+  return OK;
+}
+
+/** Watch nothing more, and forget a change seen (EXEC, DISCARD, UNWATCH, RESET). */
+export function unwatch(ctx: Context): void {
+  const w = (ctx.client as ClientState).watch;
+  if (w === undefined) return;
+  ctx.store.unwatch(w);
+  w.dirty = false;
 }
 
 export const TRANSACTIONS: CommandTable = {
@@ -52,6 +85,15 @@ export const TRANSACTIONS: CommandTable = {
       const client = ctx.client as ClientState;
       if (client.multi === undefined) return error('ERR DISCARD without MULTI');
       client.multi = undefined;
+      unwatch(ctx);
+      return OK;
+    },
+  },
+  watch: { arity: -2, run: watch },
+  unwatch: {
+    arity: 1,
+    run: (_a, ctx) => {
+      unwatch(ctx);
       return OK;
     },
   },

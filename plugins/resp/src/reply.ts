@@ -3,7 +3,8 @@
  * - `simple('OK')` → `+OK`; `error('ERR ...')` → `-ERR ...`; an `Error` → `-ERR <message>`
  *   unless the message already starts with an uppercase code word (`WRONGTYPE ...`);
  * - an integer `number` or a `bigint` → `:n`; a Buffer or string → a bulk string;
- * - `null` → the null bulk `$-1`; `NULL_ARRAY` → `*-1`; an array → an array (nested).
+ * - `null` → the null bulk `$-1`; `NULL_ARRAY` → `*-1`; an array → an array (nested);
+ * - `new Raw(bytes)` → the bytes as they are.
  * Anything else (a non-integer number, undefined inside an array, an object) is a TypeError.
  */
 
@@ -15,6 +16,14 @@ export class SimpleString {
   }
 }
 
+/**
+ * Bytes written as they are, outside RESP's types: what Redis sends a replica for SYNC (an RDB
+ * as `$<length>\r\n` and the bytes, no CRLF after them).
+ */
+export class Raw {
+  constructor(readonly encoded: Uint8Array) {}
+}
+
 export class ErrorReply {
   constructor(readonly message: string) {}
 }
@@ -24,7 +33,7 @@ export const NULL_ARRAY: unique symbol = Symbol('resp.NULL_ARRAY');
 
 export type Reply =
   | string | Buffer | Uint8Array | number | bigint | null
-  | SimpleString | ErrorReply | Error | typeof NULL_ARRAY
+  | SimpleString | Raw | ErrorReply | Error | typeof NULL_ARRAY
   | readonly Reply[];
 
 export function simple(value: string): SimpleString {
@@ -74,7 +83,7 @@ export function encodedLength(reply: Reply): number {
     for (let i = 0; i < reply.length; i++) size += encodedLength(reply[i] as Reply);
     return size;
   }
-  if (reply instanceof SimpleString) return reply.encoded.length;
+  if (reply instanceof SimpleString || reply instanceof Raw) return reply.encoded.length;
   if (reply instanceof ErrorReply || reply instanceof Error) return 1 + Buffer.byteLength(errorText(reply)) + 2;
   if (reply === NULL_ARRAY) return 5;
   throw new TypeError(`resp: cannot encode ${describe(reply)}`);
@@ -98,7 +107,7 @@ export function encodeInto(reply: Reply, out: Buffer, offset: number): number {
     for (let i = 0; i < reply.length; i++) offset = encodeInto(reply[i] as Reply, out, offset);
     return offset;
   }
-  if (reply instanceof SimpleString) return copy(reply.encoded, out, offset);
+  if (reply instanceof SimpleString || reply instanceof Raw) return copy(reply.encoded, out, offset);
   if (reply instanceof ErrorReply || reply instanceof Error) return line(out, offset, 0x2d, errorText(reply));
   if (reply === NULL_ARRAY) return copy(NULL_ARRAY_BYTES, out, offset);
   throw new TypeError(`resp: cannot encode ${describe(reply)}`);
