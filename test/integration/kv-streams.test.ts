@@ -78,6 +78,12 @@ test.serial('XGROUP CREATE (0, $, MKSTREAM, ENTRIESREAD), SETID, CREATECONSUMER,
   t.is(await call('XGROUP', 'DESTROY', 'x', 'g2'), 1);
   t.is(await call('XGROUP', 'DESTROY', 'x', 'g2'), 0);
   t.is(await call('XGROUP', 'DESTROY', 'x'), "-ERR wrong number of arguments for 'xgroup|destroy' command");
+  // The read counter is Redis's signed 64-bit one: past the greatest it wraps, as there.
+  await call('XGROUP', 'CREATE', 'x', 'big', '0', 'ENTRIESREAD', '9223372036854775807');
+  await call('XREADGROUP', 'GROUP', 'big', 'A', 'COUNT', '1', 'STREAMS', 'x', '>');
+  const big = fields((await call('XINFO', 'GROUPS', 'x') as Plain[])[0]!);
+  t.is(String(big['entries-read']), '-9223372036854775808');
+  t.is(String(big.lag), '-9223372036854775802');
   const help = await call('XGROUP', 'HELP') as string[];
   t.is(help[0], '+XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:');
   t.is(help.length, 17);

@@ -30,7 +30,7 @@ export interface Group {
   /** The last ID delivered to the group (last-delivered-id). */
   lastId: Id;
   /** Entries the group has read (entries-read), or ENTRIES_READ_UNKNOWN. */
-  entriesRead: number;
+  entriesRead: bigint;
   /** The pending entries list, by ID string (`ms-seq`). */
   readonly pel: Map<string, Pending>;
   /** Consumers by name (latin1). */
@@ -38,7 +38,7 @@ export interface Group {
 }
 
 /** Redis's SCG_INVALID_ENTRIES_READ: the group's read counter is not known. */
-export const ENTRIES_READ_UNKNOWN = -1;
+export const ENTRIES_READ_UNKNOWN = -1n;
 /** Estimated bytes of a pending entry (its slot in both PELs). */
 const PENDING_BYTES = 2 * ELEMENT_OVERHEAD;
 
@@ -106,26 +106,28 @@ export function tombstoneAfter(s: Stream, from: Id): boolean {
 }
 
 /** The number of entries added up to `id`, when it can be known (Redis's streamEstimateDistanceFromFirstEverEntry). */
-export function entriesUpTo(s: Stream, id: Id): number {
-  if (s.entriesAdded === 0) return 0;
-  if (s.entries.length === 0 && cmp(id, s.last) < 1) return s.entriesAdded;
+export function entriesUpTo(s: Stream, id: Id): bigint {
+  const added = BigInt(s.entriesAdded);
+  const length = BigInt(s.entries.length);
+  if (added === 0n) return 0n;
+  if (length === 0n && cmp(id, s.last) < 1) return added;
   const toLast = cmp(id, s.last);
-  if (toLast === 0) return s.entriesAdded;
+  if (toLast === 0) return added;
   if (toLast > 0) return ENTRIES_READ_UNKNOWN;
   const toFirst = cmp(id, s.first);
   if (isZero(s.maxDeleted) || cmp(s.maxDeleted, s.first) < 0) {
-    if (toFirst < 0) return s.entriesAdded - s.entries.length;
-    if (toFirst === 0) return s.entriesAdded - s.entries.length + 1;
+    if (toFirst < 0) return added - length;
+    if (toFirst === 0) return added - length + 1n;
   }
   return ENTRIES_READ_UNKNOWN;
 }
 
 /** The group's lag (entries not yet delivered), null when it cannot be known. */
-export function lag(s: Stream, g: Group): number | null {
-  if (s.entriesAdded === 0) return 0;
-  if (g.entriesRead !== ENTRIES_READ_UNKNOWN && !tombstoneAfter(s, g.lastId)) return s.entriesAdded - g.entriesRead;
+export function lag(s: Stream, g: Group): bigint | null {
+  if (s.entriesAdded === 0) return 0n;
+  if (g.entriesRead !== ENTRIES_READ_UNKNOWN && !tombstoneAfter(s, g.lastId)) return BigInt.asIntN(64, BigInt(s.entriesAdded) - g.entriesRead); // wraps as Redis's long long
   const read = entriesUpTo(s, g.lastId);
-  return read === ENTRIES_READ_UNKNOWN ? null : s.entriesAdded - read;
+  return read === ENTRIES_READ_UNKNOWN ? null : BigInt(s.entriesAdded) - read;
 }
 
 const noGroup = (k: Buffer, g: Buffer): Reply => error(`NOGROUP No such key '${key(k)}' or consumer group '${key(g)}'`);
@@ -169,7 +171,7 @@ function xgroup(a: Buffer[], ctx: Context): Reply {
       const n = parseInt64(a[++i]!);
       if (n === undefined) return NOT_INTEGER;
       if (n < 0n && n !== -1n) return error('ERR value for ENTRIESREAD must be positive or -1');
-      entriesRead = Number(n);
+      entriesRead = n;
     } else {
       return subcommandSyntax(a, upper(a[0]));
     }

@@ -37,7 +37,7 @@ function xinfo(a: Buffer[], ctx: Context): Reply {
   return streamInfo(a, stream);
 }
 
-const entriesRead = (g: Group): number | null => (g.entriesRead === ENTRIES_READ_UNKNOWN ? null : g.entriesRead);
+const entriesRead = (g: Group): bigint | null => (g.entriesRead === ENTRIES_READ_UNKNOWN ? null : g.entriesRead);
 
 function groupInfo(stream: Stream, name: string, g: Group): Reply {
   return ['name', name, 'consumers', g.consumers.size, 'pending', g.pel.size, 'last-delivered-id', idString(g.lastId),

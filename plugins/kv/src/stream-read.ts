@@ -125,7 +125,7 @@ function deliverNew(ctx: Context, stream: Stream, g: Group, consumer: Consumer, 
     const e = stream.entries[i]!;
     const id: Id = { ms: e.ms, seq: e.seq };
     if (cmp(id, g.lastId) > 0) {
-      if (g.entriesRead !== ENTRIES_READ_UNKNOWN && !tombstoneAfter(stream, id)) g.entriesRead++;
+      if (g.entriesRead !== ENTRIES_READ_UNKNOWN && !tombstoneAfter(stream, id)) g.entriesRead = BigInt.asIntN(64, g.entriesRead + 1n); // wraps as Redis's long long
       else if (stream.entriesAdded !== 0) g.entriesRead = entriesUpTo(stream, id);
       g.lastId = id;
     }
