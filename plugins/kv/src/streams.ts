@@ -1,7 +1,7 @@
 /**
  * Streams (Redis 7.0): the Stream value and the commands that make and read its entries: XADD,
- * XLEN, XRANGE, XDEL. Consumer groups are in stream-groups.ts, XREAD/XREADGROUP in
- * stream-read.ts, XINFO in stream-info.ts.
+ * XLEN, XRANGE, XDEL. Consumer groups are in stream-groups.ts (XCLAIM, XAUTOCLAIM in
+ * stream-claim.ts), XREAD/XREADGROUP in stream-read.ts, XINFO in stream-info.ts.
  */
 import { error, NULL_ARRAY, type Reply } from '@socketserver/plugin-resp';
 import { NOT_INTEGER, OOM, SYNTAX, key, parseInt64, upper, wrongArity, type CommandTable, type Context } from './command.js';
