@@ -12,6 +12,10 @@ import { SERVER, type ClientState } from './server.js';
 import { SETS } from './sets.js';
 import type { Store } from './store.js';
 import { CommandEntry, ENTRIES, TIMED_EVERY, countError } from './stats.js';
+import { STREAM_CLAIMS } from './stream-claim.js';
+import { STREAM_GROUPS } from './stream-groups.js';
+import { STREAM_INFO } from './stream-info.js';
+import { STREAM_READS } from './stream-read.js';
 import { STREAMS } from './streams.js';
 import { STRINGS } from './strings.js';
 import { ZSETS } from './zsets.js';
@@ -20,7 +24,10 @@ import { TRANSACTION_CONTROL, TRANSACTIONS, enqueue } from './transactions.js';
 export { OK, OOM, parseInt64, type Context } from './command.js';
 export { parseSetOptions } from './strings.js';
 
-export const COMMANDS: CommandTable = { ...SERVER, ...PUBSUB, ...STRINGS, ...KEYS, ...EXPIRY, ...LISTS, ...SETS, ...HASHES, ...ZSETS, ...STREAMS, ...TRANSACTIONS, ...DUMP, ...REPLICATION };
+export const COMMANDS: CommandTable = {
+  ...SERVER, ...PUBSUB, ...STRINGS, ...KEYS, ...EXPIRY, ...LISTS, ...SETS, ...HASHES, ...ZSETS,
+  ...STREAMS, ...STREAM_GROUPS, ...STREAM_CLAIMS, ...STREAM_READS, ...STREAM_INFO, ...TRANSACTIONS, ...DUMP, ...REPLICATION,
+};
 
 /** Redis 7's text for an unknown command: the name, then up to 128 bytes of arguments, each quoted and followed by a space. */
 export function unknownCommand(args: Buffer[]): Reply {

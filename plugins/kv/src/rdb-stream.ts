@@ -3,6 +3,8 @@ import { ELEMENT_OVERHEAD } from './collection.js';
 import { parseInt64 } from './command.js';
 import { ListpackWriter, readListpack } from './listpack.js';
 import { bad, type Reader, type Writer } from './rdb-io.js';
+import { PENDING_BYTES, byName, inIdOrder, type Consumer, type Group, type Pending } from './stream-groups.js';
+import { cmp, idString, type Id } from './stream-id.js';
 import { Stream } from './streams.js';
 
 /** A stream's listpack node: entries and bytes at most (stream-node-max-entries, -max-bytes). */
@@ -58,19 +60,47 @@ export function writeStream(w: Writer, s: Stream): void {
     w.string(k);
     w.string(lp);
   }
-  const first = entries[0];
   w.len(entries.length);
-  w.len(s.lastMs);
-  w.len(s.lastSeq);
-  w.len(first?.ms ?? 0n);
-  w.len(first?.seq ?? 0n);
-  w.len(0); // greatest deleted ID, ms and seq: kv deletes no entries
-  w.len(0);
-  w.len(entries.length); // entries ever added: all still there, while kv deletes none
-  // CONSUMER GROUPS: none written yet (the Stream holds none); their encoding goes here:
-  // per group its name, last-delivered ID, entries-read, PEL (ID, delivery time ms LE, count)
-  // and consumers (name, seen time ms LE, their PEL IDs).
-  w.len(0);
+  writeId(w, s.last);
+  writeId(w, s.first);
+  writeId(w, s.maxDeleted);
+  w.len(s.entriesAdded);
+  // Consumer groups, by name: the last ID delivered, entries read (unknown: -1 as 64 bits), the
+  // PEL in ID order (ID, delivery time in ms little-endian, count), then each consumer, by name
+  // (its seen time, the IDs it owns).
+  w.len(s.groups.size);
+  for (const [name, g] of byName(s.groups)) {
+    w.string(Buffer.from(name, 'latin1'));
+    writeId(w, g.lastId);
+    w.len(BigInt.asUintN(64, g.entriesRead));
+    const pel = inIdOrder(g.pel.values());
+    w.len(pel.length);
+    for (const p of pel) {
+      w.bytes(streamKey(p.id.ms, p.id.seq));
+      w.bytes(millis(p.deliveryTime));
+      w.len(p.deliveryCount);
+    }
+    w.len(g.consumers.size);
+    for (const [cname, c] of byName(g.consumers)) {
+      w.string(Buffer.from(cname, 'latin1'));
+      w.bytes(millis(c.seenTime));
+      const owned = pel.filter((p) => c.pel.has(idString(p.id)));
+      w.len(owned.length);
+      for (const p of owned) w.bytes(streamKey(p.id.ms, p.id.seq));
+    }
+  }
+}
+
+function writeId(w: Writer, id: Id): void {
+  w.len(id.ms);
+  w.len(id.seq);
+}
+
+/** A time in ms as RDB writes it: 8 bytes, little-endian. */
+function millis(ms: number): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  b.writeBigInt64LE(BigInt(ms));
+  return b;
 }
 
 const u64 = (n: bigint): bigint => BigInt.asUintN(64, n);
@@ -126,25 +156,55 @@ export function readStream(r: Reader, v2: boolean): Stream {
     if (seen !== live) bad();
   }
   if (BigInt(entries.length) !== r.big()) bad();
-  stream.lastMs = r.big();
-  stream.lastSeq = r.big();
-  if (entries.length > 0 && (lastMs > stream.lastMs || (lastMs === stream.lastMs && lastSeq > stream.lastSeq))) bad();
-  if (v2) for (let k = 0; k < 5; k++) r.big(); // first ID, greatest deleted ID, entries ever added
-  // CONSUMER GROUPS: read (to check the payload) but not kept: the Stream holds none yet.
+  stream.last = readId(r);
+  if (entries.length > 0 && cmp({ ms: lastMs, seq: lastSeq }, stream.last) > 0) bad();
+  if (v2) {
+    stream.first = readId(r);
+    stream.maxDeleted = readId(r);
+    stream.entriesAdded = Number(r.big());
+  } else {
+    // Before 7.0 none of these were kept: as Redis, the first entry's ID and the entries there are.
+    stream.first = entries[0] ?? stream.first;
+    stream.entriesAdded = entries.length;
+  }
   for (let groups = r.len(); groups > 0; groups--) {
-    r.string(); // name
-    r.big(); // last-delivered ID
-    r.big();
-    if (v2) r.big(); // entries read
-    for (let pel = r.len(); pel > 0; pel--) {
-      r.take(16 + 8); // ID, delivery time
-      r.big(); // delivery count
+    const name = r.string().toString('latin1');
+    if (stream.groups.has(name)) bad();
+    const g: Group = { lastId: readId(r), entriesRead: v2 ? BigInt.asIntN(64, r.big()) : -1n, pel: new Map(), consumers: new Map() };
+    stream.groups.set(name, g);
+    stream.bytes += ELEMENT_OVERHEAD + name.length;
+    for (let n = r.len(); n > 0; n--) {
+      const id = idOf(r.take(16));
+      const p: Pending = { id, deliveryTime: Number(r.take(8).readBigInt64LE(0)), deliveryCount: Number(r.big()), consumer: '' };
+      if (g.pel.has(idString(id))) bad();
+      g.pel.set(idString(id), p);
+      stream.bytes += PENDING_BYTES;
     }
-    for (let consumers = r.len(); consumers > 0; consumers--) {
-      r.string(); // name
-      r.take(8); // seen time
-      for (let pel = r.len(); pel > 0; pel--) r.take(16);
+    for (let n = r.len(); n > 0; n--) {
+      const cname = r.string().toString('latin1');
+      if (g.consumers.has(cname)) bad();
+      const c: Consumer = { name: cname, seenTime: Number(r.take(8).readBigInt64LE(0)), pel: new Set() };
+      g.consumers.set(cname, c);
+      stream.bytes += ELEMENT_OVERHEAD + cname.length;
+      for (let m = r.len(); m > 0; m--) {
+        const key = idString(idOf(r.take(16)));
+        // Each pending entry is owned by one consumer of its group.
+        const p = g.pel.get(key) ?? bad();
+        if (p.consumer !== '') bad();
+        p.consumer = cname;
+        c.pel.add(key);
+      }
     }
+    for (const p of g.pel.values()) if (p.consumer === '') bad();
   }
   return stream;
+}
+
+function readId(r: Reader): Id {
+  return { ms: r.big(), seq: r.big() };
+}
+
+/** A node key or PEL ID: ms and seq, big-endian. */
+function idOf(b: Buffer): Id {
+  return { ms: b.readBigUInt64BE(0), seq: b.readBigUInt64BE(8) };
 }
