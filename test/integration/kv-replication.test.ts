@@ -164,6 +164,11 @@ test('SYNC: an RDB, then SELECT 0 and each change as Redis propagates it (TTLs a
   await c.call('INCR', 'a');
   await c.call('GET', 'a');
   await expect(['EXEC'], ['INCR', 'a']); // one change: no MULTI around it
+  await expect(['XADD', 'x', '5-1', 'f', 'v'], ['XADD', 'x', '5-1', 'f', 'v']);
+  await expect(['XADD', 'x', '*', 'f', 'v'], ['XADD', 'x', (v) => t.regex(String(v), /^\d{13}-0$/), 'f', 'v']); // the ID made, not '*'
+  const payload = String(await c.call('DUMP', 'a'));
+  from = Date.now();
+  await expect(['RESTORE', 'r', 100000, payload], ['RESTORE', 'r', at(100_000), payload, 'ABSTTL']); // the TTL absolute
   await expect(['PUBLISH', 'news', 'hello'], ['PUBLISH', 'news', 'hello']); // for the replica's subscribers
   await expect(['FLUSHALL'], ['FLUSHALL']);
   await expect(['SET', 'last', '1'], ['SET', 'last', '1']); // and nothing came between
@@ -237,6 +242,9 @@ test('a real redis-server replicates kv: the data already there, then every chan
   const c = await caller(ss.port);
   t.teardown(() => c.close());
   await c.call('SET', 'early', 'here', 'EX', '1000');
+  await c.call('XADD', 'stream', '1-1', 'f', 'v');
+  await c.call('XGROUP', 'CREATE', 'stream', 'g', '0');
+  await c.call('XREADGROUP', 'GROUP', 'g', 'bob', 'STREAMS', 'stream', '>');
   const port = await freePort();
   const redis = await startRedis(port, ['--replicaof', '127.0.0.1', String(ss.port)]);
   t.teardown(() => redis.kill('SIGKILL'));
@@ -252,6 +260,7 @@ test('a real redis-server replicates kv: the data already there, then every chan
   await c.call('INCRBYFLOAT', 'n', '0.2');
   await c.call('SET', 'gone', 'x');
   await c.call('EXPIREAT', 'gone', '1');
+  await c.call('XADD', 'stream', '*', 'made', 'here');
   await c.call('SET', 'done', '1');
   await eventually(async () => (await r.call('GET', 'done')) === '1' || undefined, 'the last change to reach the replica');
   t.is(await r.call('GET', 'early'), 'here', 'what kv held before the replica came, from the RDB');
@@ -266,5 +275,7 @@ test('a real redis-server replicates kv: the data already there, then every chan
   t.deepEqual(await r.call('ZRANGE', 'z', '0', '-1', 'WITHSCORES'), ['a', '1.5', 'b', '2']);
   t.is(await r.call('GET', 'n'), await c.call('GET', 'n'));
   t.is(await r.call('EXISTS', 'gone'), 0);
+  t.deepEqual(await r.call('XRANGE', 'stream', '-', '+'), await c.call('XRANGE', 'stream', '-', '+'), 'the ID XADD * made, not the replica\'s own');
+  t.deepEqual(await r.call('XPENDING', 'stream', 'g'), await c.call('XPENDING', 'stream', 'g'));
   t.is(await r.call('DBSIZE'), await c.call('DBSIZE'));
 });

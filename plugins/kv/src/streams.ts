@@ -4,7 +4,7 @@
  * stream-claim.ts), XREAD/XREADGROUP in stream-read.ts, XINFO in stream-info.ts.
  */
 import { error, NULL_ARRAY, type Reply } from '@socketserver/plugin-resp';
-import { NOT_INTEGER, OOM, SYNTAX, key, parseInt64, upper, wrongArity, type CommandTable, type Context } from './command.js';
+import { NOT_INTEGER, OOM, SYNTAX, key, parseInt64, replicating, upper, wrongArity, type CommandTable, type Context } from './command.js';
 import { ELEMENT_OVERHEAD, lookupOf, resize, writable, type Held } from './collection.js';
 import type { Group } from './stream-groups.js';
 import { INVALID_ID, MIN_ID, cmp, idString, isId, parseBound, parseId, type Id } from './stream-id.js';
@@ -101,7 +101,10 @@ function xadd(a: Buffer[], ctx: Context): Reply {
   if (stream.entries.length === 1) stream.first = id;
   resize(ctx, stream, fields.reduce((n, b) => n + b.length, ELEMENT_OVERHEAD));
   ctx.store.notify('t', 'xadd', k);
-  return idString(id);
+  const text = idString(id);
+  // Replicas get the ID made here (from '*' or a missing sequence), not one of their own.
+  if (replicating(ctx) && a[2]!.toString('latin1') !== text) ctx.store.propagateAs = [[a[0]!, a[1]!, Buffer.from(text, 'latin1'), ...a.slice(3)]];
+  return text;
 }
 
 function xrange(a: Buffer[], ctx: Context): Reply {
