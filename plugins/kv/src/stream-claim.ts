@@ -2,7 +2,7 @@
 import { error, type Reply } from '@socketserver/plugin-resp';
 import { SYNTAX, key, parseInt64, upper, type CommandTable, type Context } from './command.js';
 import { lookupOf, resize } from './collection.js';
-import { PENDING_BYTES, activeConsumer, drop, inIdOrder, moveTo, noGroup, type Consumer } from './stream-groups.js';
+import { PENDING_BYTES, activeConsumer, drop, inIdOrder, advance, moveTo, noGroup, type Consumer } from './stream-groups.js';
 import { INVALID_ID, MIN_ID, cmp, idString, isId, parseBound, parseId, type Id } from './stream-id.js';
 import { entryReply, type Stream } from './streams.js';
 
@@ -51,7 +51,7 @@ function xclaim(a: Buffer[], ctx: Context): Reply {
       return error(`ERR Unrecognized XCLAIM option '${key(a[j]!)}'`);
     }
   }
-  if (cmp(lastId, g.lastId) > 0) g.lastId = lastId;
+  if (cmp(lastId, g.lastId) > 0) advance(ctx, g, lastId);
   // A time in the future or before the epoch is taken as now, as Redis does.
   if (deliveryTime === undefined || deliveryTime < 0 || deliveryTime > now) deliveryTime = now;
   let consumer: Consumer | undefined;
@@ -73,7 +73,7 @@ function xclaim(a: Buffer[], ctx: Context): Reply {
     }
     if (!made && minIdle !== 0 && now - p.deliveryTime < minIdle) continue;
     consumer ??= activeConsumer(ctx, stream!, g, key(a[3]!), k);
-    moveTo(g, p, consumer);
+    moveTo(ctx, g, p, consumer);
     p.deliveryTime = deliveryTime;
     if (retryCount !== undefined && retryCount >= 0) p.deliveryCount = retryCount;
     else if (!justId) p.deliveryCount++;
@@ -125,7 +125,7 @@ function xautoclaim(a: Buffer[], ctx: Context): Reply {
     }
     if (minIdle !== 0 && now - p.deliveryTime < minIdle) continue;
     consumer ??= activeConsumer(ctx, stream!, g, key(a[3]!), k);
-    moveTo(g, p, consumer);
+    moveTo(ctx, g, p, consumer);
     p.deliveryTime = now;
     if (!justId) p.deliveryCount++;
     claimed.push(justId ? idString(p.id) : entryReply(entry));

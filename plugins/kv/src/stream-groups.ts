@@ -66,8 +66,17 @@ export function activeConsumer(ctx: Context, stream: Stream, g: Group, name: str
   return c;
 }
 
-/** Give a pending entry to `c` (from its owner, if another). */
-export function moveTo(g: Group, p: Pending, c: Consumer): void {
+/**
+ * Group state changes no keyspace event tells (a delivery, a claim, an acknowledgement) still
+ * change the key: they count as changes, so that replicas get the command.
+ */
+const changed = (ctx: Context): void => {
+  ctx.store.dirty++;
+};
+
+/** Give a pending entry to `c` (from its owner, if another): a claim. */
+export function moveTo(ctx: Context, g: Group, p: Pending, c: Consumer): void {
+  changed(ctx);
   if (p.consumer === c.name) return;
   g.consumers.get(p.consumer)?.pel.delete(idString(p.id));
   p.consumer = c.name;
@@ -76,6 +85,7 @@ export function moveTo(g: Group, p: Pending, c: Consumer): void {
 
 /** An entry delivered to `c` by XREADGROUP: pending, owned by `c`, delivered once (again if it was another's). */
 export function deliver(ctx: Context, stream: Stream, g: Group, c: Consumer, id: Id): void {
+  changed(ctx);
   const k = idString(id);
   const p = g.pel.get(k);
   if (p === undefined) {
@@ -93,10 +103,17 @@ export function deliver(ctx: Context, stream: Stream, g: Group, c: Consumer, id:
 
 /** A pending entry acknowledged or dropped. */
 export function drop(ctx: Context, stream: Stream, g: Group, p: Pending): void {
+  changed(ctx);
   const k = idString(p.id);
   g.pel.delete(k);
   g.consumers.get(p.consumer)?.pel.delete(k);
   resize(ctx, stream, -PENDING_BYTES);
+}
+
+/** The group's last delivered ID moves on (XREADGROUP with NOACK, XCLAIM's LASTID). */
+export function advance(ctx: Context, g: Group, id: Id): void {
+  changed(ctx);
+  g.lastId = id;
 }
 
 /** Whether XDEL left a hole at or after `from` (Redis's streamRangeHasTombstones up to the end). */

@@ -6,7 +6,7 @@
 import { error, NULL_ARRAY, type Reply } from '@socketserver/plugin-resp';
 import { NOT_INTEGER, SYNTAX, key, parseInt64, upper, type CommandTable, type Context } from './command.js';
 import { lookupOf } from './collection.js';
-import { activeConsumer, consumerPel, deliver, entriesUpTo, tombstoneAfter, ENTRIES_READ_UNKNOWN, type Consumer, type Group, type Pending } from './stream-groups.js';
+import { activeConsumer, consumerPel, advance, deliver, entriesUpTo, tombstoneAfter, ENTRIES_READ_UNKNOWN, type Consumer, type Group, type Pending } from './stream-groups.js';
 import { INVALID_ID, MAX_ID, MIN_ID, cmp, idString, incr, parseId, type Id } from './stream-id.js';
 import { entryReply, type Stream } from './streams.js';
 
@@ -127,7 +127,7 @@ function deliverNew(ctx: Context, stream: Stream, g: Group, consumer: Consumer, 
     if (cmp(id, g.lastId) > 0) {
       if (g.entriesRead !== ENTRIES_READ_UNKNOWN && !tombstoneAfter(stream, id)) g.entriesRead = BigInt.asIntN(64, g.entriesRead + 1n); // wraps as Redis's long long
       else if (stream.entriesAdded !== 0) g.entriesRead = entriesUpTo(stream, id);
-      g.lastId = id;
+      advance(ctx, g, id);
     }
     if (!noAck) deliver(ctx, stream, g, consumer, id);
     out.push(entryReply(e));
