@@ -1,5 +1,7 @@
 import { connect } from 'node:net';
+import type { TestFn } from 'ava';
 import { respClient, RespError, type RespValue } from '@socketserver/plugin-resp';
+import { startSs, type SsProcess } from './ss.js';
 
 /** A reply made easy to compare: simple strings as `+TEXT`, errors as `-TEXT`, bulks as latin1 strings. */
 export type Plain = string | number | bigint | null | Plain[];
@@ -51,4 +53,29 @@ export function caller(port: number): Promise<Caller> {
       close: () => socket.destroy(),
     }));
   });
+}
+
+export type Call = (...args: (string | number)[]) => Promise<Plain>;
+
+/**
+ * One `ss` with kv for a whole test file (its tests serial): started before them and stopped
+ * after, flushed before each test, then `each` run. `call` sends a command; `port()` is the server's.
+ */
+export function kvPerFile(test: TestFn, each?: (call: Call) => Promise<unknown>): { call: Call; port: () => number } {
+  let ss: SsProcess | undefined;
+  let r: Caller | undefined;
+  const call: Call = (...args) => r!.call(...args);
+  test.before(async () => {
+    ss = await startSs(['--plugin', 'resp', '--plugin', 'kv', '--workers', '0']);
+    r = await caller(ss.port);
+  });
+  test.after.always(async () => {
+    r?.close();
+    await ss?.stop();
+  });
+  test.beforeEach(async () => {
+    await call('FLUSHALL');
+    await each?.(call);
+  });
+  return { call, port: () => ss!.port };
 }

@@ -1,29 +1,15 @@
 import test from 'ava';
-import { startSs, type SsProcess } from '../helpers/ss.js';
-import { caller, type Caller } from '../helpers/kv-call.js';
+import { kvPerFile } from '../helpers/kv-call.js';
 import { sleep } from '../helpers/wait.js';
 
 // kv's expiry commands as Redis 7.0 answers them (replies checked against redis-server 7.0.15).
 
-let ss: SsProcess;
-let r: Caller;
-const call = (...args: (string | number)[]) => r.call(...args);
+const { call } = kvPerFile(test);
 const between = async (t: { true(v: boolean, m?: string): void }, reply: Promise<unknown>, low: number, high: number) => {
   const n = await reply as number;
   t.true(n >= low && n <= high, `${n} not in [${low}, ${high}]`);
 };
 
-test.before(async () => {
-  ss = await startSs(['--plugin', 'resp', '--plugin', 'kv', '--workers', '0']);
-  r = await caller(ss.port);
-});
-test.after.always(async () => {
-  r?.close();
-  await ss?.stop();
-});
-test.beforeEach(async () => {
-  await call('FLUSHALL');
-});
 
 test.serial('EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT set the expiry TTL, PTTL, EXPIRETIME, PEXPIRETIME read', async (t) => {
   await call('SET', 'k', 'v');

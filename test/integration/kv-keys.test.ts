@@ -1,24 +1,10 @@
 import test from 'ava';
-import { startSs, type SsProcess } from '../helpers/ss.js';
-import { caller, type Caller } from '../helpers/kv-call.js';
+import { kvPerFile } from '../helpers/kv-call.js';
 
 // kv's key-space commands as Redis 7.0 answers them (replies checked against redis-server 7.0.15).
 
-let ss: SsProcess;
-let r: Caller;
-const call = (...args: (string | number)[]) => r.call(...args);
+const { call } = kvPerFile(test);
 
-test.before(async () => {
-  ss = await startSs(['--plugin', 'resp', '--plugin', 'kv', '--workers', '0']);
-  r = await caller(ss.port);
-});
-test.after.always(async () => {
-  r?.close();
-  await ss?.stop();
-});
-test.beforeEach(async () => {
-  await call('FLUSHALL');
-});
 
 test.serial('DEL and UNLINK count the keys deleted, of any type; EXISTS and TOUCH count the keys there', async (t) => {
   await call('SET', 's', 'v');

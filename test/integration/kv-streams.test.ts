@@ -1,31 +1,16 @@
 import test from 'ava';
 import { connect, type Socket } from 'node:net';
-import { startSs, type SsProcess } from '../helpers/ss.js';
-import { caller, type Caller, type Plain } from '../helpers/kv-call.js';
+import { kvPerFile, type Plain } from '../helpers/kv-call.js';
 import { sleep } from '../helpers/wait.js';
 
 // kv's streams with consumer groups as Redis 7.0 answers (replies checked against redis-server
 // 7.0.15): XGROUP, XREADGROUP, XREAD, XACK, XPENDING, XCLAIM, XAUTOCLAIM, XDEL, XINFO, COPY of a
 // stream with groups, and the keyspace events.
 
-let ss: SsProcess;
-let r: Caller;
-const call = (...args: (string | number)[]) => r.call(...args);
+const { call, port } = kvPerFile(test, (c) => c('SET', 'str', 'v'));
 const WRONG = '-WRONGTYPE Operation against a key holding the wrong kind of value';
 const INVALID = '-ERR Invalid stream ID specified as stream command argument';
 
-test.before(async () => {
-  ss = await startSs(['--plugin', 'resp', '--plugin', 'kv', '--workers', '0']);
-  r = await caller(ss.port);
-});
-test.after.always(async () => {
-  r?.close();
-  await ss?.stop();
-});
-test.beforeEach(async () => {
-  await call('FLUSHALL');
-  await call('SET', 'str', 'v');
-});
 
 /** A flat [name, value, …] reply as an object. */
 function fields(reply: Plain): Record<string, Plain> {
@@ -322,7 +307,7 @@ async function subscriber(port: number): Promise<{ events(): Promise<string[]>; 
 
 test.serial('keyspace events of class t: xgroup-create, -createconsumer, -setid, -delconsumer, -destroy, xdel, in Redis\'s order', async (t) => {
   await call('CONFIG', 'SET', 'notify-keyspace-events', 'Kt');
-  const sub = await subscriber(ss.port);
+  const sub = await subscriber(port());
   t.teardown(() => sub.close());
   await call('XGROUP', 'CREATE', 's', 'g', '$', 'MKSTREAM');
   await call('XGROUP', 'CREATECONSUMER', 's', 'g', 'Bob');

@@ -1,27 +1,12 @@
 import test from 'ava';
-import { startSs, type SsProcess } from '../helpers/ss.js';
-import { caller, type Caller } from '../helpers/kv-call.js';
+import { kvPerFile } from '../helpers/kv-call.js';
 
 // kv's few commands of the other types (lists, sets, hashes, sorted sets, streams) as Redis 7.0
 // answers them (replies checked against redis-server 7.0.15).
 
-let ss: SsProcess;
-let r: Caller;
-const call = (...args: (string | number)[]) => r.call(...args);
+const { call } = kvPerFile(test, (c) => c('SET', 'str', 'v'));
 const WRONG = '-WRONGTYPE Operation against a key holding the wrong kind of value';
 
-test.before(async () => {
-  ss = await startSs(['--plugin', 'resp', '--plugin', 'kv', '--workers', '0']);
-  r = await caller(ss.port);
-});
-test.after.always(async () => {
-  r?.close();
-  await ss?.stop();
-});
-test.beforeEach(async () => {
-  await call('FLUSHALL');
-  await call('SET', 'str', 'v');
-});
 
 test.serial('lists: LPUSH, RPUSH, LRANGE, LLEN, LPOP, RPOP; an emptied list is deleted', async (t) => {
   t.is(await call('RPUSH', 'l', 'a', 'b', 'c'), 3);

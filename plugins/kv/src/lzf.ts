@@ -71,6 +71,16 @@ export function lzfCompress(src: Uint8Array, maxOut: number): Buffer | undefined
   let ip = 0;
   let op = 1; // a literal run starts: its length byte goes before it
   let lit = 0;
+  /** One byte copied as it is, in the literal run (closed at MAX_LIT bytes, a new one begun). */
+  const literal = (): void => {
+    lit++;
+    out[op++] = src[ip++]!;
+    if (lit === MAX_LIT) {
+      out[op - lit - 1] = lit - 1;
+      lit = 0;
+      op++;
+    }
+  };
   let hval = (src[0]! << 8) | src[1]!;
   while (ip < end - 2) {
     hval = ((hval << 8) | src[ip + 2]!) >>> 0;
@@ -115,25 +125,11 @@ export function lzfCompress(src: Uint8Array, maxOut: number): Buffer | undefined
       ip++;
     } else {
       if (op >= maxOut) return undefined;
-      lit++;
-      out[op++] = src[ip++]!;
-      if (lit === MAX_LIT) {
-        out[op - lit - 1] = lit - 1;
-        lit = 0;
-        op++;
-      }
+      literal();
     }
   }
   if (op + 3 > maxOut) return undefined;
-  while (ip < end) {
-    lit++;
-    out[op++] = src[ip++]!;
-    if (lit === MAX_LIT) {
-      out[op - lit - 1] = lit - 1;
-      lit = 0;
-      op++;
-    }
-  }
+  while (ip < end) literal();
   out[op - lit - 1] = lit - 1;
   if (lit === 0) op--;
   return out.subarray(0, op);
