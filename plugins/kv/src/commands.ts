@@ -1,6 +1,6 @@
 /** The commands: Redis's names, arities, replies and error texts (Redis 7.0), by family. */
 import { error, ErrorReply, type Reply } from '@socketserver/plugin-resp';
-import { NO_REPLY, wrongArity, type CommandTable, type Context } from './command.js';
+import { NO_REPLY, wrongArity, type Command, type CommandTable, type Context } from './command.js';
 import { DUMP } from './dump.js';
 import { EXPIRY } from './expiry.js';
 import { HASHES } from './hashes.js';
@@ -10,7 +10,7 @@ import { PUBSUB, SUBSCRIBED_ALLOWED, notInSubscribedContext } from './pubsub.js'
 import { REPLICATION } from './replication.js';
 import { SERVER, type ClientState } from './server.js';
 import { SETS } from './sets.js';
-import type { Store } from './store.js';
+import type { ChangeFeed } from './store.js';
 import { CommandEntry, ENTRIES, TIMED_EVERY, countError } from './stats.js';
 import { STREAM_CLAIMS } from './stream-claim.js';
 import { STREAM_GROUPS } from './stream-groups.js';
@@ -55,7 +55,7 @@ const PUSHES = new Set(['subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe'
 export function execute(args: Buffer[], ctx: Context): Reply | Promise<Reply> | undefined {
   const raw = args[0]!.toString('latin1');
   const found = LOOKUP.get(raw) ?? LOOKUP.get(raw.toLowerCase());
-  let reply: Reply | Promise<Reply> | typeof NO_REPLY;
+  let reply: Ran;
   const client = ctx.client as ClientState;
   const tx = client.multi;
   if (found === undefined) {
@@ -74,19 +74,8 @@ export function execute(args: Buffer[], ctx: Context): Reply | Promise<Reply> | 
     // One call in TIMED_EVERY is timed (the first one always): a clock read costs a few % of a GET.
     const timed = (found.calls & (TIMED_EVERY - 1)) === 0;
     const start = timed ? performance.now() : 0;
-    const store = ctx.store;
-    const dirty = store.dirty;
-    const replicas = store.replicas;
-    if (replicas !== undefined) replicas.depth++;
-    try {
-      reply = found.cmd.run(args, ctx);
-    } catch (err) {
-      // A command reaches a key of another type deep in its work (Store.get): WRONGTYPE, thrown.
-      if (!(err instanceof ErrorReply)) throw err;
-      reply = err;
-    } finally {
-      if (replicas !== undefined) propagate(store, replicas, dirty, args);
-    }
+    const replicas = ctx.store.replicas;
+    reply = replicas === undefined ? run(found.cmd, args, ctx) : runPropagated(found.cmd, args, ctx, replicas);
     if (timed) {
       found.ms += performance.now() - start;
       found.timed++;
@@ -100,18 +89,37 @@ export function execute(args: Buffer[], ctx: Context): Reply | Promise<Reply> | 
   return client.reply === undefined ? reply : silenced(reply, client, found?.name);
 }
 
+type Ran = Reply | Promise<Reply> | typeof NO_REPLY;
+
+function run(cmd: Command, args: Buffer[], ctx: Context): Ran {
+  try {
+    return cmd.run(args, ctx);
+  } catch (err) {
+    // A command reaches a key of another type deep in its work (Store.get): WRONGTYPE, thrown.
+    if (!(err instanceof ErrorReply)) throw err;
+    return err;
+  }
+}
+
 /**
- * A command ran while replicas listen: when it changed something, it goes to them as it came or
+ * Run a command while replicas listen: when it changed something, it goes to them as it came or
  * as it rewrote itself (Store.propagateAs); once the outermost call ends, all of it is sent.
  */
-function propagate(store: Store, replicas: NonNullable<Store['replicas']>, dirty: number, args: Buffer[]): void {
-  const as = store.propagateAs;
-  store.propagateAs = undefined;
-  if (store.dirty !== dirty) {
-    if (as === undefined) replicas.feed(args);
-    else for (const command of as) replicas.feed(command);
+function runPropagated(cmd: Command, args: Buffer[], ctx: Context, replicas: ChangeFeed): Ran {
+  const store = ctx.store;
+  const dirty = store.dirty;
+  replicas.depth++;
+  try {
+    return run(cmd, args, ctx);
+  } finally {
+    const as = store.propagateAs;
+    store.propagateAs = undefined;
+    if (store.dirty !== dirty) {
+      if (as === undefined) replicas.feed(args);
+      else for (const command of as) replicas.feed(command);
+    }
+    if (--replicas.depth === 0) replicas.flush();
   }
-  if (--replicas.depth === 0) replicas.flush();
 }
 
 /** An error made before the command runs (unknown, arity, context): counted for errorstats. */
