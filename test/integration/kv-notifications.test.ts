@@ -1,41 +1,13 @@
 import test from 'ava';
-import { connect, type Socket } from 'node:net';
 import { startRedis } from '../helpers/redis-server.js';
 import { freePort } from '../helpers/free-port.js';
 import { runSs, startSs } from '../helpers/ss.js';
-import { sleep } from '../helpers/wait.js';
+import { openPeer, type Peer } from '../helpers/raw-resp.js';
 
 // Keyspace notifications (notify-keyspace-events): the events of commands and those the store
 // makes (new, expired, evicted) published as redis-server publishes them, and to subscribers in
 // other workers.
 
-interface Peer {
-  socket: Socket;
-  /** What came since the last take, once nothing more has come for `quietMs` (at most 10 s). */
-  take(quietMs?: number): Promise<string>;
-}
-
-function open(port: number): Promise<Peer> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => {
-      let got = '';
-      socket.setEncoding('latin1').on('data', (d: string) => { got += d; });
-      const take = async (quietMs = 200) => {
-        const until = Date.now() + 10_000;
-        let seen = -1;
-        while (Date.now() < until && seen !== got.length) {
-          seen = got.length;
-          await sleep(quietMs);
-        }
-        const out = got;
-        got = '';
-        return out;
-      };
-      resolve({ socket, take });
-    });
-    socket.once('error', reject);
-  });
-}
 
 /** Steps: the subscriber's and the other connection's requests; what the subscriber receives at each. */
 const SCRIPT: readonly (readonly ['sub' | 'cmd', string])[] = [
@@ -66,8 +38,8 @@ const SCRIPT: readonly (readonly ['sub' | 'cmd', string])[] = [
 ];
 
 async function transcript(port: number): Promise<string[]> {
-  const sub = await open(port);
-  const cmd = await open(port);
+  const sub = await openPeer(port);
+  const cmd = await openPeer(port);
   const out: string[] = [];
   try {
     for (const [who, line] of SCRIPT) {
@@ -107,7 +79,7 @@ test('--notify-keyspace-events: events of one worker reach subscribers in anothe
   let sub: Peer | undefined;
   let other: Peer | undefined;
   for (let i = 0; i < 8 && other === undefined; i++) {
-    const peer = await open(ss.port);
+    const peer = await openPeer(ss.port);
     peers.push(peer);
     const pid = await pidOf(peer);
     if (sub === undefined) sub = peer;

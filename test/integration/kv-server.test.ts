@@ -1,33 +1,10 @@
 import test from 'ava';
-import { connect } from 'node:net';
 import { startRedis } from '../helpers/redis-server.js';
 import { freePort } from '../helpers/free-port.js';
 import { startSs } from '../helpers/ss.js';
-import { sleep } from '../helpers/wait.js';
+import { converse } from '../helpers/raw-resp.js';
 
 // kv's server and connection commands (CONFIG, CLIENT REPLY, RESET, INFO) as redis-server 7 answers them.
-
-/** Send `lines` at once (inline commands) and return every byte received until 300 ms pass without any (at most 10 s). */
-function converse(port: number, lines: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => {
-      let got = '';
-      socket.setEncoding('latin1').on('data', (d: string) => { got += d; });
-      socket.write(lines.map((l) => `${l}\r\n`).join(''));
-      void (async () => {
-        const until = Date.now() + 10_000;
-        let seen = -1;
-        while (Date.now() < until && seen !== got.length) {
-          seen = got.length;
-          await sleep(300);
-        }
-        socket.destroy();
-        resolve(got);
-      })();
-    });
-    socket.once('error', reject);
-  });
-}
 
 /** Requests whose replies are the same bytes from redis-server and from kv. */
 const CONFIG_SCRIPT = [

@@ -1,9 +1,12 @@
 import test from 'ava';
-import { connect, type Socket } from 'node:net';
 import { startRedis } from '../helpers/redis-server.js';
 import { freePort } from '../helpers/free-port.js';
 import { startSs, type SsProcess } from '../helpers/ss.js';
+import { encodeCommand, openPeer, type Peer } from '../helpers/raw-resp.js';
 import { sleep } from '../helpers/wait.js';
+
+/** The replies to `commands`, sent in one write, as one string. */
+const send = (c: Peer, ...commands: readonly (readonly (string | Buffer)[])[]): Promise<string> => c.ask(Buffer.concat(commands.map(encodeCommand)));
 
 // kv's string commands as redis-server 7 answers them: a script of commands against both, reply
 // by reply byte for byte; then what the script cannot compare (times to live, pipelining).
@@ -16,41 +19,6 @@ test.before(async () => {
 test.after.always(async () => {
   await ss?.stop();
 });
-
-const encode = (args: readonly (string | Buffer)[]): Buffer => Buffer.concat([
-  Buffer.from(`*${args.length}\r\n`),
-  ...args.flatMap((a) => [Buffer.from(`$${Buffer.byteLength(a)}\r\n`), Buffer.from(a), Buffer.from('\r\n')]),
-]);
-
-/** A connection taking replies as raw text: after each batch of commands, an ECHO of a marker tells where their replies end. */
-class Raw {
-  private got = '';
-  private constructor(private readonly socket: Socket) {
-    socket.setEncoding('latin1').on('data', (d: string) => { this.got += d; });
-  }
-
-  static open(port: number): Promise<Raw> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(port, '127.0.0.1', () => resolve(new Raw(socket)));
-      socket.once('error', reject);
-    });
-  }
-
-  /** The replies to `commands`, sent in one write, as one string. */
-  async send(...commands: readonly (readonly (string | Buffer)[])[]): Promise<string> {
-    const marker = '$8\r\n\x00-done-\x00\r\n';
-    this.socket.write(Buffer.concat([...commands.map(encode), encode(['ECHO', '\x00-done-\x00'])]));
-    for (let i = 0; i < 200 && !this.got.endsWith(marker); i++) await sleep(25);
-    if (!this.got.endsWith(marker)) throw new Error(`no reply within 5 s (got ${JSON.stringify(this.got)})`);
-    const out = this.got.slice(0, -marker.length);
-    this.got = '';
-    return out;
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
 
 const BIG_OFFSET = String(512 * 1024 * 1024 - 4);
 const SCRIPT: readonly (readonly string[])[] = [
@@ -100,10 +68,10 @@ test.serial('string commands: replies and error texts byte for byte as redis-ser
   const redis = await startRedis(redisPort);
   t.teardown(() => redis.kill('SIGKILL'));
   const transcript = async (port: number): Promise<string[]> => {
-    const c = await Raw.open(port);
+    const c = await openPeer(port);
     try {
       const out: string[] = [];
-      for (const command of SCRIPT) out.push(`${command.join(' ')} -> ${JSON.stringify(await c.send(command))}`);
+      for (const command of SCRIPT) out.push(`${command.join(' ')} -> ${JSON.stringify(await send(c, command))}`);
       return out;
     } finally {
       c.close();
@@ -114,29 +82,29 @@ test.serial('string commands: replies and error texts byte for byte as redis-ser
 });
 
 test.serial('expiry options set the time to live: SET, GETEX, SETEX, PSETEX', async (t) => {
-  const c = await Raw.open(ss.port);
+  const c = await openPeer(ss.port);
   t.teardown(() => c.close());
   const now = Date.now();
-  t.is(await c.send(['SET', 'e', 'v', 'EX', '100'], ['TTL', 'e']), '+OK\r\n:100\r\n');
-  t.is(await c.send(['SET', 'e', 'v', 'KEEPTTL'], ['TTL', 'e']), '+OK\r\n:100\r\n');
-  t.is(await c.send(['SET', 'e', 'v'], ['TTL', 'e']), '+OK\r\n:-1\r\n', 'a plain SET clears the time to live');
-  t.is(await c.send(['GETEX', 'e', 'PX', '50000'], ['TTL', 'e']), '$1\r\nv\r\n:50\r\n');
-  t.is(await c.send(['GETEX', 'e', 'EXAT', String(Math.floor(now / 1000) + 200)], ['TTL', 'e']).then((r) => /:(199|200)\r\n$/.test(r)), true);
-  t.is(await c.send(['GETEX', 'e', 'PXAT', String(now + 300_000)], ['TTL', 'e']).then((r) => /:(299|300)\r\n$/.test(r)), true);
-  t.is(await c.send(['GETEX', 'e', 'PERSIST'], ['TTL', 'e']), '$1\r\nv\r\n:-1\r\n');
-  t.is(await c.send(['SETEX', 'e', '30', 'w'], ['TTL', 'e'], ['GET', 'e']), '+OK\r\n:30\r\n$1\r\nw\r\n');
-  t.is(await c.send(['PSETEX', 'e', '40000', 'x'], ['TTL', 'e']), '+OK\r\n:40\r\n');
-  t.is(await c.send(['SETRANGE', 'e', '0', 'y'], ['APPEND', 'e', 'z'], ['INCRBYFLOAT', 'n', '1'], ['TTL', 'e']), ':1\r\n:2\r\n$1\r\n1\r\n:40\r\n', 'changes in place keep it');
-  t.is(await c.send(['GETSET', 'e', 'q'], ['TTL', 'e']), '$2\r\nyz\r\n:-1\r\n', 'GETSET clears it');
-  t.is(await c.send(['SET', 'p', 'v', 'PX', '100'], ['SETNX', 'p', 'again']), '+OK\r\n:0\r\n');
+  t.is(await send(c, ['SET', 'e', 'v', 'EX', '100'], ['TTL', 'e']), '+OK\r\n:100\r\n');
+  t.is(await send(c, ['SET', 'e', 'v', 'KEEPTTL'], ['TTL', 'e']), '+OK\r\n:100\r\n');
+  t.is(await send(c, ['SET', 'e', 'v'], ['TTL', 'e']), '+OK\r\n:-1\r\n', 'a plain SET clears the time to live');
+  t.is(await send(c, ['GETEX', 'e', 'PX', '50000'], ['TTL', 'e']), '$1\r\nv\r\n:50\r\n');
+  t.is(await send(c, ['GETEX', 'e', 'EXAT', String(Math.floor(now / 1000) + 200)], ['TTL', 'e']).then((r) => /:(199|200)\r\n$/.test(r)), true);
+  t.is(await send(c, ['GETEX', 'e', 'PXAT', String(now + 300_000)], ['TTL', 'e']).then((r) => /:(299|300)\r\n$/.test(r)), true);
+  t.is(await send(c, ['GETEX', 'e', 'PERSIST'], ['TTL', 'e']), '$1\r\nv\r\n:-1\r\n');
+  t.is(await send(c, ['SETEX', 'e', '30', 'w'], ['TTL', 'e'], ['GET', 'e']), '+OK\r\n:30\r\n$1\r\nw\r\n');
+  t.is(await send(c, ['PSETEX', 'e', '40000', 'x'], ['TTL', 'e']), '+OK\r\n:40\r\n');
+  t.is(await send(c, ['SETRANGE', 'e', '0', 'y'], ['APPEND', 'e', 'z'], ['INCRBYFLOAT', 'n', '1'], ['TTL', 'e']), ':1\r\n:2\r\n$1\r\n1\r\n:40\r\n', 'changes in place keep it');
+  t.is(await send(c, ['GETSET', 'e', 'q'], ['TTL', 'e']), '$2\r\nyz\r\n:-1\r\n', 'GETSET clears it');
+  t.is(await send(c, ['SET', 'p', 'v', 'PX', '100'], ['SETNX', 'p', 'again']), '+OK\r\n:0\r\n');
   await sleep(300);
-  t.is(await c.send(['SETNX', 'p', 'again'], ['GET', 'p']), ':1\r\n$5\r\nagain\r\n', 'an expired key is gone for SETNX');
+  t.is(await send(c, ['SETNX', 'p', 'again'], ['GET', 'p']), ':1\r\n$5\r\nagain\r\n', 'an expired key is gone for SETNX');
 });
 
 test.serial('pipelined: a value grown or changed after a GET in the same batch leaves that reply as it was', async (t) => {
-  const c = await Raw.open(ss.port);
+  const c = await openPeer(ss.port);
   t.teardown(() => c.close());
-  const replies = await c.send(
+  const replies = await send(c, 
     ['SET', 'p', 'abc'], ['APPEND', 'p', 'd'], ['GET', 'p'], ['APPEND', 'p', 'e'], ['GET', 'p'], ['GETRANGE', 'p', '1', '2'],
     ['SETRANGE', 'p', '0', 'Z'], ['SETBIT', 'p', '7', '1'], ['GET', 'p'], ['SETRANGE', 'p', '7', 'x'], ['SETBIT', 'p', '70', '1'], ['GET', 'p'],
   );
@@ -145,19 +113,19 @@ test.serial('pipelined: a value grown or changed after a GET in the same batch l
     ':5', ':0', '$5\r\n[bcde', ':8', ':0', '$9\r\n[bcde\x00\x00x\x02',
   ].join('\r\n') + '\r\n');
   // Two keys sharing nothing: growing one never shows in the other.
-  t.is(await c.send(['SET', 'q1', 'x'], ['APPEND', 'q1', 'y'], ['APPEND', 'q1', 'z'], ['SET', 'q2', 'x'], ['APPEND', 'q2', 'Y'], ['MGET', 'q1', 'q2']),
+  t.is(await send(c, ['SET', 'q1', 'x'], ['APPEND', 'q1', 'y'], ['APPEND', 'q1', 'z'], ['SET', 'q2', 'x'], ['APPEND', 'q2', 'Y'], ['MGET', 'q1', 'q2']),
     '+OK\r\n:2\r\n:3\r\n+OK\r\n:2\r\n*2\r\n$3\r\nxyz\r\n$2\r\nxY\r\n');
 });
 
 test.serial('LCS over strings of thousands of bytes; a table past 512 MB is refused', async (t) => {
-  const c = await Raw.open(ss.port);
+  const c = await openPeer(ss.port);
   t.teardown(() => c.close());
   const a = 'ACGT'.repeat(1000);
   const b = `xx${'ACGT'.repeat(500)}yy${'ACGT'.repeat(500)}`;
-  t.is(await c.send(['MSET', 'la', a, 'lb', b], ['LCS', 'la', 'lb', 'LEN']), '+OK\r\n:4000\r\n');
-  t.is(await c.send(['LCS', 'la', 'lb', 'IDX', 'MINMATCHLEN', '100', 'WITHMATCHLEN']),
+  t.is(await send(c, ['MSET', 'la', a, 'lb', b], ['LCS', 'la', 'lb', 'LEN']), '+OK\r\n:4000\r\n');
+  t.is(await send(c, ['LCS', 'la', 'lb', 'IDX', 'MINMATCHLEN', '100', 'WITHMATCHLEN']),
     '*4\r\n$7\r\nmatches\r\n*2\r\n*3\r\n*2\r\n:2000\r\n:3999\r\n*2\r\n:2004\r\n:4003\r\n:2000\r\n*3\r\n*2\r\n:0\r\n:1999\r\n*2\r\n:2\r\n:2001\r\n:2000\r\n$3\r\nlen\r\n:4000\r\n');
   const big = 'x'.repeat(12_000);
-  t.is(await c.send(['MSET', 'la', big, 'lb', big], ['LCS', 'la', 'lb']),
+  t.is(await send(c, ['MSET', 'la', big, 'lb', big], ['LCS', 'la', 'lb']),
     '+OK\r\n-ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len\r\n');
 });

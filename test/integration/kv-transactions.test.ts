@@ -1,8 +1,8 @@
 import test from 'ava';
-import { connect } from 'node:net';
 import { startRedis } from '../helpers/redis-server.js';
 import { freePort } from '../helpers/free-port.js';
 import { startSs } from '../helpers/ss.js';
+import { openPeer } from '../helpers/raw-resp.js';
 import { caller, type Plain } from '../helpers/kv-call.js';
 import { sleep } from '../helpers/wait.js';
 
@@ -30,23 +30,14 @@ const SCRIPT = [
   'WATCH', 'UNWATCH x', 'MULTI', 'UNWATCH', 'EXEC',
 ];
 
-/** The bytes answered to SCRIPT (inline commands, one write), up to the reply to a final ECHO. */
-function transcript(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const marker = '$4\r\ndone\r\n';
-    let got = '';
-    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no full reply within 10 s: ${JSON.stringify(got)}`)); }, 10_000);
-    const socket = connect(port, '127.0.0.1', () => socket.write([...SCRIPT, 'ECHO done', ''].join('\r\n')));
-    socket.setEncoding('latin1').on('data', (d: string) => {
-      got += d;
-      if (got.endsWith(marker)) {
-        clearTimeout(timer);
-        socket.destroy();
-        resolve(got.slice(0, -marker.length));
-      }
-    });
-    socket.once('error', reject);
-  });
+/** The bytes answered to SCRIPT (inline commands, one write). */
+async function transcript(port: number): Promise<string> {
+  const peer = await openPeer(port);
+  try {
+    return await peer.ask([...SCRIPT, ''].join('\r\n'));
+  } finally {
+    peer.close();
+  }
 }
 
 test('MULTI, EXEC, DISCARD, WATCH: queued replies, EXECABORT, nesting and the errors byte for byte as redis-server', async (t) => {

@@ -1,38 +1,14 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
 import { startRedis } from '../helpers/redis-server.js';
 import { freePort } from '../helpers/free-port.js';
 import { startSs } from '../helpers/ss.js';
+import { openPeer } from '../helpers/raw-resp.js';
 import { sleep } from '../helpers/wait.js';
 
 // kv's SUBSCRIBE family byte for byte as redis-server 7 answers over RESP2: the same script of
 // commands on two connections, against a real redis-server and against ss, gives the same bytes.
 
-interface Peer { socket: Socket; take(): Promise<string> }
-
-function open(port: number): Promise<Peer> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => {
-      let got = '';
-      socket.setEncoding('latin1').on('data', (d: string) => { got += d; });
-      // What came since the last take, once nothing more has come for 150 ms (at most 5 s).
-      const take = async () => {
-        const until = Date.now() + 5000;
-        let seen = -1;
-        while (Date.now() < until && seen !== got.length) {
-          seen = got.length;
-          await sleep(150);
-        }
-        const out = got;
-        got = '';
-        return out;
-      };
-      resolve({ socket, take });
-    });
-    socket.once('error', reject);
-  });
-}
 
 /** Each step: which connection sends what; the transcript is what each step made both connections receive. */
 const SCRIPT: readonly (readonly ['sub' | 'pub', string])[] = [
@@ -63,13 +39,13 @@ const SCRIPT: readonly (readonly ['sub' | 'pub', string])[] = [
 ];
 
 async function transcript(port: number): Promise<string[]> {
-  const sub = await open(port);
-  const pub = await open(port);
+  const sub = await openPeer(port);
+  const pub = await openPeer(port);
   const out: string[] = [];
   try {
     for (const [who, command] of SCRIPT) {
       (who === 'sub' ? sub : pub).socket.write(`${command}\r\n`);
-      out.push(`${who}> ${command}`, `sub< ${JSON.stringify(await sub.take())}`, `pub< ${JSON.stringify(await pub.take())}`);
+      out.push(`${who}> ${command}`, `sub< ${JSON.stringify(await sub.take(150, 5000))}`, `pub< ${JSON.stringify(await pub.take(150, 5000))}`);
     }
   } finally {
     sub.socket.destroy();
@@ -99,9 +75,9 @@ test('redis-cli subscribe and psubscribe receive what is published, as from redi
     return out.includes(text);
   };
   t.true(await waitFor('psubscribe\nnews.*\n1\n'), out);
-  const pub = await open(ss.port);
+  const pub = await openPeer(ss.port);
   pub.socket.write('PUBLISH news.sport goal\r\nPUBLISH weather rain\r\n');
-  t.is(await pub.take(), ':1\r\n:0\r\n');
+  t.is(await pub.take(150, 5000), ':1\r\n:0\r\n');
   t.true(await waitFor('pmessage\nnews.*\nnews.sport\ngoal\n'), out);
   t.false(out.includes('rain'));
   pub.socket.destroy();
