@@ -3,7 +3,7 @@
  * acts on (maxmemory, maxmemory-policy, notify-keyspace-events) and others clients and Redis's
  * tests set and read back, accepted and kept. Per process: each worker has its own.
  */
-import type { Store, Policy } from './store.js';
+import { perStore, type Store, type Policy } from './store.js';
 import { formatEvents, parseEvents, Notifier } from './notify.js';
 import { ENCODING_LIMITS } from './collection.js';
 
@@ -201,14 +201,5 @@ export class ServerConfig {
   }
 }
 
-/** Each store's configuration (one store per process; made on first use). */
-const CONFIGS = new WeakMap<Store, ServerConfig>();
-
-export function configOf(store: Store): ServerConfig {
-  let c = CONFIGS.get(store);
-  if (c === undefined) {
-    c = new ServerConfig(store);
-    CONFIGS.set(store, c);
-  }
-  return c;
-}
+/** Each store's configuration. */
+export const configOf = perStore((store) => new ServerConfig(store));

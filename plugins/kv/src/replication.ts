@@ -11,7 +11,7 @@ import { Raw, error, type Reply } from '@socketserver/plugin-resp';
 import { NO_REPLY, OK, SYNTAX, parseInt64, upper, type CommandTable, type Context } from './command.js';
 import { configOf } from './config.js';
 import { rdbFile } from './rdb.js';
-import type { ChangeFeed, Store } from './store.js';
+import { perStore, type ChangeFeed, type Store } from './store.js';
 
 const SELECT_0 = [Buffer.from('SELECT'), Buffer.from('0')];
 const PING = [Buffer.from('PING')];
@@ -217,17 +217,8 @@ export class Replication implements ChangeFeed {
   }
 }
 
-/** Each store's replication (one store per process; made on first use). */
-const REPLICATIONS = new WeakMap<Store, Replication>();
-
-export function replicationOf(store: Store): Replication {
-  let r = REPLICATIONS.get(store);
-  if (r === undefined) {
-    r = new Replication(store);
-    REPLICATIONS.set(store, r);
-  }
-  return r;
-}
+/** Each store's replication. */
+export const replicationOf = perStore((store) => new Replication(store));
 
 /** SYNC and PSYNC: a full resynchronization always (kv keeps no backlog to continue from). */
 function sync(ctx: Context, psync: boolean): Reply | typeof NO_REPLY {

@@ -450,3 +450,16 @@ export class Store {
     this.makeRoom(0);
   }
 }
+
+/** One `T` per store (one store per process), made on first use: what its commands share beyond the keys (configuration, replicas). */
+export function perStore<T>(make: (store: Store) => T): (store: Store) => T {
+  const made = new WeakMap<Store, T>();
+  return (store) => {
+    let value = made.get(store);
+    if (value === undefined) {
+      value = make(store);
+      made.set(store, value);
+    }
+    return value;
+  };
+}
