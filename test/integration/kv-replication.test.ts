@@ -185,14 +185,14 @@ test('PSYNC: +FULLRESYNC with the stream id and offset; REPLCONF options, errors
   const info = async () => String(await c.call('INFO', 'replication'));
   const offset = /master_repl_offset:(\d+)/.exec(await info())![1];
   const replid = /master_replid:([0-9a-f]{40})/.exec(await info())![1];
-  const replica = await attach(ss.port, 'PSYNC ? -1', ['REPLCONF listening-port 6390', 'REPLCONF capa eof capa psync2']);
+  const replica = await attach(ss.port, 'PSYNC ? -1', ['REPLCONF listening-port 6390', 'REPLCONF ip-address 10.1.2.3', 'REPLCONF capa eof capa psync2']);
   t.teardown(() => replica.socket.destroy());
   t.is(replica.head, `+FULLRESYNC ${replid} ${offset}`);
-  t.deepEqual([await replica.next(), await replica.next()], ['+OK', '+OK'], 'the REPLCONFs before it');
+  t.deepEqual([await replica.next(), await replica.next(), await replica.next()], ['+OK', '+OK', '+OK'], 'the REPLCONFs before it');
   replica.send('REPLCONF', 'ACK', '0'); // answered with nothing
   replica.send('PING');
   t.is(await replica.next(), '+PONG');
-  t.regex(await info(), /connected_slaves:1\r\nslave0:ip=127\.0\.0\.1,port=6390,state=online,offset=0,lag=\d+\r\n/);
+  t.regex(await info(), /connected_slaves:1\r\nslave0:ip=10\.1\.2\.3,port=6390,state=online,offset=0,lag=\d+\r\n/);
   await c.call('SET', 'k', 'v');
   t.deepEqual([await replica.next(), await replica.next()], [['SELECT', '0'], ['SET', 'k', 'v']]);
   // Each command counts its bytes: SELECT 0 (23) and SET k v (27).

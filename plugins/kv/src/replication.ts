@@ -7,8 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Connection } from '@socketserver/core';
-import { Raw, error, type Reply } from '@socketserver/plugin-resp';
-import { NO_REPLY, OK, SYNTAX, parseInt64, upper, type CommandTable, type Context } from './command.js';
+import { Raw, encodedLength, error, type Reply } from '@socketserver/plugin-resp';
+import { NOT_INTEGER, NO_REPLY, OK, SYNTAX, parseInt64, upper, type CommandTable, type Context } from './command.js';
 import { configOf } from './config.js';
 import { rdbFile } from './rdb.js';
 import { perStore, type ChangeFeed, type Store } from './store.js';
@@ -38,17 +38,6 @@ interface Replica {
   /** The stream since its snapshot, while that is still being written (copies: arguments are views of a read). */
   held: Buffer[][] | undefined;
   heldBytes: number;
-}
-
-function digits(n: number): number {
-  return n < 10 ? 1 : Math.floor(Math.log10(n)) + 1;
-}
-
-/** Bytes of a command as the stream carries it (an array of bulk strings): the replication offset counts them. */
-export function commandBytes(command: readonly Buffer[]): number {
-  let n = 3 + digits(command.length);
-  for (const arg of command) n += 5 + digits(arg.length) + arg.length;
-  return n;
 }
 
 export class Replication implements ChangeFeed {
@@ -99,7 +88,7 @@ export class Replication implements ChangeFeed {
   }
 
   private write(command: readonly Buffer[]): void {
-    const bytes = commandBytes(command);
+    const bytes = encodedLength(command); // the replication offset counts the stream's bytes
     this.offset += bytes;
     for (const replica of this.replicas.values()) {
       if (replica.held !== undefined && !this.release(replica)) {
@@ -176,20 +165,27 @@ export class Replication implements ChangeFeed {
       }
       case 'LISTENING-PORT': {
         const n = parseInt64(value);
-        if (n === undefined) return error('ERR value is not an integer or out of range');
-        if (replica !== undefined) replica.port = Number(n);
-        else if (connection !== undefined) this.announced.set(connection, { port: Number(n), ip: this.announced.get(connection)?.ip });
+        if (n === undefined) return NOT_INTEGER;
+        if (connection !== undefined) this.about(connection).port = Number(n);
         return OK;
       }
       case 'IP-ADDRESS':
-        if (replica !== undefined) replica.ip = value.toString('latin1');
-        else if (connection !== undefined) this.announced.set(connection, { port: this.announced.get(connection)?.port ?? 0, ip: value.toString('latin1') });
+        if (connection !== undefined) this.about(connection).ip = value.toString('latin1');
         return OK;
       case 'CAPA': case 'RDB-ONLY': case 'RDB-FILTER-ONLY': case 'GETACK':
         return OK;
       default:
         return error(`ERR Unrecognized REPLCONF option: ${name.toString('latin1')}`);
     }
+  }
+
+  /** What a connection says of itself (REPLCONF): its replica's entry, or what it said before its SYNC. */
+  private about(connection: Connection): { port: number; ip: string | undefined } {
+    const replica = this.replicas.get(connection);
+    if (replica !== undefined) return replica;
+    let said = this.announced.get(connection);
+    if (said === undefined) this.announced.set(connection, said = { port: 0, ip: undefined });
+    return said;
   }
 
   /** SYNC or PSYNC: the snapshot (after `head`, PSYNC's +FULLRESYNC), then the connection is a replica. */

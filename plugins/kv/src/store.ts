@@ -1,4 +1,4 @@
-import { WRONGTYPE } from './command.js';
+import { AS, WRONGTYPE } from './command.js';
 
 /** What to do when `maxmemory` is reached (Redis's maxmemory-policy, the LRU ones). */
 export type Policy = 'noeviction' | 'allkeys-lru' | 'volatile-lru';
@@ -47,8 +47,6 @@ export interface ChangeFeed {
   feed(command: Buffer[]): void;
   flush(): void;
 }
-
-const DEL = Buffer.from('DEL');
 
 /** A connection's WATCH (transactions.ts): the keys it watches, and whether its transaction is to fail. */
 export interface Watcher {
@@ -266,7 +264,7 @@ export class Store {
 
   /** A key deleted by expiry or eviction: told, and a DEL for replicas (before the command that found it, as Redis). */
   private dropped(type: 'x' | 'e', event: string, key: string): void {
-    if (this.replicas !== undefined) this.replicas.feed([DEL, Buffer.from(key, 'latin1')]);
+    if (this.replicas !== undefined) this.replicas.feed([AS.DEL, Buffer.from(key, 'latin1')]);
     this.notify(type, event, key);
   }
 

@@ -4,7 +4,7 @@ import { respClient, RespClientProtocol, RespError } from './client-protocol.js'
 
 export { RespProtocol, INLINE_MAX, respClient, RespClientProtocol, RespError };
 export type { RespValue, RespRequest } from './client-protocol.js';
-export { SimpleString, Raw, ErrorReply, NULL_ARRAY, simple, error, type Reply } from './reply.js';
+export { SimpleString, Raw, ErrorReply, NULL_ARRAY, simple, error, encodedLength, type Reply } from './reply.js';
 
 export default definePlugin({
   name: 'resp',
